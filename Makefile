@@ -1,0 +1,35 @@
+# mkt — `make help` lists the targets.
+GO ?= go
+BIN := bin
+
+.PHONY: help build up down status test demo fmt vet bench-seed
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## build mktctl, pushd and couponsd into bin/
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+up: ## start MariaDB, Redis and RocketMQ on 127.0.0.1 (installs what is missing)
+	bash scripts/services.sh up
+
+down: ## stop the local stack (keeps its data)
+	bash scripts/services.sh down
+
+status: ## show what runs where
+	bash scripts/services.sh status
+
+test: ## the full test suite against the real stack (starts it)
+	bash scripts/test.sh
+
+demo: ## the main job: stack up, migrate, seed members, show status
+	bash scripts/demo.sh
+
+fmt: ## gofmt every Go file
+	gofmt -w cmd pkg migrations
+
+vet: ## go vet
+	$(GO) vet ./...
+
+bench-seed: build ## measure seeding 1,000,000 members (writes nothing to docs)
+	$(BIN)/mktctl users seed --count 1000000

@@ -1,0 +1,163 @@
+package campaign
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"mkt/pkg/audience"
+	"mkt/pkg/store"
+)
+
+// ShardStatus is where one shard is.
+type ShardStatus string
+
+// Shard statuses.
+const (
+	ShardPending   ShardStatus = "pending"
+	ShardRunning   ShardStatus = "running"
+	ShardPaused    ShardStatus = "paused"
+	ShardDone      ShardStatus = "done"
+	ShardCancelled ShardStatus = "cancelled"
+	ShardFailed    ShardStatus = "failed"
+)
+
+// Shard is a campaign_shard row: the durable truth of one shard's progress.
+type Shard struct {
+	Kind       CampaignKind `db:"campaign_kind" json:"kind"`
+	CampaignID uint64       `db:"campaign_id" json:"campaign_id"`
+	No         int          `db:"shard_no" json:"shard_no"`
+	StartID    uint64       `db:"start_id" json:"start_id"`
+	EndID      uint64       `db:"end_id" json:"end_id"`
+	Expected   int          `db:"expected_members" json:"expected_members"`
+	Status     ShardStatus  `db:"status" json:"status"`
+	CursorID   uint64       `db:"cursor_id" json:"cursor_id"`
+	Sent       int          `db:"sent" json:"sent"`
+	Failed     int          `db:"failed" json:"failed"`
+	Attempts   int          `db:"attempts" json:"attempts"`
+	Owner      string       `db:"owner" json:"owner,omitempty"`
+	LeaseUntil *time.Time   `db:"lease_until" json:"lease_until,omitempty"`
+	LastError  string       `db:"last_error" json:"last_error,omitempty"`
+	StartedAt  *time.Time   `db:"started_at" json:"started_at,omitempty"`
+	FinishedAt *time.Time   `db:"finished_at" json:"finished_at,omitempty"`
+}
+
+// Task returns the shard's task message in mode m.
+func (s Shard) Task(m TaskMode) ShardTask {
+	return ShardTask{Kind: s.Kind, CampaignID: s.CampaignID, ShardNo: s.No, StartID: s.StartID, EndID: s.EndID, Mode: m}
+}
+
+const shardColumns = `campaign_kind, campaign_id, shard_no, start_id, end_id, expected_members, status,
+	cursor_id, sent, failed, attempts, owner, lease_until, last_error, started_at, finished_at`
+
+// shardInsertChunk bounds rows per INSERT statement.
+const shardInsertChunk = 1000
+
+// InsertShards stores the planned shards of a campaign idempotently: a shard
+// number already present is left as it is (INSERT IGNORE on the primary
+// key), so a planner that runs twice creates nothing twice. It returns the
+// number of rows it created.
+func InsertShards(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64, shards []audience.Range) (int64, error) {
+	var created int64
+	for lo := 0; lo < len(shards); lo += shardInsertChunk {
+		chunk := shards[lo:min(lo+shardInsertChunk, len(shards))]
+		var b strings.Builder
+		b.WriteString(`INSERT IGNORE INTO campaign_shard (campaign_kind, campaign_id, shard_no, start_id, end_id, expected_members) VALUES `)
+		args := make([]any, 0, len(chunk)*6)
+		for i, r := range chunk {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString("(?,?,?,?,?,?)")
+			args = append(args, kind, campaignID, r.No, r.Start, r.End, r.Expected)
+		}
+		res, err := h.ExecContext(ctx, b.String(), args...)
+		if err != nil {
+			return created, fmt.Errorf("campaign %d: insert shards %d..%d: %w", campaignID, chunk[0].No, chunk[len(chunk)-1].No, store.MapError(err))
+		}
+		n, _ := res.RowsAffected()
+		created += n
+	}
+	return created, nil
+}
+
+// ListShards returns a campaign's shards in order, optionally only those in
+// the given statuses.
+func ListShards(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64, statuses ...ShardStatus) ([]Shard, error) {
+	q := `SELECT ` + shardColumns + ` FROM campaign_shard WHERE campaign_kind = ? AND campaign_id = ?`
+	args := []any{kind, campaignID}
+	if len(statuses) > 0 {
+		q += ` AND status IN (?` + strings.Repeat(",?", len(statuses)-1) + `)`
+		for _, s := range statuses {
+			args = append(args, s)
+		}
+	}
+	q += ` ORDER BY shard_no`
+	var out []Shard
+	if err := h.SelectContext(ctx, &out, q, args...); err != nil {
+		return nil, fmt.Errorf("campaign %d: list shards: %w", campaignID, store.MapError(err))
+	}
+	return out, nil
+}
+
+// GetShard loads one shard; ErrNotFound if missing.
+func GetShard(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64, no int) (*Shard, error) {
+	var s Shard
+	err := h.GetContext(ctx, &s, `SELECT `+shardColumns+` FROM campaign_shard
+		WHERE campaign_kind = ? AND campaign_id = ? AND shard_no = ?`, kind, campaignID, no)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: shard %d of %s %d", ErrNotFound, no, kind, campaignID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("campaign %d: load shard %d: %w", campaignID, no, store.MapError(err))
+	}
+	return &s, nil
+}
+
+// Progress sums a campaign's shards.
+type Progress struct {
+	Shards    int   `db:"shards" json:"shards"`
+	Pending   int   `db:"pending" json:"pending"`
+	Running   int   `db:"running" json:"running"`
+	Paused    int   `db:"paused" json:"paused"`
+	Done      int   `db:"done" json:"done"`
+	Cancelled int   `db:"cancelled" json:"cancelled"`
+	Failed    int   `db:"failed_shards" json:"failed_shards"`
+	Expected  int64 `db:"expected" json:"expected_members"`
+	Sent      int64 `db:"sent" json:"sent"`
+	FailedN   int64 `db:"failed" json:"failed"`
+}
+
+// ShardProgress aggregates the campaign_shard rows of a campaign.
+func ShardProgress(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64) (Progress, error) {
+	var p Progress
+	err := h.GetContext(ctx, &p, `SELECT COUNT(*) AS shards,
+		COALESCE(SUM(status='pending'),0) AS pending, COALESCE(SUM(status='running'),0) AS running,
+		COALESCE(SUM(status='paused'),0) AS paused, COALESCE(SUM(status='done'),0) AS done,
+		COALESCE(SUM(status='cancelled'),0) AS cancelled, COALESCE(SUM(status='failed'),0) AS failed_shards,
+		COALESCE(SUM(expected_members),0) AS expected, COALESCE(SUM(sent),0) AS sent, COALESCE(SUM(failed),0) AS failed
+		FROM campaign_shard WHERE campaign_kind = ? AND campaign_id = ?`, kind, campaignID)
+	if err != nil {
+		return p, fmt.Errorf("campaign %d: progress: %w", campaignID, store.MapError(err))
+	}
+	return p, nil
+}
+
+// SetShardsStatus moves every shard of a campaign in one of from to to and
+// returns how many moved.
+func SetShardsStatus(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64, from []ShardStatus, to ShardStatus) (int64, error) {
+	args := []any{to, to, kind, campaignID}
+	for _, f := range from {
+		args = append(args, f)
+	}
+	res, err := h.ExecContext(ctx, `UPDATE campaign_shard SET status = ?, owner = '', lease_until = NULL,
+		finished_at = IF(? IN ('done','cancelled','failed'), CURRENT_TIMESTAMP(3), finished_at)
+		WHERE campaign_kind = ? AND campaign_id = ? AND status IN (?`+strings.Repeat(",?", len(from)-1)+`)`, args...)
+	if err != nil {
+		return 0, fmt.Errorf("campaign %d: shards to %s: %w", campaignID, to, store.MapError(err))
+	}
+	return res.RowsAffected()
+}

@@ -1,0 +1,159 @@
+// Package cli is mktctl, the operator command line: one root command whose
+// subcommands each live in their own file, sharing the settings, streams and
+// lazily opened connections held by App. Main maps errors to exit codes in
+// one place.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"mkt/pkg/config"
+	"mkt/pkg/store"
+)
+
+// Exit codes of mktctl, documented in `mktctl --help`.
+const (
+	ExitOK          = 0
+	ExitFailure     = 1 // the operation failed
+	ExitUsage       = 2 // bad flags, arguments or input: nothing was done
+	ExitUnavailable = 3 // a dependency (MySQL, Redis, RocketMQ) cannot be reached
+)
+
+// ErrUsage marks errors in what the operator asked for (flags, arguments,
+// input values). Main exits with ExitUsage for them.
+var ErrUsage = errors.New("usage")
+
+// ErrUnavailable marks errors reaching a dependency. Main exits with
+// ExitUnavailable for them.
+var ErrUnavailable = errors.New("unavailable")
+
+// usageErrorf returns an error wrapping ErrUsage.
+func usageErrorf(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrUsage, fmt.Sprintf(format, args...))
+}
+
+// Streams are where a command reads and writes; tests inject buffers.
+type Streams struct {
+	In  io.Reader
+	Out io.Writer
+	Err io.Writer
+}
+
+// StdStreams returns the process's standard streams.
+func StdStreams() Streams { return Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr} }
+
+// App is what every subcommand shares: streams, settings, the logger and the
+// connections it opened (closed by Close).
+type App struct {
+	Streams
+	Common config.Common
+	JSON   bool
+	Logger *slog.Logger
+
+	db *store.DB
+}
+
+// DB opens (once) and returns the MySQL pool.
+func (a *App) DB(ctx context.Context) (*store.DB, error) {
+	if a.db != nil {
+		return a.db, nil
+	}
+	db, err := store.Open(ctx, store.Config{DSN: string(a.Common.MySQLDSN)})
+	if err != nil {
+		return nil, fmt.Errorf("%w: MySQL at %s: %w", ErrUnavailable, a.Common.MySQLDSN, err)
+	}
+	a.db = db
+	return db, nil
+}
+
+// Close releases whatever the commands opened.
+func (a *App) Close() {
+	if a.db != nil {
+		_ = a.db.Close()
+		a.db = nil
+	}
+}
+
+const rootLong = `mktctl is the operator command line of mkt, the marketing campaign toolkit:
+schema migrations, demo members, campaigns and coupons, shard plans, and
+benchmarks against the real stack (MySQL, Redis, RocketMQ).
+
+Every setting is a flag whose default comes from an MKT_* environment variable.
+Secrets (the MySQL DSN, the Redis password) are read from the environment or a
+file (--mysql-dsn-file, MKT_MYSQL_DSN_FILE), never from the command line.
+
+Exit codes: 0 ok, 1 the operation failed, 2 bad flags, arguments or input
+(nothing was done), 3 a dependency could not be reached.`
+
+// NewRootCmd builds mktctl's command tree writing to s.
+func NewRootCmd(s Streams) (*cobra.Command, *App) {
+	app := &App{Streams: s}
+	root := &cobra.Command{
+		Use:           "mktctl",
+		Short:         "Operate mkt marketing campaigns",
+		Long:          rootLong,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if err := app.Common.Resolve(); err != nil {
+				return fmt.Errorf("%w: %w", ErrUsage, err)
+			}
+			logger, err := app.Common.Logger(app.Err)
+			if err != nil {
+				return fmt.Errorf("%w: %w", ErrUsage, err)
+			}
+			app.Logger = logger
+			return nil
+		},
+	}
+	root.SetIn(s.In)
+	root.SetOut(s.Out)
+	root.SetErr(s.Err)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return fmt.Errorf("%w: %w", ErrUsage, err)
+	})
+	pf := root.PersistentFlags()
+	config.BindCommon(pf, &app.Common)
+	pf.BoolVar(&app.JSON, "json", false, "print machine-readable JSON instead of tables")
+
+	root.AddCommand(
+		newMigrateCmd(app),
+		newUsersCmd(app),
+		newStatusCmd(app),
+	)
+	return root, app
+}
+
+// Main runs mktctl with args (without the program name) and returns the
+// process exit code.
+func Main(ctx context.Context, args []string, s Streams) int {
+	root, app := NewRootCmd(s)
+	defer app.Close()
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	fmt.Fprintf(s.Err, "mktctl: %v\n", err)
+	return exitCode(err)
+}
+
+func exitCode(err error) int {
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.Is(err, ErrUsage):
+		return ExitUsage
+	case errors.Is(err, ErrUnavailable):
+		return ExitUnavailable
+	default:
+		return ExitFailure
+	}
+}

@@ -1,0 +1,123 @@
+package cli
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"mkt/pkg/membership"
+)
+
+func newUsersCmd(app *App) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "users",
+		Short: "Demo member base: seed synthetic members, count them",
+	}
+	cmd.AddCommand(newUsersSeedCmd(app), newUsersCountCmd(app))
+	return cmd
+}
+
+type usersSeedOptions struct {
+	Count   int64
+	Workers int
+	Method  string
+	Quiet   bool
+}
+
+func newUsersSeedCmd(app *App) *cobra.Command {
+	var opts usersSeedOptions
+	cmd := &cobra.Command{
+		Use:   "seed --count N",
+		Short: "Load synthetic members until there are N (re-running with a larger N adds the missing ones)",
+		Long: `seed writes synthetic members with ids 1..N into membership_account,
+membership_point and membership_filter: username, mobile, e-mail and app push
+token; level and points; active days, level and portrait tags with a realistic
+spread. A member's attributes depend only on its id, so re-running with a larger
+N adds only the missing members and an interrupted run resumes.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if opts.Count < 1 {
+				return usageErrorf("--count must be at least 1 (got %d)", opts.Count)
+			}
+			if opts.Count > 100_000_000 {
+				return usageErrorf("--count %d is above the supported 100,000,000", opts.Count)
+			}
+			if opts.Workers < 1 || opts.Workers > 16 {
+				return usageErrorf("--workers must be within 1..16 (got %d)", opts.Workers)
+			}
+			method := membership.SeedMethod(opts.Method)
+			switch method {
+			case membership.SeedAuto, membership.SeedLoadData, membership.SeedInsert:
+			default:
+				return usageErrorf("--method %q: want load-data, insert or empty for automatic", opts.Method)
+			}
+			ctx := cmd.Context()
+			db, err := app.DB(ctx)
+			if err != nil {
+				return err
+			}
+			var last time.Time
+			progress := func(done, total int64) {
+				if opts.Quiet || app.JSON || total == 0 {
+					return
+				}
+				if time.Since(last) < time.Second && done != total {
+					return
+				}
+				last = time.Now()
+				fmt.Fprintf(app.Err, "seeding: %d/%d members (%.0f%%)\n", done, total, 100*float64(done)/float64(total))
+			}
+			res, err := membership.Seed(ctx, db, membership.SeedOptions{
+				Target:   opts.Count,
+				Workers:  opts.Workers,
+				Method:   method,
+				Progress: progress,
+			})
+			if err != nil {
+				return err
+			}
+			if app.JSON {
+				return writeJSON(app.Out, res)
+			}
+			if res.Added == 0 {
+				fmt.Fprintf(app.Out, "%d members already present; nothing to add\n", res.Existing)
+				return nil
+			}
+			rate := float64(res.Added) / res.Elapsed.Seconds()
+			fmt.Fprintf(app.Out, "added %d members (%d existed) in %s — %.0f members/s via %s\n",
+				res.Added, res.Existing, res.Elapsed.Round(time.Millisecond), rate, res.Method)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.Int64Var(&opts.Count, "count", 0, "total number of members wanted (required)")
+	f.IntVar(&opts.Workers, "workers", membership.DefaultSeedWorkers, "statements running at once")
+	f.StringVar(&opts.Method, "method", "", "load-data or insert (default: load-data when the server allows it)")
+	f.BoolVar(&opts.Quiet, "quiet", false, "no progress on stderr")
+	_ = cmd.MarkFlagRequired("count")
+	return cmd
+}
+
+func newUsersCountCmd(app *App) *cobra.Command {
+	return &cobra.Command{
+		Use:   "count",
+		Short: "Print the number of members",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			db, err := app.DB(cmd.Context())
+			if err != nil {
+				return err
+			}
+			n, err := membership.Count(cmd.Context(), db)
+			if err != nil {
+				return err
+			}
+			if app.JSON {
+				return writeJSON(app.Out, map[string]int64{"members": n})
+			}
+			fmt.Fprintln(app.Out, n)
+			return nil
+		},
+	}
+}

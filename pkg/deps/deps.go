@@ -1,0 +1,144 @@
+// Package deps connects a daemon to the services it stands on — MySQL, Redis
+// and RocketMQ — with retry and backoff, and keeps watching them as readiness
+// checks. A daemon that starts before its dependencies reports not-ready on
+// /readyz and logs each failed attempt; it neither crashes nor loops silently.
+package deps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"mkt/pkg/cache"
+	"mkt/pkg/config"
+	"mkt/pkg/daemon"
+	"mkt/pkg/mq"
+	"mkt/pkg/store"
+)
+
+// Config says what to connect to.
+type Config struct {
+	Common config.Common
+	// Topics are created (if missing) and waited for once RocketMQ answers.
+	Topics []string
+	// QueueNums is the queue count of created topics (default 8).
+	QueueNums int
+	// MaxOpenConns sizes the MySQL pool (default store's).
+	MaxOpenConns int
+	// RedisPoolSize sizes the Redis pool (default cache's).
+	RedisPoolSize int
+	// Backoff between connection attempts.
+	Backoff daemon.Backoff
+	Logger  *slog.Logger
+}
+
+// Deps is a daemon component: Start connects everything (blocking until all
+// answer or the daemon stops), Stop closes the connections. Its fields are
+// usable once Start returned nil.
+type Deps struct {
+	cfg   Config
+	ready *daemon.Readiness
+
+	DB    *store.DB
+	Cache *cache.Client
+	MQ    mq.Config
+}
+
+// New returns the component; ready receives the "mysql", "redis" and
+// "rocketmq" checks.
+func New(cfg Config, ready *daemon.Readiness) *Deps {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Deps{cfg: cfg, ready: ready, MQ: mq.Config{
+		NameServer: cfg.Common.RocketMQNameServer,
+		BrokerAddr: cfg.Common.RocketMQBroker,
+		Logger:     cfg.Logger,
+	}}
+}
+
+// Name implements daemon's optional namer.
+func (d *Deps) Name() string { return "dependencies" }
+
+// Start connects MySQL, Redis and RocketMQ in turn, each retried with backoff
+// until it answers or ctx ends.
+func (d *Deps) Start(ctx context.Context) error {
+	c := d.cfg.Common
+	err := d.ready.Connect(ctx, "mysql", func(ctx context.Context) error {
+		db, err := store.Open(ctx, store.Config{DSN: string(c.MySQLDSN), MaxOpenConns: d.cfg.MaxOpenConns})
+		if err != nil {
+			return err
+		}
+		d.DB = db
+		return nil
+	}, d.cfg.Backoff)
+	if err != nil {
+		return err
+	}
+	d.ready.AddCheck("mysql", func(ctx context.Context) error { return d.DB.PingContext(ctx) })
+
+	err = d.ready.Connect(ctx, "redis", func(ctx context.Context) error {
+		cl, err := cache.Open(ctx, cache.Config{
+			Addr: c.RedisAddr, Password: string(c.RedisPassword), DB: c.RedisDB, PoolSize: d.cfg.RedisPoolSize,
+		})
+		if err != nil {
+			return err
+		}
+		d.Cache = cl
+		return nil
+	}, d.cfg.Backoff)
+	if err != nil {
+		return err
+	}
+	d.ready.AddCheck("redis", func(ctx context.Context) error { return d.Cache.Ping(ctx) })
+
+	err = d.ready.Connect(ctx, "rocketmq", func(ctx context.Context) error {
+		if err := dialAll(ctx, append(strings.Split(c.RocketMQNameServer, ";"), c.RocketMQBroker)); err != nil {
+			return err
+		}
+		if len(d.cfg.Topics) == 0 {
+			return nil
+		}
+		return mq.EnsureTopics(ctx, d.MQ, d.cfg.QueueNums, d.cfg.Topics...)
+	}, d.cfg.Backoff)
+	if err != nil {
+		return err
+	}
+	d.ready.AddCheck("rocketmq", func(ctx context.Context) error {
+		return dialAll(ctx, append(strings.Split(c.RocketMQNameServer, ";"), c.RocketMQBroker))
+	})
+	return nil
+}
+
+// Stop closes the connections.
+func (d *Deps) Stop(context.Context) error {
+	var errs []error
+	if d.Cache != nil {
+		errs = append(errs, d.Cache.Close())
+	}
+	if d.DB != nil {
+		errs = append(errs, d.DB.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// dialAll checks that every address accepts TCP connections.
+func dialAll(ctx context.Context, addrs []string) error {
+	d := net.Dialer{Timeout: 2 * time.Second}
+	for _, a := range addrs {
+		a = strings.TrimSpace(a)
+		if a == "" {
+			continue
+		}
+		conn, err := d.DialContext(ctx, "tcp", a)
+		if err != nil {
+			return fmt.Errorf("dial %s: %w", a, err)
+		}
+		_ = conn.Close()
+	}
+	return nil
+}

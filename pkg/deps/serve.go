@@ -1,0 +1,184 @@
+package deps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"mkt/pkg/cache"
+	"mkt/pkg/config"
+	"mkt/pkg/daemon"
+	"mkt/pkg/mq"
+)
+
+// Exit codes of the daemons.
+const (
+	ExitOK      = 0
+	ExitFailure = 1
+	ExitUsage   = 2
+)
+
+// DaemonSpec describes one daemon binary for Command.
+type DaemonSpec struct {
+	// Name is the binary's name, e.g. "pushd".
+	Name string
+	// Short and Long are the --help texts.
+	Short, Long string
+	// DefaultOpsAddr is the default of --ops-addr.
+	DefaultOpsAddr string
+	// Topics are created at start-up.
+	Topics []string
+	// BindFlags registers the daemon's own flags.
+	BindFlags func(fs *pflag.FlagSet)
+	// Components builds the daemon's work once the dependencies are
+	// connected: they start after Deps, in order, and stop in reverse.
+	Components func(ctx context.Context, env *Env) ([]daemon.Component, error)
+}
+
+// Env is what a daemon's components are built from.
+type Env struct {
+	Logger   *slog.Logger
+	Deps     *Deps
+	Ready    *daemon.Readiness
+	Registry *prometheus.Registry
+	Common   config.Common
+}
+
+// Command returns the cobra command of a daemon binary: flags and MKT_*
+// environment for the shared settings and the runtime (ops address, drain
+// timeout, readiness), plus the daemon's own.
+func Command(spec DaemonSpec, stderr io.Writer) *cobra.Command {
+	var common config.Common
+	var opts daemon.Options
+	cmd := &cobra.Command{
+		Use:           spec.Name,
+		Short:         spec.Short,
+		Long:          spec.Long,
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	cmd.SetErr(stderr)
+	fs := cmd.Flags()
+	config.BindCommon(fs, &common)
+	daemon.BindOptions(fs, &opts, spec.DefaultOpsAddr)
+	if spec.BindFlags != nil {
+		spec.BindFlags(fs)
+	}
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := common.Resolve(); err != nil {
+			return usageError{err}
+		}
+		logger, err := common.Logger(stderr)
+		if err != nil {
+			return usageError{err}
+		}
+		logger = logger.With("service", spec.Name)
+		mq.RouteClientLogs(logger, slog.LevelWarn)
+		redis.SetLogger(cache.RedisLogger{Logger: logger})
+		return serve(cmd.Context(), spec, common, opts, logger)
+	}
+	return cmd
+}
+
+type usageError struct{ err error }
+
+func (u usageError) Error() string { return u.err.Error() }
+func (u usageError) Unwrap() error { return u.err }
+
+// Main runs a daemon's command with args and returns the exit code.
+func Main(ctx context.Context, spec DaemonSpec, args []string) int {
+	cmd := Command(spec, os.Stderr)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	fmt.Fprintf(os.Stderr, "%s: %v\n", spec.Name, err)
+	var u usageError
+	if errors.As(err, &u) {
+		return ExitUsage
+	}
+	return ExitFailure
+}
+
+func serve(ctx context.Context, spec DaemonSpec, common config.Common, opts daemon.Options, logger *slog.Logger) error {
+	logger.Info("starting", "config", &common, "ops_addr", opts.OpsAddr)
+	reg := daemon.NewRegistry()
+	ready, err := daemon.NewReadiness(daemon.ReadinessConfig{Logger: logger, Interval: opts.ReadyInterval, Timeout: opts.ReadyTimeout})
+	if err != nil {
+		return err
+	}
+	ops, err := daemon.NewServer(daemon.ServerConfig{Addr: opts.OpsAddr, Readiness: ready, Gatherer: reg, Logger: logger})
+	if err != nil {
+		return err
+	}
+	d := New(Config{Common: common, Topics: spec.Topics, Logger: logger}, ready)
+	work := &lateComponents{build: func(ctx context.Context) ([]daemon.Component, error) {
+		if spec.Components == nil {
+			return nil, nil
+		}
+		return spec.Components(ctx, &Env{Logger: logger, Deps: d, Ready: ready, Registry: reg, Common: common})
+	}, log: logger}
+	err = daemon.Run(ctx, daemon.RunConfig{
+		Logger:       logger,
+		DrainTimeout: opts.DrainTimeout,
+		Notifier:     daemon.NotifierFromEnv(),
+	}, ready, ops, d, work)
+	if err != nil {
+		return err
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// lateComponents builds the daemon's own components once Deps is connected
+// and runs them as one component: started in order, stopped in reverse.
+type lateComponents struct {
+	build   func(ctx context.Context) ([]daemon.Component, error)
+	log     *slog.Logger
+	started []daemon.Component
+}
+
+func (l *lateComponents) Name() string { return "workers" }
+
+func (l *lateComponents) Start(ctx context.Context) error {
+	comps, err := l.build(ctx)
+	if err != nil {
+		return err
+	}
+	for _, c := range comps {
+		if err := c.Start(ctx); err != nil {
+			return fmt.Errorf("start %T: %w", c, err)
+		}
+		l.started = append(l.started, c)
+	}
+	return nil
+}
+
+func (l *lateComponents) BeginStop() {
+	for _, c := range l.started {
+		if b, ok := c.(interface{ BeginStop() }); ok {
+			b.BeginStop()
+		}
+	}
+}
+
+func (l *lateComponents) Stop(ctx context.Context) error {
+	var errs []error
+	for i := len(l.started) - 1; i >= 0; i-- {
+		if err := l.started[i].Stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop %T: %w", l.started[i], err))
+		}
+	}
+	return errors.Join(errs...)
+}

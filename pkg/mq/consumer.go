@@ -1,0 +1,367 @@
+package mq
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	rocketmq "github.com/apache/rocketmq-client-go/v2"
+	"github.com/apache/rocketmq-client-go/v2/consumer"
+	"github.com/apache/rocketmq-client-go/v2/primitive"
+)
+
+// Consumer defaults.
+const (
+	DefaultMaxReconsumeTimes = 5
+	DefaultConcurrency       = 20
+)
+
+// DefaultRetryDelayLevels are the broker delay levels of the 1st, 2nd, …
+// redelivery: 1s, 5s, 10s, 30s, 1m with the broker's default
+// messageDelayLevel ("1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h").
+var DefaultRetryDelayLevels = []int{1, 2, 3, 4, 5}
+
+// maxDelayLevel is the highest level of the broker's default table.
+const maxDelayLevel = 18
+
+// Handler processes one delivery. Returning nil acknowledges it. Any other
+// error makes the broker redeliver it later (through RetryTopic(group)) until
+// MaxReconsumeTimes is exceeded, then dead-letter it (DeadLetterTopic(group)).
+// Wrap an error with Permanent to dead-letter the message at once. A panic
+// counts as an ordinary error. Handlers run concurrently and must be
+// idempotent: delivery is at least once.
+type Handler func(ctx context.Context, d *Delivery) error
+
+// Delivery is one received message.
+type Delivery struct {
+	// Topic is the topic the message was published to (also for redeliveries).
+	Topic string
+	Tag   string
+	Keys  []string
+	Body  []byte
+	// Properties are the user properties set at publish (see Message).
+	Properties map[string]string
+	// MsgID is the client-assigned unique ID, the same on every redelivery.
+	MsgID string
+	// ReconsumeTimes is 0 on the first delivery and counts redeliveries.
+	ReconsumeTimes int
+	// QueueID and QueueOffset locate the copy being delivered (for a
+	// redelivery, in the retry topic).
+	QueueID     int
+	QueueOffset int64
+	// BornTime is when the producer sent the message.
+	BornTime time.Time
+}
+
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string { return "permanent: " + e.err.Error() }
+func (e permanentError) Unwrap() error { return e.err }
+
+// Permanent marks err as not worth retrying (e.g. an unparseable message):
+// the consumer logs it and dead-letters the message immediately. Permanent(nil)
+// is nil.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return permanentError{err: err}
+}
+
+// IsPermanent reports whether err was marked with Permanent.
+func IsPermanent(err error) bool {
+	var p permanentError
+	return errors.As(err, &p)
+}
+
+// ConsumerConfig configures a Consumer.
+type ConsumerConfig struct {
+	Config
+	// Group is the consumer group, required. Consumers of one group share
+	// the topic's queues (clustering): each message goes to one of them.
+	Group string
+	// Topic is the topic to consume, required; it must exist before Start.
+	Topic string
+	// Tags is a tag expression: "*" (default) or "a || b".
+	Tags string
+	// Instance names this consumer's client. It must be unique per process
+	// and host among consumers of the group (the broker tells group members
+	// apart by IP@instance). Default: unique per call, from the PID and a
+	// random suffix.
+	Instance string
+	// MaxReconsumeTimes is how many redeliveries a failing message gets
+	// before it is dead-lettered. Default DefaultMaxReconsumeTimes, 1..32.
+	MaxReconsumeTimes int
+	// RetryDelayLevels are the broker delay levels of successive
+	// redeliveries; the last one repeats. Default DefaultRetryDelayLevels.
+	RetryDelayLevels []int
+	// Concurrency is how many handlers run at once. Default DefaultConcurrency.
+	// Messages are handed over one at a time.
+	Concurrency int
+	// Handler processes deliveries. Required.
+	Handler Handler
+}
+
+func (c ConsumerConfig) withDefaults() ConsumerConfig {
+	c.Config = c.Config.withDefaults()
+	c.Tags = cmp.Or(c.Tags, "*")
+	c.Instance = cmp.Or(c.Instance, uniqueInstance("consumer"))
+	c.MaxReconsumeTimes = cmp.Or(c.MaxReconsumeTimes, DefaultMaxReconsumeTimes)
+	if len(c.RetryDelayLevels) == 0 {
+		c.RetryDelayLevels = DefaultRetryDelayLevels
+	}
+	c.Concurrency = cmp.Or(c.Concurrency, DefaultConcurrency)
+	return c
+}
+
+func (c ConsumerConfig) validate() error {
+	if err := c.Config.validate(); err != nil {
+		return err
+	}
+	if err := validateName("consumer group", c.Group, maxGroupLen); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	if err := validateName("topic", c.Topic, maxTopicLen); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	if c.MaxReconsumeTimes < 1 || c.MaxReconsumeTimes > 32 {
+		return fmt.Errorf("%w: max reconsume times %d, want 1..32", ErrInvalidConfig, c.MaxReconsumeTimes)
+	}
+	for _, l := range c.RetryDelayLevels {
+		if l < 1 || l > maxDelayLevel {
+			return fmt.Errorf("%w: retry delay level %d, want 1..%d", ErrInvalidConfig, l, maxDelayLevel)
+		}
+	}
+	if c.Concurrency < 1 || c.Concurrency > 10000 {
+		return fmt.Errorf("%w: concurrency %d, want 1..10000", ErrInvalidConfig, c.Concurrency)
+	}
+	if c.Handler == nil {
+		return fmt.Errorf("%w: consumer needs a Handler", ErrInvalidConfig)
+	}
+	return nil
+}
+
+// Consumer is a push consumer in a consumer group (clustering mode).
+type Consumer struct {
+	cfg    ConsumerConfig
+	log    *slog.Logger
+	client rocketmq.PushConsumer
+
+	baseCtx context.Context // handlers' context, cancelled by a hard stop
+	cancel  context.CancelFunc
+
+	mu       sync.Mutex
+	started  bool
+	closing  bool
+	inflight sync.WaitGroup
+	stopped  chan struct{} // closed once the client is shut down
+}
+
+// NewConsumer creates a consumer; Start begins consuming.
+func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	resolver, err := cfg.resolver()
+	if err != nil {
+		return nil, err
+	}
+	client, err := rocketmq.NewPushConsumer(
+		consumer.WithNsResolver(resolver),
+		consumer.WithGroupName(cfg.Group),
+		consumer.WithInstance(cfg.Instance),
+		consumer.WithConsumerModel(consumer.Clustering),
+		consumer.WithConsumeFromWhere(consumer.ConsumeFromLastOffset),
+		consumer.WithMaxReconsumeTimes(int32(cfg.MaxReconsumeTimes)),
+		consumer.WithConsumeMessageBatchMaxSize(1),
+		consumer.WithConsumeGoroutineNums(cfg.Concurrency),
+		consumer.WithRetry(cfg.Retries),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("mq: create consumer of group %q: %w", cfg.Group, err)
+	}
+	c := &Consumer{
+		cfg:     cfg,
+		log:     cfg.Logger.With(slog.String("group", cfg.Group), slog.String("topic", cfg.Topic)),
+		client:  client,
+		stopped: make(chan struct{}),
+	}
+	c.baseCtx, c.cancel = context.WithCancel(context.Background())
+	sel := consumer.MessageSelector{Type: consumer.TAG, Expression: cfg.Tags}
+	if err := client.Subscribe(cfg.Topic, sel, c.consume); err != nil {
+		c.cancel()
+		return nil, fmt.Errorf("mq: subscribe group %q to topic %q: %w", cfg.Group, cfg.Topic, err)
+	}
+	return c, nil
+}
+
+// Start begins consuming. The topic must exist (see EnsureTopics). Start
+// first creates the group's retry topic on cfg.BrokerAddr (bounded by ctx):
+// the broker would create it on the first failure, but the client only
+// learns new routes every 30 s, which would hold back the first redeliveries
+// by up to a minute. A consumer is started at most once; after Shutdown
+// create a new one.
+func (c *Consumer) Start(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return ErrClosed
+	}
+	if c.started {
+		return nil
+	}
+	if err := EnsureTopics(ctx, c.cfg.Config, 1, RetryTopic(c.cfg.Group)); err != nil {
+		return fmt.Errorf("mq: start consumer of group %q: %w", c.cfg.Group, err)
+	}
+	if err := c.client.Start(); err != nil {
+		return fmt.Errorf("mq: start consumer of group %q on topic %q (does the topic exist? see EnsureTopics): %w",
+			c.cfg.Group, c.cfg.Topic, err)
+	}
+	c.started = true
+	return nil
+}
+
+// Shutdown stops fetching, waits for handlers in progress (until ctx ends,
+// then cancels their context), commits offsets and closes the client.
+// Messages fetched but not handled yet are not acknowledged and will be
+// delivered again, to this group's other consumers or after a restart; so
+// may a message whose handler finished at the very moment of shutdown.
+func (c *Consumer) Shutdown(ctx context.Context) error {
+	c.mu.Lock()
+	if c.closing {
+		c.mu.Unlock()
+		select {
+		case <-c.stopped:
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("mq: wait for consumer shutdown of group %q: %w", c.cfg.Group, ctx.Err())
+		}
+	}
+	c.closing = true
+	started := c.started
+	c.mu.Unlock()
+
+	var waitErr error
+	if started {
+		c.client.Suspend() // no new pulls; fetched messages park in consume
+		done := make(chan struct{})
+		go func() { c.inflight.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			c.cancel()
+			waitErr = fmt.Errorf("mq: consumer of group %q stopped with handlers still running: %w", c.cfg.Group, ctx.Err())
+			c.log.Warn("mq: consumer shutdown deadline passed, handlers cancelled")
+		}
+	}
+	var err error
+	if started { // the client cannot shut down what it never started
+		err = c.client.Shutdown()
+	}
+	close(c.stopped)
+	c.cancel()
+	if err != nil {
+		return errors.Join(waitErr, fmt.Errorf("mq: shut down consumer of group %q: %w", c.cfg.Group, err))
+	}
+	return waitErr
+}
+
+// enter registers a handler run unless the consumer is closing.
+func (c *Consumer) enter() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closing {
+		return false
+	}
+	c.inflight.Add(1)
+	return true
+}
+
+// consume is the client callback (one message per call).
+func (c *Consumer) consume(ctx context.Context, msgs ...*primitive.MessageExt) (consumer.ConsumeResult, error) {
+	if !c.enter() {
+		// Closing: hold the message until the client is down, so its
+		// queue is dropped and the result ignored; the offset stays
+		// uncommitted and the message is delivered again later.
+		<-c.stopped
+		return consumer.ConsumeRetryLater, nil
+	}
+	defer c.inflight.Done()
+
+	cctx, _ := primitive.GetConcurrentlyCtx(ctx)
+	for _, m := range msgs {
+		d := toDelivery(m)
+		err := c.handle(d)
+		if err == nil {
+			continue
+		}
+		attrs := []any{
+			slog.String("msg_id", d.MsgID),
+			slog.Int("reconsume_times", d.ReconsumeTimes),
+			slog.String("error", err.Error()),
+		}
+		switch {
+		case IsPermanent(err):
+			c.log.Error("mq: permanent failure, dead-lettering message", attrs...)
+			if cctx != nil {
+				cctx.DelayLevelWhenNextConsume = -1 // broker: straight to %DLQ%
+			}
+		case d.ReconsumeTimes >= c.cfg.MaxReconsumeTimes:
+			c.log.Error("mq: message failed its last attempt, dead-lettering it",
+				append(attrs, slog.String("dlq_topic", DeadLetterTopic(c.cfg.Group)))...)
+		default:
+			level := c.delayLevel(d.ReconsumeTimes)
+			c.log.Warn("mq: handler failed, message will be redelivered",
+				append(attrs, slog.Int("delay_level", level))...)
+			if cctx != nil {
+				cctx.DelayLevelWhenNextConsume = level
+			}
+		}
+		return consumer.ConsumeRetryLater, nil
+	}
+	return consumer.ConsumeSuccess, nil
+}
+
+// handle runs the handler, turning a panic into an error.
+func (c *Consumer) handle(d *Delivery) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error("mq: handler panicked", slog.String("msg_id", d.MsgID),
+				slog.Any("panic", r), slog.String("stack", string(debug.Stack())))
+			err = fmt.Errorf("mq: handler panic: %v", r)
+		}
+	}()
+	return c.cfg.Handler(c.baseCtx, d)
+}
+
+// delayLevel is the broker delay level of the redelivery after a failure at
+// reconsumeTimes.
+func (c *Consumer) delayLevel(reconsumeTimes int) int {
+	levels := c.cfg.RetryDelayLevels
+	return levels[min(reconsumeTimes, len(levels)-1)]
+}
+
+func toDelivery(m *primitive.MessageExt) *Delivery {
+	msg := fromPrimitive(&m.Message)
+	d := &Delivery{
+		Topic:          m.Topic,
+		Tag:            msg.Tag,
+		Keys:           msg.Keys,
+		Body:           m.Body,
+		Properties:     msg.Properties,
+		MsgID:          m.MsgId,
+		ReconsumeTimes: int(m.ReconsumeTimes),
+		QueueOffset:    m.QueueOffset,
+		BornTime:       time.UnixMilli(m.BornTimestamp),
+	}
+	if m.Queue != nil {
+		d.QueueID = m.Queue.QueueId
+	}
+	return d
+}

@@ -1,0 +1,579 @@
+package mq
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/apache/rocketmq-client-go/v2/admin"
+)
+
+// Integration tests run against the broker at MKT_ROCKETMQ_NAMESRV /
+// MKT_ROCKETMQ_BROKER (default 127.0.0.1:9876 / 127.0.0.1:10911). They fail
+// when it is unreachable unless MKT_SKIP_INTEGRATION=1.
+
+func TestMain(m *testing.M) {
+	// The client's logger is global: route it once, as main does.
+	level := slog.LevelWarn
+	if os.Getenv("MKT_TEST_MQ_DEBUG") != "" {
+		level = slog.LevelDebug
+	}
+	RouteClientLogs(slog.New(slog.NewTextHandler(os.Stderr, nil)), level)
+	os.Exit(m.Run())
+}
+
+// testConfig returns a Config for the test broker, failing (or skipping,
+// with MKT_SKIP_INTEGRATION=1) when it is unreachable.
+func testConfig(t *testing.T) Config {
+	t.Helper()
+	cfg := Config{
+		NameServer: cmp.Or(os.Getenv("MKT_ROCKETMQ_NAMESRV"), DefaultNameServer),
+		BrokerAddr: cmp.Or(os.Getenv("MKT_ROCKETMQ_BROKER"), DefaultBrokerAddr),
+		Logger:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	}
+	addrs, err := cfg.nameServers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, addr := range append(addrs, cfg.BrokerAddr) {
+		conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
+		if err != nil {
+			if os.Getenv("MKT_SKIP_INTEGRATION") == "1" {
+				t.Skipf("RocketMQ at %s unreachable and MKT_SKIP_INTEGRATION=1: %v", addr, err)
+			}
+			t.Fatalf("RocketMQ at %s unreachable (start it with scripts/services.sh up, or set MKT_SKIP_INTEGRATION=1): %v", addr, err)
+		}
+		conn.Close()
+	}
+	return cfg
+}
+
+func suffix(t *testing.T) string {
+	t.Helper()
+	var b [5]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b[:])
+}
+
+// deadline returns a context ending after d, cancelled at test end.
+func deadline(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func newTestProducer(t *testing.T, cfg ProducerConfig) *Producer {
+	t.Helper()
+	p, err := NewProducer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := p.Shutdown(); err != nil {
+			t.Error(err)
+		}
+	})
+	return p
+}
+
+// startConsumer creates and starts a consumer, shut down at test end.
+func startConsumer(t *testing.T, cfg ConsumerConfig) *Consumer {
+	t.Helper()
+	c, err := NewConsumer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(deadline(t, 15*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := c.Shutdown(deadline(t, 15*time.Second)); err != nil {
+			t.Error(err)
+		}
+	})
+	return c
+}
+
+// waitFor polls cond every 50ms until it holds or ctx ends, then fails with what.
+func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
+	t.Helper()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out waiting for %s: %v", what, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// waitRoute waits until the name server routes topic (created by the broker
+// itself, e.g. a dead-letter topic), without creating it.
+func waitRoute(t *testing.T, ctx context.Context, cfg Config, topic string) {
+	t.Helper()
+	resolver, err := cfg.withDefaults().resolver()
+	if err != nil {
+		t.Fatal(err)
+	}
+	adm, err := admin.NewAdmin(admin.WithResolver(resolver))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close()
+	// Each miss logs an error in the client; poll gently.
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if mqs, err := adm.FetchPublishMessageQueues(ctx, topic); err == nil && len(mqs) > 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out waiting for a route for %s: %v", topic, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// deliveries is a concurrency-safe record of handled messages by key.
+type deliveries struct {
+	mu   sync.Mutex
+	byK  map[string][]*Delivery
+	who  map[string][]string
+	errs []string
+}
+
+func newDeliveries() *deliveries {
+	return &deliveries{byK: map[string][]*Delivery{}, who: map[string][]string{}}
+}
+
+func (r *deliveries) add(consumer string, d *Delivery) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k := ""
+	if len(d.Keys) > 0 {
+		k = d.Keys[0]
+	}
+	r.byK[k] = append(r.byK[k], d)
+	r.who[k] = append(r.who[k], consumer)
+}
+
+func (r *deliveries) count(k string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.byK[k])
+}
+
+func (r *deliveries) get(k string) []*Delivery {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]*Delivery(nil), r.byK[k]...)
+}
+
+func body(i int) []byte {
+	if i%2 == 0 {
+		return fmt.Appendf(nil, "small-%d", i)
+	}
+	return bytes.Repeat(fmt.Appendf(nil, "large-%d;", i), 1500/len(fmt.Sprintf("large-%d;", i)))
+}
+
+// TestIntegrationBatchPublishTwoConsumers publishes 1,000 messages in batches
+// split by count and by bytes, and consumes each exactly once across two
+// consumers of one group.
+//
+// Delivery is at least once: a rebalance racing the consumption legitimately
+// redelivers messages whose offsets were not committed yet. The test first
+// waits until the group is stable (both consumers own queues, every probe
+// handled exactly once), so from then on a duplicate is a real defect and
+// fails the test; a missing message always does.
+func TestIntegrationBatchPublishTwoConsumers(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	sfx := suffix(t)
+	topic, group := "mqtest_batch_"+sfx, "mqtest_batch_g_"+sfx
+	ctx := deadline(t, 90*time.Second)
+	if err := EnsureTopics(ctx, cfg, 8, topic); err != nil {
+		t.Fatal(err)
+	}
+
+	const n = 1000
+	const maxBytes = 64 << 10
+	msgs := make([]Message, n)
+	for i := range msgs {
+		msgs[i] = Message{Topic: topic, Tag: "work", Keys: []string{fmt.Sprintf("m%04d", i)}, Body: body(i),
+			Properties: map[string]string{"seq": fmt.Sprint(i)}}
+	}
+	// Even messages are tiny and odd ones ~1.5 KiB; sort so both limits bite:
+	// the tiny half is cut by count, the large half by bytes.
+	ordered := make([]Message, 0, n)
+	for i := 0; i < n; i += 2 {
+		ordered = append(ordered, msgs[i])
+	}
+	for i := 1; i < n; i += 2 {
+		ordered = append(ordered, msgs[i])
+	}
+	plan, err := splitBatches(ordered, DefaultMaxBatchCount, maxBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byCount, byBytes := 0, 0
+	for _, b := range plan[:len(plan)-1] {
+		if len(b.msgs) == DefaultMaxBatchCount {
+			byCount++
+		} else {
+			byBytes++
+		}
+	}
+	if byCount == 0 || byBytes == 0 {
+		t.Fatalf("batch plan %v does not exercise both limits", batchSizes(plan))
+	}
+	t.Logf("batch plan: %d batches %v", len(plan), batchSizes(plan))
+
+	work, probes := newDeliveries(), newDeliveries()
+	handler := func(name string) Handler {
+		return func(_ context.Context, d *Delivery) error {
+			if d.Tag == "probe" {
+				probes.add(name, d)
+			} else {
+				work.add(name, d)
+			}
+			return nil
+		}
+	}
+	for _, name := range []string{"a", "b"} {
+		startConsumer(t, ConsumerConfig{Config: cfg, Group: group, Topic: topic,
+			Instance: "mqtest_" + name + "_" + sfx, Handler: handler(name)})
+	}
+	p := newTestProducer(t, ProducerConfig{Config: cfg, MaxBatchBytes: maxBytes})
+
+	// Wait for a stable group: rounds of one probe per queue (the producer
+	// picks queues round-robin) until a round is handled exactly once per
+	// probe and by both consumers.
+	for round := 0; ; round++ {
+		keys := make([]string, 8)
+		for i := range keys {
+			keys[i] = fmt.Sprintf("probe-%d-%d", round, i)
+			if err := p.Send(ctx, Message{Topic: topic, Tag: "probe", Keys: []string{keys[i]}, Body: []byte("probe")}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		waitFor(t, ctx, fmt.Sprintf("probe round %d", round), func() bool {
+			for _, k := range keys {
+				if probes.count(k) == 0 {
+					return false
+				}
+			}
+			return true
+		})
+		time.Sleep(300 * time.Millisecond) // let a racing duplicate show up
+		stable, seen := true, map[string]bool{}
+		probes.mu.Lock()
+		for _, k := range keys {
+			stable = stable && len(probes.who[k]) == 1
+			seen[probes.who[k][0]] = true
+		}
+		probes.mu.Unlock()
+		if stable && len(seen) == 2 {
+			t.Logf("group stable after %d probe rounds", round+1)
+			break
+		}
+	}
+
+	if err := p.SendBatch(ctx, ordered); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "all 1000 messages consumed", func() bool {
+		work.mu.Lock()
+		defer work.mu.Unlock()
+		return len(work.byK) == n
+	})
+	time.Sleep(time.Second) // let late duplicates arrive before judging
+
+	work.mu.Lock()
+	defer work.mu.Unlock()
+	perConsumer := map[string]int{}
+	var dups []string
+	for i, m := range msgs {
+		k := m.Keys[0]
+		ds := work.byK[k]
+		if len(ds) == 0 {
+			t.Errorf("message %s never consumed", k)
+			continue
+		}
+		if len(ds) > 1 {
+			dups = append(dups, fmt.Sprintf("%s by %v", k, work.who[k]))
+		}
+		perConsumer[work.who[k][0]]++
+		d := ds[0]
+		if !bytes.Equal(d.Body, m.Body) || d.Topic != topic || d.Tag != "work" || d.Properties["seq"] != fmt.Sprint(i) ||
+			d.MsgID == "" || d.ReconsumeTimes != 0 || d.BornTime.IsZero() {
+			t.Errorf("message %s delivered as %+v", k, d)
+		}
+	}
+	if len(dups) > 0 {
+		t.Errorf("%d messages delivered more than once in a stable group: %v", len(dups), dups)
+	}
+	if perConsumer["a"] == 0 || perConsumer["b"] == 0 {
+		t.Errorf("work not shared by the group: %v", perConsumer)
+	}
+	t.Logf("messages per consumer: %v", perConsumer)
+}
+
+// readDeadLetters consumes group's dead-letter topic (created by the broker)
+// with a group of its own until want deliveries arrived.
+func readDeadLetters(t *testing.T, ctx context.Context, cfg Config, group string, want int) *deliveries {
+	t.Helper()
+	dlq := DeadLetterTopic(group)
+	waitRoute(t, ctx, cfg, dlq)
+	got := newDeliveries()
+	startConsumer(t, ConsumerConfig{Config: cfg, Group: group + "_dlqreader", Topic: dlq,
+		Handler: func(_ context.Context, d *Delivery) error { got.add("dlq", d); return nil }})
+	waitFor(t, ctx, fmt.Sprintf("%d dead letters in %s", want, dlq), func() bool {
+		got.mu.Lock()
+		defer got.mu.Unlock()
+		return len(got.byK) >= want
+	})
+	return got
+}
+
+// TestIntegrationFailingHandlerDeadLetters: a handler that always fails gets
+// MaxReconsumeTimes+1 attempts, then the message is in the dead-letter topic.
+func TestIntegrationFailingHandlerDeadLetters(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	sfx := suffix(t)
+	topic, group := "mqtest_fail_"+sfx, "mqtest_fail_g_"+sfx
+	ctx := deadline(t, 60*time.Second)
+	if err := EnsureTopics(ctx, cfg, 4, topic); err != nil {
+		t.Fatal(err)
+	}
+	const maxReconsume = 2
+	attempts := newDeliveries()
+	startConsumer(t, ConsumerConfig{Config: cfg, Group: group, Topic: topic,
+		MaxReconsumeTimes: maxReconsume, RetryDelayLevels: []int{1},
+		Handler: func(_ context.Context, d *Delivery) error {
+			attempts.add("c", d)
+			return errors.New("downstream unavailable")
+		}})
+	p := newTestProducer(t, ProducerConfig{Config: cfg})
+	in := Message{Topic: topic, Keys: []string{"doomed"}, Body: []byte(`{"campaign":1}`)}
+	if err := p.Send(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+
+	waitFor(t, ctx, "the last attempt", func() bool { return attempts.count("doomed") >= maxReconsume+1 })
+	dead := readDeadLetters(t, ctx, cfg, group, 1)
+	ds := attempts.get("doomed")
+	if len(ds) != maxReconsume+1 {
+		t.Fatalf("handler attempts = %d, want MaxReconsumeTimes+1 = %d", len(ds), maxReconsume+1)
+	}
+	for i, d := range ds {
+		if d.ReconsumeTimes != i || d.MsgID != ds[0].MsgID || d.Topic != topic || !bytes.Equal(d.Body, in.Body) {
+			t.Errorf("attempt %d delivered as %+v", i, d)
+		}
+	}
+	dl := dead.get("doomed")
+	if len(dl) != 1 || dl[0].MsgID != ds[0].MsgID || !bytes.Equal(dl[0].Body, in.Body) || dl[0].Topic != DeadLetterTopic(group) {
+		t.Fatalf("dead letters = %+v", dl)
+	}
+}
+
+// TestIntegrationPermanentErrorDeadLettersAtOnce: Permanent skips retries.
+func TestIntegrationPermanentErrorDeadLettersAtOnce(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	sfx := suffix(t)
+	topic, group := "mqtest_poison_"+sfx, "mqtest_poison_g_"+sfx
+	ctx := deadline(t, 60*time.Second)
+	if err := EnsureTopics(ctx, cfg, 4, topic); err != nil {
+		t.Fatal(err)
+	}
+	attempts := newDeliveries()
+	startConsumer(t, ConsumerConfig{Config: cfg, Group: group, Topic: topic,
+		Handler: func(_ context.Context, d *Delivery) error {
+			attempts.add("c", d)
+			if d.Keys[0] == "poison" {
+				return Permanent(errors.New("unparseable body"))
+			}
+			return nil
+		}})
+	p := newTestProducer(t, ProducerConfig{Config: cfg})
+	if err := p.SendBatch(ctx, []Message{
+		{Topic: topic, Keys: []string{"poison"}, Body: []byte("{not json")},
+		{Topic: topic, Keys: []string{"fine"}, Body: []byte("{}")},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "the poison message", func() bool { return attempts.count("poison") >= 1 })
+	dead := readDeadLetters(t, ctx, cfg, group, 1)
+	waitFor(t, ctx, "the good message", func() bool { return attempts.count("fine") == 1 })
+	if n := attempts.count("poison"); n != 1 {
+		t.Fatalf("poison message attempts = %d, want 1", n)
+	}
+	if dl := dead.get("poison"); len(dl) != 1 || string(dl[0].Body) != "{not json" {
+		t.Fatalf("dead letters = %+v", dl)
+	}
+	if dead.count("fine") != 0 {
+		t.Fatal("a good message was dead-lettered")
+	}
+}
+
+// TestIntegrationTransactions: a committed local transaction's message is
+// consumed, a rolled-back one never is, and an unknown outcome is settled by
+// the broker's check-back.
+func TestIntegrationTransactions(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	sfx := suffix(t)
+	topic, group := "mqtest_tx_"+sfx, "mqtest_tx_g_"+sfx
+	ctx := deadline(t, 90*time.Second)
+	if err := EnsureTopics(ctx, cfg, 4, topic); err != nil {
+		t.Fatal(err)
+	}
+	got := newDeliveries()
+	startConsumer(t, ConsumerConfig{Config: cfg, Group: group, Topic: topic,
+		Handler: func(_ context.Context, d *Delivery) error { got.add("c", d); return nil }})
+
+	// A stand-in for the database the local transactions write.
+	var mu sync.Mutex
+	stored := map[string]bool{}
+	checks := 0
+	p, err := NewTxProducer(TxProducerConfig{Config: cfg, Group: "mqtest_txp_" + sfx,
+		Check: func(_ context.Context, m Message) TxState {
+			mu.Lock()
+			defer mu.Unlock()
+			checks++
+			if stored[m.Keys[0]] {
+				return TxCommit
+			}
+			return TxRollback
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Shutdown() })
+
+	store := func(k string) {
+		mu.Lock()
+		defer mu.Unlock()
+		stored[k] = true
+	}
+	dbErr := errors.New("insert campaign: duplicate key")
+	err = p.SendInTx(ctx, Message{Topic: topic, Keys: []string{"rolled-back"}, Body: []byte("r")}, func(context.Context) error { return dbErr })
+	if !errors.Is(err, dbErr) {
+		t.Fatalf("rolled-back SendInTx err = %v, want %v", err, dbErr)
+	}
+	if err := p.SendInTx(ctx, Message{Topic: topic, Keys: []string{"committed"}, Body: []byte("c1")},
+		func(context.Context) error { store("committed"); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	err = p.SendInTx(ctx, Message{Topic: topic, Keys: []string{"checked"}, Body: []byte("c2")},
+		func(context.Context) error { store("checked"); return fmt.Errorf("commit ack lost: %w", ErrTxUnknown) })
+	if !errors.Is(err, ErrTxUnknown) {
+		t.Fatalf("unknown-outcome SendInTx err = %v, want ErrTxUnknown", err)
+	}
+
+	waitFor(t, ctx, "the committed message", func() bool { return got.count("committed") == 1 })
+	waitFor(t, ctx, "the message settled by check-back", func() bool { return got.count("checked") == 1 })
+	time.Sleep(time.Second) // the rolled-back message, had it leaked, was sent before both
+	if n := got.count("rolled-back"); n != 0 {
+		t.Fatalf("rolled-back message consumed %d times", n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if checks == 0 {
+		t.Fatal("the check-back was never called")
+	}
+	t.Logf("check-back calls: %d", checks)
+}
+
+// TestIntegrationShutdownWaitsForHandlers: Shutdown returns only after a
+// running handler finished.
+func TestIntegrationShutdownWaitsForHandlers(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	sfx := suffix(t)
+	topic, group := "mqtest_stop_"+sfx, "mqtest_stop_g_"+sfx
+	ctx := deadline(t, 60*time.Second)
+	if err := EnsureTopics(ctx, cfg, 2, topic); err != nil {
+		t.Fatal(err)
+	}
+	started, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	var finished bool
+	var mu sync.Mutex
+	c, err := NewConsumer(ConsumerConfig{Config: cfg, Group: group, Topic: topic,
+		Handler: func(hctx context.Context, d *Delivery) error {
+			once.Do(func() { close(started) })
+			<-release
+			mu.Lock()
+			finished = hctx.Err() == nil
+			mu.Unlock()
+			return nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p := newTestProducer(t, ProducerConfig{Config: cfg})
+	if err := p.Send(ctx, Message{Topic: topic, Keys: []string{"slow"}, Body: []byte("slow")}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-started:
+	case <-ctx.Done():
+		t.Fatal("timed out waiting for the handler to start")
+	}
+	stopped := make(chan error, 1)
+	go func() { stopped <- c.Shutdown(ctx) }()
+	select {
+	case err := <-stopped:
+		t.Fatalf("Shutdown returned (%v) while a handler was running", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(release)
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-ctx.Done():
+		t.Fatal("timed out waiting for Shutdown")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !finished {
+		t.Fatal("handler did not finish with a live context before Shutdown returned")
+	}
+	if err := c.Start(ctx); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Start after Shutdown: err = %v, want ErrClosed", err)
+	}
+}
+
+func TestIntegrationEnsureTopicsFailsClearly(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	cfg.BrokerAddr = "127.0.0.1:1" // nothing listens there
+	err := EnsureTopics(deadline(t, 10*time.Second), cfg, 1, "mqtest_nowhere_"+suffix(t))
+	if err == nil {
+		t.Fatal("EnsureTopics against a dead broker address succeeded")
+	}
+	if err := EnsureTopics(context.Background(), testConfig(t), 1, "bad topic"); !errors.Is(err, ErrInvalidName) {
+		t.Fatalf("bad topic name: err = %v, want ErrInvalidName", err)
+	}
+}
