@@ -1,7 +1,7 @@
 -- Marketing campaigns: promotions announced by push, coupon campaigns (lazy or
 -- pushed) and the coupons members hold. Audience columns hold the JSON text of
 -- a structured segment filter over membership_filter ('{}' = every member).
--- Channels use the names sms, email, push (app push) and inbox (in-site).
+-- Channels use the names sms, email, app (app push) and inbox (in-site).
 
 -- +goose Up
 CREATE TABLE sales_promotion (
@@ -14,7 +14,7 @@ CREATE TABLE sales_promotion (
     percent_off       TINYINT UNSIGNED  NOT NULL DEFAULT 0 COMMENT 'percentage_off: 1..99',
     gift_text         VARCHAR(255)      NOT NULL DEFAULT '' COMMENT 'gift: what the member gets',
     message_template  TEXT              NOT NULL COMMENT 'text pushed to each member',
-    channels          SET('sms','email','push','inbox') NOT NULL,
+    channels          SET('sms','email','app','inbox') NOT NULL,
     audience          JSON              NOT NULL COMMENT 'segment filter, {} = every member',
     status            ENUM('created','planning','running','paused','cancelled','completed','failed') NOT NULL DEFAULT 'created',
     status_reason     VARCHAR(255)      NOT NULL DEFAULT '' COMMENT 'why it failed / was cancelled',
@@ -59,7 +59,7 @@ CREATE TABLE sales_promotion_coupon (
     issue_mode        ENUM('lazy','push') NOT NULL COMMENT 'lazy: issued at next login, push: issued and announced by a push run',
     status            ENUM('active','disabled') NOT NULL DEFAULT 'active',
     message_template  TEXT              NULL COMMENT 'push mode: announcement text',
-    channels          SET('sms','email','push','inbox') NOT NULL DEFAULT '' COMMENT 'push mode: channels',
+    channels          SET('sms','email','app','inbox') NOT NULL DEFAULT '' COMMENT 'push mode: channels',
     push_status       ENUM('none','created','planning','running','paused','cancelled','completed','failed') NOT NULL DEFAULT 'none' COMMENT 'push mode: progress of the issuing run, none for lazy',
     shard_size        INT UNSIGNED      NOT NULL DEFAULT 1000,
     planned_members   BIGINT UNSIGNED   NOT NULL DEFAULT 0,

@@ -110,7 +110,9 @@ func List(ctx context.Context, h store.Handler, o ListOptions) ([]Campaign, erro
 // Transition moves a campaign to status to if its current status is one of
 // from, recording reason; otherwise it returns ErrConflict naming the
 // current status (or ErrNotFound). Every status change is this conditional
-// update, so two operators or processes cannot both win.
+// update, so two operators or processes cannot both win. finished_at is set
+// when to is a finished status and cleared otherwise (retry-failed reopens a
+// completed campaign).
 func Transition(ctx context.Context, h store.Handler, id uint64, from []Status, to Status, reason string) error {
 	if len(from) == 0 {
 		return fmt.Errorf("campaign: transition to %s without a from status", to)
@@ -121,7 +123,7 @@ func Transition(ctx context.Context, h store.Handler, id uint64, from []Status, 
 	}
 	args = append(args, id)
 	res, err := h.ExecContext(ctx, `UPDATE sales_promotion SET status = ?, status_reason = ?,
-		finished_at = IF(? IN ('cancelled','completed','failed'), CURRENT_TIMESTAMP(3), finished_at)
+		finished_at = IF(? IN ('cancelled','completed','failed'), CURRENT_TIMESTAMP(3), NULL)
 		WHERE status IN (?`+strings.Repeat(",?", len(from)-1)+`) AND id = ?`, args...)
 	if err != nil {
 		return fmt.Errorf("campaign %d: set %s: %w", id, to, store.MapError(err))
@@ -168,9 +170,18 @@ func CompleteIfDone(ctx context.Context, h store.Handler, id uint64) (bool, erro
 	return n == 1, nil
 }
 
-func truncateReason(s string) string {
-	if len(s) > 255 {
-		return s[:252] + "..."
+func truncateReason(s string) string { return truncate(s, 255) }
+
+// LockStatus reads a campaign's status with a row lock (SELECT … FOR
+// UPDATE); use it inside a transaction to serialise with status changes.
+func LockStatus(ctx context.Context, tx store.Handler, id uint64) (Status, error) {
+	var st Status
+	err := tx.GetContext(ctx, &st, `SELECT status FROM sales_promotion WHERE id = ? FOR UPDATE`, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("%w: %d", ErrNotFound, id)
 	}
-	return s
+	if err != nil {
+		return "", fmt.Errorf("campaign %d: lock status: %w", id, store.MapError(err))
+	}
+	return st, nil
 }

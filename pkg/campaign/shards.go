@@ -161,3 +161,70 @@ func SetShardsStatus(ctx context.Context, h store.Handler, kind CampaignKind, ca
 	}
 	return res.RowsAffected()
 }
+
+// CountShards returns how many shard rows a campaign has.
+func CountShards(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64) (int, error) {
+	var n int
+	if err := h.GetContext(ctx, &n, `SELECT COUNT(*) FROM campaign_shard WHERE campaign_kind = ? AND campaign_id = ?`,
+		kind, campaignID); err != nil {
+		return 0, fmt.Errorf("campaign %d: count shards: %w", campaignID, store.MapError(err))
+	}
+	return n, nil
+}
+
+// FailedShardNos lists, in order, the shards of a campaign holding at least
+// one failed delivery in push_message.
+func FailedShardNos(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64) ([]int, error) {
+	var out []int
+	if err := h.SelectContext(ctx, &out, `SELECT DISTINCT shard_no FROM push_message
+		WHERE campaign_kind = ? AND campaign_id = ? AND status = 'failed' ORDER BY shard_no`, kind, campaignID); err != nil {
+		return nil, fmt.Errorf("campaign %d: shards with failed deliveries: %w", campaignID, store.MapError(err))
+	}
+	return out, nil
+}
+
+// ReopenShards moves the given finished (done or failed) shards of a
+// campaign back to pending for another pass, keeping their cursor and
+// counters, and returns how many moved. Retry-failed uses it so that the
+// campaign is not completed again before the retries ran.
+func ReopenShards(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64, nos []int) (int64, error) {
+	var moved int64
+	for lo := 0; lo < len(nos); lo += shardInsertChunk {
+		chunk := nos[lo:min(lo+shardInsertChunk, len(nos))]
+		args := []any{kind, campaignID}
+		for _, n := range chunk {
+			args = append(args, n)
+		}
+		res, err := h.ExecContext(ctx, `UPDATE campaign_shard SET status = 'pending', owner = '', lease_until = NULL,
+			finished_at = NULL, last_error = ''
+			WHERE campaign_kind = ? AND campaign_id = ? AND status IN ('done','failed')
+			AND shard_no IN (?`+strings.Repeat(",?", len(chunk)-1)+`)`, args...)
+		if err != nil {
+			return moved, fmt.Errorf("campaign %d: reopen shards: %w", campaignID, store.MapError(err))
+		}
+		n, _ := res.RowsAffected()
+		moved += n
+	}
+	return moved, nil
+}
+
+// ShardsByNo loads the given shards of a campaign, in order (missing numbers
+// are left out).
+func ShardsByNo(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64, nos []int) ([]Shard, error) {
+	var out []Shard
+	for lo := 0; lo < len(nos); lo += shardInsertChunk {
+		chunk := nos[lo:min(lo+shardInsertChunk, len(nos))]
+		args := []any{kind, campaignID}
+		for _, n := range chunk {
+			args = append(args, n)
+		}
+		var part []Shard
+		if err := h.SelectContext(ctx, &part, `SELECT `+shardColumns+` FROM campaign_shard
+			WHERE campaign_kind = ? AND campaign_id = ? AND shard_no IN (?`+strings.Repeat(",?", len(chunk)-1)+`)
+			ORDER BY shard_no`, args...); err != nil {
+			return nil, fmt.Errorf("campaign %d: load shards: %w", campaignID, store.MapError(err))
+		}
+		out = append(out, part...)
+	}
+	return out, nil
+}

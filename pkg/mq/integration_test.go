@@ -26,7 +26,7 @@ func TestMain(m *testing.M) {
 	// The client's logger is global: route it once, as main does.
 	level := slog.LevelWarn
 	if os.Getenv("MKT_TEST_MQ_DEBUG") != "" {
-		level = slog.LevelDebug
+		level = slog.LevelInfo
 	}
 	RouteClientLogs(slog.New(slog.NewTextHandler(os.Stderr, nil)), level)
 	os.Exit(m.Run())

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	"mkt/pkg/store/storetest"
 )
 
+// wantTables are the tables the design requires; later migrations may add more.
 var wantTables = []string{
 	"campaign_shard", "hot_goods_crontab", "membership_account", "membership_filter",
 	"membership_point", "push_message", "push_message_crontab", "sales_promotion",
@@ -93,7 +95,7 @@ func TestMigrateTwiceIsNoop(t *testing.T) {
 		t.Fatalf("status lists %d migrations, want %d", len(status), len(files))
 	}
 	for i, m := range status {
-		if m.Name != files[i] || !m.Applied || m.AppliedAt.IsZero() || m.Version != int64(i+1) {
+		if m.Name != files[i] || !m.Applied || m.AppliedAt.IsZero() || !strings.HasPrefix(m.Name, fmt.Sprintf("%05d_", m.Version)) {
 			t.Errorf("status[%d] = %+v, want %s applied with a time", i, m, files[i])
 		}
 		if d := time.Since(m.AppliedAt); d < -time.Minute || d > time.Hour {
@@ -106,8 +108,10 @@ func TestMigrateTwiceIsNoop(t *testing.T) {
 		`SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name <> 'goose_db_version' ORDER BY table_name`); err != nil {
 		t.Fatalf("list tables: %v", err)
 	}
-	if strings.Join(tables, ",") != strings.Join(wantTables, ",") {
-		t.Errorf("tables = %v, want %v", tables, wantTables)
+	for _, want := range wantTables {
+		if !slices.Contains(tables, want) {
+			t.Errorf("table %s missing; have %v", want, tables)
+		}
 	}
 	var badCollation int
 	if err := db.GetContext(ctx, &badCollation,

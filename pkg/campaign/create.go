@@ -1,0 +1,232 @@
+package campaign
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"mkt/pkg/mq"
+	"mkt/pkg/store"
+)
+
+// ErrOutcomeUnknown is returned by Create when the database did not say
+// whether the campaign was stored (e.g. the connection broke during the
+// insert). The broker's check-back settles the event; create again with the
+// same request id to learn the outcome.
+var ErrOutcomeUnknown = errors.New("campaign: create outcome unknown")
+
+// PropBornMs is the user property of a created event carrying its send time
+// in Unix milliseconds, read by the transaction check-back (a
+// check-back sees the message, not its broker metadata).
+const PropBornMs = "born_ms"
+
+// TxPendingGrace is how long the check-back answers "unknown" for a created
+// event whose campaign is not stored yet: the local transaction may still be
+// running. After it, a missing campaign means the event is rolled back.
+const TxPendingGrace = time.Minute
+
+// MaxRequestIDLen bounds a request id (the request_id column).
+const MaxRequestIDLen = 64
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9_.:-]+$`)
+
+// CheckRequestID validates a creation request id: 1..64 characters from
+// letters, digits and "_.:-" (it is also the event's message key).
+func CheckRequestID(id string) error {
+	switch {
+	case id == "":
+		return fmt.Errorf("%w: request id is empty", ErrInvalid)
+	case len(id) > MaxRequestIDLen:
+		return fmt.Errorf("%w: request id is longer than %d characters", ErrInvalid, MaxRequestIDLen)
+	case !requestIDPattern.MatchString(id):
+		return fmt.Errorf("%w: request id %q: use only letters, digits and _.:-", ErrInvalid, id)
+	}
+	return nil
+}
+
+// NewRequestID returns a random request id with the given prefix, e.g.
+// "mktctl-3f9a…".
+func NewRequestID(prefix string) string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return prefix + "-" + hex.EncodeToString(b[:])
+}
+
+// Message returns the created event as a message on topic (tag TagCreated,
+// key the request id, or the campaign id when there is none), stamped with
+// its send time for the check-back.
+func (e CreatedEvent) Message(topic string, born time.Time) mq.Message {
+	key := e.RequestID
+	if key == "" {
+		key = string(e.Kind) + ":" + strconv.FormatUint(e.CampaignID, 10)
+	}
+	return mq.Message{
+		Topic:      topic,
+		Tag:        TagCreated,
+		Keys:       []string{key},
+		Body:       Encode(e),
+		Properties: map[string]string{PropBornMs: strconv.FormatInt(born.UnixMilli(), 10)},
+	}
+}
+
+// TxSender publishes a message bound to a local transaction; *mq.TxProducer
+// is one.
+type TxSender interface {
+	SendInTx(ctx context.Context, msg mq.Message, local func(ctx context.Context) error) error
+}
+
+// Creator stores campaigns and publishes their created event atomically.
+type Creator struct {
+	// DB is where campaigns are stored. Required.
+	DB store.Handler
+	// Tx publishes the created event in a RocketMQ transaction. Its producer
+	// group's check-back must be TxCheck. Required.
+	Tx TxSender
+	// Topic receives created events. Default TopicEvents.
+	Topic string
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Created is the result of Create.
+type Created struct {
+	Campaign *Campaign `json:"campaign"`
+	// New is false when a campaign with the request id already existed and
+	// was returned instead of creating a second one.
+	New bool `json:"created"`
+}
+
+// Create is Creator{DB: db, Tx: tx}.Create.
+func Create(ctx context.Context, db store.Handler, tx TxSender, s Spec, requestID string) (Created, error) {
+	return Creator{DB: db, Tx: tx}.Create(ctx, s, requestID)
+}
+
+// Create validates s and then, in one RocketMQ transaction, inserts the
+// campaign (status created, keyed by requestID) and publishes its
+// CreatedEvent: either both happen or neither. It never counts or reads the
+// audience, so it takes the same time whatever the audience size.
+//
+// requestID is the idempotency key (see CheckRequestID): if a campaign with
+// it exists, Create returns it with New false and publishes nothing. A
+// validation error wraps ErrInvalid and nothing is stored or sent. When the
+// insert fails with a server error the event is rolled back and the error
+// returned; when its outcome is unknown (connection lost) the result is
+// looked up once, and if still unknown ErrOutcomeUnknown is returned while
+// the check-back settles the event.
+func (cr Creator) Create(ctx context.Context, s Spec, requestID string) (Created, error) {
+	now := time.Now()
+	if cr.Now != nil {
+		now = cr.Now()
+	}
+	if err := errors.Join(s.Validate(now), CheckRequestID(requestID)); err != nil {
+		return Created{}, err
+	}
+	if cr.DB == nil || cr.Tx == nil {
+		return Created{}, fmt.Errorf("campaign: create: Creator needs DB and Tx")
+	}
+	if c, err := GetByRequestID(ctx, cr.DB, requestID); err == nil {
+		return Created{Campaign: c}, nil
+	} else if !errors.Is(err, ErrNotFound) {
+		return Created{}, err
+	}
+
+	ev := CreatedEvent{Kind: KindPromotion, RequestID: requestID}
+	var duplicate bool
+	err := cr.Tx.SendInTx(ctx, ev.Message(cmp.Or(cr.Topic, TopicEvents), now), func(ctx context.Context) error {
+		_, err := Insert(ctx, cr.DB, s, requestID)
+		var serverErr *mysql.MySQLError
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, store.ErrDuplicate):
+			duplicate = true // a concurrent create with the same key won
+			return err
+		case errors.As(err, &serverErr):
+			return err // the server refused the statement: nothing stored
+		default:
+			return fmt.Errorf("%w: %w", mq.ErrTxUnknown, err)
+		}
+	})
+	switch {
+	case err == nil, duplicate:
+		c, gerr := GetByRequestID(ctx, cr.DB, requestID)
+		if gerr != nil {
+			return Created{}, fmt.Errorf("campaign: load created campaign %q: %w", requestID, gerr)
+		}
+		return Created{Campaign: c, New: !duplicate}, nil
+	case errors.Is(err, mq.ErrTxUnknown):
+		if c, gerr := GetByRequestID(ctx, cr.DB, requestID); gerr == nil {
+			return Created{Campaign: c, New: true}, nil
+		}
+		return Created{}, fmt.Errorf("%w (request id %q; create again with it to see whether it was stored): %w",
+			ErrOutcomeUnknown, requestID, err)
+	default:
+		return Created{}, fmt.Errorf("campaign: create %q: %w", requestID, err)
+	}
+}
+
+// TxCheck returns the check-back of the GroupTx producer group: for a
+// CreatedEvent it answers commit when the campaign (promotion or coupon)
+// with the event's request id is stored, rollback when it is not and the
+// event is older than TxPendingGrace (or cannot be read), and unknown
+// otherwise or when the database cannot be asked (the broker asks again).
+// now defaults to time.Now.
+func TxCheck(db store.Handler, logger *slog.Logger, now func() time.Time) mq.TxCheckFunc {
+	if now == nil {
+		now = time.Now
+	}
+	logger = cmp.Or(logger, slog.Default())
+	return func(ctx context.Context, m mq.Message) mq.TxState {
+		state, err := checkCreated(ctx, db, m, now())
+		if err != nil {
+			logger.Warn("campaign: transaction check-back", slog.String("topic", m.Topic),
+				slog.Any("keys", m.Keys), slog.String("state", state.String()), slog.String("error", err.Error()))
+		}
+		return state
+	}
+}
+
+func checkCreated(ctx context.Context, db store.Handler, m mq.Message, now time.Time) (mq.TxState, error) {
+	ev, err := DecodeCreatedEvent(m.Body)
+	if err != nil {
+		return mq.TxRollback, fmt.Errorf("not a created event, rolled back: %w", err)
+	}
+	var table string
+	switch ev.Kind {
+	case KindPromotion:
+		table = "sales_promotion"
+	case KindCoupon:
+		table = "sales_promotion_coupon"
+	}
+	q := `SELECT COUNT(*) FROM ` + table + ` WHERE `
+	var arg any
+	if ev.RequestID != "" {
+		q, arg = q+`request_id = ?`, ev.RequestID
+	} else {
+		q, arg = q+`id = ?`, ev.CampaignID
+	}
+	var n int
+	if err := db.GetContext(ctx, &n, q, arg); err != nil {
+		return mq.TxUnknown, fmt.Errorf("look up %s %v: %w", ev.Kind, arg, store.MapError(err))
+	}
+	if n > 0 {
+		return mq.TxCommit, nil
+	}
+	born, err := strconv.ParseInt(m.Properties[PropBornMs], 10, 64)
+	if err != nil {
+		return mq.TxUnknown, fmt.Errorf("%s %v not stored and the event has no %s property", ev.Kind, arg, PropBornMs)
+	}
+	if now.Sub(time.UnixMilli(born)) > TxPendingGrace {
+		return mq.TxRollback, nil
+	}
+	return mq.TxUnknown, nil
+}
