@@ -64,8 +64,10 @@ func (e permanentError) Error() string { return "permanent: " + e.err.Error() }
 func (e permanentError) Unwrap() error { return e.err }
 
 // Permanent marks err as not worth retrying (e.g. an unparseable message):
-// the consumer logs it and dead-letters the message immediately. Permanent(nil)
-// is nil.
+// the consumer logs it and has the broker dead-letter the message at once.
+// Should that request fail, the client requeues the message for an ordinary
+// retry instead, and it still reaches the dead-letter topic in the end.
+// Permanent(nil) is nil.
 func Permanent(err error) error {
 	if err == nil {
 		return nil
@@ -146,7 +148,10 @@ func (c ConsumerConfig) validate() error {
 	return nil
 }
 
-// Consumer is a push consumer in a consumer group (clustering mode).
+// Consumer is a push consumer in a consumer group (clustering mode). A group
+// resumes from its committed offsets; a brand-new group starts with the
+// oldest message the topic still retains, so nothing published around its
+// first start is skipped (handlers are idempotent anyway).
 type Consumer struct {
 	cfg    ConsumerConfig
 	log    *slog.Logger
@@ -177,7 +182,10 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 		consumer.WithGroupName(cfg.Group),
 		consumer.WithInstance(cfg.Instance),
 		consumer.WithConsumerModel(consumer.Clustering),
-		consumer.WithConsumeFromWhere(consumer.ConsumeFromLastOffset),
+		// A brand-new group (no committed offset) starts at the oldest
+		// retained message. "Last offset" races with the first rebalance:
+		// messages sent right after Start were skipped (seen on 5.3.3).
+		consumer.WithConsumeFromWhere(consumer.ConsumeFromFirstOffset),
 		consumer.WithMaxReconsumeTimes(int32(cfg.MaxReconsumeTimes)),
 		consumer.WithConsumeMessageBatchMaxSize(1),
 		consumer.WithConsumeGoroutineNums(cfg.Concurrency),

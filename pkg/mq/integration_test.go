@@ -26,7 +26,7 @@ func TestMain(m *testing.M) {
 	// The client's logger is global: route it once, as main does.
 	level := slog.LevelWarn
 	if os.Getenv("MKT_TEST_MQ_DEBUG") != "" {
-		level = slog.LevelInfo
+		level = slog.LevelDebug
 	}
 	RouteClientLogs(slog.New(slog.NewTextHandler(os.Stderr, nil)), level)
 	os.Exit(m.Run())
@@ -148,12 +148,58 @@ func waitRoute(t *testing.T, ctx context.Context, cfg Config, topic string) {
 	}
 }
 
+// dropTopicsAtEnd deletes topics from the broker and the name server when
+// the test ends (after its consumers, registered later, shut down), so test
+// runs do not pile up topics. Topics that were never created are skipped.
+func dropTopicsAtEnd(t *testing.T, cfg Config, topics ...string) {
+	t.Helper()
+	t.Cleanup(func() {
+		cfg := cfg.withDefaults()
+		resolver, err := cfg.resolver()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		addrs, _ := cfg.nameServers()
+		adm, err := admin.NewAdmin(admin.WithResolver(resolver))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer adm.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		for _, topic := range topics {
+			if mqs, err := adm.FetchPublishMessageQueues(ctx, topic); err != nil || len(mqs) == 0 {
+				continue
+			}
+			if err := adm.DeleteTopic(ctx, admin.WithTopicDelete(topic),
+				admin.WithBrokerAddrDelete(cfg.BrokerAddr), admin.WithNameSrvAddr(addrs)); err != nil {
+				t.Errorf("delete test topic %s: %v", topic, err)
+			}
+		}
+	})
+}
+
+// testTopic creates topic for the test and drops it, with the retry and
+// dead-letter topics of groups, at the end.
+func testTopic(t *testing.T, ctx context.Context, cfg Config, queues int, topic string, groups ...string) {
+	t.Helper()
+	drop := []string{topic}
+	for _, g := range groups {
+		drop = append(drop, RetryTopic(g), DeadLetterTopic(g))
+	}
+	dropTopicsAtEnd(t, cfg, drop...)
+	if err := EnsureTopics(ctx, cfg, queues, topic); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // deliveries is a concurrency-safe record of handled messages by key.
 type deliveries struct {
-	mu   sync.Mutex
-	byK  map[string][]*Delivery
-	who  map[string][]string
-	errs []string
+	mu  sync.Mutex
+	byK map[string][]*Delivery
+	who map[string][]string
 }
 
 func newDeliveries() *deliveries {
@@ -205,9 +251,7 @@ func TestIntegrationBatchPublishTwoConsumers(t *testing.T) {
 	sfx := suffix(t)
 	topic, group := "mqtest_batch_"+sfx, "mqtest_batch_g_"+sfx
 	ctx := deadline(t, 90*time.Second)
-	if err := EnsureTopics(ctx, cfg, 8, topic); err != nil {
-		t.Fatal(err)
-	}
+	testTopic(t, ctx, cfg, 8, topic, group)
 
 	const n = 1000
 	const maxBytes = 64 << 10
@@ -357,9 +401,7 @@ func TestIntegrationFailingHandlerDeadLetters(t *testing.T) {
 	sfx := suffix(t)
 	topic, group := "mqtest_fail_"+sfx, "mqtest_fail_g_"+sfx
 	ctx := deadline(t, 60*time.Second)
-	if err := EnsureTopics(ctx, cfg, 4, topic); err != nil {
-		t.Fatal(err)
-	}
+	testTopic(t, ctx, cfg, 4, topic, group, group+"_dlqreader")
 	const maxReconsume = 2
 	attempts := newDeliveries()
 	startConsumer(t, ConsumerConfig{Config: cfg, Group: group, Topic: topic,
@@ -398,9 +440,7 @@ func TestIntegrationPermanentErrorDeadLettersAtOnce(t *testing.T) {
 	sfx := suffix(t)
 	topic, group := "mqtest_poison_"+sfx, "mqtest_poison_g_"+sfx
 	ctx := deadline(t, 60*time.Second)
-	if err := EnsureTopics(ctx, cfg, 4, topic); err != nil {
-		t.Fatal(err)
-	}
+	testTopic(t, ctx, cfg, 4, topic, group, group+"_dlqreader")
 	attempts := newDeliveries()
 	startConsumer(t, ConsumerConfig{Config: cfg, Group: group, Topic: topic,
 		Handler: func(_ context.Context, d *Delivery) error {
@@ -440,9 +480,7 @@ func TestIntegrationTransactions(t *testing.T) {
 	sfx := suffix(t)
 	topic, group := "mqtest_tx_"+sfx, "mqtest_tx_g_"+sfx
 	ctx := deadline(t, 90*time.Second)
-	if err := EnsureTopics(ctx, cfg, 4, topic); err != nil {
-		t.Fatal(err)
-	}
+	testTopic(t, ctx, cfg, 4, topic, group)
 	got := newDeliveries()
 	startConsumer(t, ConsumerConfig{Config: cfg, Group: group, Topic: topic,
 		Handler: func(_ context.Context, d *Delivery) error { got.add("c", d); return nil }})
@@ -508,9 +546,7 @@ func TestIntegrationShutdownWaitsForHandlers(t *testing.T) {
 	sfx := suffix(t)
 	topic, group := "mqtest_stop_"+sfx, "mqtest_stop_g_"+sfx
 	ctx := deadline(t, 60*time.Second)
-	if err := EnsureTopics(ctx, cfg, 2, topic); err != nil {
-		t.Fatal(err)
-	}
+	testTopic(t, ctx, cfg, 2, topic, group)
 	started, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
 	var finished bool
@@ -575,5 +611,50 @@ func TestIntegrationEnsureTopicsFailsClearly(t *testing.T) {
 	}
 	if err := EnsureTopics(context.Background(), testConfig(t), 1, "bad topic"); !errors.Is(err, ErrInvalidName) {
 		t.Fatalf("bad topic name: err = %v, want ErrInvalidName", err)
+	}
+}
+
+// TestIntegrationShutdownDeadlineCancelsHandlers: when Shutdown's context
+// ends first, handlers' context is cancelled and Shutdown reports it.
+func TestIntegrationShutdownDeadlineCancelsHandlers(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	sfx := suffix(t)
+	topic, group := "mqtest_hardstop_"+sfx, "mqtest_hardstop_g_"+sfx
+	ctx := deadline(t, 60*time.Second)
+	testTopic(t, ctx, cfg, 2, topic, group)
+	started, cancelled := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	c, err := NewConsumer(ConsumerConfig{Config: cfg, Group: group, Topic: topic,
+		Handler: func(hctx context.Context, d *Delivery) error {
+			once.Do(func() { close(started) })
+			<-hctx.Done()
+			close(cancelled)
+			return hctx.Err()
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p := newTestProducer(t, ProducerConfig{Config: cfg})
+	if err := p.Send(ctx, Message{Topic: topic, Keys: []string{"stuck"}, Body: []byte("stuck")}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-started:
+	case <-ctx.Done():
+		t.Fatal("timed out waiting for the handler to start")
+	}
+	stopCtx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if err := c.Shutdown(stopCtx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Shutdown err = %v, want DeadlineExceeded", err)
+	}
+	select {
+	case <-cancelled:
+	case <-ctx.Done():
+		t.Fatal("the handler's context was not cancelled")
 	}
 }
