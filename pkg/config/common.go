@@ -38,6 +38,9 @@ type Common struct {
 	RocketMQNameServer string
 	// RocketMQBroker is host:port of the broker (used by admin operations).
 	RocketMQBroker string
+	// Namespace prefixes every RocketMQ topic and consumer group mkt uses, so
+	// several deployments (or test runs) can share one broker; empty = none.
+	Namespace string
 	// LogLevel is a slog level name: debug, info, warn or error (with optional +/-N).
 	LogLevel string
 	// LogFormat is text or json.
@@ -56,6 +59,7 @@ func BindCommon(fs *pflag.FlagSet, c *Common) {
 	Int(fs, &c.RedisDB, "redis-db", "MKT_REDIS_DB", 0, "Redis database number")
 	String(fs, &c.RocketMQNameServer, "rocketmq-namesrv", "MKT_ROCKETMQ_NAMESRV", DefaultRocketMQNameServer, "RocketMQ name server host:port, several joined with ';'")
 	String(fs, &c.RocketMQBroker, "rocketmq-broker", "MKT_ROCKETMQ_BROKER", DefaultRocketMQBroker, "RocketMQ broker host:port")
+	String(fs, &c.Namespace, "mq-namespace", "MKT_MQ_NAMESPACE", "", "prefix of every RocketMQ topic and consumer group (letters, digits, _ and -)")
 	String(fs, &c.LogLevel, "log-level", "MKT_LOG_LEVEL", DefaultLogLevel, "log level: debug, info, warn or error")
 	String(fs, &c.LogFormat, "log-format", "MKT_LOG_FORMAT", DefaultLogFormat, "log format: text or json")
 }
@@ -101,6 +105,9 @@ func (c *Common) Validate() error {
 	if err := checkHostPort(c.RocketMQBroker); err != nil {
 		bad("RocketMQ broker %q: %v", c.RocketMQBroker, err)
 	}
+	if !validNamespace(c.Namespace) {
+		bad("MQ namespace %q: want at most 32 letters, digits, '_' or '-'", c.Namespace)
+	}
 	if _, err := parseLevel(c.LogLevel); err != nil {
 		bad("log level %q: %v", c.LogLevel, err)
 	}
@@ -108,6 +115,26 @@ func (c *Common) Validate() error {
 		bad("log format %q: want text or json", c.LogFormat)
 	}
 	return errors.Join(errs...)
+}
+
+func validNamespace(ns string) bool {
+	if len(ns) > 32 {
+		return false
+	}
+	for _, r := range ns {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// Topic returns name in the configured namespace ("<ns>_<name>", or name).
+func (c *Common) Topic(name string) string {
+	if c.Namespace == "" {
+		return name
+	}
+	return c.Namespace + "_" + name
 }
 
 func checkHostPort(addr string) error {
@@ -154,6 +181,7 @@ func (c *Common) LogValue() slog.Value {
 		slog.Int("redis_db", c.RedisDB),
 		slog.String("rocketmq_namesrv", c.RocketMQNameServer),
 		slog.String("rocketmq_broker", c.RocketMQBroker),
+		slog.String("mq_namespace", c.Namespace),
 		slog.String("log_level", c.LogLevel),
 		slog.String("log_format", c.LogFormat),
 	)

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/apache/rocketmq-client-go/v2/rlog"
@@ -21,25 +23,41 @@ import (
 // are reduced to their IDs. The library's Fatal is logged at error level and
 // does not exit the process.
 func RouteClientLogs(logger *slog.Logger, minLevel slog.Level) {
-	a := &clientLogAdapter{logger: logger.With(slog.String("component", "rocketmq-client"))}
-	a.level.Set(minLevel)
-	rlog.SetLogger(a)
+	clientLogs.once.Do(func() { rlog.SetLogger(&clientLogs.adapter) })
+	clientLogs.adapter.set(logger.With(slog.String("component", "rocketmq-client")), minLevel)
+}
+
+// clientLogs mirrors the library's process-wide logger: the library's global
+// is set once, unsynchronised as it is, before any client of this process can
+// read it; later calls only swap the destination, atomically.
+var clientLogs struct {
+	once    sync.Once
+	adapter clientLogAdapter
 }
 
 // clientLogAdapter implements rlog.Logger on top of slog.
 type clientLogAdapter struct {
+	dest atomic.Pointer[clientLogDest]
+}
+
+type clientLogDest struct {
 	logger *slog.Logger
-	level  slog.LevelVar
+	level  slog.Level
+}
+
+func (a *clientLogAdapter) set(logger *slog.Logger, level slog.Level) {
+	a.dest.Store(&clientLogDest{logger: logger, level: level})
 }
 
 var _ rlog.Logger = (*clientLogAdapter)(nil)
 
 func (a *clientLogAdapter) log(level slog.Level, msg string, fields map[string]any) {
-	if level < a.level.Level() || (msg == "" && len(fields) == 0) {
+	d := a.dest.Load()
+	if d == nil || level < d.level || (msg == "" && len(fields) == 0) {
 		return
 	}
 	ctx := context.Background()
-	if !a.logger.Enabled(ctx, level) {
+	if !d.logger.Enabled(ctx, level) {
 		return
 	}
 	keys := make([]string, 0, len(fields))
@@ -51,7 +69,7 @@ func (a *clientLogAdapter) log(level slog.Level, msg string, fields map[string]a
 	for _, k := range keys {
 		attrs = append(attrs, clientLogAttr(k, fields[k]))
 	}
-	a.logger.LogAttrs(ctx, level, msg, attrs...)
+	d.logger.LogAttrs(ctx, level, msg, attrs...)
 }
 
 // clientLogAttr turns one library log field into an attribute, reducing
@@ -114,15 +132,21 @@ func (a *clientLogAdapter) Fatal(msg string, fields map[string]any) {
 
 // Level follows rlog.SetLogLevel's names.
 func (a *clientLogAdapter) Level(level string) {
+	var l slog.Level
 	switch strings.ToLower(level) {
 	case "debug":
-		a.level.Set(slog.LevelDebug)
+		l = slog.LevelDebug
 	case "info":
-		a.level.Set(slog.LevelInfo)
+		l = slog.LevelInfo
 	case "warn", "warning":
-		a.level.Set(slog.LevelWarn)
+		l = slog.LevelWarn
 	case "error", "fatal":
-		a.level.Set(slog.LevelError)
+		l = slog.LevelError
+	default:
+		return
+	}
+	if d := a.dest.Load(); d != nil {
+		a.set(d.logger, l)
 	}
 }
 

@@ -12,8 +12,8 @@ import (
 
 func TestClientLogAdapter(t *testing.T) {
 	var buf bytes.Buffer
-	a := &clientLogAdapter{logger: slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))}
-	a.level.Set(slog.LevelWarn)
+	a := &clientLogAdapter{}
+	a.set(slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})), slog.LevelWarn)
 
 	a.Info("chatty", map[string]any{"k": "v"})
 	if buf.Len() != 0 {
