@@ -24,6 +24,10 @@ import (
 // same request id to learn the outcome.
 var ErrOutcomeUnknown = errors.New("campaign: create outcome unknown")
 
+// ErrNotPublished is returned by Create when the created event could not be
+// handed to the broker (unreachable, refused): nothing was stored.
+var ErrNotPublished = errors.New("campaign: created event not published, nothing stored")
+
 // PropBornMs is the user property of a created event carrying its send time
 // in Unix milliseconds, read by the transaction check-back (a
 // check-back sees the message, not its broker metadata).
@@ -119,7 +123,8 @@ func Create(ctx context.Context, db store.Handler, tx TxSender, s Spec, requestI
 // it exists, Create returns it with New false and publishes nothing. A
 // validation error wraps ErrInvalid and nothing is stored or sent. When the
 // insert fails with a server error the event is rolled back and the error
-// returned; when its outcome is unknown (connection lost) the result is
+// returned; when the event cannot be sent nothing is stored and the error
+// wraps ErrNotPublished; when its outcome is unknown (connection lost) the result is
 // looked up once, and if still unknown ErrOutcomeUnknown is returned while
 // the check-back settles the event.
 func (cr Creator) Create(ctx context.Context, s Spec, requestID string) (Created, error) {
@@ -140,8 +145,9 @@ func (cr Creator) Create(ctx context.Context, s Spec, requestID string) (Created
 	}
 
 	ev := CreatedEvent{Kind: KindPromotion, RequestID: requestID}
-	var duplicate bool
+	var duplicate, ran bool
 	err := cr.Tx.SendInTx(ctx, ev.Message(cmp.Or(cr.Topic, TopicEvents), now), func(ctx context.Context) error {
+		ran = true
 		_, err := Insert(ctx, cr.DB, s, requestID)
 		var serverErr *mysql.MySQLError
 		switch {
@@ -169,6 +175,8 @@ func (cr Creator) Create(ctx context.Context, s Spec, requestID string) (Created
 		}
 		return Created{}, fmt.Errorf("%w (request id %q; create again with it to see whether it was stored): %w",
 			ErrOutcomeUnknown, requestID, err)
+	case !ran:
+		return Created{}, fmt.Errorf("%w (request id %q): %w", ErrNotPublished, requestID, err)
 	default:
 		return Created{}, fmt.Errorf("campaign: create %q: %w", requestID, err)
 	}

@@ -232,14 +232,15 @@ func SetShardStatusIf(ctx context.Context, h store.Handler, kind CampaignKind, c
 	return n == 1, nil
 }
 
-// AbandonedShards returns running shards, of any campaign, whose lease ended
-// (or was released) more than grace ago, oldest first, at most limit: their
-// worker died or gave up and their task message may never come back.
-func AbandonedShards(ctx context.Context, h store.Handler, grace time.Duration, limit int) ([]Shard, error) {
+// AbandonedShards returns running shards of campaigns of kind whose lease
+// ended (or was released) more than grace ago, oldest first, at most limit:
+// their worker died or gave up and their task message may never come back.
+func AbandonedShards(ctx context.Context, h store.Handler, kind CampaignKind, grace time.Duration, limit int) ([]Shard, error) {
 	var out []Shard
 	err := h.SelectContext(ctx, &out, `SELECT `+shardColumns+` FROM campaign_shard
 		WHERE status = 'running' AND (lease_until IS NULL OR lease_until < CURRENT_TIMESTAMP(3) - INTERVAL ? MICROSECOND)
-		ORDER BY lease_until LIMIT ?`, grace.Microseconds(), limit)
+		AND campaign_kind = ?
+		ORDER BY lease_until LIMIT ?`, grace.Microseconds(), kind, limit)
 	if err != nil {
 		return nil, fmt.Errorf("campaign: list abandoned shards: %w", store.MapError(err))
 	}

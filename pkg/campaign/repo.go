@@ -185,3 +185,20 @@ func LockStatus(ctx context.Context, tx store.Handler, id uint64) (Status, error
 	}
 	return st, nil
 }
+
+// Stale lists, oldest first, campaigns stuck before running for longer than
+// age: created with their start time passed (or none) and created more than
+// age ago (their event was dead-lettered), or planning with no update for
+// age (their planner gave up).
+func Stale(ctx context.Context, h store.Handler, age time.Duration, limit int) ([]uint64, error) {
+	var ids []uint64
+	err := h.SelectContext(ctx, &ids, `SELECT id FROM sales_promotion
+		WHERE (status = 'created' AND (start_at IS NULL OR start_at <= CURRENT_TIMESTAMP(3))
+		       AND created_at < CURRENT_TIMESTAMP(3) - INTERVAL ? MICROSECOND)
+		   OR (status = 'planning' AND updated_at < CURRENT_TIMESTAMP(3) - INTERVAL ? MICROSECOND)
+		ORDER BY id LIMIT ?`, age.Microseconds(), age.Microseconds(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("campaign: stale campaigns: %w", store.MapError(err))
+	}
+	return ids, nil
+}

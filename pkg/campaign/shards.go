@@ -184,9 +184,10 @@ func FailedShardNos(ctx context.Context, h store.Handler, kind CampaignKind, cam
 }
 
 // ReopenShards moves the given finished (done or failed) shards of a
-// campaign back to pending for another pass, keeping their cursor and
-// counters, and returns how many moved. Retry-failed uses it so that the
-// campaign is not completed again before the retries ran.
+// campaign back to pending for another pass, keeping their cursor, counters
+// and finished_at (a worker handed a send task for a shard that finished
+// once runs it as a retry), and returns how many moved. Retry-failed uses it
+// so that the campaign is not completed again before the retries ran.
 func ReopenShards(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64, nos []int) (int64, error) {
 	var moved int64
 	for lo := 0; lo < len(nos); lo += shardInsertChunk {
@@ -196,7 +197,7 @@ func ReopenShards(ctx context.Context, h store.Handler, kind CampaignKind, campa
 			args = append(args, n)
 		}
 		res, err := h.ExecContext(ctx, `UPDATE campaign_shard SET status = 'pending', owner = '', lease_until = NULL,
-			finished_at = NULL, last_error = ''
+			last_error = ''
 			WHERE campaign_kind = ? AND campaign_id = ? AND status IN ('done','failed')
 			AND shard_no IN (?`+strings.Repeat(",?", len(chunk)-1)+`)`, args...)
 		if err != nil {
@@ -227,4 +228,27 @@ func ShardsByNo(ctx context.Context, h store.Handler, kind CampaignKind, campaig
 		out = append(out, part...)
 	}
 	return out, nil
+}
+
+// EstimateProcessed estimates how many of a campaign's audience members its
+// workers got through, from the shard checkpoints: a done shard counts all
+// its expected members, an unfinished one the share of its id range below
+// its cursor (segment shards are id ranges too, so this is an estimate).
+// expected sums every shard's expected members.
+func EstimateProcessed(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64) (processed, expected int64, err error) {
+	var r struct {
+		Processed float64 `db:"processed"`
+		Expected  int64   `db:"expected"`
+	}
+	err = h.GetContext(ctx, &r, `SELECT
+		COALESCE(SUM(CASE
+			WHEN status = 'done' THEN expected_members
+			WHEN cursor_id >= start_id THEN expected_members * LEAST(cursor_id - start_id + 1, end_id - start_id) / (end_id - start_id)
+			ELSE 0 END), 0) AS processed,
+		COALESCE(SUM(expected_members), 0) AS expected
+		FROM campaign_shard WHERE campaign_kind = ? AND campaign_id = ?`, kind, campaignID)
+	if err != nil {
+		return 0, 0, fmt.Errorf("campaign %d: estimate progress: %w", campaignID, store.MapError(err))
+	}
+	return int64(r.Processed), r.Expected, nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"mkt/pkg/config"
+	"mkt/pkg/mq"
 	"mkt/pkg/store"
 )
 
@@ -58,6 +59,8 @@ type App struct {
 	Logger *slog.Logger
 
 	db *store.DB
+	// afterResolve run once the settings are resolved, before any command.
+	afterResolve []func(*App)
 }
 
 // DB opens (once) and returns the MySQL pool.
@@ -110,6 +113,11 @@ func NewRootCmd(s Streams) (*cobra.Command, *App) {
 				return fmt.Errorf("%w: %w", ErrUsage, err)
 			}
 			app.Logger = logger
+			// The RocketMQ client logs through one process-wide logger.
+			mq.RouteClientLogs(logger, slog.LevelError)
+			for _, f := range app.afterResolve {
+				f(app)
+			}
 			return nil
 		},
 	}
@@ -127,6 +135,8 @@ func NewRootCmd(s Streams) (*cobra.Command, *App) {
 		newMigrateCmd(app),
 		newUsersCmd(app),
 		newStatusCmd(app),
+		newDevCmd(app),
+		newCampaignCmd(app), newPlanCmd(app, nil),
 	)
 	return root, app
 }

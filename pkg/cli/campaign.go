@@ -1,0 +1,352 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"mkt/pkg/campaign"
+	"mkt/pkg/config"
+	"mkt/pkg/mq"
+	"mkt/pkg/store"
+)
+
+const campaignLong = `campaign manages promotion campaigns pushed to members over SMS, e-mail,
+app push and the in-site inbox.
+
+create stores a campaign and publishes its "created" event atomically (a
+RocketMQ transactional message); pushd plans it (shards, shard tasks) and
+fans it out. create never counts the audience, so it returns at once whatever
+the audience size; "mktctl plan" previews what a campaign would do.
+
+Lifecycle: created → planning → running → completed, with paused (resume goes
+back to running), cancelled, and failed when planning is impossible. pause,
+resume and cancel reach every pushd within seconds; retry-failed re-sends only
+to the members whose delivery failed.`
+
+// campaignQueues are the RocketMQ names the campaign commands use: the
+// campaign package's names in the configured namespace (--mq-namespace), the
+// same as pushd's.
+type campaignQueues struct {
+	EventsTopic string
+	ShardTopic  string
+	TxGroup     string
+}
+
+// fill sets the names from the resolved settings; the root command calls it
+// before any subcommand runs.
+func (q *campaignQueues) fill(c *config.Common) {
+	q.EventsTopic = c.Topic(campaign.TopicEvents)
+	q.ShardTopic = c.Topic(campaign.TopicShards)
+	q.TxGroup = c.Topic(campaign.GroupTx)
+}
+
+func (q *campaignQueues) mqConfig(app *App) mq.Config {
+	return mq.Config{NameServer: app.Common.RocketMQNameServer, BrokerAddr: app.Common.RocketMQBroker, Logger: app.Logger}
+}
+
+// txProducer starts a transactional producer in the campaign group; the
+// caller shuts it down. Starting costs no round trip: the client connects
+// on the first send.
+func (q *campaignQueues) txProducer(app *App, db store.Handler) (*mq.TxProducer, error) {
+	p, err := mq.NewTxProducer(mq.TxProducerConfig{Config: q.mqConfig(app), Group: q.TxGroup,
+		Check: campaign.TxCheck(db, app.Logger, nil)})
+	if err != nil {
+		return nil, fmt.Errorf("%w: RocketMQ at %s: %w", ErrUnavailable, app.Common.RocketMQNameServer, err)
+	}
+	return p, nil
+}
+
+// producer starts a plain producer; the caller shuts it down.
+func (q *campaignQueues) producer(app *App) (*mq.Producer, error) {
+	p, err := mq.NewProducer(mq.ProducerConfig{Config: q.mqConfig(app), Group: "mkt_mktctl"})
+	if err != nil {
+		return nil, fmt.Errorf("%w: RocketMQ at %s: %w", ErrUnavailable, app.Common.RocketMQNameServer, err)
+	}
+	return p, nil
+}
+
+func shutdown(app *App, what string, stop func() error) {
+	if err := stop(); err != nil {
+		app.Logger.Warn("mktctl: shut down "+what, slog.String("error", err.Error()))
+	}
+}
+
+func newCampaignCmd(app *App) *cobra.Command {
+	q := &campaignQueues{}
+	cmd := &cobra.Command{
+		Use:   "campaign",
+		Short: "Create, list, show, pause, resume, cancel and retry promotion campaigns",
+		Long:  campaignLong,
+	}
+	app.afterResolve = append(app.afterResolve, func(a *App) { q.fill(&a.Common) })
+	cmd.AddCommand(
+		newCampaignCreateCmd(app, q, nil),
+		newCampaignListCmd(app, nil),
+		newCampaignShowCmd(app, nil),
+		newCampaignControlCmd(app, q, "pause", nil),
+		newCampaignControlCmd(app, q, "resume", nil),
+		newCampaignControlCmd(app, q, "cancel", nil),
+		newCampaignControlCmd(app, q, "retry-failed", nil),
+	)
+	return cmd
+}
+
+// campaignError maps campaign errors to the exit codes: invalid input is a
+// usage error, an unreachable broker "unavailable", the rest failures.
+func campaignError(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrUsage), errors.Is(err, ErrUnavailable):
+		return err
+	case errors.Is(err, campaign.ErrInvalid):
+		return fmt.Errorf("%w: %w", ErrUsage, err)
+	case errors.Is(err, campaign.ErrNotPublished):
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return err
+}
+
+// --- list
+
+type campaignListOptions struct {
+	Status string
+	Limit  int
+}
+
+func newCampaignListCmd(app *App, runF func(*campaignListOptions) error) *cobra.Command {
+	o := &campaignListOptions{}
+	cmd := &cobra.Command{
+		Use:   "list [--status S] [--limit N]",
+		Short: "List campaigns, newest first",
+		Args:  usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(o)
+			}
+			return runCampaignList(cmd.Context(), app, o)
+		},
+	}
+	cmd.Flags().StringVar(&o.Status, "status", "", "only campaigns in this status: "+strings.Join(statusNames(), ", "))
+	cmd.Flags().IntVar(&o.Limit, "limit", 50, "at most this many, 1..1000")
+	return cmd
+}
+
+func statusNames() []string {
+	return []string{"created", "planning", "running", "paused", "cancelled", "completed", "failed"}
+}
+
+func (o *campaignListOptions) validate() error {
+	if o.Status != "" && !contains(statusNames(), o.Status) {
+		return usageErrorf("--status %q: want one of %s", o.Status, strings.Join(statusNames(), ", "))
+	}
+	if o.Limit < 1 || o.Limit > 1000 {
+		return usageErrorf("--limit %d: want 1..1000", o.Limit)
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func runCampaignList(ctx context.Context, app *App, o *campaignListOptions) error {
+	db, err := app.DB(ctx)
+	if err != nil {
+		return err
+	}
+	list, err := campaign.List(ctx, db, campaign.ListOptions{Status: campaign.Status(o.Status), Limit: o.Limit})
+	if err != nil {
+		return err
+	}
+	if app.JSON {
+		if list == nil {
+			list = []campaign.Campaign{}
+		}
+		return writeJSON(app.Out, list)
+	}
+	rows := [][]string{{"ID", "STATUS", "KIND", "NAME", "CHANNELS", "AUDIENCE", "MEMBERS", "SHARDS", "START", "CREATED"}}
+	for _, c := range list {
+		rows = append(rows, []string{
+			fmt.Sprint(c.ID), string(c.Status), string(c.Kind), ellipsis(c.Name, 32), channelList(c),
+			ellipsis(c.Audience.String(), 40), plannedOr(c, fmt.Sprint(c.PlannedMembers)), plannedOr(c, fmt.Sprint(c.PlannedShards)),
+			startText(c.StartAt), c.CreatedAt.UTC().Format(time.DateTime),
+		})
+	}
+	return table(app.Out, rows)
+}
+
+func channelList(c campaign.Campaign) string {
+	names := make([]string, len(c.Channels))
+	for i, ch := range c.Channels {
+		names[i] = string(ch)
+	}
+	return strings.Join(names, ",")
+}
+
+func plannedOr(c campaign.Campaign, v string) string {
+	if c.PlannedAt == nil {
+		return "-"
+	}
+	return v
+}
+
+func startText(t *time.Time) string {
+	if t == nil {
+		return "at once"
+	}
+	return t.UTC().Format(time.DateTime)
+}
+
+func ellipsis(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
+// --- show
+
+type campaignShowOptions struct{ ID uint64 }
+
+func newCampaignShowCmd(app *App, runF func(*campaignShowOptions) error) *cobra.Command {
+	o := &campaignShowOptions{}
+	return &cobra.Command{
+		Use:   "show ID",
+		Short: "Show a campaign and its progress (shards by status, deliveries, ETA)",
+		Args:  usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseID(args[0])
+			if err != nil {
+				return err
+			}
+			o.ID = id
+			if runF != nil {
+				return runF(o)
+			}
+			return runCampaignShow(cmd.Context(), app, o)
+		},
+	}
+}
+
+// campaignReport is `campaign show`'s JSON.
+type campaignReport struct {
+	Campaign  *campaign.Campaign       `json:"campaign"`
+	Progress  campaign.Progress        `json:"progress"`
+	Processed int64                    `json:"processed_members"`
+	Percent   float64                  `json:"percent"`
+	ETA       *float64                 `json:"eta_seconds,omitempty"`
+	Schedules []campaign.ScheduledPush `json:"schedules"`
+}
+
+func runCampaignShow(ctx context.Context, app *App, o *campaignShowOptions) error {
+	db, err := app.DB(ctx)
+	if err != nil {
+		return err
+	}
+	c, err := campaign.Get(ctx, db, o.ID)
+	if err != nil {
+		return err
+	}
+	rep := campaignReport{Campaign: c}
+	if rep.Progress, err = campaign.ShardProgress(ctx, db, campaign.KindPromotion, c.ID); err != nil {
+		return err
+	}
+	var expected int64
+	if rep.Processed, expected, err = campaign.EstimateProcessed(ctx, db, campaign.KindPromotion, c.ID); err != nil {
+		return err
+	}
+	if expected > 0 {
+		rep.Percent = 100 * float64(rep.Processed) / float64(expected)
+	}
+	if c.Status == campaign.StatusRunning && c.PlannedAt != nil && rep.Processed > 0 && rep.Processed < expected {
+		elapsed := time.Since(*c.PlannedAt).Seconds()
+		eta := float64(expected-rep.Processed) / (float64(rep.Processed) / elapsed)
+		rep.ETA = &eta
+	}
+	if rep.Schedules, err = campaign.ListSchedules(ctx, db, campaign.KindPromotion, c.ID); err != nil {
+		return err
+	}
+	if rep.Schedules == nil {
+		rep.Schedules = []campaign.ScheduledPush{}
+	}
+	if app.JSON {
+		return writeJSON(app.Out, rep)
+	}
+	return writeCampaignReport(app, rep)
+}
+
+func writeCampaignReport(app *App, rep campaignReport) error {
+	c, p := rep.Campaign, rep.Progress
+	offer := ""
+	switch c.Kind {
+	case campaign.KindFullReduction:
+		offer = fmt.Sprintf("spend %s, save %s", campaign.Money(c.ThresholdCents), campaign.Money(c.DiscountCents))
+	case campaign.KindFlatDiscount:
+		offer = campaign.Money(c.DiscountCents) + " off"
+	case campaign.KindPercentageOff:
+		offer = fmt.Sprintf("%d%% off", c.PercentOff)
+	case campaign.KindGift:
+		offer = "gift: " + c.GiftText
+	}
+	status := string(c.Status)
+	if c.StatusReason != "" {
+		status += " (" + c.StatusReason + ")"
+	}
+	rows := [][]string{
+		{"id", fmt.Sprint(c.ID)},
+		{"name", c.Name},
+		{"kind", fmt.Sprintf("%s: %s", c.Kind, offer)},
+		{"status", status},
+		{"channels", channelList(*c)},
+		{"audience", c.Audience.String()},
+		{"template", ellipsis(c.Template, 80)},
+		{"shard size", fmt.Sprint(c.ShardSize)},
+		{"start", startText(c.StartAt)},
+		{"created", c.CreatedAt.UTC().Format(time.DateTime) + " by " + c.CreatedBy},
+	}
+	if c.RequestID != nil {
+		rows = append(rows, []string{"request id", *c.RequestID})
+	}
+	if c.PlannedAt != nil {
+		rows = append(rows, []string{"planned", fmt.Sprintf("%d members in %d shards at %s",
+			c.PlannedMembers, c.PlannedShards, c.PlannedAt.UTC().Format(time.DateTime))})
+	}
+	if c.FinishedAt != nil {
+		rows = append(rows, []string{"finished", c.FinishedAt.UTC().Format(time.DateTime)})
+	}
+	if p.Shards > 0 {
+		rows = append(rows,
+			[]string{"shards", fmt.Sprintf("%d: pending %d, running %d, paused %d, done %d, cancelled %d, failed %d",
+				p.Shards, p.Pending, p.Running, p.Paused, p.Done, p.Cancelled, p.Failed)},
+			[]string{"members", fmt.Sprintf("%d of %d processed (%.1f%%)", rep.Processed, p.Expected, rep.Percent)},
+			[]string{"deliveries", fmt.Sprintf("%d sent, %d failed (member × channel)", p.Sent, p.FailedN)},
+		)
+	}
+	if rep.ETA != nil {
+		rows = append(rows, []string{"eta", time.Duration(*rep.ETA * float64(time.Second)).Round(time.Second).String()})
+	}
+	for _, s := range rep.Schedules {
+		line := fmt.Sprintf("%s at %s (attempts %d)", s.Status, s.RunAt.UTC().Format(time.DateTime), s.Attempts)
+		if s.LastError != "" {
+			line += ": " + s.LastError
+		}
+		rows = append(rows, []string{"scheduled launch", line})
+	}
+	return table(app.Out, rows)
+}

@@ -1,0 +1,130 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"mkt/pkg/campaign"
+)
+
+// controlHelp is the short and long help of each control command.
+var controlHelp = map[string][2]string{
+	"pause": {"Pause a campaign: every pushd parks its shards within seconds, keeping their checkpoint",
+		`pause moves a created, planning or running campaign to paused and its pending
+shards to paused. Workers notice within seconds and park the shard they hold
+at its checkpoint. resume continues without re-sending anything sent.`},
+	"resume": {"Resume a paused campaign from its shards' checkpoints",
+		`resume moves a paused campaign back to running, its paused shards to pending,
+and republishes a task for every pending shard; each shard continues from its
+checkpoint, so nothing already sent is sent again. A campaign paused before it
+was planned goes back to the planner. On a running campaign it republishes the
+pending shards (repairing an interrupted resume). Other statuses exit 1.`},
+	"cancel": {"Cancel a campaign: nothing more is sent",
+		`cancel moves an unfinished campaign to cancelled, its pending and paused
+shards to cancelled and its scheduled launch to cancelled; workers stop the
+shards they hold within seconds. A finished campaign exits 1.`},
+	"retry-failed": {"Re-send to the members whose delivery failed",
+		`retry-failed republishes, for every finished shard holding failed deliveries,
+a task that re-sends only to those members (push_message rows with status
+failed). A completed campaign goes back to running. Shards still running are
+left to finish; run it again afterwards.`},
+}
+
+type campaignControlOptions struct {
+	ID     uint64
+	Reason string
+}
+
+func newCampaignControlCmd(app *App, q *campaignQueues, action string, runF func(string, *campaignControlOptions) error) *cobra.Command {
+	o := &campaignControlOptions{}
+	help := controlHelp[action]
+	cmd := &cobra.Command{
+		Use:   action + " ID",
+		Short: help[0],
+		Long:  help[1],
+		Args:  usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseID(args[0])
+			if err != nil {
+				return err
+			}
+			o.ID = id
+			if len(o.Reason) > 200 {
+				return usageErrorf("--reason is longer than 200 characters")
+			}
+			if runF != nil {
+				return runF(action, o)
+			}
+			return runCampaignControl(cmd.Context(), app, q, action, o)
+		},
+	}
+	if action == "cancel" {
+		cmd.Flags().StringVar(&o.Reason, "reason", "", "why, recorded with the campaign (default \"cancelled by operator\")")
+	}
+	return cmd
+}
+
+func runCampaignControl(ctx context.Context, app *App, q *campaignQueues, action string, o *campaignControlOptions) error {
+	db, err := app.DB(ctx)
+	if err != nil {
+		return err
+	}
+	ctl := &campaign.Control{DB: db, EventsTopic: q.EventsTopic, Logger: app.Logger,
+		Publish: campaign.PublishOptions{Topic: q.ShardTopic}}
+	if action == "resume" || action == "retry-failed" {
+		// Fail on a bad id or status before starting a producer.
+		c, err := campaign.Get(ctx, db, o.ID)
+		if err != nil {
+			return err
+		}
+		if action == "resume" && c.Status != campaign.StatusPaused && c.Status != campaign.StatusRunning {
+			return fmt.Errorf("%w: campaign %d is %s, only a paused campaign can be resumed", campaign.ErrConflict, c.ID, c.Status)
+		}
+		p, err := q.producer(app)
+		if err != nil {
+			return err
+		}
+		defer shutdown(app, "producer", p.Shutdown)
+		ctl.Publisher = p
+	}
+	var res campaign.ControlResult
+	switch action {
+	case "pause":
+		res, err = ctl.Pause(ctx, o.ID)
+	case "resume":
+		res, err = ctl.Resume(ctx, o.ID)
+	case "cancel":
+		res, err = ctl.Cancel(ctx, o.ID, o.Reason)
+	case "retry-failed":
+		res, err = ctl.RetryFailed(ctx, o.ID)
+	default:
+		return fmt.Errorf("unknown campaign action %q", action)
+	}
+	if err != nil {
+		return campaignError(err)
+	}
+	if app.JSON {
+		return writeJSON(app.Out, res)
+	}
+	var parts []string
+	switch {
+	case res.Shards > 0 && res.Published > 0:
+		parts = append(parts, fmt.Sprintf("%d shards changed, %d tasks published", res.Shards, res.Published))
+	case res.Shards > 0:
+		parts = append(parts, fmt.Sprintf("%d shards changed", res.Shards))
+	case res.Published > 0:
+		parts = append(parts, fmt.Sprintf("%d published", res.Published))
+	}
+	if res.Note != "" {
+		parts = append(parts, res.Note)
+	}
+	line := fmt.Sprintf("campaign %d: %s", o.ID, res.Campaign.Status)
+	if len(parts) > 0 {
+		line += " (" + strings.Join(parts, "; ") + ")"
+	}
+	fmt.Fprintln(app.Out, line)
+	return nil
+}

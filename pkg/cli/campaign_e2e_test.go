@@ -1,0 +1,236 @@
+package cli
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"mkt/pkg/audience"
+	"mkt/pkg/campaign"
+	"mkt/pkg/membership"
+	"mkt/pkg/mq"
+	"mkt/pkg/planner"
+	"mkt/pkg/store"
+	"mkt/pkg/store/storetest"
+)
+
+// e2e runs mktctl in-process against its own database and topics.
+type e2e struct {
+	t       *testing.T
+	dsnFile string
+	queues  []string // --mq-namespace flag for `campaign`
+	db      *store.DB
+	mq      mq.Config
+	sfx     string
+	ns      string // RocketMQ namespace of this test
+}
+
+func newE2E(t *testing.T, members int64) *e2e {
+	t.Helper()
+	mq.RouteClientLogs(slog.New(slog.NewTextHandler(os.Stderr, nil)), slog.LevelError)
+	e := &e2e{t: t, mq: mq.Config{
+		NameServer: cmp.Or(os.Getenv("MKT_ROCKETMQ_NAMESRV"), mq.DefaultNameServer),
+		BrokerAddr: cmp.Or(os.Getenv("MKT_ROCKETMQ_BROKER"), mq.DefaultBrokerAddr),
+		Logger:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	}}
+	for _, addr := range []string{e.mq.NameServer, e.mq.BrokerAddr} {
+		conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
+		if err != nil {
+			if os.Getenv("MKT_SKIP_INTEGRATION") == "1" {
+				t.Skipf("RocketMQ at %s unreachable and MKT_SKIP_INTEGRATION=1", addr)
+			}
+			t.Fatalf("RocketMQ at %s unreachable (set MKT_SKIP_INTEGRATION=1 to skip): %v", addr, err)
+		}
+		conn.Close()
+	}
+	dsn := storetest.NewDatabase(t)
+	e.dsnFile = filepath.Join(t.TempDir(), "dsn")
+	if err := os.WriteFile(e.dsnFile, []byte(dsn), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	db, err := store.Open(ctx, store.Config{DSN: dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	e.db = db
+	if _, err := membership.Seed(ctx, db, membership.SeedOptions{Target: members}); err != nil {
+		t.Fatal(err)
+	}
+	var b [5]byte
+	_, _ = rand.Read(b[:])
+	e.sfx = hex.EncodeToString(b[:])
+	e.ns = "clitest_" + e.sfx
+	if err := mq.EnsureTopics(ctx, e.mq, 4, e.ns+"_"+campaign.TopicEvents, e.ns+"_"+campaign.TopicShards); err != nil {
+		t.Fatal(err)
+	}
+	e.queues = []string{"--mq-namespace", e.ns}
+	return e
+}
+
+// run runs mktctl with args and returns the exit code, stdout and stderr.
+func (e *e2e) run(args ...string) (int, string, string) {
+	e.t.Helper()
+	var out, errOut bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	full := []string{"--mysql-dsn-file", e.dsnFile, "--log-level", "warn"}
+	if len(args) > 1 && args[0] == "campaign" {
+		full = append(append(append(full, "campaign"), e.queues...), args[1:]...)
+	} else {
+		full = append(full, args...)
+	}
+	code := Main(ctx, full, Streams{In: strings.NewReader(""), Out: &out, Err: &errOut})
+	return code, out.String(), errOut.String()
+}
+
+func (e *e2e) runJSON(v any, args ...string) {
+	e.t.Helper()
+	code, out, errOut := e.run(append(args, "--json")...)
+	if code != 0 {
+		e.t.Fatalf("mktctl %v: exit %d: %s", args, code, errOut)
+	}
+	if err := json.Unmarshal([]byte(out), v); err != nil {
+		e.t.Fatalf("mktctl %v: %v in %s", args, err, out)
+	}
+}
+
+func (e *e2e) status(id uint64) campaign.Status {
+	e.t.Helper()
+	c, err := campaign.Get(context.Background(), e.db, id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c.Status
+}
+
+// TestCampaignCommandsEndToEnd drives every campaign command against MariaDB
+// and RocketMQ, with a planner consuming the created events in-process.
+func TestCampaignCommandsEndToEnd(t *testing.T) {
+	e := newE2E(t, 2500)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	// The planner pushd would run.
+	prod, err := mq.NewProducer(mq.ProducerConfig{Config: e.mq})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = prod.Shutdown() })
+	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	pl, err := planner.New(planner.Config{DB: e.db, Publisher: prod, Logger: quiet, EventsTopic: e.ns + "_" + campaign.TopicEvents,
+		Group: e.ns + "_" + campaign.GroupPlanner, ShardTopic: e.ns + "_" + campaign.TopicShards})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cons, err := mq.NewConsumer(pl.ConsumerConfig(e.mq))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cons.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		time.Sleep(3 * time.Second) // see pkg/planner's tests: keep shutdown away from the start's rebalance
+		_ = cons.Shutdown(context.Background())
+	})
+
+	create := []string{"campaign", "create", "--name", "Spring sale", "--kind", "full_reduction", "--threshold", "100",
+		"--discount", "15", "--template", "Spend {threshold}, save {discount}", "--channels", "sms,email", "--request-id", "e2e-1"}
+	var created createReport
+	e.runJSON(&created, create...)
+	if !created.Created || created.ID == 0 || created.Campaign.ThresholdCents != 10000 {
+		t.Fatalf("create: %+v", created)
+	}
+	// The event reaches the planner, which plans 3 shards of 1,000.
+	deadline := time.Now().Add(60 * time.Second)
+	for e.status(created.ID) != campaign.StatusRunning {
+		if time.Now().After(deadline) {
+			t.Fatalf("campaign %d still %s: the created event was not planned", created.ID, e.status(created.ID))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// Same request id: the same campaign, nothing new.
+	code, out, errOut := e.run(create...)
+	if code != 0 || strings.TrimSpace(out) != formatID(created.ID) || !strings.Contains(errOut, "already exists") {
+		t.Errorf("create again: exit %d, %q, %q", code, out, errOut)
+	}
+	// Bad input stores nothing.
+	if code, _, errOut := e.run("campaign", "create", "--name", "x", "--kind", "gift", "--template", "t", "--channels", "sms"); code != ExitUsage ||
+		!strings.Contains(errOut, "gift needs") {
+		t.Errorf("create without a gift: exit %d, %s", code, errOut)
+	}
+	var list []campaign.Campaign
+	e.runJSON(&list, "campaign", "list")
+	if len(list) != 1 || list[0].ID != created.ID || list[0].PlannedShards != 3 {
+		t.Fatalf("list: %+v", list)
+	}
+	if code, out, _ := e.run("campaign", "list", "--status", "running"); code != 0 || !strings.Contains(out, "Spring sale") {
+		t.Errorf("list table: exit %d\n%s", code, out)
+	}
+
+	var shown campaignReport
+	e.runJSON(&shown, "campaign", "show", formatID(created.ID))
+	if shown.Progress.Shards != 3 || shown.Progress.Pending != 3 || shown.Progress.Expected != 2500 || shown.Percent != 0 {
+		t.Errorf("show: %+v", shown.Progress)
+	}
+	if code, out, _ := e.run("campaign", "show", formatID(created.ID)); code != 0 || !strings.Contains(out, "spend 100.00, save 15.00") {
+		t.Errorf("show table: exit %d\n%s", code, out)
+	}
+
+	var preview planReport
+	e.runJSON(&preview, "plan", "--campaign", formatID(created.ID), "--latency", "100ms", "--concurrency", "100")
+	active, err := audience.Count(ctx, e.db, audience.Segment{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if preview.Members != active || preview.IDSpan != 2500 || preview.Shards != 3 || preview.Sends != 1 ||
+		preview.Estimate.Calls != 2*active || preview.Estimate.Seconds != float64(2*active)/1000 || len(preview.Ranges) != 3 {
+		t.Errorf("plan --campaign: %+v", preview)
+	}
+	e.runJSON(&preview, "plan", "--levels", "1,2", "--shard-size", "100")
+	if preview.Members == 0 || preview.Shards != int((preview.Members+99)/100) {
+		t.Errorf("plan --levels: %d members in %d shards", preview.Members, preview.Shards)
+	}
+
+	var res campaign.ControlResult
+	e.runJSON(&res, "campaign", "pause", formatID(created.ID))
+	if res.Campaign.Status != campaign.StatusPaused || res.Shards != 3 {
+		t.Errorf("pause: %+v", res)
+	}
+	e.runJSON(&res, "campaign", "resume", formatID(created.ID))
+	if res.Campaign.Status != campaign.StatusRunning || res.Published != 3 {
+		t.Errorf("resume: %+v", res)
+	}
+	if code, out, _ := e.run("campaign", "retry-failed", formatID(created.ID)); code != 0 || !strings.Contains(out, "no failed deliveries") {
+		t.Errorf("retry-failed without failures: exit %d, %s", code, out)
+	}
+	if code, out, _ := e.run("campaign", "cancel", formatID(created.ID), "--reason", "wrong price"); code != 0 || !strings.Contains(out, "cancelled") {
+		t.Errorf("cancel: exit %d, %s", code, out)
+	}
+	if code, _, errOut := e.run("campaign", "resume", formatID(created.ID)); code != ExitFailure || !strings.Contains(errOut, "is cancelled") {
+		t.Errorf("resume a cancelled campaign: exit %d, %s", code, errOut)
+	}
+	if code, _, errOut := e.run("campaign", "show", "999"); code != ExitFailure || !strings.Contains(errOut, "not found") {
+		t.Errorf("show an unknown campaign: exit %d, %s", code, errOut)
+	}
+	var n int
+	if err := e.db.GetContext(ctx, &n, `SELECT COUNT(*) FROM sales_promotion`); err != nil || n != 1 {
+		t.Errorf("%d campaigns stored (%v), want 1", n, err)
+	}
+}
+
+func formatID(id uint64) string { return strconv.FormatUint(id, 10) }

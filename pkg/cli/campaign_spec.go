@@ -1,0 +1,257 @@
+package cli
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"mkt/pkg/audience"
+	"mkt/pkg/campaign"
+	"mkt/pkg/provider"
+)
+
+// specOptions are the flags describing a campaign, shared by `campaign
+// create` and `plan`. They are parsed into a campaign.Spec by spec, apart
+// from running anything.
+type specOptions struct {
+	Name      string
+	Kind      string
+	Threshold string
+	Discount  string
+	Percent   int
+	Gift      string
+	Template  string
+	Channels  string
+
+	Levels        []int
+	MinActiveDays int
+	MaxActiveDays int
+	TagsAll       []string
+	TagsAny       []string
+	AudienceJSON  string
+
+	ShardSize int
+	StartAt   string
+	CreatedBy string
+}
+
+func bindSpecFlags(fs *pflag.FlagSet, o *specOptions) {
+	fs.StringVar(&o.Name, "name", "", "campaign name (required)")
+	fs.StringVar(&o.Kind, "kind", "", "promotion kind: full_reduction, flat_discount, gift or percentage_off (required)")
+	fs.StringVar(&o.Threshold, "threshold", "", `full_reduction: order total that unlocks the discount, e.g. "100" or "99.90"`)
+	fs.StringVar(&o.Discount, "discount", "", `full_reduction, flat_discount: amount off, e.g. "12.50"`)
+	fs.IntVar(&o.Percent, "percent", 0, "percentage_off: percent off, 1..99")
+	fs.StringVar(&o.Gift, "gift", "", "gift: what the member gets")
+	fs.StringVar(&o.Template, "template", "", "message text; placeholders {"+strings.Join(campaign.Placeholders, "} {")+"} (required)")
+	fs.StringVar(&o.Channels, "channels", "", "comma-separated channels: sms, email, app, inbox (required)")
+	fs.IntSliceVar(&o.Levels, "levels", nil, "audience: member levels, e.g. 3,4")
+	fs.IntVar(&o.MinActiveDays, "min-active-days", 0, "audience: active on at least this many of the last 30 days")
+	fs.IntVar(&o.MaxActiveDays, "max-active-days", 0, "audience: active on at most this many of the last 30 days")
+	fs.StringSliceVar(&o.TagsAll, "tags-all", nil, "audience: portrait tags a member must all have, e.g. digital,books")
+	fs.StringSliceVar(&o.TagsAny, "tags-any", nil, "audience: portrait tags a member must have one of")
+	fs.StringVar(&o.AudienceJSON, "audience-json", "", `audience as JSON instead of the audience flags, e.g. '{"levels":[3,4],"min_active_days":5}'; no audience = everyone`)
+	fs.IntVar(&o.ShardSize, "shard-size", audience.DefaultShardSize, fmt.Sprintf("members per shard, %d..%d", audience.MinShardSize, audience.MaxShardSize))
+	fs.StringVar(&o.StartAt, "start-at", "", `earliest push time: RFC 3339 ("2030-05-01T09:00:00+08:00") or from now ("+2h", "+90m"); default at once`)
+}
+
+// segment builds the audience from either the audience flags or
+// --audience-json.
+func (o *specOptions) segment() (audience.Segment, error) {
+	flags := len(o.Levels) > 0 || o.MinActiveDays != 0 || o.MaxActiveDays != 0 || len(o.TagsAll) > 0 || len(o.TagsAny) > 0
+	if strings.TrimSpace(o.AudienceJSON) != "" {
+		if flags {
+			return audience.Segment{}, usageErrorf("--audience-json cannot be combined with --levels, --min-active-days, --max-active-days, --tags-all or --tags-any")
+		}
+		seg, err := audience.Parse([]byte(o.AudienceJSON))
+		if err != nil {
+			return audience.Segment{}, usageErrorf("--audience-json: %v", err)
+		}
+		return seg, nil
+	}
+	seg := audience.Segment{
+		Levels: o.Levels, MinActiveDays: o.MinActiveDays, MaxActiveDays: o.MaxActiveDays,
+		TagsAll: trimAll(o.TagsAll), TagsAny: trimAll(o.TagsAny),
+	}
+	if err := seg.Validate(); err != nil {
+		return audience.Segment{}, usageErrorf("audience: %v", err)
+	}
+	return seg.Normalize(), nil
+}
+
+// spec parses the flags into a Spec (money, start time, channels, audience)
+// and validates it as create would; every problem is a usage error.
+func (o *specOptions) spec(now time.Time) (campaign.Spec, error) {
+	var problems []string
+	s := campaign.Spec{
+		Name: o.Name, Kind: campaign.Kind(o.Kind), PercentOff: o.Percent, GiftText: o.Gift,
+		Template: o.Template, ShardSize: o.ShardSize, CreatedBy: o.CreatedBy,
+	}
+	var err error
+	if s.ThresholdCents, err = parseMoney(o.Threshold); err != nil {
+		problems = append(problems, "--threshold: "+err.Error())
+	}
+	if s.DiscountCents, err = parseMoney(o.Discount); err != nil {
+		problems = append(problems, "--discount: "+err.Error())
+	}
+	if strings.TrimSpace(o.Channels) == "" {
+		problems = append(problems, "--channels is required (sms, email, app, inbox)")
+	} else if s.Channels, err = provider.ParseChannels(o.Channels); err != nil {
+		problems = append(problems, "--channels: "+err.Error())
+	}
+	if s.StartAt, err = parseStartAt(o.StartAt, now); err != nil {
+		problems = append(problems, "--start-at: "+err.Error())
+	}
+	if s.Audience, err = o.segment(); err != nil {
+		problems = append(problems, strings.TrimPrefix(err.Error(), ErrUsage.Error()+": "))
+	}
+	problems = append(problems, o.irrelevant()...)
+	if len(problems) > 0 {
+		return s, usageErrorf("%s", strings.Join(problems, "; "))
+	}
+	if err := s.Validate(now); err != nil {
+		return s, usageErrorf("%s", strings.ReplaceAll(err.Error(), "\n", "; "))
+	}
+	return s, nil
+}
+
+// irrelevant reports amount flags given for a kind that does not use them.
+func (o *specOptions) irrelevant() []string {
+	k := campaign.Kind(o.Kind)
+	var out []string
+	check := func(given bool, flag string, kinds ...campaign.Kind) {
+		if !given {
+			return
+		}
+		for _, ok := range kinds {
+			if k == ok {
+				return
+			}
+		}
+		names := make([]string, len(kinds))
+		for i, kk := range kinds {
+			names[i] = string(kk)
+		}
+		out = append(out, fmt.Sprintf("%s applies only to --kind %s", flag, strings.Join(names, " or ")))
+	}
+	if !slices.Contains(campaign.Kinds(), k) {
+		return nil // the kind itself is reported
+	}
+	check(o.Threshold != "", "--threshold", campaign.KindFullReduction)
+	check(o.Discount != "", "--discount", campaign.KindFullReduction, campaign.KindFlatDiscount)
+	check(o.Percent != 0, "--percent", campaign.KindPercentageOff)
+	check(o.Gift != "", "--gift", campaign.KindGift)
+	return out
+}
+
+// parsePreview is spec for `plan`: only the audience, channels, shard size
+// and start time matter, so only they are checked (the other flags are
+// accepted, so that a create command line can be previewed as it is).
+func (o *specOptions) parsePreview(now time.Time) (campaign.Spec, error) {
+	var problems []string
+	s := campaign.Spec{ShardSize: o.ShardSize}
+	var err error
+	if strings.TrimSpace(o.Channels) == "" {
+		s.Channels = []provider.Channel{provider.ChannelSMS}
+	} else if s.Channels, err = provider.ParseChannels(o.Channels); err != nil {
+		problems = append(problems, "--channels: "+err.Error())
+	}
+	if s.StartAt, err = parseStartAt(o.StartAt, now); err != nil {
+		problems = append(problems, "--start-at: "+err.Error())
+	}
+	if s.Audience, err = o.segment(); err != nil {
+		problems = append(problems, strings.TrimPrefix(err.Error(), ErrUsage.Error()+": "))
+	}
+	if err := audience.CheckShardSize(o.ShardSize); err != nil {
+		problems = append(problems, "--shard-size: "+err.Error())
+	}
+	if len(problems) > 0 {
+		return s, usageErrorf("%s", strings.Join(problems, "; "))
+	}
+	return s, nil
+}
+
+var moneyPattern = regexp.MustCompile(`^([0-9]{1,13})(?:\.([0-9]{1,2}))?$`)
+
+// parseMoney parses a decimal amount ("100", "12.5", "12.50") into cents,
+// strictly: no sign, no exponent, no thousands separator, at most two
+// decimals. Empty means 0.
+func parseMoney(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	m := moneyPattern.FindStringSubmatch(s)
+	if m == nil {
+		return 0, fmt.Errorf("%q is not an amount: want digits with at most two decimals, e.g. 100 or 12.50", s)
+	}
+	units, err := strconv.ParseInt(m[1], 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%q: %v", s, err)
+	}
+	frac := m[2]
+	if len(frac) == 1 {
+		frac += "0"
+	}
+	cents := int64(0)
+	if frac != "" {
+		cents, _ = strconv.ParseInt(frac, 10, 64)
+	}
+	return units*100 + cents, nil
+}
+
+// parseStartAt parses RFC 3339 or "+<duration>" relative to now; empty is
+// nil (at once).
+func parseStartAt(s string, now time.Time) (*time.Time, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, nil
+	}
+	if rest, ok := strings.CutPrefix(s, "+"); ok {
+		d, err := time.ParseDuration(rest)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("%q: want a positive duration after '+', e.g. +2h or +90m", s)
+		}
+		t := now.Add(d).UTC().Truncate(time.Millisecond)
+		return &t, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return nil, fmt.Errorf("%q: want RFC 3339 (2030-05-01T09:00:00Z) or +duration (+2h)", s)
+	}
+	t = t.UTC()
+	return &t, nil
+}
+
+func trimAll(in []string) []string {
+	var out []string
+	for _, s := range in {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// parseID parses a campaign id argument.
+func parseID(arg string) (uint64, error) {
+	id, err := strconv.ParseUint(arg, 10, 64)
+	if err != nil || id == 0 {
+		return 0, usageErrorf("campaign id %q: want a positive integer", arg)
+	}
+	return id, nil
+}
+
+// usageArgs makes a positional-argument check's error a usage error (exit 2).
+func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return fmt.Errorf("%w: %w", ErrUsage, err)
+		}
+		return nil
+	}
+}

@@ -1,0 +1,271 @@
+package planner_test
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"mkt/pkg/audience"
+	"mkt/pkg/campaign"
+	"mkt/pkg/membership"
+	"mkt/pkg/mq"
+	"mkt/pkg/planner"
+	"mkt/pkg/provider"
+	"mkt/pkg/store"
+	"mkt/pkg/store/storetest"
+)
+
+// Integration tests run against MariaDB (MKT_MYSQL_DSN) and RocketMQ
+// (MKT_ROCKETMQ_NAMESRV, MKT_ROCKETMQ_BROKER), each on its own database and
+// its own topics and groups. They fail when a service is unreachable unless
+// MKT_SKIP_INTEGRATION=1.
+//
+// They do not run in parallel, and a consumer is shut down no sooner than
+// minConsumerLife after its start: rocketmq-client-go's client Shutdown
+// writes its "closed" flag unguarded while a rebalance (after a broker
+// notification of a group change, e.g. the consumer's own start, or another
+// test's) reads it (internal/client.go rmqClient.Shutdown vs InvokeSync), a
+// data race in the library that the race detector reports.
+
+func TestMain(m *testing.M) {
+	mq.RouteClientLogs(slog.New(slog.NewTextHandler(os.Stderr, nil)), slog.LevelError)
+	os.Exit(m.Run())
+}
+
+func testLogger() *slog.Logger {
+	level := slog.LevelWarn
+	if os.Getenv("MKT_TEST_DEBUG") != "" {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// mqConfig returns the test broker's settings, failing (or skipping with
+// MKT_SKIP_INTEGRATION=1) when it is unreachable.
+func mqConfig(t testing.TB) mq.Config {
+	t.Helper()
+	cfg := mq.Config{
+		NameServer: cmp.Or(os.Getenv("MKT_ROCKETMQ_NAMESRV"), mq.DefaultNameServer),
+		BrokerAddr: cmp.Or(os.Getenv("MKT_ROCKETMQ_BROKER"), mq.DefaultBrokerAddr),
+		Logger:     testLogger(),
+	}
+	for _, addr := range append(strings.Split(cfg.NameServer, ";"), cfg.BrokerAddr) {
+		conn, err := net.DialTimeout("tcp", strings.TrimSpace(addr), 2*time.Second)
+		if err != nil {
+			if os.Getenv("MKT_SKIP_INTEGRATION") == "1" {
+				t.Skipf("RocketMQ at %s unreachable and MKT_SKIP_INTEGRATION=1: %v", addr, err)
+			}
+			t.Fatalf("RocketMQ at %s unreachable (set MKT_SKIP_INTEGRATION=1 to skip): %v", addr, err)
+		}
+		conn.Close()
+	}
+	return cfg
+}
+
+func suffix(t testing.TB) string {
+	t.Helper()
+	var b [5]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b[:])
+}
+
+func deadline(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// stack is one test's isolated world: database, topics, producer, planner
+// and a consumer recording every shard task.
+type stack struct {
+	db          *store.DB
+	mq          mq.Config
+	sfx         string
+	eventsTopic string
+	shardTopic  string
+	producer    *mq.Producer
+	planner     *planner.Planner
+	tasks       *taskLog
+}
+
+// minConsumerLife keeps a consumer's shutdown away from the rebalances that
+// follow its start (see the comment at the top).
+const minConsumerLife = 3 * time.Second
+
+// newStack builds a test's world with a consumer recording shard tasks.
+func newStack(t testing.TB, members int64) *stack {
+	t.Helper()
+	s := newQuietStack(t, members)
+	s.tasks = &taskLog{byKey: map[string][]campaign.ShardTask{}}
+	s.startConsumer(t, mq.ConsumerConfig{Config: s.mq, Group: "plantest_w_" + s.sfx, Topic: s.shardTopic,
+		Handler: func(_ context.Context, d *mq.Delivery) error {
+			task, err := campaign.DecodeShardTask(d.Body)
+			if err != nil {
+				return mq.Permanent(err)
+			}
+			s.tasks.add(task, d)
+			return nil
+		}})
+	return s
+}
+
+// newQuietStack builds a test's world without any consumer.
+func newQuietStack(t testing.TB, members int64) *stack {
+	t.Helper()
+	s := &stack{mq: mqConfig(t), db: storetest.NewDB(t), sfx: suffix(t)}
+	s.eventsTopic, s.shardTopic = "plantest_ev_"+s.sfx, "plantest_sh_"+s.sfx
+	ctx := deadline(t, 2*time.Minute)
+	if err := mq.EnsureTopics(ctx, s.mq, 4, s.eventsTopic, s.shardTopic); err != nil {
+		t.Fatal(err)
+	}
+	if members > 0 {
+		if _, err := membership.Seed(ctx, s.db, membership.SeedOptions{Target: members}); err != nil {
+			t.Fatalf("seed: %v", err)
+		}
+	}
+	p, err := mq.NewProducer(mq.ProducerConfig{Config: s.mq, Group: "plantest_p_" + s.sfx})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Shutdown() })
+	s.producer = p
+	s.planner, err = planner.New(planner.Config{
+		DB: s.db, Publisher: p, Logger: testLogger(),
+		EventsTopic: s.eventsTopic, Group: "plantest_pl_" + s.sfx, ShardTopic: s.shardTopic,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func (s *stack) startConsumer(t testing.TB, cfg mq.ConsumerConfig) *mq.Consumer {
+	t.Helper()
+	c, err := mq.NewConsumer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(deadline(t, 30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	started := time.Now()
+	t.Cleanup(func() {
+		time.Sleep(minConsumerLife - time.Since(started))
+		if err := c.Shutdown(deadline(t, 15*time.Second)); err != nil {
+			t.Error(err)
+		}
+	})
+	return c
+}
+
+// insert stores a campaign directly (no event).
+func (s *stack) insert(t testing.TB, seg audience.Segment, shardSize int, startAt *time.Time) *campaign.Campaign {
+	t.Helper()
+	spec := campaign.Spec{
+		Name: "test " + s.sfx, Kind: campaign.KindFlatDiscount, DiscountCents: 500,
+		Template: "{discount} off for you, member {member_id}", Channels: []provider.Channel{provider.ChannelSMS, provider.ChannelInbox},
+		Audience: seg, ShardSize: shardSize, StartAt: startAt, CreatedBy: "test",
+	}
+	ctx := deadline(t, 30*time.Second)
+	id, err := campaign.Insert(ctx, s.db, spec, campaign.NewRequestID("t"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := campaign.Get(ctx, s.db, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func (s *stack) get(t testing.TB, id uint64) *campaign.Campaign {
+	t.Helper()
+	c, err := campaign.Get(context.Background(), s.db, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func (s *stack) shards(t testing.TB, id uint64) []campaign.Shard {
+	t.Helper()
+	sh, err := campaign.ListShards(context.Background(), s.db, campaign.KindPromotion, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sh
+}
+
+// taskLog records consumed shard tasks by key.
+type taskLog struct {
+	mu    sync.Mutex
+	byKey map[string][]campaign.ShardTask
+	total int
+}
+
+func (l *taskLog) add(t campaign.ShardTask, d *mq.Delivery) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	key := t.Key()
+	if len(d.Keys) != 1 || d.Keys[0] != key || d.Tag != campaign.TagShard {
+		key = "" // flagged by the test
+	}
+	l.byKey[key] = append(l.byKey[key], t)
+	l.total++
+}
+
+// forCampaign returns the tasks of a campaign by shard number and the total
+// delivered.
+func (l *taskLog) forCampaign(id uint64) (map[int][]campaign.ShardTask, int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := map[int][]campaign.ShardTask{}
+	n := 0
+	for _, ts := range l.byKey {
+		for _, t := range ts {
+			if t.CampaignID == id {
+				out[t.ShardNo] = append(out[t.ShardNo], t)
+				n++
+			}
+		}
+	}
+	return out, n
+}
+
+func (l *taskLog) malformed() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.byKey[""])
+}
+
+func (l *taskLog) count(id uint64) int {
+	_, n := l.forCampaign(id)
+	return n
+}
+
+// waitFor polls cond every 50 ms until it holds or ctx ends.
+func waitFor(t testing.TB, ctx context.Context, what string, cond func() bool) {
+	t.Helper()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out waiting for %s: %v", what, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// settle waits long enough for a late duplicate delivery to show up.
+func settle() { time.Sleep(1500 * time.Millisecond) }
