@@ -1,0 +1,192 @@
+package push
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"time"
+
+	"mkt/pkg/campaign"
+	"mkt/pkg/provider"
+	"mkt/pkg/store"
+)
+
+// Worker defaults.
+const (
+	DefaultLease                   = 30 * time.Second
+	DefaultPageSize                = 500
+	DefaultMaxInFlight             = 2000
+	DefaultFailureThreshold        = 0.5
+	DefaultMinAttemptsForAutoPause = 1000
+	DefaultStatusRefresh           = time.Second
+	// MinLease is the shortest lease accepted (tests use short ones).
+	MinLease = 100 * time.Millisecond
+	// MaxPageSize bounds PageSize (one page is held in memory).
+	MaxPageSize = 10_000
+)
+
+// ErrInvalidConfig reports a Config that cannot work.
+var ErrInvalidConfig = errors.New("push: invalid config")
+
+// Sender is what the worker needs of a channel's provider;
+// provider.Provider (HTTPProvider, inbox.Provider) satisfies it.
+type Sender interface {
+	// Name identifies the provider in logs.
+	Name() string
+	// MaxBatch is the most recipients per Send.
+	MaxBatch() int
+	// Send delivers msg and returns one Result per recipient, in order.
+	Send(ctx context.Context, msg provider.Message, to []provider.Recipient) []provider.Result
+}
+
+// CampaignSender is implemented by senders that must know the campaign's
+// kind (the inbox, keyed by kind and id); the worker prefers it to Send.
+type CampaignSender interface {
+	// SendCampaign is Send for a campaign of the given kind.
+	SendCampaign(ctx context.Context, kind campaign.CampaignKind, msg provider.Message, to []provider.Recipient) []provider.Result
+}
+
+// Counter adds to live progress counters; *cache.Client satisfies it.
+type Counter interface {
+	// HIncrBy adds n to field of the hash key and returns the new value.
+	HIncrBy(ctx context.Context, key, field string, n int64) (int64, error)
+}
+
+// Clock tells the time; tests may substitute it.
+type Clock interface {
+	Now() time.Time
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+// Config configures a Worker. Zero values take the defaults shown.
+type Config struct {
+	// DB is the database holding campaigns, shards, members and delivery
+	// records (required).
+	DB *store.DB
+	// Providers sends each channel (required): every channel a campaign
+	// uses needs one, or its shards are left for another worker.
+	Providers map[provider.Channel]Sender
+	// Progress receives live counters (sent, failed, no_address) per
+	// campaign under ProgressKey; nil keeps none. Counter errors are logged,
+	// never fatal: the shard rows are the truth.
+	Progress Counter
+	// Owner names this worker in shard leases; unique per worker (default
+	// "<host>:<pid>:<random>").
+	Owner string
+	// Lease is how long a shard stays ours without renewal (default 30s); it
+	// is renewed every Lease/3 and at every checkpoint.
+	Lease time.Duration
+	// PageSize is members read, sent and checkpointed at once (default 500).
+	PageSize int
+	// MaxInFlight bounds concurrent provider calls of this worker, across
+	// all its shards (default 2000).
+	MaxInFlight int
+	// FailureThreshold is the provider failure rate (0..1) above which a
+	// running campaign is paused automatically (default 0.5); 1 disables
+	// auto-pause. Members without an address on a channel do not count.
+	FailureThreshold float64
+	// MinAttemptsForAutoPause is the window of sends, per campaign and
+	// worker, over which the failure rate is judged (default 1000).
+	MinAttemptsForAutoPause int
+	// StatusRefresh is how stale the cached campaign status may get: pause
+	// and cancel take effect within it plus one page (default 1s).
+	StatusRefresh time.Duration
+	// Logger receives the worker's logs (default slog.Default()).
+	Logger *slog.Logger
+	// Clock tells the time (default the system clock).
+	Clock Clock
+}
+
+func (c Config) withDefaults() (Config, error) {
+	c.Lease = cmp.Or(c.Lease, DefaultLease)
+	c.PageSize = cmp.Or(c.PageSize, DefaultPageSize)
+	c.MaxInFlight = cmp.Or(c.MaxInFlight, DefaultMaxInFlight)
+	c.FailureThreshold = cmp.Or(c.FailureThreshold, DefaultFailureThreshold)
+	c.MinAttemptsForAutoPause = cmp.Or(c.MinAttemptsForAutoPause, DefaultMinAttemptsForAutoPause)
+	c.StatusRefresh = cmp.Or(c.StatusRefresh, DefaultStatusRefresh)
+	c.Logger = cmp.Or(c.Logger, slog.Default())
+	if c.Clock == nil {
+		c.Clock = systemClock{}
+	}
+	if c.Owner == "" {
+		c.Owner = DefaultOwner()
+	}
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...)))
+	}
+	if c.DB == nil {
+		bad("DB is required")
+	}
+	if len(c.Providers) == 0 {
+		bad("at least one provider is required")
+	}
+	for ch, p := range c.Providers {
+		if !ch.Valid() {
+			bad("provider for unknown channel %q", ch)
+		}
+		if p == nil {
+			bad("provider for channel %s is nil", ch)
+		} else if p.MaxBatch() < 1 {
+			bad("provider %s: MaxBatch %d < 1", p.Name(), p.MaxBatch())
+		}
+	}
+	if len(c.Owner) > 128 {
+		bad("owner %q is longer than 128 bytes", c.Owner)
+	}
+	if c.Lease < MinLease {
+		bad("lease %v is shorter than %v", c.Lease, MinLease)
+	}
+	if c.PageSize < 1 || c.PageSize > MaxPageSize {
+		bad("page size %d, want 1..%d", c.PageSize, MaxPageSize)
+	}
+	if c.MaxInFlight < 1 {
+		bad("max in-flight %d < 1", c.MaxInFlight)
+	}
+	if c.FailureThreshold < 0 || c.FailureThreshold > 1 || math.IsNaN(c.FailureThreshold) {
+		bad("failure threshold %v outside 0..1", c.FailureThreshold)
+	}
+	if c.MinAttemptsForAutoPause < 1 {
+		bad("min attempts for auto-pause %d < 1", c.MinAttemptsForAutoPause)
+	}
+	if c.StatusRefresh < 0 {
+		bad("negative status refresh")
+	}
+	return c, errors.Join(errs...)
+}
+
+// DefaultOwner returns "<host>:<pid>:<random>", a lease owner unique to
+// this call.
+func DefaultOwner() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%.80s:%d:%s", host, os.Getpid(), hex.EncodeToString(b[:]))
+}
+
+// ProgressKey is the Redis hash (under the cache prefix) of a campaign's
+// live counters, e.g. "progress:promotion:42". Its fields count deliveries
+// (a member on a channel): "sent", "failed" and "no_address" (the failures
+// for want of an address, included in failed).
+func ProgressKey(kind campaign.CampaignKind, campaignID uint64) string {
+	return fmt.Sprintf("progress:%s:%d", kind, campaignID)
+}
+
+// Progress counter fields.
+const (
+	FieldSent      = "sent"
+	FieldFailed    = "failed"
+	FieldNoAddress = "no_address"
+)

@@ -1,0 +1,103 @@
+// Package push owns the fan-out worker of pushd: it consumes shard tasks
+// (campaign.ShardTask, one per shard of at most a few thousand members, an id
+// range never an id list), streams each shard's members page by page, sends
+// them the campaign's message over its channels through the providers, records
+// every outcome in push_message, checkpoints the shard in campaign_shard, and
+// keeps live counters in Redis. It also holds the Reaper, which republishes
+// the tasks of shards whose worker died.
+//
+// # A shard's run
+//
+// Worker.Handle decodes the task (an unparseable one, or one naming an
+// unknown campaign or shard, is dead-lettered at once with mq.Permanent) and
+// claims the shard with one conditional UPDATE: pending, or running with no
+// live lease (expired, released, or ours), or paused once its campaign runs
+// again; in retry mode also done. A shard already done or cancelled is
+// acknowledged. A shard whose live lease another worker holds makes Handle
+// return ErrShardHeld, so the broker brings the task back after a delay —
+// by then that worker has finished (the task is acknowledged) or died (its
+// lease expired and this worker takes over). While it works the worker
+// renews its lease every Lease/3; if the lease is lost (taken over after a
+// stall, or the operator parked the shard) the run stops at once.
+//
+// Then, page by page (PageSize members, by keyset:
+// id >= start AND id > cursor AND id < end, active accounts, joined to
+// membership_filter with the segment's conditions), the worker
+//
+//  1. checks the campaign's status (cached per process for StatusRefresh):
+//     paused parks the shard as paused, cancelled as cancelled, keeping its
+//     checkpoint; both take effect within StatusRefresh plus one page;
+//  2. reads the page's existing delivery records (one range query on
+//     push_message) and skips every member already recorded sent on a
+//     channel;
+//  3. sends the others over each channel — a member without an address on a
+//     channel is recorded failed "no address" without a call — in provider
+//     batches of MaxBatch recipients, at most MaxInFlight provider calls at
+//     once across the whole worker; the text is rendered once unless the
+//     template uses {member_id};
+//  4. in one transaction, upserts every outcome into push_message (a sent
+//     record is never downgraded) and moves the checkpoint: cursor = last id
+//     of the page, sent/failed counters, lease renewed — only if the lease is
+//     still ours (otherwise the transaction rolls back);
+//  5. adds the page's counts to the Redis hash ProgressKey, and feeds the
+//     auto-pause window: when, over a window of MinAttemptsForAutoPause
+//     provider sends of a campaign on this worker, the failure rate is above
+//     FailureThreshold, the campaign is paused with the reason recorded.
+//
+// At the end of the range the shard is done and, if it was the last, the
+// campaign completed. In retry mode (campaign.ModeRetryFailed) a second pass
+// then walks the shard's failed push_message records and re-sends exactly
+// those member-channel deliveries; successes turn the records to sent and
+// move counts from failed to sent.
+//
+// Counters (shard sent/failed, Redis sent/failed/no_address) count
+// deliveries — one member on one channel — like push_message rows.
+//
+// # Delivery guarantee
+//
+// Each member is sent a campaign's message on a channel exactly once when
+// nothing fails, and at most once more than that when a worker dies (or
+// stalls past its lease) in the middle of a shard:
+//
+//   - outcomes and the checkpoint are committed together, per page, so a
+//     committed page is never sent again: a resumed shard starts after the
+//     cursor, and members recorded sent are skipped on every page anyway;
+//   - what a crash can repeat is the page in flight at that moment: the sends
+//     made since the shard's last checkpoint and not yet committed. That is
+//     at most PageSize members × the campaign's channels per shard that was
+//     running on the dead worker, and at most the worker's MaxInFlight
+//     provider calls were actually on the wire; with the consumer's
+//     concurrency C, a dead worker can cause at most C × PageSize × channels
+//     duplicate deliveries in all, whatever the audience size;
+//   - every provider call carries a per-recipient idempotency key
+//     "<kind>:<campaign>:<channel>:<member>" (see provider.RecipientKey), so a
+//     provider that honours it suppresses even those repeats;
+//   - the inbox channel is exactly once in every case: member_inbox is unique
+//     per campaign and member;
+//   - a graceful stop (BeginStop/Stop, SIGTERM in pushd) ends each shard at a
+//     page boundary, committed, and repeats nothing.
+//
+// Nothing is lost: a shard whose worker died keeps status running with an
+// expiring lease; its unacknowledged task comes back from the broker and the
+// next worker resumes at the checkpoint. If the task itself is gone
+// (dead-lettered after its retries), the Reaper republishes it once the lease
+// has been expired for its Grace; a shard claimed MaxAttempts times without
+// finishing is marked failed rather than retried forever.
+//
+// # Control
+//
+// The worker side of campaign.Control: Pause sets the campaign paused;
+// workers park their running shards (paused, checkpoint kept) at the next
+// page, and a task arriving meanwhile parks its pending shard. Resume sets
+// it running and republishes the shards' tasks; the worker claims a pending
+// shard — or a paused one, since the campaign runs again — and resumes at
+// its checkpoint, skipping whatever push_message already records as sent (a
+// Reaper republishes paused shards of running campaigns left behind for
+// Grace, e.g. parked by a worker just after a resume republished). Cancel
+// sets the campaign cancelled; running shards are parked cancelled at the
+// next page and any other task cancels its shard. RetryFailed publishes
+// ModeRetryFailed tasks for the shards with failed records; the worker
+// claims them pending (reopened) or done. A worker whose shard an operator
+// moved under it (owner cleared, paused or cancelled) still records the page
+// it sent, then stops.
+package push

@@ -1,0 +1,473 @@
+package push
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+
+	"mkt/pkg/campaign"
+	"mkt/pkg/provider"
+	"mkt/pkg/store"
+)
+
+// member is one audience member as a page carries it.
+type member struct {
+	ID        uint64 `db:"id"`
+	Mobile    string `db:"mobile"`
+	Email     string `db:"email"`
+	PushToken string `db:"push_token"`
+}
+
+// address returns the member's address on ch ("" = none; the inbox needs
+// none).
+func (m *member) address(ch provider.Channel) string {
+	switch ch {
+	case provider.ChannelSMS:
+		return m.Mobile
+	case provider.ChannelEmail:
+		return m.Email
+	case provider.ChannelApp:
+		return m.PushToken
+	}
+	return ""
+}
+
+// channelJob is one channel of the campaign being sent.
+type channelJob struct {
+	ch    provider.Channel
+	p     Sender
+	cs    CampaignSender // nil: use p.Send
+	msg   provider.Message
+	batch int
+}
+
+// counts are changes to a shard's counters (deliveries: member × channel).
+type counts struct {
+	sent, failed, noAddress int64
+	// attempts and provFailed feed auto-pause: sends that reached a
+	// provider, and those of them that failed.
+	attempts, provFailed int64
+}
+
+// job is one run of one claimed shard.
+type job struct {
+	w     *Worker
+	c     *campaign.Campaign
+	s     *campaign.Shard
+	mode  campaign.TaskMode
+	log   *slog.Logger
+	chans []channelJob
+	// perMember: the template uses {member_id}, so each recipient gets its
+	// own rendering and its own provider call.
+	perMember bool
+	pageQuery string
+	pageArgs  []any
+
+	pages int
+	total counts
+}
+
+func (w *Worker) newJob(c *campaign.Campaign, s *campaign.Shard, mode campaign.TaskMode, log *slog.Logger) *job {
+	j := &job{w: w, c: c, s: s, mode: mode, log: log, perMember: c.HasMemberPlaceholder()}
+	body := ""
+	if !j.perMember {
+		body = c.Render(0) // once per shard: the same text for everyone
+	}
+	for _, ch := range c.Channels {
+		p := w.cfg.Providers[ch]
+		cj := channelJob{ch: ch, p: p, batch: max(p.MaxBatch(), 1)}
+		if cs, ok := p.(CampaignSender); ok {
+			cj.cs = cs
+		}
+		if j.perMember {
+			cj.batch = 1
+		}
+		cj.msg = provider.Message{
+			CampaignID: c.ID,
+			Channel:    ch,
+			Body:       body,
+			// The kind keeps promotion 42 and coupon 42 apart at the
+			// provider: "promotion:42:sms:<member>".
+			IdempotencyKey: fmt.Sprintf("%s:%d:%s", s.Kind, c.ID, ch),
+		}
+		if ch != provider.ChannelSMS {
+			cj.msg.Title = c.Name
+		}
+		j.chans = append(j.chans, cj)
+	}
+	const cols = `SELECT a.id, a.mobile, a.email, a.push_token FROM membership_account a`
+	const rng = ` WHERE a.id >= ? AND a.id > ? AND a.id < ? AND a.status = 'active'`
+	if c.Audience.Everyone() {
+		j.pageQuery = cols + rng + ` ORDER BY a.id LIMIT ?`
+	} else {
+		where, args := c.Audience.Where("f")
+		j.pageQuery = cols + ` JOIN membership_filter f ON f.member_id = a.id` + rng + ` AND ` + where + ` ORDER BY a.id LIMIT ?`
+		j.pageArgs = args
+	}
+	return j
+}
+
+// run works the shard: the send phase from the checkpoint to the end of
+// the range, then, in retry mode, the retry phase over failed members.
+func (j *job) run(ctx context.Context) (end, error) {
+	if e, err := j.sendPhase(ctx); e != endNone || err != nil {
+		return e, err
+	}
+	if j.mode == campaign.ModeRetryFailed {
+		if e, err := j.retryPhase(ctx); e != endNone || err != nil {
+			return e, err
+		}
+	}
+	return endDone, nil
+}
+
+func (j *job) sendPhase(ctx context.Context) (end, error) {
+	cursor := j.s.CursorID
+	for {
+		if e, err := j.control(ctx); e != endNone || err != nil {
+			return e, err
+		}
+		members, err := j.fetchPage(ctx, cursor)
+		if err != nil {
+			return endNone, err
+		}
+		if len(members) == 0 {
+			return endNone, nil
+		}
+		last := members[len(members)-1].ID
+		if e, err := j.page(ctx, members, false, last); e != endNone || err != nil {
+			return e, err
+		}
+		if len(members) < j.w.cfg.PageSize {
+			return endNone, nil
+		}
+		cursor = last
+	}
+}
+
+func (j *job) retryPhase(ctx context.Context) (end, error) {
+	var after uint64
+	for {
+		if e, err := j.control(ctx); e != endNone || err != nil {
+			return e, err
+		}
+		ids, err := failedMembers(ctx, j.w.cfg.DB, j.s.Kind, j.s.CampaignID, j.s.StartID, after, j.s.EndID, j.w.cfg.PageSize)
+		if err != nil {
+			return endNone, err
+		}
+		if len(ids) == 0 {
+			return endNone, nil
+		}
+		members, err := j.membersByID(ctx, ids)
+		if err != nil {
+			return endNone, err
+		}
+		if len(members) > 0 {
+			if e, err := j.page(ctx, members, true, 0); e != endNone || err != nil {
+				return e, err
+			}
+		}
+		if len(ids) < j.w.cfg.PageSize {
+			return endNone, nil
+		}
+		after = ids[len(ids)-1]
+	}
+}
+
+// control applies the campaign's status (cached for StatusRefresh) between
+// pages: paused or cancelled parks the shard, a draining worker stops.
+func (j *job) control(ctx context.Context) (end, error) {
+	if j.w.draining.Load() {
+		return endDraining, nil
+	}
+	st, err := j.w.status.get(ctx, j.c.ID)
+	if errors.Is(err, campaign.ErrNotFound) {
+		st = campaign.StatusCancelled // deleted under us
+	} else if err != nil {
+		return endNone, err
+	}
+	var to campaign.ShardStatus
+	switch st {
+	case campaign.StatusPaused:
+		to = campaign.ShardPaused
+	case campaign.StatusCancelled, campaign.StatusFailed:
+		to = campaign.ShardCancelled
+	default:
+		return endNone, nil
+	}
+	j.w.window.reset(j.c.ID)
+	ok, err := campaign.ParkShard(ctx, j.w.cfg.DB, j.s.Kind, j.s.CampaignID, j.s.No, j.w.cfg.Owner, to, "campaign "+string(st))
+	if err != nil {
+		return endNone, err
+	}
+	if !ok {
+		return endNone, fmt.Errorf("%w: parking shard %d as %s", campaign.ErrLeaseLost, j.s.No, to)
+	}
+	return endParked, nil
+}
+
+// fetchPage reads the next page of audience members after cursor.
+func (j *job) fetchPage(ctx context.Context, cursor uint64) ([]member, error) {
+	args := make([]any, 0, 4+len(j.pageArgs))
+	args = append(args, j.s.StartID, cursor, j.s.EndID)
+	args = append(args, j.pageArgs...)
+	args = append(args, j.w.cfg.PageSize)
+	members := make([]member, 0, j.w.cfg.PageSize)
+	if err := j.w.cfg.DB.SelectContext(ctx, &members, j.pageQuery, args...); err != nil {
+		return nil, fmt.Errorf("push: read members of campaign %d shard %d after %d: %w", j.s.CampaignID, j.s.No, cursor, store.MapError(err))
+	}
+	return members, nil
+}
+
+// membersByID reads the active members among ids, in id order.
+func (j *job) membersByID(ctx context.Context, ids []uint64) ([]member, error) {
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	members := make([]member, 0, len(ids))
+	err := j.w.cfg.DB.SelectContext(ctx, &members, `SELECT id, mobile, email, push_token FROM membership_account
+		WHERE id IN (?`+strings.Repeat(",?", len(ids)-1)+`) AND status = 'active' ORDER BY id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("push: read %d members of campaign %d shard %d: %w", len(ids), j.s.CampaignID, j.s.No, store.MapError(err))
+	}
+	return members, nil
+}
+
+// delivery is one member on one channel within a page.
+type delivery struct {
+	member      uint64
+	ch          provider.Channel
+	priorFailed bool
+	priorNoAddr bool
+	ok          bool
+	abandoned   bool // not settled: the run was stopped
+	reason      string
+	providerID  string
+}
+
+// page sends one page of members (in retry mode only their failed
+// deliveries), records every outcome and checkpoints the shard at cursor,
+// in one transaction, then updates live counters and auto-pause.
+func (j *job) page(ctx context.Context, members []member, retryOnly bool, cursor uint64) (end, error) {
+	prior, err := loadPrior(ctx, j.w.cfg.DB, j.s.Kind, j.s.CampaignID, members[0].ID, members[len(members)-1].ID)
+	if err != nil {
+		return endNone, err
+	}
+	dels := j.send(ctx, members, prior, retryOnly)
+	if ctx.Err() != nil {
+		// Stopped mid-page: record nothing; whoever resumes the shard
+		// redoes this page (the documented duplicate window).
+		return endNone, context.Cause(ctx)
+	}
+	var d counts
+	recs := make([]record, 0, len(dels))
+	for i := range dels {
+		x := &dels[i]
+		recs = append(recs, record{member: x.member, channel: x.ch, ok: x.ok, reason: x.reason, providerID: x.providerID})
+		if x.ok {
+			d.sent++
+			d.attempts++
+			if x.priorFailed {
+				d.failed--
+				if x.priorNoAddr {
+					d.noAddress--
+				}
+			}
+			continue
+		}
+		noAddr := x.reason == ReasonNoAddress
+		switch {
+		case !x.priorFailed:
+			d.failed++
+			if noAddr {
+				d.noAddress++
+			}
+		case x.priorNoAddr && !noAddr:
+			d.noAddress--
+		case !x.priorNoAddr && noAddr:
+			d.noAddress++
+		}
+		if !noAddr {
+			d.attempts++
+			d.provFailed++
+		}
+	}
+	st, err := j.commit(ctx, recs, cursor, d)
+	if err != nil {
+		return endNone, err
+	}
+	j.pages++
+	j.total.sent += d.sent
+	j.total.failed += d.failed
+	j.progress(ctx, d)
+	if st != campaign.ShardRunning {
+		// An operator parked the shard under us; the page is recorded.
+		j.w.window.reset(j.c.ID)
+		return endParked, nil
+	}
+	j.autoPause(ctx, d)
+	return endNone, nil
+}
+
+// send fans a page out over the campaign's channels, MaxBatch recipients per
+// provider call and at most MaxInFlight calls at once across the worker,
+// and returns one delivery per member and channel that needed a send.
+func (j *job) send(ctx context.Context, members []member, prior map[priorKey]prior, retryOnly bool) []delivery {
+	dels := make([]delivery, len(members)*len(j.chans)) // fixed: goroutines write in place
+	n := 0
+	var wg sync.WaitGroup
+	for ci := range j.chans {
+		cj := &j.chans[ci]
+		recips := make([]provider.Recipient, 0, len(members))
+		at := make([]int, 0, len(members))
+		for mi := range members {
+			m := &members[mi]
+			p, has := prior[priorKey{m.ID, cj.ch}]
+			if has && p.status == recordSent {
+				continue // already delivered: never twice
+			}
+			if retryOnly && !(has && p.status == recordFailed) {
+				continue
+			}
+			d := &dels[n]
+			*d = delivery{member: m.ID, ch: cj.ch, priorFailed: has, priorNoAddr: has && p.reason == ReasonNoAddress}
+			n++
+			addr := m.address(cj.ch)
+			if addr == "" && cj.ch != provider.ChannelInbox {
+				d.reason = ReasonNoAddress
+				continue
+			}
+			recips = append(recips, provider.Recipient{MemberID: m.ID, Address: addr})
+			at = append(at, n-1)
+		}
+		for lo := 0; lo < len(recips); lo += cj.batch {
+			hi := min(lo+cj.batch, len(recips))
+			if err := j.w.sem.Acquire(ctx, 1); err != nil {
+				break // stopped: the page is discarded
+			}
+			wg.Add(1)
+			go func(to []provider.Recipient, at []int) {
+				defer wg.Done()
+				defer j.w.sem.Release(1)
+				j.call(ctx, cj, to, at, dels)
+			}(recips[lo:hi], at[lo:hi])
+		}
+	}
+	wg.Wait()
+	return dels[:n]
+}
+
+// call makes one provider call and writes its outcomes into dels.
+func (j *job) call(ctx context.Context, cj *channelJob, to []provider.Recipient, at []int, dels []delivery) {
+	msg := cj.msg
+	if j.perMember {
+		msg.Body = j.c.Render(to[0].MemberID)
+	}
+	var res []provider.Result
+	if cj.cs != nil {
+		res = cj.cs.SendCampaign(ctx, j.s.Kind, msg, to)
+	} else {
+		res = cj.p.Send(ctx, msg, to)
+	}
+	if len(res) != len(to) {
+		reason := fmt.Sprintf("provider %s returned %d results for %d recipients", cj.p.Name(), len(res), len(to))
+		for _, k := range at {
+			dels[k].reason = reason
+		}
+		return
+	}
+	for i, r := range res {
+		d := &dels[at[i]]
+		switch {
+		case r.OK:
+			d.ok, d.providerID = true, r.ProviderID
+		case ctx.Err() != nil && (r.Retryable || r.Err == nil):
+			d.abandoned = true
+		case r.Err != nil:
+			d.reason = r.Err.Error()
+		default:
+			d.reason = "provider " + cj.p.Name() + " refused without a reason"
+		}
+	}
+}
+
+// commit records a page's outcomes and the shard's checkpoint in one
+// transaction (retried on deadlock), and returns the shard's status after
+// it: running, or paused/cancelled when an operator parked it meanwhile.
+func (j *job) commit(ctx context.Context, recs []record, cursor uint64, d counts) (campaign.ShardStatus, error) {
+	cp := campaign.Checkpoint{
+		Kind: j.s.Kind, CampaignID: j.s.CampaignID, No: j.s.No,
+		Owner: j.w.cfg.Owner, Lease: j.w.cfg.Lease,
+		Cursor: cursor, Sent: int(d.sent), Failed: int(d.failed),
+	}
+	now := j.w.cfg.Clock.Now().UTC()
+	for attempt := 1; ; attempt++ {
+		var st campaign.ShardStatus
+		err := j.w.cfg.DB.InTxOptions(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx store.Handler) error {
+			if err := writeRecords(ctx, tx, j.s.Kind, j.s.CampaignID, j.s.No, recs, now); err != nil {
+				return err
+			}
+			var err error
+			st, err = campaign.CheckpointShard(ctx, tx, cp)
+			return err
+		})
+		if err == nil {
+			return st, nil
+		}
+		if attempt < 3 && store.Retryable(err) && ctx.Err() == nil {
+			j.log.Warn("push: checkpoint deadlocked, retrying", slog.String("error", err.Error()))
+			continue
+		}
+		return "", err
+	}
+}
+
+// progress adds a page's counts to the campaign's live counters.
+func (j *job) progress(ctx context.Context, d counts) {
+	if j.w.cfg.Progress == nil {
+		return
+	}
+	key := ProgressKey(j.s.Kind, j.s.CampaignID)
+	for _, f := range []struct {
+		field string
+		n     int64
+	}{{FieldSent, d.sent}, {FieldFailed, d.failed}, {FieldNoAddress, d.noAddress}} {
+		if f.n == 0 {
+			continue
+		}
+		if _, err := j.w.cfg.Progress.HIncrBy(ctx, key, f.field, f.n); err != nil {
+			j.log.Warn("push: live progress counter not updated", slog.String("error", err.Error()))
+			return
+		}
+	}
+}
+
+// autoPause counts a page's provider sends in the campaign's failure window
+// and pauses the running campaign when a closed window's failure rate is
+// above FailureThreshold.
+func (j *job) autoPause(ctx context.Context, d counts) {
+	if j.w.cfg.FailureThreshold >= 1 {
+		return
+	}
+	_, tripped, attempts, failed := j.w.window.add(j.c.ID, d.attempts, d.provFailed)
+	if !tripped {
+		return
+	}
+	reason := fmt.Sprintf("auto-paused: %d of the last %d sends failed (%.0f%%, threshold %.0f%%)",
+		failed, attempts, 100*float64(failed)/float64(attempts), 100*j.w.cfg.FailureThreshold)
+	err := campaign.Transition(ctx, j.w.cfg.DB, j.c.ID, []campaign.Status{campaign.StatusRunning}, campaign.StatusPaused, reason)
+	switch {
+	case errors.Is(err, campaign.ErrConflict):
+		return // not running (already paused, cancelled, or a retry of a completed one)
+	case err != nil:
+		j.log.Error("push: auto-pause failed", slog.String("error", err.Error()))
+		return
+	}
+	j.w.status.forget(j.c.ID)
+	j.log.Warn("push: campaign auto-paused", slog.String("reason", reason))
+}

@@ -1,0 +1,327 @@
+package push
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/semaphore"
+
+	"mkt/pkg/campaign"
+	"mkt/pkg/mq"
+)
+
+// Errors Handle returns; all but the Permanent ones make the broker
+// redeliver the task later.
+var (
+	// ErrShardHeld: another worker holds a live lease on the shard. The task
+	// comes back after a delay, when that worker has finished it (then it is
+	// acknowledged) or died (then its lease has expired and it is taken over).
+	ErrShardHeld = errors.New("push: shard held by another worker")
+	// ErrDraining: the worker is stopping; the shard was released at a page
+	// boundary with its checkpoint, for another worker to resume.
+	ErrDraining = errors.New("push: worker draining")
+	// ErrNoProvider: the campaign uses a channel this worker has no provider
+	// for; the shard is left for a worker that has one.
+	ErrNoProvider = errors.New("push: no provider for channel")
+	// ErrUnsupportedKind: the task's campaign kind is not one the worker
+	// sends (dead-lettered).
+	ErrUnsupportedKind = errors.New("push: unsupported campaign kind")
+)
+
+// Worker is the fan-out worker: it handles shard tasks, streaming each
+// shard's members page by page through the campaign's channels, recording
+// every outcome and checkpointing the shard. One Worker serves every
+// consumer goroutine of a process (its MaxInFlight semaphore is shared);
+// it is safe for concurrent use.
+type Worker struct {
+	cfg    Config
+	log    *slog.Logger
+	sem    *semaphore.Weighted
+	status *statusCache
+	window *failureWindow
+
+	draining atomic.Bool
+	mu       sync.Mutex
+	active   int
+}
+
+// NewWorker validates cfg, fills its defaults and returns a worker.
+func NewWorker(cfg Config) (*Worker, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return &Worker{
+		cfg:    cfg,
+		log:    cfg.Logger.With(slog.String("component", "push-worker"), slog.String("owner", cfg.Owner)),
+		sem:    semaphore.NewWeighted(int64(cfg.MaxInFlight)),
+		status: newStatusCache(cfg.DB, cfg.StatusRefresh, cfg.Clock),
+		window: newFailureWindow(cfg.MinAttemptsForAutoPause, cfg.FailureThreshold),
+	}, nil
+}
+
+// Owner returns the name this worker claims shards under.
+func (w *Worker) Owner() string { return w.cfg.Owner }
+
+// Name is the worker's name in daemon logs.
+func (w *Worker) Name() string { return "push-worker" }
+
+// Start implements the daemon component lifecycle; the worker runs inside
+// the consumer's handlers, so there is nothing to start.
+func (w *Worker) Start(context.Context) error { return nil }
+
+// BeginStop makes the worker drain: shards in progress stop at their next
+// page boundary, keeping their checkpoint, and are released for another
+// worker (Handle returns ErrDraining, so their tasks are redelivered); new
+// tasks are refused the same way.
+func (w *Worker) BeginStop() { w.draining.Store(true) }
+
+// Stop drains (see BeginStop) and waits until no task is being handled or
+// ctx is done.
+func (w *Worker) Stop(ctx context.Context) error {
+	w.BeginStop()
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		w.mu.Lock()
+		n := w.active
+		w.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("push: worker stopped with %d shards in progress: %w", n, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// Handle is the mq.Handler of the shard topic: it decodes a ShardTask
+// (an unparseable one is dead-lettered at once) and runs HandleTask.
+func (w *Worker) Handle(ctx context.Context, d *mq.Delivery) error {
+	t, err := campaign.DecodeShardTask(d.Body)
+	if err != nil {
+		w.log.Error("push: bad shard task", slog.String("msg_id", d.MsgID), slog.String("error", err.Error()))
+		return mq.Permanent(fmt.Errorf("push: shard task %s: %w", d.MsgID, err))
+	}
+	return w.HandleTask(ctx, t)
+}
+
+// HandleTask runs one shard task to its end: the shard done (then the
+// campaign completed if it was the last), parked (paused or cancelled
+// campaign), or left to another worker. It returns nil when the task needs
+// no redelivery, mq.Permanent errors for tasks that can never succeed
+// (unknown campaign or shard, unsupported kind), and other errors — among
+// them ErrShardHeld, ErrDraining, ErrNoProvider — when the task must come
+// back later.
+func (w *Worker) HandleTask(ctx context.Context, t campaign.ShardTask) error {
+	if w.draining.Load() {
+		return ErrDraining
+	}
+	w.mu.Lock()
+	w.active++
+	w.mu.Unlock()
+	defer func() {
+		w.mu.Lock()
+		w.active--
+		w.mu.Unlock()
+	}()
+
+	log := w.log.With(slog.String("kind", string(t.Kind)), slog.Uint64("campaign_id", t.CampaignID),
+		slog.Int("shard", t.ShardNo), slog.String("mode", string(t.Mode)))
+	if t.Kind != campaign.KindPromotion {
+		log.Error("push: shard task of an unsupported campaign kind")
+		return mq.Permanent(fmt.Errorf("%w: %s (task %s)", ErrUnsupportedKind, t.Kind, t.Key()))
+	}
+	c, err := campaign.Get(ctx, w.cfg.DB, t.CampaignID)
+	if errors.Is(err, campaign.ErrNotFound) {
+		log.Error("push: shard task of an unknown campaign")
+		return mq.Permanent(fmt.Errorf("push: task %s: %w", t.Key(), err))
+	}
+	if err != nil {
+		return fmt.Errorf("push: task %s: %w", t.Key(), err)
+	}
+	w.status.put(c.ID, c.Status)
+
+	workable := c.Status != campaign.StatusPaused && c.Status != campaign.StatusCancelled && c.Status != campaign.StatusFailed
+	if c.Status == campaign.StatusCompleted && t.Mode == campaign.ModeSend {
+		log.Debug("push: campaign already completed")
+		return nil
+	}
+	if workable {
+		for _, ch := range c.Channels {
+			if w.cfg.Providers[ch] == nil {
+				log.Error("push: no provider for a channel of the campaign", slog.String("channel", string(ch)))
+				return fmt.Errorf("%w %s (task %s)", ErrNoProvider, ch, t.Key())
+			}
+		}
+	}
+	s, won, err := campaign.ClaimShard(ctx, w.cfg.DB, t.Kind, t.CampaignID, t.ShardNo, campaign.ClaimOptions{
+		Owner:  w.cfg.Owner,
+		Lease:  w.cfg.Lease,
+		Paused: c.Status != campaign.StatusPaused, // resume, or cancel below
+		Done:   t.Mode == campaign.ModeRetryFailed && workable,
+	})
+	if errors.Is(err, campaign.ErrNotFound) {
+		log.Error("push: shard task of an unknown shard")
+		return mq.Permanent(fmt.Errorf("push: task %s: %w", t.Key(), err))
+	}
+	if err != nil {
+		return fmt.Errorf("push: task %s: %w", t.Key(), err)
+	}
+	if !won {
+		if s.Status == campaign.ShardRunning {
+			until := "-"
+			if s.LeaseUntil != nil {
+				until = s.LeaseUntil.UTC().Format(time.RFC3339Nano)
+			}
+			log.Info("push: shard held by another worker, task will come back", slog.String("holder", s.Owner), slog.String("lease_until", until))
+			return fmt.Errorf("%w: task %s held by %q until %s", ErrShardHeld, t.Key(), s.Owner, until)
+		}
+		log.Debug("push: shard needs no work", slog.String("shard_status", string(s.Status)))
+		if s.Status == campaign.ShardDone && c.Status == campaign.StatusRunning {
+			// A redelivery after the last shard finished but before the
+			// campaign was completed: complete it now.
+			if _, err := campaign.CompleteIfDone(ctx, w.cfg.DB, c.ID); err != nil {
+				return fmt.Errorf("push: task %s: %w", t.Key(), err)
+			}
+		}
+		return nil
+	}
+	if s.StartID != t.StartID || s.EndID != t.EndID {
+		log.Warn("push: task range differs from the stored shard, using the stored one",
+			slog.Uint64("start_id", s.StartID), slog.Uint64("end_id", s.EndID))
+	}
+	mode := t.Mode
+	if mode == campaign.ModeSend && s.FinishedAt != nil {
+		// Finished once, then claimed running or paused: a retry run was
+		// interrupted; finish it.
+		mode = campaign.ModeRetryFailed
+		log = log.With(slog.String("run_mode", string(mode)))
+	}
+	return w.runShard(ctx, log, c, s, mode)
+}
+
+// end is how a shard run ended without error.
+type end int
+
+const (
+	endNone     end = iota // keep going
+	endDone                // every page processed
+	endParked              // campaign paused or cancelled: shard parked
+	endDraining            // worker stopping: release the shard
+)
+
+// runShard works a claimed shard with a lease heartbeat and settles the
+// shard according to how the run ended.
+func (w *Worker) runShard(ctx context.Context, log *slog.Logger, c *campaign.Campaign, s *campaign.Shard, mode campaign.TaskMode) error {
+	sctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	hbDone := make(chan struct{})
+	go func() {
+		defer close(hbDone)
+		w.heartbeat(sctx, cancel, log, s)
+	}()
+	started := w.cfg.Clock.Now()
+	j := w.newJob(c, s, mode, log)
+	e, err := j.run(sctx)
+	if err == nil && sctx.Err() != nil {
+		err = context.Cause(sctx)
+	}
+	cause := context.Cause(sctx)
+	cancel(nil)
+	<-hbDone
+
+	attrs := []any{slog.Int64("sent", j.total.sent), slog.Int64("failed", j.total.failed),
+		slog.Int("pages", j.pages), slog.Duration("took", w.cfg.Clock.Now().Sub(started))}
+	switch {
+	case err == nil && e == endDone:
+		ok, err := campaign.FinishShard(ctx, w.cfg.DB, s.Kind, s.CampaignID, s.No, w.cfg.Owner)
+		if err != nil {
+			return w.release(log, s, err)
+		}
+		if !ok {
+			log.Warn("push: shard finished after its lease was lost", attrs...)
+			return nil
+		}
+		log.Info("push: shard done", attrs...)
+		if done, err := campaign.CompleteIfDone(ctx, w.cfg.DB, s.CampaignID); err != nil {
+			return fmt.Errorf("push: shard %d done, completing campaign %d: %w", s.No, s.CampaignID, err)
+		} else if done {
+			log.Info("push: campaign completed")
+		}
+		return nil
+	case err == nil && e == endParked:
+		log.Info("push: shard parked", attrs...)
+		return nil
+	case err == nil && e == endDraining:
+		log.Info("push: shard released, worker draining", attrs...)
+		_ = w.release(log, s, ErrDraining)
+		return ErrDraining
+	case errors.Is(err, campaign.ErrLeaseLost) || errors.Is(cause, campaign.ErrLeaseLost):
+		log.Warn("push: shard lease lost, stopped", append(attrs, slog.String("error", errors.Join(err, cause).Error()))...)
+		return nil
+	default:
+		if ctx.Err() != nil {
+			log.Warn("push: shard interrupted", append(attrs, slog.String("error", err.Error()))...)
+		} else {
+			log.Error("push: shard failed, task will come back", append(attrs, slog.String("error", err.Error()))...)
+		}
+		return w.release(log, s, err)
+	}
+}
+
+// release gives the shard's lease up after err (bounded even if ctx ended)
+// and returns err.
+func (w *Worker) release(log *slog.Logger, s *campaign.Shard, err error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, rerr := campaign.ReleaseShard(ctx, w.cfg.DB, s.Kind, s.CampaignID, s.No, w.cfg.Owner, err.Error()); rerr != nil {
+		log.Warn("push: could not release shard; its lease will expire", slog.String("error", rerr.Error()))
+	}
+	return err
+}
+
+// heartbeat renews the lease every Lease/3 until ctx ends. A lost lease, or
+// no renewal for most of a lease, cancels the shard's run at once.
+func (w *Worker) heartbeat(ctx context.Context, cancel context.CancelCauseFunc, log *slog.Logger, s *campaign.Shard) {
+	every := w.cfg.Lease / 3
+	t := time.NewTicker(every)
+	defer t.Stop()
+	lastOK := w.cfg.Clock.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		err := campaign.RenewLease(ctx, w.cfg.DB, s.Kind, s.CampaignID, s.No, w.cfg.Owner, w.cfg.Lease)
+		now := w.cfg.Clock.Now()
+		switch {
+		case err == nil:
+			lastOK = now
+		case ctx.Err() != nil:
+			return
+		case errors.Is(err, campaign.ErrLeaseLost):
+			if cur, gerr := campaign.GetShard(ctx, w.cfg.DB, s.Kind, s.CampaignID, s.No); gerr == nil && cur.Owner == "" &&
+				(cur.Status == campaign.ShardPaused || cur.Status == campaign.ShardCancelled) {
+				// An operator parked the shard: let the page in flight
+				// finish; its checkpoint records it and stops the run.
+				return
+			}
+			cancel(err)
+			return
+		case now.Sub(lastOK) > w.cfg.Lease-every:
+			cancel(fmt.Errorf("%w: not renewed for %v: %v", campaign.ErrLeaseLost, now.Sub(lastOK).Round(time.Millisecond), err))
+			return
+		default:
+			log.Warn("push: lease renewal failed, will retry", slog.String("error", err.Error()))
+		}
+	}
+}
