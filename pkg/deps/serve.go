@@ -34,7 +34,7 @@ type DaemonSpec struct {
 	Short, Long string
 	// DefaultOpsAddr is the default of --ops-addr.
 	DefaultOpsAddr string
-	// Topics are created at start-up.
+	// Topics are created at start-up (in the configured namespace).
 	Topics []string
 	// BindFlags registers the daemon's own flags.
 	BindFlags func(fs *pflag.FlagSet)
@@ -122,7 +122,11 @@ func serve(ctx context.Context, spec DaemonSpec, common config.Common, opts daem
 	if err != nil {
 		return err
 	}
-	d := New(Config{Common: common, Topics: spec.Topics, Logger: logger}, ready)
+	topics := make([]string, len(spec.Topics))
+	for i, t := range spec.Topics {
+		topics[i] = common.Topic(t)
+	}
+	d := New(Config{Common: common, Topics: topics, Logger: logger}, ready)
 	work := &lateComponents{build: func(ctx context.Context) ([]daemon.Component, error) {
 		if spec.Components == nil {
 			return nil, nil

@@ -1,38 +1,199 @@
 // Package pushd wires the push daemon: the planner (campaign-created events)
 // and the fan-out workers (shard tasks), both in consumer groups so every
-// running pushd shares the work, behind the shared daemon runtime (ops
-// server, readiness, graceful drain).
+// running pushd shares the work, plus the scheduler of future campaigns, the
+// reaper of abandoned shards and the transactional check-back that settles
+// a create whose mktctl died — behind the shared daemon runtime (ops server,
+// readiness, graceful drain).
 package pushd
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/pflag"
 
 	"mkt/pkg/campaign"
+	"mkt/pkg/config"
 	"mkt/pkg/daemon"
 	"mkt/pkg/deps"
+	"mkt/pkg/inbox"
+	"mkt/pkg/mq"
+	"mkt/pkg/planner"
+	"mkt/pkg/provider"
+	"mkt/pkg/push"
 )
 
 const long = `pushd is mkt's push daemon. It consumes campaign-created events (planner)
 and shard tasks (fan-out workers) from RocketMQ in consumer groups, so every
-running pushd shares the work, and sends through the configured channel
-providers.
+running pushd shares the work, and sends through the channel providers:
+sms, email and app over HTTP (--sms-url …, see docs/PUSH.md), the in-site
+inbox into MySQL.
 
 It runs in the foreground, logs with slog to stderr, serves /healthz, /readyz
 and /metrics on --ops-addr, reports readiness to systemd when NOTIFY_SOCKET is
-set, and drains gracefully on SIGTERM or SIGINT (a second signal forces exit).
+set, and drains gracefully on SIGTERM or SIGINT: shards stop at their next
+page and are released to other pushd processes (a second signal forces exit).
 Unreachable dependencies at start are retried with backoff while /readyz says
 what is missing.`
 
+// Options are pushd's own settings.
+type Options struct {
+	Instance         string
+	ShardConcurrency int
+	MaxInFlight      int
+	PageSize         int
+	Lease            time.Duration
+	FailureThreshold float64
+	AutoPauseWindow  int
+	Providers        ProvidersConfig
+}
+
+func (o *Options) bind(fs *pflag.FlagSet) {
+	host, _ := os.Hostname()
+	config.String(fs, &o.Instance, "instance", "MKT_INSTANCE", fmt.Sprintf("%s-%d", host, os.Getpid()), "name of this pushd in shard leases and consumer groups (unique per host)")
+	config.Int(fs, &o.ShardConcurrency, "shard-concurrency", "MKT_SHARD_CONCURRENCY", 32, "shards worked on at once")
+	config.Int(fs, &o.MaxInFlight, "max-in-flight", "MKT_MAX_IN_FLIGHT", 3000, "provider calls in flight at once, across all shards")
+	config.Int(fs, &o.PageSize, "page-size", "MKT_PAGE_SIZE", push.DefaultPageSize, "members read, sent and checkpointed at once")
+	config.Duration(fs, &o.Lease, "lease", "MKT_SHARD_LEASE", push.DefaultLease, "how long a shard stays with a silent pushd before another may take it")
+	config.Float64(fs, &o.FailureThreshold, "failure-threshold", "MKT_FAILURE_THRESHOLD", push.DefaultFailureThreshold, "provider failure rate (0..1) that pauses a campaign; 1 = never")
+	config.Int(fs, &o.AutoPauseWindow, "auto-pause-window", "MKT_AUTO_PAUSE_WINDOW", push.DefaultMinAttemptsForAutoPause, "sends over which the failure rate is judged")
+	o.Providers = BindProviders(fs)
+}
+
 // Spec returns pushd's daemon description.
 func Spec() deps.DaemonSpec {
+	o := &Options{}
 	return deps.DaemonSpec{
 		Name:           "pushd",
 		Short:          "mkt push daemon: campaign planner and shard fan-out workers",
 		Long:           long,
 		DefaultOpsAddr: "127.0.0.1:9301",
 		Topics:         []string{campaign.TopicEvents, campaign.TopicShards},
+		BindFlags:      o.bind,
 		Components: func(ctx context.Context, env *deps.Env) ([]daemon.Component, error) {
-			return nil, nil
+			return components(env, o)
 		},
 	}
 }
+
+// components builds pushd's work. Start order: producers, worker, reaper,
+// scheduler, then the consumers; Run stops them in reverse, so the consumers
+// stop fetching first, shards drain at a page boundary, and the producers go
+// last.
+func components(env *deps.Env, o *Options) ([]daemon.Component, error) {
+	c := &env.Common
+	log := env.Logger
+	db := env.Deps.DB
+	mqc := env.Deps.MQ
+	names := struct{ events, shards, planners, workers, tx string }{
+		c.Topic(campaign.TopicEvents), c.Topic(campaign.TopicShards),
+		c.Topic(campaign.GroupPlanner), c.Topic(campaign.GroupWorker), c.Topic(campaign.GroupTx),
+	}
+
+	prod, err := mq.NewProducer(mq.ProducerConfig{Config: mqc, Group: c.Topic("mkt_pushd")})
+	if err != nil {
+		return nil, err
+	}
+	tx, err := mq.NewTxProducer(mq.TxProducerConfig{Config: mqc, Group: names.tx, Check: campaign.TxCheck(db, log, nil)})
+	if err != nil {
+		_ = prod.Shutdown()
+		return nil, err
+	}
+	out := []daemon.Component{stopFunc("producer", prod.Shutdown), stopFunc("tx-check-back", tx.Shutdown)}
+
+	httpProviders, err := o.Providers.Build(log, o.MaxInFlight)
+	if err != nil {
+		return out, fmt.Errorf("pushd: providers: %w", err)
+	}
+	senders := map[provider.Channel]push.Sender{}
+	for ch, p := range httpProviders {
+		senders[ch] = p
+	}
+	ib, err := inbox.New(inbox.Config{DB: db})
+	if err != nil {
+		return out, err
+	}
+	senders[provider.ChannelInbox] = ib
+	served := make([]string, 0, len(senders))
+	for ch := range senders {
+		served = append(served, string(ch))
+	}
+	log.Info("channels served", "channels", served)
+
+	worker, err := push.NewWorker(push.Config{
+		DB:                      db,
+		Providers:               senders,
+		Progress:                env.Deps.Cache,
+		Owner:                   o.Instance,
+		Lease:                   o.Lease,
+		PageSize:                o.PageSize,
+		MaxInFlight:             o.MaxInFlight,
+		FailureThreshold:        o.FailureThreshold,
+		MinAttemptsForAutoPause: o.AutoPauseWindow,
+		Logger:                  log,
+	})
+	if err != nil {
+		return out, err
+	}
+	reaper, err := push.NewReaper(push.ReaperConfig{DB: db, Publisher: prod, Topic: names.shards, Logger: log})
+	if err != nil {
+		return out, err
+	}
+	pl, err := planner.New(planner.Config{
+		DB: db, Publisher: prod, Logger: log,
+		EventsTopic: names.events, Group: names.planners, ShardTopic: names.shards,
+	})
+	if err != nil {
+		return out, err
+	}
+	sched, err := planner.NewScheduler(planner.SchedulerConfig{Planner: pl, Owner: o.Instance})
+	if err != nil {
+		return out, err
+	}
+	plc := pl.ConsumerConfig(mqc)
+	plc.Instance = o.Instance + "-planner"
+	planCons, err := mq.NewConsumer(plc)
+	if err != nil {
+		return out, err
+	}
+	workCons, err := mq.NewConsumer(mq.ConsumerConfig{
+		Config:      mqc,
+		Group:       names.workers,
+		Topic:       names.shards,
+		Tags:        campaign.TagShard,
+		Instance:    o.Instance + "-worker",
+		Concurrency: o.ShardConcurrency,
+		// A shard held by a live lease elsewhere comes back until the lease
+		// may have expired; the reaper covers the rest.
+		MaxReconsumeTimes: 16,
+		Handler:           worker.Handle,
+	})
+	if err != nil {
+		return out, err
+	}
+	return append(out, worker, reaper, sched, consumer{"planner-consumer", planCons}, consumer{"worker-consumer", workCons}), nil
+}
+
+// consumer adapts an mq.Consumer to daemon.Component.
+type consumer struct {
+	name string
+	c    *mq.Consumer
+}
+
+func (c consumer) Name() string                    { return c.name }
+func (c consumer) Start(ctx context.Context) error { return c.c.Start(ctx) }
+func (c consumer) Stop(ctx context.Context) error  { return c.c.Shutdown(ctx) }
+
+// stopFunc is a component already running that only needs stopping.
+type stopFuncComponent struct {
+	name string
+	stop func() error
+}
+
+func stopFunc(name string, stop func() error) daemon.Component { return stopFuncComponent{name, stop} }
+
+func (s stopFuncComponent) Name() string                { return s.name }
+func (s stopFuncComponent) Start(context.Context) error { return nil }
+func (s stopFuncComponent) Stop(context.Context) error  { return s.stop() }
