@@ -93,6 +93,7 @@ func newCampaignCmd(app *App) *cobra.Command {
 		newCampaignControlCmd(app, q, "resume", nil),
 		newCampaignControlCmd(app, q, "cancel", nil),
 		newCampaignControlCmd(app, q, "retry-failed", nil),
+		newCampaignFailuresCmd(app),
 	)
 	return cmd
 }

@@ -1,0 +1,89 @@
+package cli
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"mkt/pkg/campaign"
+)
+
+type campaignFailuresOptions struct {
+	ID      uint64
+	After   uint64
+	Limit   int
+	Summary bool
+}
+
+func newCampaignFailuresCmd(app *App) *cobra.Command {
+	o := &campaignFailuresOptions{}
+	cmd := &cobra.Command{
+		Use:   "failures ID",
+		Short: "List a campaign's failed deliveries (member, channel, reason), or --summary by reason",
+		Long: `failures pages through the deliveries recorded failed in push_message, in member
+id order: --after continues after a member id (the last one printed). --summary
+counts them by channel and reason instead. retry-failed re-sends exactly these.`,
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseID(args[0])
+			if err != nil {
+				return err
+			}
+			if o.Limit < 1 || o.Limit > 10_000 {
+				return usageErrorf("--limit must be within 1..10000 (got %d)", o.Limit)
+			}
+			o.ID = id
+			ctx := cmd.Context()
+			db, err := app.DB(ctx)
+			if err != nil {
+				return err
+			}
+			if _, err := campaign.Get(ctx, db, id); err != nil {
+				return err
+			}
+			if o.Summary {
+				rs, err := campaign.CountFailureReasons(ctx, db, campaign.KindPromotion, id)
+				if err != nil {
+					return err
+				}
+				if app.JSON {
+					return writeJSON(app.Out, rs)
+				}
+				rows := [][]string{{"CHANNEL", "REASON", "DELIVERIES"}}
+				for _, r := range rs {
+					rows = append(rows, []string{r.Channel, r.Reason, strconv.FormatInt(r.Count, 10)})
+				}
+				return table(app.Out, rows)
+			}
+			fs, err := campaign.ListFailures(ctx, db, campaign.KindPromotion, id, o.After, o.Limit)
+			if err != nil {
+				return err
+			}
+			if app.JSON {
+				if fs == nil {
+					fs = []campaign.Failure{}
+				}
+				return writeJSON(app.Out, fs)
+			}
+			rows := [][]string{{"MEMBER", "CHANNEL", "SHARD", "ATTEMPTS", "REASON", "AT"}}
+			for _, f := range fs {
+				rows = append(rows, []string{strconv.FormatUint(f.MemberID, 10), f.Channel, strconv.Itoa(f.ShardNo),
+					strconv.Itoa(f.Attempts), f.Reason, f.UpdatedAt.UTC().Format(time.RFC3339)})
+			}
+			if err := table(app.Out, rows); err != nil {
+				return err
+			}
+			if len(fs) == o.Limit {
+				fmt.Fprintf(app.Err, "more: --after %d\n", fs[len(fs)-1].MemberID)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.Uint64Var(&o.After, "after", 0, "list failures of members after this id")
+	f.IntVar(&o.Limit, "limit", 100, "rows at most (1..10000)")
+	f.BoolVar(&o.Summary, "summary", false, "count failures by channel and reason")
+	return cmd
+}
