@@ -137,6 +137,7 @@ func NewRootCmd(s Streams) (*cobra.Command, *App) {
 		newStatusCmd(app),
 		newDevCmd(app),
 		newCampaignCmd(app), newPlanCmd(app, nil),
+		newCouponCmd(app), newEventsCmd(app), newBenchCmd(app),
 	)
 	return root, app
 }

@@ -4,14 +4,53 @@
 package couponsd
 
 import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/pflag"
+
+	"mkt/pkg/cache"
+	"mkt/pkg/config"
+	"mkt/pkg/coupon"
+	"mkt/pkg/daemon"
 	"mkt/pkg/deps"
+	"mkt/pkg/login"
+	"mkt/pkg/mq"
+	"mkt/pkg/store"
 )
 
 // TopicLogin carries the account system's user-logged-in events.
-const TopicLogin = "mkt_user_login"
+const TopicLogin = login.Topic
+
+// Defaults of couponsd's own settings.
+const (
+	DefaultGroup          = "mkt_couponsd"
+	DefaultAPIAddr        = "127.0.0.1:9303"
+	DefaultConcurrency    = 512
+	DefaultMaxReconsume   = 8
+	DefaultExpireInterval = time.Minute
+)
 
 const long = `couponsd is mkt's coupon daemon. It consumes user-login events from RocketMQ
 in a consumer group and issues lazy coupons, and serves the coupon lifecycle.
+
+Every couponsd of a deployment joins one consumer group, so login events are
+shared between them. For each login, every active lazy coupon whose window
+contains the login time and whose audience includes the member tops the
+member up to the coupon's per-member limit while the quota lasts: reserved in
+Redis by one Lua script, written to MySQL (the last word: a unique key and a
+quota-checked counter), then settled in Redis. Redis state missing at start or
+lost later is rebuilt from MySQL.
+
+The lifecycle HTTP JSON API (claim, lock for an order, release, redeem) listens
+on --api-addr and needs a bearer token (MKT_COUPONSD_API_TOKEN or
+MKT_COUPONSD_API_TOKEN_FILE, or --api-token-file); without a token it is off.
 
 It runs in the foreground, logs with slog to stderr, serves /healthz, /readyz
 and /metrics on --ops-addr, reports readiness to systemd when NOTIFY_SOCKET is
@@ -19,13 +58,258 @@ set, and drains gracefully on SIGTERM or SIGINT (a second signal forces exit).
 Unreachable dependencies at start are retried with backoff while /readyz says
 what is missing.`
 
+// Options are couponsd's own settings.
+type Options struct {
+	// Group is the consumer group of the login topic.
+	Group string
+	// Topic is the login topic.
+	Topic string
+	// Instance names the consumer client (unique per process and host);
+	// empty = generated.
+	Instance string
+	// Concurrency is how many login events are handled at once.
+	Concurrency int
+	// MaxReconsume is how many redeliveries a failing event gets before
+	// it is dead-lettered.
+	MaxReconsume int
+	// APIAddr is the lifecycle API's address; empty = no API.
+	APIAddr string
+	// APIToken is the API's bearer token; empty = no API.
+	APIToken string
+	// Batch, issuer and maintenance settings (see coupon.IssuerConfig).
+	BatchSize      int
+	BatchWait      time.Duration
+	Workers        int
+	ActiveTTL      time.Duration
+	SyncInterval   time.Duration
+	Lease          time.Duration
+	ExpireInterval time.Duration
+}
+
+// BindFlags registers the options on fs with MKT_COUPONSD_* environment defaults.
+func BindFlags(fs *pflag.FlagSet, o *Options) {
+	config.String(fs, &o.Group, "group", "MKT_COUPONSD_GROUP", DefaultGroup, "consumer group of the login topic (every couponsd of a deployment uses the same)")
+	config.String(fs, &o.Topic, "login-topic", "MKT_COUPONSD_LOGIN_TOPIC", login.Topic, "topic of the user-login events")
+	config.String(fs, &o.Instance, "instance", "MKT_COUPONSD_INSTANCE", "", "consumer instance name, unique per host (default: generated)")
+	config.Int(fs, &o.Concurrency, "consume-concurrency", "MKT_COUPONSD_CONCURRENCY", DefaultConcurrency, "login events handled at once")
+	config.Int(fs, &o.MaxReconsume, "max-reconsume", "MKT_COUPONSD_MAX_RECONSUME", DefaultMaxReconsume, "redeliveries of a failing event before it is dead-lettered")
+	config.String(fs, &o.APIAddr, "api-addr", "MKT_COUPONSD_API_ADDR", DefaultAPIAddr, "listen address of the coupon lifecycle API (empty = off)")
+	config.Secret(fs, &o.APIToken, "api-token", "MKT_COUPONSD_API_TOKEN", "", "bearer token of the lifecycle API")
+	config.Int(fs, &o.BatchSize, "batch-size", "MKT_COUPONSD_BATCH_SIZE", coupon.DefaultBatchSize, "logins per issuance batch")
+	config.Duration(fs, &o.BatchWait, "batch-wait", "MKT_COUPONSD_BATCH_WAIT", coupon.DefaultBatchWait, "how long a batch waits to fill")
+	config.Int(fs, &o.Workers, "batch-workers", "MKT_COUPONSD_BATCH_WORKERS", coupon.DefaultWorkers, "issuance batches running at once")
+	config.Duration(fs, &o.ActiveTTL, "active-ttl", "MKT_COUPONSD_ACTIVE_TTL", coupon.DefaultActiveTTL, "how long the in-process active-coupon set is reused")
+	config.Duration(fs, &o.SyncInterval, "sync-interval", "MKT_COUPONSD_SYNC_INTERVAL", coupon.DefaultSyncInterval, "how often Redis state is checked against MySQL")
+	config.Duration(fs, &o.Lease, "reservation-lease", "MKT_COUPONSD_LEASE", coupon.DefaultLease, "how long a Redis reservation may stay unconfirmed")
+	config.Duration(fs, &o.ExpireInterval, "expire-interval", "MKT_COUPONSD_EXPIRE_INTERVAL", DefaultExpireInterval, "how often ended coupons are marked expired (0 = never)")
+}
+
 // Spec returns couponsd's daemon description.
 func Spec() deps.DaemonSpec {
+	var opts Options
 	return deps.DaemonSpec{
 		Name:           "couponsd",
 		Short:          "mkt coupon daemon: lazy issuance on login and the coupon lifecycle",
 		Long:           long,
 		DefaultOpsAddr: "127.0.0.1:9302",
-		Topics:         []string{TopicLogin},
+		// The login topic is created by Components, in the --mq-namespace.
+		Topics:    nil,
+		BindFlags: func(fs *pflag.FlagSet) { BindFlags(fs, &opts) },
+		Components: func(ctx context.Context, env *deps.Env) ([]daemon.Component, error) {
+			o := opts
+			// --mq-namespace prefixes topics and groups.
+			o.Topic, o.Group = env.Common.Topic(opts.Topic), env.Common.Topic(opts.Group)
+			tctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+			err := mq.EnsureTopics(tctx, env.Deps.MQ, 0, o.Topic)
+			cancel()
+			if err != nil {
+				return nil, fmt.Errorf("couponsd: create the login topic: %w", err)
+			}
+			svc, err := New(Config{
+				Options:    o,
+				DB:         env.Deps.DB,
+				Cache:      env.Deps.Cache,
+				MQ:         env.Deps.MQ,
+				Logger:     env.Logger,
+				Registerer: env.Registry,
+			})
+			if err != nil {
+				return nil, err
+			}
+			return svc.Components(), nil
+		},
+	}
+}
+
+// Config configures a Service.
+type Config struct {
+	Options
+	// DB, Cache and MQ are the connected dependencies; required.
+	DB    *store.DB
+	Cache *cache.Client
+	MQ    mq.Config
+	// Logger; default discard.
+	Logger *slog.Logger
+	// Registerer receives the metrics; nil registers none.
+	Registerer prometheus.Registerer
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Service is one couponsd's work: the issuer, the login consumer, the
+// lifecycle API and the expiry sweep.
+type Service struct {
+	cfg      Config
+	Issuer   *coupon.Issuer
+	State    *coupon.State
+	Consumer *mq.Consumer
+	API      *APIServer // nil when the API is off
+	expirer  *loop
+}
+
+// New builds a Service; nothing runs before its components start.
+func New(cfg Config) (*Service, error) {
+	if cfg.DB == nil || cfg.Cache == nil {
+		return nil, errors.New("couponsd: needs DB and Cache")
+	}
+	cfg.Logger = cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler))
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	cfg.Group = cmp.Or(cfg.Group, DefaultGroup)
+	cfg.Topic = cmp.Or(cfg.Topic, login.Topic)
+	cfg.Concurrency = cmp.Or(cfg.Concurrency, DefaultConcurrency)
+	cfg.MaxReconsume = cmp.Or(cfg.MaxReconsume, DefaultMaxReconsume)
+	st, err := coupon.NewState(coupon.StateConfig{Cache: cfg.Cache, Namespace: cfg.DB.Name(), Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	is, err := coupon.NewIssuer(coupon.IssuerConfig{
+		DB: cfg.DB, State: st, Logger: cfg.Logger, Now: cfg.Now,
+		ActiveTTL: cfg.ActiveTTL, SyncInterval: cfg.SyncInterval,
+		BatchSize: cfg.BatchSize, BatchWait: cfg.BatchWait, Workers: cfg.Workers, Lease: cfg.Lease,
+		Registerer: cfg.Registerer,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{cfg: cfg, Issuer: is, State: st}
+	mqc := cfg.MQ
+	mqc.Logger = cmp.Or(mqc.Logger, cfg.Logger)
+	s.Consumer, err = mq.NewConsumer(mq.ConsumerConfig{
+		Config:            mqc,
+		Group:             cfg.Group,
+		Topic:             cfg.Topic,
+		Tags:              login.Tag,
+		Instance:          cfg.Instance,
+		MaxReconsumeTimes: cfg.MaxReconsume,
+		Concurrency:       cfg.Concurrency,
+		Handler:           s.handle,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if cfg.APIAddr != "" && cfg.APIToken != "" {
+		h, err := NewAPI(APIConfig{DB: cfg.DB, Token: cfg.APIToken, Logger: cfg.Logger, Now: cfg.Now})
+		if err != nil {
+			return nil, err
+		}
+		s.API = NewAPIServer(cfg.APIAddr, h, cfg.Logger)
+	} else if cfg.APIAddr != "" {
+		cfg.Logger.Warn("couponsd: lifecycle API off: no bearer token (set MKT_COUPONSD_API_TOKEN or MKT_COUPONSD_API_TOKEN_FILE)")
+	}
+	if cfg.ExpireInterval > 0 {
+		s.expirer = &loop{name: "coupon-expirer", every: cfg.ExpireInterval, log: cfg.Logger, fn: func(ctx context.Context) error {
+			n, err := coupon.ExpireDue(ctx, cfg.DB, cfg.Now(), 1000)
+			if n > 0 {
+				cfg.Logger.Info("couponsd: expired coupon items", "items", n)
+			}
+			return err
+		}}
+	}
+	return s, nil
+}
+
+// handle is the login consumer's handler.
+func (s *Service) handle(ctx context.Context, d *mq.Delivery) error {
+	ev, err := login.Decode(d.Body)
+	if err != nil {
+		return mq.Permanent(err)
+	}
+	return s.Issuer.HandleLogin(ctx, ev)
+}
+
+// Components lists the service's daemon components in start order (the
+// consumer last, so it is stopped first and the issuer drains after it).
+func (s *Service) Components() []daemon.Component {
+	comps := []daemon.Component{s.Issuer}
+	if s.API != nil {
+		comps = append(comps, s.API)
+	}
+	if s.expirer != nil {
+		comps = append(comps, s.expirer)
+	}
+	return append(comps, consumerComponent{s.Consumer})
+}
+
+// Handler returns the API's HTTP handler (nil when the API is off).
+func (s *Service) Handler() http.Handler {
+	if s.API == nil {
+		return nil
+	}
+	return s.API.handler
+}
+
+// consumerComponent adapts an mq.Consumer to daemon.Component.
+type consumerComponent struct{ c *mq.Consumer }
+
+func (c consumerComponent) Name() string                    { return "login-consumer" }
+func (c consumerComponent) Start(ctx context.Context) error { return c.c.Start(ctx) }
+func (c consumerComponent) Stop(ctx context.Context) error  { return c.c.Shutdown(ctx) }
+
+// loop runs fn every interval until stopped.
+type loop struct {
+	name  string
+	every time.Duration
+	log   *slog.Logger
+	fn    func(ctx context.Context) error
+
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (l *loop) Name() string { return l.name }
+
+func (l *loop) Start(ctx context.Context) error {
+	ctx, l.cancel = context.WithCancel(ctx)
+	l.done = make(chan struct{})
+	go func() {
+		defer close(l.done)
+		t := time.NewTicker(l.every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := l.fn(ctx); err != nil && ctx.Err() == nil {
+					l.log.Warn("couponsd: background round failed", "loop", l.name, "error", err.Error())
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+func (l *loop) Stop(ctx context.Context) error {
+	if l.cancel == nil {
+		return nil
+	}
+	l.cancel()
+	select {
+	case <-l.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }

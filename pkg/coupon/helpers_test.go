@@ -1,0 +1,227 @@
+package coupon
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"mkt/pkg/cache"
+	"mkt/pkg/login"
+	"mkt/pkg/store"
+	"mkt/pkg/store/storetest"
+)
+
+// Integration tests run against MariaDB (MKT_MYSQL_DSN) and Redis
+// (MKT_REDIS_ADDR), each test in its own database and Redis key prefix. They
+// fail when a service is unreachable unless MKT_SKIP_INTEGRATION=1.
+
+func randHex(t testing.TB, n int) string {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// newTestCache opens Redis under a prefix of its own, deleted at test end.
+func newTestCache(t testing.TB) *cache.Client {
+	t.Helper()
+	if os.Getenv("MKT_SKIP_INTEGRATION") == "1" {
+		t.Skip("MKT_SKIP_INTEGRATION=1: skipping test that needs Redis")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := cache.Open(ctx, cache.Config{
+		Addr:      cmp.Or(os.Getenv("MKT_REDIS_ADDR"), "127.0.0.1:6379"),
+		KeyPrefix: "mkttest:coupon:" + randHex(t, 5),
+		PoolSize:  64,
+	})
+	if err != nil {
+		t.Fatalf("Redis (set MKT_REDIS_ADDR, or MKT_SKIP_INTEGRATION=1 to skip): %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := c.DeleteAll(ctx); err != nil {
+			t.Errorf("clean test keys: %v", err)
+		}
+		_ = c.Close()
+	})
+	return c
+}
+
+type testEnv struct {
+	db    *store.DB
+	cache *cache.Client
+	state *State
+}
+
+func newTestEnv(t testing.TB) *testEnv {
+	t.Helper()
+	db := storetest.NewDB(t)
+	c := newTestCache(t)
+	st, err := NewState(StateConfig{Cache: c, Namespace: db.Name(), RebuildWait: 20 * time.Second, Logger: testLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &testEnv{db: db, cache: c, state: st}
+}
+
+func (e *testEnv) issuer(t testing.TB, mod func(*IssuerConfig)) *Issuer {
+	t.Helper()
+	cfg := IssuerConfig{DB: e.db, State: e.state, Logger: testLogger()}
+	if mod != nil {
+		mod(&cfg)
+	}
+	is, err := NewIssuer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return is
+}
+
+func testLogger() *slog.Logger {
+	if os.Getenv("MKT_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// baseSpec is a valid lazy coupon for everyone, open for a day.
+func baseSpec(now time.Time) Spec {
+	return Spec{
+		Name: "10 off 100", Kind: KindAmount, AmountCents: 1000, ThresholdCents: 10000,
+		ValidFrom: now.Add(-time.Hour), ValidUntil: now.Add(24 * time.Hour),
+		PerMemberLimit: 1,
+	}
+}
+
+func (e *testEnv) create(t testing.TB, s Spec) *Coupon {
+	t.Helper()
+	res, err := Create(context.Background(), e.db, e.state, s, "", time.Now())
+	if err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	if res.RedisError != "" {
+		t.Fatalf("Create: redis: %s", res.RedisError)
+	}
+	return res.Coupon
+}
+
+func loginOf(member int64, at time.Time) login.Event {
+	return login.Event{MemberID: member, LoginAt: at}
+}
+
+// processUntilSettled runs Process on evs, redelivering the ones that fail
+// with ErrRetry (as the queue would), until every one is settled.
+func processUntilSettled(t testing.TB, is *Issuer, evs []login.Event) int {
+	t.Helper()
+	issued := 0
+	deadline := time.Now().Add(60 * time.Second)
+	for len(evs) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d logins still unsettled after 60 s", len(evs))
+		}
+		res := is.Process(context.Background(), evs)
+		var again []login.Event
+		for i, r := range res {
+			issued += r.Issued
+			if r.Err != nil {
+				if !errors.Is(r.Err, ErrRetry) {
+					t.Errorf("login of member %d: %v", evs[i].MemberID, r.Err)
+					continue
+				}
+				again = append(again, evs[i])
+			}
+		}
+		if len(again) > 0 {
+			time.Sleep(20 * time.Millisecond)
+		}
+		evs = again
+	}
+	return issued
+}
+
+// itemsByMember counts coupon id's items per member.
+func itemsByMember(t testing.TB, db *store.DB, id int64) map[int64]int {
+	t.Helper()
+	var rows []struct {
+		Member int64 `db:"member_id"`
+		N      int   `db:"n"`
+	}
+	if err := db.SelectContext(context.Background(), &rows,
+		`SELECT member_id, COUNT(*) AS n FROM sales_promotion_coupon_item WHERE coupon_id = ? GROUP BY member_id`, id); err != nil {
+		t.Fatal(err)
+	}
+	out := make(map[int64]int, len(rows))
+	for _, r := range rows {
+		out[r.Member] = r.N
+	}
+	return out
+}
+
+// checkInvariants asserts what must hold whatever happened: no member above
+// the per-member limit, seqs within 1..limit, issued_count equal to the
+// items and never above the quota. It returns the items per member.
+func checkInvariants(t testing.TB, db *store.DB, id int64) map[int64]int {
+	t.Helper()
+	ctx := context.Background()
+	c, err := Get(ctx, db, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	per := itemsByMember(t, db, id)
+	var total int64
+	for m, n := range per {
+		total += int64(n)
+		if n > c.PerMemberLimit {
+			t.Errorf("member %d holds %d items of coupon %d, limit %d", m, n, id, c.PerMemberLimit)
+		}
+	}
+	var badSeq int
+	if err := db.GetContext(ctx, &badSeq, `SELECT COUNT(*) FROM sales_promotion_coupon_item WHERE coupon_id = ? AND (seq < 1 OR seq > ?)`,
+		id, c.PerMemberLimit); err != nil {
+		t.Fatal(err)
+	}
+	if badSeq != 0 {
+		t.Errorf("%d items of coupon %d have a seq outside 1..%d", badSeq, id, c.PerMemberLimit)
+	}
+	if c.IssuedCount != total {
+		t.Errorf("coupon %d: issued_count %d, items %d", id, c.IssuedCount, total)
+	}
+	if c.TotalQuota != nil && total > *c.TotalQuota {
+		t.Errorf("coupon %d: %d items issued, quota %d", id, total, *c.TotalQuota)
+	}
+	return per
+}
+
+// checkRedisBelowTruth asserts the Redis counters never overstate MySQL
+// once nothing is in flight: the quota counter at most issued_count, no
+// reservation pending.
+func checkRedisBelowTruth(t testing.TB, e *testEnv, id int64) {
+	t.Helper()
+	ctx := context.Background()
+	c, err := Get(ctx, e.db, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := e.state.ReadCounters(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc.Pending != 0 {
+		t.Errorf("coupon %d: %d reservations still pending in redis", id, rc.Pending)
+	}
+	if rc.Loaded && rc.Issued > c.IssuedCount {
+		t.Errorf("coupon %d: redis quota counter %d above mysql issued_count %d", id, rc.Issued, c.IssuedCount)
+	}
+}
+
+func quota(n int64) *int64 { return &n }

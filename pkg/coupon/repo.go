@@ -1,0 +1,268 @@
+package coupon
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"mkt/pkg/store"
+)
+
+const couponColumns = `id, request_id, name, kind, amount_cents, threshold_cents, percent_off, cap_cents,
+	validity_kind, valid_from, valid_until, valid_days, total_quota, issued_count, per_member_limit,
+	audience, issue_mode, status, message_template, channels, push_status, shard_size, created_by,
+	created_at, updated_at`
+
+const itemColumns = `id, coupon_id, member_id, seq, status, order_id, valid_from, valid_until,
+	issued_at, claimed_at, locked_at, redeemed_at, updated_at`
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9_.:-]+$`)
+
+// CheckRequestID validates a creation request id: 1..64 characters from
+// letters, digits and "_.:-".
+func CheckRequestID(id string) error {
+	switch {
+	case id == "":
+		return fmt.Errorf("%w: request id is empty", ErrInvalid)
+	case len(id) > MaxRequestIDLen:
+		return fmt.Errorf("%w: request id is longer than %d characters", ErrInvalid, MaxRequestIDLen)
+	case !requestIDPattern.MatchString(id):
+		return fmt.Errorf("%w: request id %q: use only letters, digits and _.:-", ErrInvalid, id)
+	}
+	return nil
+}
+
+// NewRequestID returns a random request id with the given prefix.
+func NewRequestID(prefix string) string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return prefix + "-" + hex.EncodeToString(b[:])
+}
+
+// Insert stores a validated spec as an active coupon and returns its id.
+// requestID may be empty (no idempotency key); a duplicate one fails with
+// store.ErrDuplicate.
+func Insert(ctx context.Context, h store.Handler, s Spec, requestID string) (int64, error) {
+	s = s.WithDefaults()
+	var rid, tmpl any
+	if requestID != "" {
+		rid = requestID
+	}
+	pushStatus := "none"
+	if s.Mode == ModePush {
+		tmpl = s.Template
+		pushStatus = "created"
+	}
+	channels := make([]string, len(s.Channels))
+	for i, c := range s.Channels {
+		channels[i] = string(c)
+	}
+	res, err := h.ExecContext(ctx, `INSERT INTO sales_promotion_coupon
+		(request_id, name, kind, amount_cents, threshold_cents, percent_off, cap_cents, validity_kind,
+		 valid_from, valid_until, valid_days, total_quota, per_member_limit, audience, issue_mode,
+		 status, message_template, channels, push_status, shard_size, created_by)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'active', ?, ?, ?, ?, ?)`,
+		rid, s.Name, s.Kind, s.AmountCents, s.ThresholdCents, s.PercentOff, s.CapCents, s.Validity,
+		s.ValidFrom, s.ValidUntil, s.ValidDays, s.TotalQuota, s.PerMemberLimit, string(s.Audience.JSON()), s.Mode,
+		tmpl, strings.Join(channels, ","), pushStatus, s.ShardSize, s.CreatedBy)
+	if err != nil {
+		return 0, fmt.Errorf("coupon: insert %q: %w", s.Name, store.MapError(err))
+	}
+	id, err := res.LastInsertId()
+	if err != nil {
+		return 0, fmt.Errorf("coupon: insert %q: read its id: %w", s.Name, err)
+	}
+	return id, nil
+}
+
+// Get loads coupon id; ErrNotFound if there is none.
+func Get(ctx context.Context, h store.Handler, id int64) (*Coupon, error) {
+	return getOne(ctx, h, `SELECT `+couponColumns+` FROM sales_promotion_coupon WHERE id = ?`, id)
+}
+
+// GetByRequestID loads the coupon created with requestID; ErrNotFound if none.
+func GetByRequestID(ctx context.Context, h store.Handler, requestID string) (*Coupon, error) {
+	return getOne(ctx, h, `SELECT `+couponColumns+` FROM sales_promotion_coupon WHERE request_id = ?`, requestID)
+}
+
+func getOne(ctx context.Context, h store.Handler, q string, arg any) (*Coupon, error) {
+	var c Coupon
+	if err := h.GetContext(ctx, &c, q, arg); err != nil {
+		err = store.MapError(err)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("%w: coupon %v", ErrNotFound, arg)
+		}
+		return nil, fmt.Errorf("coupon: load %v: %w", arg, err)
+	}
+	if err := c.decode(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// ListOptions filters List.
+type ListOptions struct {
+	// Status keeps coupons with this status; empty = all.
+	Status Status
+	// Mode keeps coupons with this issue mode; empty = all.
+	Mode IssueMode
+	// BeforeID pages backwards: only ids below it (0 = from the newest).
+	BeforeID int64
+	// Limit bounds the result; default 50, at most 1000.
+	Limit int
+}
+
+// List returns coupons, newest first.
+func List(ctx context.Context, h store.Handler, o ListOptions) ([]Coupon, error) {
+	limit := o.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	limit = min(limit, 1000)
+	var conds []string
+	var args []any
+	if o.Status != "" {
+		conds = append(conds, "status = ?")
+		args = append(args, o.Status)
+	}
+	if o.Mode != "" {
+		conds = append(conds, "issue_mode = ?")
+		args = append(args, o.Mode)
+	}
+	if o.BeforeID > 0 {
+		conds = append(conds, "id < ?")
+		args = append(args, o.BeforeID)
+	}
+	q := `SELECT ` + couponColumns + ` FROM sales_promotion_coupon`
+	if len(conds) > 0 {
+		q += " WHERE " + strings.Join(conds, " AND ")
+	}
+	q += " ORDER BY id DESC LIMIT ?"
+	args = append(args, limit)
+	return selectCoupons(ctx, h, q, args...)
+}
+
+// ListIssuable returns the active coupons of mode whose window has not ended
+// at now (it may not have started yet), oldest first.
+func ListIssuable(ctx context.Context, h store.Handler, mode IssueMode, now time.Time) ([]Coupon, error) {
+	return selectCoupons(ctx, h, `SELECT `+couponColumns+` FROM sales_promotion_coupon
+		WHERE status = 'active' AND issue_mode = ? AND valid_until > ? ORDER BY id`, mode, now.UTC())
+}
+
+func selectCoupons(ctx context.Context, h store.Handler, q string, args ...any) ([]Coupon, error) {
+	var out []Coupon
+	if err := h.SelectContext(ctx, &out, q, args...); err != nil {
+		return nil, fmt.Errorf("coupon: list coupons: %w", store.MapError(err))
+	}
+	for i := range out {
+		if err := out[i].decode(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// SetStatus moves coupon id to status (active or disabled) and reports
+// whether it changed; ErrNotFound if there is no such coupon.
+func SetStatus(ctx context.Context, h store.Handler, id int64, status Status) (bool, error) {
+	if status != StatusActive && status != StatusDisabled {
+		return false, fmt.Errorf("%w: status %q", ErrInvalid, status)
+	}
+	res, err := h.ExecContext(ctx, `UPDATE sales_promotion_coupon SET status = ? WHERE id = ? AND status <> ?`, status, id, status)
+	if err != nil {
+		return false, fmt.Errorf("coupon: set coupon %d %s: %w", id, status, store.MapError(err))
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("coupon: set coupon %d %s: %w", id, status, err)
+	}
+	if n == 0 {
+		if _, err := Get(ctx, h, id); err != nil {
+			return false, err
+		}
+	}
+	return n == 1, nil
+}
+
+// ItemCounts counts coupon id's items by status (every status present).
+func ItemCounts(ctx context.Context, h store.Handler, id int64) (map[ItemStatus]int64, error) {
+	var rows []struct {
+		Status ItemStatus `db:"status"`
+		N      int64      `db:"n"`
+	}
+	if err := h.SelectContext(ctx, &rows,
+		`SELECT status, COUNT(*) AS n FROM sales_promotion_coupon_item WHERE coupon_id = ? GROUP BY status`, id); err != nil {
+		return nil, fmt.Errorf("coupon: count items of coupon %d: %w", id, store.MapError(err))
+	}
+	out := make(map[ItemStatus]int64, 5)
+	for _, s := range ItemStatuses() {
+		out[s] = 0
+	}
+	for _, r := range rows {
+		out[r.Status] = r.N
+	}
+	return out, nil
+}
+
+// MemberItem is an item with what its holder needs to know of its coupon.
+type MemberItem struct {
+	Item
+	CouponName     string `db:"coupon_name" json:"coupon_name"`
+	Kind           Kind   `db:"kind" json:"kind"`
+	AmountCents    int64  `db:"amount_cents" json:"amount_cents"`
+	ThresholdCents int64  `db:"threshold_cents" json:"threshold_cents"`
+	PercentOff     int    `db:"percent_off" json:"percent_off"`
+	CapCents       int64  `db:"cap_cents" json:"cap_cents"`
+}
+
+// MemberItemsOptions filters MemberItems.
+type MemberItemsOptions struct {
+	// Status keeps items with this status; empty = all.
+	Status ItemStatus
+	// Limit bounds the result; default 100, at most 1000.
+	Limit int
+}
+
+// MemberItems lists a member's items, newest first.
+func MemberItems(ctx context.Context, h store.Handler, memberID int64, o MemberItemsOptions) ([]MemberItem, error) {
+	limit := o.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 1000)
+	q := `SELECT i.id, i.coupon_id, i.member_id, i.seq, i.status, i.order_id, i.valid_from, i.valid_until,
+			i.issued_at, i.claimed_at, i.locked_at, i.redeemed_at, i.updated_at,
+			c.name AS coupon_name, c.kind, c.amount_cents, c.threshold_cents, c.percent_off, c.cap_cents
+		FROM sales_promotion_coupon_item i JOIN sales_promotion_coupon c ON c.id = i.coupon_id
+		WHERE i.member_id = ?`
+	args := []any{memberID}
+	if o.Status != "" {
+		q += " AND i.status = ?"
+		args = append(args, o.Status)
+	}
+	q += " ORDER BY i.id DESC LIMIT ?"
+	args = append(args, limit)
+	var out []MemberItem
+	if err := h.SelectContext(ctx, &out, q, args...); err != nil {
+		return nil, fmt.Errorf("coupon: list items of member %d: %w", memberID, store.MapError(err))
+	}
+	return out, nil
+}
+
+// GetItem loads item id; ErrNotFound if there is none.
+func GetItem(ctx context.Context, h store.Handler, id int64) (*Item, error) {
+	var it Item
+	if err := h.GetContext(ctx, &it, `SELECT `+itemColumns+` FROM sales_promotion_coupon_item WHERE id = ?`, id); err != nil {
+		err = store.MapError(err)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("%w: item %d", ErrNotFound, id)
+		}
+		return nil, fmt.Errorf("coupon: load item %d: %w", id, err)
+	}
+	return &it, nil
+}

@@ -1,0 +1,521 @@
+package couponsd
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/rocketmq-client-go/v2/admin"
+	"github.com/apache/rocketmq-client-go/v2/primitive"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"mkt/pkg/cache"
+	"mkt/pkg/coupon"
+	"mkt/pkg/daemon"
+	"mkt/pkg/deps"
+	"mkt/pkg/login"
+	"mkt/pkg/mq"
+	"mkt/pkg/store"
+	"mkt/pkg/store/storetest"
+)
+
+// Integration tests use MariaDB (MKT_MYSQL_DSN), Redis (MKT_REDIS_ADDR) and
+// RocketMQ (MKT_ROCKETMQ_NAMESRV, MKT_ROCKETMQ_BROKER), each test with its
+// own database, key prefix, topic and consumer group. They fail when a
+// service is unreachable unless MKT_SKIP_INTEGRATION=1.
+
+func TestMain(m *testing.M) {
+	mq.RouteClientLogs(slog.New(slog.NewTextHandler(os.Stderr, nil)), slog.LevelError)
+	os.Exit(m.Run())
+}
+
+func logger() *slog.Logger {
+	if os.Getenv("MKT_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func randHex(t testing.TB) string {
+	var b [5]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b[:])
+}
+
+func skipIfAsked(t testing.TB) {
+	if os.Getenv("MKT_SKIP_INTEGRATION") == "1" {
+		t.Skip("MKT_SKIP_INTEGRATION=1")
+	}
+}
+
+func testCache(t testing.TB) *cache.Client {
+	t.Helper()
+	skipIfAsked(t)
+	c, err := cache.Open(t.Context(), cache.Config{
+		Addr:      cmp.Or(os.Getenv("MKT_REDIS_ADDR"), "127.0.0.1:6379"),
+		KeyPrefix: "mkttest:couponsd:" + randHex(t),
+		PoolSize:  64,
+	})
+	if err != nil {
+		t.Fatalf("Redis (set MKT_SKIP_INTEGRATION=1 to skip): %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, _ = c.DeleteAll(ctx)
+		_ = c.Close()
+	})
+	return c
+}
+
+func testMQ(t testing.TB) mq.Config {
+	t.Helper()
+	skipIfAsked(t)
+	cfg := mq.Config{
+		NameServer: cmp.Or(os.Getenv("MKT_ROCKETMQ_NAMESRV"), mq.DefaultNameServer),
+		BrokerAddr: cmp.Or(os.Getenv("MKT_ROCKETMQ_BROKER"), mq.DefaultBrokerAddr),
+		Logger:     logger(),
+	}
+	for _, a := range []string{cfg.NameServer, cfg.BrokerAddr} {
+		conn, err := net.DialTimeout("tcp", a, 2*time.Second)
+		if err != nil {
+			t.Fatalf("RocketMQ at %s unreachable (set MKT_SKIP_INTEGRATION=1 to skip): %v", a, err)
+		}
+		conn.Close()
+	}
+	return cfg
+}
+
+// testTopic creates topic and deletes it (with the group's retry and
+// dead-letter topics) when the test ends.
+func testTopic(t testing.TB, cfg mq.Config, topic, group string) {
+	t.Helper()
+	t.Cleanup(func() {
+		adm, err := admin.NewAdmin(admin.WithResolver(primitive.NewPassthroughResolver([]string{cfg.NameServer})))
+		if err != nil {
+			return
+		}
+		defer adm.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		for _, tp := range []string{topic, mq.RetryTopic(group), mq.DeadLetterTopic(group)} {
+			if q, err := adm.FetchPublishMessageQueues(ctx, tp); err != nil || len(q) == 0 {
+				continue
+			}
+			_ = adm.DeleteTopic(ctx, admin.WithTopicDelete(tp), admin.WithBrokerAddrDelete(cfg.BrokerAddr),
+				admin.WithNameSrvAddr([]string{cfg.NameServer}))
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := mq.EnsureTopics(ctx, cfg, 8, topic); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func baseSpec(now time.Time) coupon.Spec {
+	return coupon.Spec{
+		Name: "10 off 100", Kind: coupon.KindAmount, AmountCents: 1000, ThresholdCents: 10000,
+		ValidFrom: now.Add(-time.Hour), ValidUntil: now.Add(24 * time.Hour), PerMemberLimit: 1,
+	}
+}
+
+func itemsByMember(t testing.TB, db *store.DB, id int64) map[int64]int {
+	t.Helper()
+	var rows []struct {
+		Member int64 `db:"member_id"`
+		N      int   `db:"n"`
+	}
+	if err := db.SelectContext(context.Background(), &rows,
+		`SELECT member_id, COUNT(*) AS n FROM sales_promotion_coupon_item WHERE coupon_id = ? GROUP BY member_id`, id); err != nil {
+		t.Fatal(err)
+	}
+	out := make(map[int64]int, len(rows))
+	for _, r := range rows {
+		out[r.Member] = r.N
+	}
+	return out
+}
+
+// TestLoginsThroughRocketMQ runs two couponsd services in one consumer
+// group on a real topic. Every event is published twice (redelivery), some
+// members log in from several devices at once, a poison message is mixed
+// in, and Redis loses the test's keys twice while events flow. Once
+// settled: every member holds exactly its limit, the limited coupon issued
+// exactly its quota, and both consumers did part of the work.
+func TestLoginsThroughRocketMQ(t *testing.T) {
+	t.Parallel()
+	db := storetest.NewDB(t)
+	c := testCache(t)
+	mqc := testMQ(t)
+	sfx := randHex(t)
+	topic, group := "coupontest_login_"+sfx, "coupontest_g_"+sfx
+	testTopic(t, mqc, topic, group)
+	ctx := t.Context()
+	now := time.Now()
+
+	st, err := coupon.NewState(coupon.StateConfig{Cache: c, Namespace: db.Name()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := baseSpec(now)
+	s.PerMemberLimit = 2
+	everyone, err := coupon.Create(ctx, db, st, s, "", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls := baseSpec(now)
+	ls.TotalQuota = new(int64)
+	*ls.TotalQuota = 300
+	limited, err := coupon.Create(ctx, db, st, ls, "", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	regs := []*prometheus.Registry{prometheus.NewRegistry(), prometheus.NewRegistry()}
+	var services []*Service
+	for i, inst := range []string{"couponsd_a_" + sfx, "couponsd_b_" + sfx} {
+		svc, err := New(Config{
+			Options: Options{Group: group, Topic: topic, Instance: inst, Concurrency: 64,
+				ActiveTTL: 50 * time.Millisecond, SyncInterval: 2 * time.Second, Lease: 3 * time.Second},
+			DB: db, Cache: c, MQ: mqc, Logger: logger(), Registerer: regs[i],
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		services = append(services, svc)
+	}
+	// Stopped one after the other, the second once the first's departure
+	// has been rebalanced: the RocketMQ client reads its "closed" flag
+	// unsynchronised, so a rebalance notification racing a Shutdown of the
+	// same process is a data race inside the library.
+	var stops []func()
+	for _, svc := range services {
+		stops = append(stops, startAll(t, svc.Components()))
+	}
+	t.Cleanup(func() {
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
+			if i > 0 {
+				time.Sleep(3 * time.Second)
+			}
+		}
+	})
+
+	p, err := mq.NewProducer(mq.ProducerConfig{Config: mqc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Shutdown()
+	pub := login.Publisher{Sender: p, Topic: topic}
+	const members = 1500
+	var evs []login.Event
+	for m := int64(1); m <= members; m++ {
+		evs = append(evs, login.Event{MemberID: m, LoginAt: now, DeviceID: "phone"})
+		if m <= 40 { // the same member on several devices at once
+			for d := range 4 {
+				evs = append(evs, login.Event{MemberID: m, LoginAt: now.Add(time.Duration(d) * time.Millisecond), DeviceID: fmt.Sprint("tablet-", d)})
+			}
+		}
+	}
+	send := func(part []login.Event) {
+		if err := pub.Publish(ctx, part...); err != nil {
+			t.Fatal(err)
+		}
+		if err := pub.Publish(ctx, part...); err != nil { // redelivery
+			t.Fatal(err)
+		}
+	}
+	if err := p.Send(ctx, mq.Message{Topic: topic, Tag: login.Tag, Body: []byte("{not json")}); err != nil {
+		t.Fatal(err)
+	}
+	third := len(evs) / 3
+	send(evs[:third])
+	time.Sleep(300 * time.Millisecond)
+	if _, err := c.DeleteAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	send(evs[third : 2*third])
+	time.Sleep(300 * time.Millisecond)
+	if _, err := c.DeleteAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	send(evs[2*third:])
+
+	deadline := time.Now().Add(120 * time.Second)
+	for {
+		per := itemsByMember(t, db, everyone.Coupon.ID)
+		full := 0
+		for _, n := range per {
+			if n == 2 {
+				full++
+			}
+		}
+		lim := itemsByMember(t, db, limited.Coupon.ID)
+		if full == members && len(lim) == 300 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not settled after 120 s: %d of %d members hold 2 items; limited coupon: %d holders", full, members, len(lim))
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // let stragglers (redeliveries) land: they must change nothing
+	for _, id := range []int64{everyone.Coupon.ID, limited.Coupon.ID} {
+		cp, err := coupon.Get(ctx, db, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		per := itemsByMember(t, db, id)
+		var total int64
+		for m, n := range per {
+			total += int64(n)
+			if n > cp.PerMemberLimit {
+				t.Errorf("coupon %d: member %d holds %d, limit %d", id, m, n, cp.PerMemberLimit)
+			}
+		}
+		if total != cp.IssuedCount {
+			t.Errorf("coupon %d: issued_count %d, items %d", id, cp.IssuedCount, total)
+		}
+		if cp.TotalQuota != nil && total != *cp.TotalQuota {
+			t.Errorf("coupon %d: %d items, quota %d", id, total, *cp.TotalQuota)
+		}
+	}
+	for i, reg := range regs {
+		if v := counterValue(t, reg, "mkt_coupon_logins_total"); v == 0 {
+			t.Errorf("service %d handled no login: the group did not share the work", i)
+		}
+	}
+	_ = services
+}
+
+// startAll starts comps in order and returns the function stopping them in
+// reverse order.
+func startAll(t *testing.T, comps []daemon.Component) func() {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	for _, c := range comps {
+		if err := c.Start(ctx); err != nil {
+			cancel()
+			t.Fatalf("start %T: %v", c, err)
+		}
+	}
+	return func() {
+		defer cancel()
+		sctx, scancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer scancel()
+		for i := len(comps) - 1; i >= 0; i-- {
+			if err := comps[i].Stop(sctx); err != nil {
+				t.Errorf("stop %T: %v", comps[i], err)
+			}
+		}
+	}
+}
+
+type apiClient struct {
+	t     *testing.T
+	url   string
+	token string
+}
+
+func (a apiClient) do(method, path string, body any) (int, map[string]any) {
+	a.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, a.url+path, rd)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	if a.token != "" {
+		req.Header.Set("Authorization", "Bearer "+a.token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+		a.t.Errorf("%s %s: content type %q", method, path, ct)
+	}
+	var out map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		a.t.Fatalf("%s %s: decode: %v", method, path, err)
+	}
+	return resp.StatusCode, out
+}
+
+func errCode(body map[string]any) string {
+	e, _ := body["error"].(map[string]any)
+	s, _ := e["code"].(string)
+	return s
+}
+
+func TestAPI(t *testing.T) {
+	t.Parallel()
+	db := storetest.NewDB(t)
+	ctx := t.Context()
+	now := time.Now()
+	created, err := coupon.Create(ctx, db, nil, baseSpec(now), "", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := created.Coupon.ID
+	h, err := NewAPI(APIConfig{DB: db, Token: "s3cret", Logger: logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	api := apiClient{t: t, url: srv.URL, token: "s3cret"}
+
+	for _, tok := range []string{"", "wrong"} {
+		code, body := apiClient{t: t, url: srv.URL, token: tok}.do("GET", "/v1/members/1/items", nil)
+		if code != 401 || errCode(body) != CodeUnauthorized {
+			t.Errorf("token %q: %d %v", tok, code, body)
+		}
+	}
+	code, body := api.do("POST", fmt.Sprintf("/v1/coupons/%d/issue", id), map[string]any{"member_ids": []int64{1, 2, 2}})
+	if code != 200 || body["issued"].(float64) != 2 {
+		t.Fatalf("bulk issue: %d %v", code, body)
+	}
+	code, body = api.do("GET", "/v1/members/1/items", nil)
+	items, _ := body["items"].([]any)
+	if code != 200 || len(items) != 1 {
+		t.Fatalf("member items: %d %v", code, body)
+	}
+	item := int64(items[0].(map[string]any)["id"].(float64))
+	path := func(step string) string { return fmt.Sprintf("/v1/items/%d/%s", item, step) }
+
+	for _, tc := range []struct {
+		method, path string
+		body         any
+		status       int
+		code         string
+	}{
+		{"POST", path("claim"), map[string]any{"member_id": 2}, 403, CodeNotOwner},
+		{"POST", path("claim"), map[string]any{"member_id": 1}, 200, ""},
+		{"POST", path("lock"), map[string]any{"member_id": 1, "order_id": "o-1", "order_total_cents": 500}, 422, CodeThresholdNotMet},
+		{"POST", path("lock"), map[string]any{"member_id": 1, "order_id": "o-1", "order_total_cents": 20000}, 200, ""},
+		{"POST", path("lock"), map[string]any{"member_id": 1, "order_id": "o-2", "order_total_cents": 20000}, 409, CodeConflict},
+		{"POST", path("redeem"), map[string]any{"order_id": "o-2"}, 409, CodeConflict},
+		{"POST", path("redeem"), map[string]any{"order_id": "o-1"}, 200, ""},
+		{"POST", path("release"), map[string]any{"order_id": "o-1"}, 409, CodeConflict},
+		{"POST", path("lock"), map[string]any{"member_id": 1, "order_id": "", "order_total_cents": 1}, 400, CodeInvalidRequest},
+		{"POST", path("lock"), map[string]any{"member_id": 1, "bogus": 1}, 400, CodeInvalidRequest},
+		{"POST", "/v1/items/abc/claim", map[string]any{"member_id": 1}, 400, CodeInvalidRequest},
+		{"POST", "/v1/items/99999/claim", map[string]any{"member_id": 1}, 404, CodeNotFound},
+		{"GET", "/v1/coupons/99999", nil, 404, CodeNotFound},
+		{"GET", "/v1/nothing", nil, 404, CodeNotFound},
+		{"DELETE", path("claim"), nil, 405, CodeMethod},
+		{"POST", fmt.Sprintf("/v1/coupons/%d/issue", id), map[string]any{"member_ids": []int64{}}, 400, CodeInvalidRequest},
+	} {
+		code, body := api.do(tc.method, tc.path, tc.body)
+		if code != tc.status || errCode(body) != tc.code {
+			t.Errorf("%s %s %v: %d %v; want %d %q", tc.method, tc.path, tc.body, code, body, tc.status, tc.code)
+		}
+	}
+	code, body = api.do("GET", fmt.Sprintf("/v1/items/%d", item), nil)
+	if code != 200 || body["item"].(map[string]any)["status"] != "redeemed" {
+		t.Errorf("item after redeem: %d %v", code, body)
+	}
+	// Expired: member 2's item window ends.
+	if _, err := db.ExecContext(ctx, `UPDATE sales_promotion_coupon_item SET valid_until = ? WHERE member_id = 2`, now.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	_, body = api.do("GET", "/v1/members/2/items?status=issued", nil)
+	items2, _ := body["items"].([]any)
+	if len(items2) != 1 {
+		t.Fatalf("member 2 items: %v", body)
+	}
+	item2 := int64(items2[0].(map[string]any)["id"].(float64))
+	code, body = api.do("POST", fmt.Sprintf("/v1/items/%d/lock", item2), map[string]any{"member_id": 2, "order_id": "o-9", "order_total_cents": 20000})
+	if code != 409 || errCode(body) != CodeExpired {
+		t.Errorf("lock of an expired item: %d %v", code, body)
+	}
+	code, body = api.do("GET", "/v1/members/2/items?status=bogus", nil)
+	if code != 400 || !strings.Contains(fmt.Sprint(body), "bogus") {
+		t.Errorf("bad status filter: %d %v", code, body)
+	}
+}
+
+func TestServiceAPIOnlyWithToken(t *testing.T) {
+	t.Parallel()
+	db := storetest.NewDB(t)
+	c := testCache(t)
+	svc, err := New(Config{Options: Options{APIAddr: "127.0.0.1:0"}, DB: db, Cache: c, MQ: mq.Config{}, Logger: logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if svc.API != nil {
+		t.Error("API on without a token")
+	}
+	svc, err = New(Config{Options: Options{APIAddr: "127.0.0.1:0", APIToken: "t"}, DB: db, Cache: c, Logger: logger()})
+	if err != nil || svc.API == nil {
+		t.Fatalf("API with a token: %v", err)
+	}
+	if err := svc.API.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	defer svc.API.Stop(context.Background())
+	resp, err := http.Get("http://" + svc.API.Addr().String() + "/v1/items/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Errorf("unauthenticated request: %d", resp.StatusCode)
+	}
+}
+
+func counterValue(t *testing.T, g prometheus.Gatherer, name string) float64 {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("metric %s not found", name)
+	return 0
+}
+
+func TestSpecFlags(t *testing.T) {
+	t.Parallel()
+	var errb bytes.Buffer
+	cmd := deps.Command(Spec(), &errb)
+	for _, name := range []string{"group", "login-topic", "api-addr", "api-token-file", "batch-size", "consume-concurrency", "reservation-lease", "expire-interval"} {
+		if cmd.Flags().Lookup(name) == nil {
+			t.Errorf("flag --%s missing", name)
+		}
+	}
+	if cmd.Flags().Lookup("api-token") != nil {
+		t.Error("the API token must not be a flag value (only --api-token-file)")
+	}
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetArgs([]string{"--help"})
+	if err := cmd.Execute(); err != nil || !strings.Contains(out.String(), "consumer group") {
+		t.Errorf("--help: %v\n%s", err, out.String())
+	}
+}
