@@ -8,14 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"mkt/pkg/coupon"
+	"mkt/pkg/daemon"
 	"mkt/pkg/store"
 )
 
@@ -354,74 +353,15 @@ func (a *api) issue(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, res)
 }
 
-// APIServer serves the API on its own address; it is a daemon component.
-type APIServer struct {
-	addr    string
-	handler http.Handler
-	log     *slog.Logger
-
-	mu     sync.Mutex
-	srv    *http.Server
-	bound  net.Addr
-	failed chan error
-}
-
-// NewAPIServer returns a server of handler on addr (":0" picks a port).
-func NewAPIServer(addr string, handler http.Handler, log *slog.Logger) *APIServer {
-	return &APIServer{addr: addr, handler: handler, log: cmp.Or(log, slog.New(slog.DiscardHandler)), failed: make(chan error, 1)}
-}
-
-// Name implements the daemon's optional namer.
-func (s *APIServer) Name() string { return "coupon-api" }
-
-// Start listens and serves in the background.
-func (s *APIServer) Start(ctx context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var lc net.ListenConfig
-	l, err := lc.Listen(ctx, "tcp", s.addr)
-	if err != nil {
-		return fmt.Errorf("couponsd: API: listen on %s: %w", s.addr, err)
-	}
-	s.bound = l.Addr()
-	s.srv = &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-	}
-	s.log.Info("coupon API listening", "addr", s.bound.String())
-	go func(srv *http.Server) {
-		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.failed <- fmt.Errorf("couponsd: API: %w", err)
-		}
-	}(s.srv)
-	return nil
-}
-
-// Addr is the address listened on, nil before Start.
-func (s *APIServer) Addr() net.Addr {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.bound
-}
-
-// Failed delivers an error if serving stops on its own.
-func (s *APIServer) Failed() <-chan error { return s.failed }
-
-// Stop shuts down gracefully within ctx.
-func (s *APIServer) Stop(ctx context.Context) error {
-	s.mu.Lock()
-	srv := s.srv
-	s.mu.Unlock()
-	if srv == nil {
-		return nil
-	}
-	if err := srv.Shutdown(ctx); err != nil {
-		_ = srv.Close()
-		return fmt.Errorf("couponsd: API shutdown: %w", err)
-	}
-	return nil
+// NewAPIServer returns the daemon component serving handler on addr (":0"
+// picks a port), with request timeouts suited to the API.
+func NewAPIServer(addr string, handler http.Handler, log *slog.Logger) (*daemon.HTTPServer, error) {
+	return daemon.NewHTTPServer(daemon.HTTPServerConfig{
+		Name:         "coupon-api",
+		Addr:         addr,
+		Handler:      handler,
+		Logger:       log,
+		ReadTimeout:  30 * time.Second,
+		WriteTimeout: 60 * time.Second,
+	})
 }

@@ -163,7 +163,7 @@ type Service struct {
 	Issuer   *coupon.Issuer
 	State    *coupon.State
 	Consumer *mq.Consumer
-	API      *APIServer // nil when the API is off
+	API      *daemon.HTTPServer // nil when the API is off
 	expirer  *loop
 }
 
@@ -214,7 +214,9 @@ func New(cfg Config) (*Service, error) {
 		if err != nil {
 			return nil, err
 		}
-		s.API = NewAPIServer(cfg.APIAddr, h, cfg.Logger)
+		if s.API, err = NewAPIServer(cfg.APIAddr, h, cfg.Logger); err != nil {
+			return nil, err
+		}
 	} else if cfg.APIAddr != "" {
 		cfg.Logger.Warn("couponsd: lifecycle API off: no bearer token (set MKT_COUPONSD_API_TOKEN or MKT_COUPONSD_API_TOKEN_FILE)")
 	}
@@ -249,7 +251,7 @@ func (s *Service) Components() []daemon.Component {
 	if s.expirer != nil {
 		comps = append(comps, s.expirer)
 	}
-	return append(comps, consumerComponent{s.Consumer})
+	return append(comps, s.Consumer)
 }
 
 // Handler returns the API's HTTP handler (nil when the API is off).
@@ -257,15 +259,8 @@ func (s *Service) Handler() http.Handler {
 	if s.API == nil {
 		return nil
 	}
-	return s.API.handler
+	return s.API.Handler()
 }
-
-// consumerComponent adapts an mq.Consumer to daemon.Component.
-type consumerComponent struct{ c *mq.Consumer }
-
-func (c consumerComponent) Name() string                    { return "login-consumer" }
-func (c consumerComponent) Start(ctx context.Context) error { return c.c.Start(ctx) }
-func (c consumerComponent) Stop(ctx context.Context) error  { return c.c.Shutdown(ctx) }
 
 // loop runs fn every interval until stopped.
 type loop struct {

@@ -496,7 +496,9 @@ func TestRunDrainTimeoutCancelsInFlightWork(t *testing.T) {
 			cancel()
 		}
 	}()
-	err := Run(ctx, RunConfig{DrainTimeout: 20 * time.Millisecond, KillTimeout: 20 * time.Millisecond, Notifier: NewNotifier(sock, 0)},
+	// KillTimeout leaves slow ample time to return once its lifetime ends,
+	// even on a loaded machine; stuck is abandoned when it runs out.
+	err := Run(ctx, RunConfig{DrainTimeout: 20 * time.Millisecond, KillTimeout: time.Second, Notifier: NewNotifier(sock, 0)},
 		first, stuck, slow)
 	if !errors.Is(err, ErrDrainTimeout) || !strings.Contains(err.Error(), "stop stuck: abandoned") {
 		t.Fatalf("Run = %v, want ErrDrainTimeout and stuck abandoned", err)

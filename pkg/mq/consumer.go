@@ -373,3 +373,9 @@ func toDelivery(m *primitive.MessageExt) *Delivery {
 	}
 	return d
 }
+
+// Name identifies the consumer by group and topic (for a daemon's logs).
+func (c *Consumer) Name() string { return "consumer " + c.cfg.Group + "@" + c.cfg.Topic }
+
+// Stop is Shutdown, so a Consumer is a daemon component (Start/Stop).
+func (c *Consumer) Stop(ctx context.Context) error { return c.Shutdown(ctx) }

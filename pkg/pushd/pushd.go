@@ -173,18 +173,8 @@ func components(env *deps.Env, o *Options) ([]daemon.Component, error) {
 	if err != nil {
 		return out, err
 	}
-	return append(out, worker, reaper, sched, consumer{"planner-consumer", planCons}, consumer{"worker-consumer", workCons}), nil
+	return append(out, worker, reaper, sched, planCons, workCons), nil
 }
-
-// consumer adapts an mq.Consumer to daemon.Component.
-type consumer struct {
-	name string
-	c    *mq.Consumer
-}
-
-func (c consumer) Name() string                    { return c.name }
-func (c consumer) Start(ctx context.Context) error { return c.c.Start(ctx) }
-func (c consumer) Stop(ctx context.Context) error  { return c.c.Shutdown(ctx) }
 
 // stopFunc is a component already running that only needs stopping.
 type stopFuncComponent struct {
