@@ -2,7 +2,10 @@
 // validated Spec), how a campaign is stored in sales_promotion, its status
 // machine, its shards in campaign_shard (the durable truth of progress), and
 // the messages that carry it through RocketMQ (the created event and shard
-// tasks).
+// tasks). The push pipeline's machinery here — the status machine
+// (CampaignKind's methods, Run), atomic create (Creator.Announce), shards,
+// leases and Control — also drives the push runs of push-mode coupons
+// (KindCoupon, their push_status in sales_promotion_coupon).
 package campaign
 
 import (

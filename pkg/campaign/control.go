@@ -77,10 +77,15 @@ func PublishTasks(ctx context.Context, pub Publisher, o PublishOptions, tasks []
 // Control changes a running campaign on an operator's request: pause,
 // resume, cancel and retry-failed. Every change is a conditional status
 // update (see Transition), so concurrent operators and daemons cannot both
-// win; the workers read the status and act within seconds.
+// win; the workers read the status and act within seconds. It drives
+// promotions by default, or the push runs of push-mode coupons with Kind
+// KindCoupon (their push_status).
 type Control struct {
 	// DB holds the campaigns. Required.
 	DB *store.DB
+	// Kind is the kind of campaign controlled: KindPromotion (default) or
+	// KindCoupon.
+	Kind CampaignKind
 	// Publisher sends shard tasks and created events (resume, retry-failed).
 	// Required for those two.
 	Publisher Publisher
@@ -92,11 +97,18 @@ type Control struct {
 	Logger *slog.Logger
 }
 
-func (c *Control) logger() *slog.Logger { return cmp.Or(c.Logger, slog.Default()) }
+func (c *Control) logger() *slog.Logger {
+	return cmp.Or(c.Logger, slog.Default()).With(slog.String("kind", string(c.kind())))
+}
+
+func (c *Control) kind() CampaignKind { return cmp.Or(c.Kind, KindPromotion) }
 
 // ControlResult reports what a control operation did.
 type ControlResult struct {
+	// Campaign is the promotion after the operation (nil for other kinds).
 	Campaign *Campaign `json:"campaign"`
+	// Run is the run after the operation, for kinds other than promotions.
+	Run *Run `json:"run,omitempty"`
 	// Shards is the number of shards whose status the operation changed.
 	Shards int64 `json:"shards_changed"`
 	// Published is the number of shard tasks (or created events) published.
@@ -115,10 +127,10 @@ type ControlResult struct {
 func (c *Control) Pause(ctx context.Context, id uint64) (ControlResult, error) {
 	var res ControlResult
 	err := c.DB.InTx(ctx, func(tx store.Handler) error {
-		if err := Transition(ctx, tx, id, []Status{StatusCreated, StatusPlanning, StatusRunning}, StatusPaused, "paused by operator"); err != nil {
+		if err := c.kind().Transition(ctx, tx, id, []Status{StatusCreated, StatusPlanning, StatusRunning}, StatusPaused, "paused by operator"); err != nil {
 			return err
 		}
-		n, err := SetShardsStatus(ctx, tx, KindPromotion, id, []ShardStatus{ShardPending}, ShardPaused)
+		n, err := SetShardsStatus(ctx, tx, c.kind(), id, []ShardStatus{ShardPending}, ShardPaused)
 		res.Shards = n
 		return err
 	})
@@ -138,16 +150,17 @@ func (c *Control) Pause(ctx context.Context, id uint64) (ControlResult, error) {
 // status fails with ErrConflict.
 func (c *Control) Resume(ctx context.Context, id uint64) (ControlResult, error) {
 	var res ControlResult
-	cur, err := Get(ctx, c.DB, id)
+	k := c.kind()
+	cur, err := k.GetRun(ctx, c.DB, id)
 	if err != nil {
 		return res, err
 	}
 	switch {
-	case cur.Status == StatusPaused && cur.PlannedAt == nil:
-		if err := Transition(ctx, c.DB, id, []Status{StatusPaused}, StatusCreated, "resumed before planning"); err != nil {
+	case cur.Status == StatusPaused && !cur.Planned:
+		if err := k.Transition(ctx, c.DB, id, []Status{StatusPaused}, StatusCreated, "resumed before planning"); err != nil {
 			return res, err
 		}
-		ev := CreatedEvent{Kind: KindPromotion, CampaignID: id}
+		ev := CreatedEvent{Kind: k, CampaignID: id}
 		if cur.RequestID != nil {
 			ev.RequestID = *cur.RequestID
 		}
@@ -158,10 +171,10 @@ func (c *Control) Resume(ctx context.Context, id uint64) (ControlResult, error) 
 		res.Note = "paused before planning: sent back to the planner"
 	case cur.Status == StatusPaused || cur.Status == StatusRunning:
 		err := c.DB.InTx(ctx, func(tx store.Handler) error {
-			if err := Transition(ctx, tx, id, []Status{StatusPaused, StatusRunning}, StatusRunning, ""); err != nil {
+			if err := k.Transition(ctx, tx, id, []Status{StatusPaused, StatusRunning}, StatusRunning, ""); err != nil {
 				return err
 			}
-			n, err := SetShardsStatus(ctx, tx, KindPromotion, id, []ShardStatus{ShardPaused}, ShardPending)
+			n, err := SetShardsStatus(ctx, tx, k, id, []ShardStatus{ShardPaused}, ShardPending)
 			res.Shards = n
 			return err
 		})
@@ -176,11 +189,11 @@ func (c *Control) Resume(ctx context.Context, id uint64) (ControlResult, error) 
 		if err != nil {
 			return res, fmt.Errorf("%w (the campaign is running; resume again to republish)", err)
 		}
-		if _, err := CompleteIfDone(ctx, c.DB, id); err != nil {
+		if _, err := k.CompleteIfDone(ctx, c.DB, id); err != nil {
 			return res, err
 		}
 	default:
-		return res, fmt.Errorf("%w: campaign %d is %s, only a paused campaign can be resumed", ErrConflict, id, cur.Status)
+		return res, fmt.Errorf("%w: %s %d is %s, only a paused one can be resumed", ErrConflict, k, id, cur.Status)
 	}
 	c.logger().Info("campaign: resumed", slog.Uint64("campaign_id", id), slog.Int64("shards", res.Shards),
 		slog.Int("published", res.Published), slog.Bool("replanned", res.Replanned))
@@ -196,15 +209,15 @@ func (c *Control) Cancel(ctx context.Context, id uint64, reason string) (Control
 	var res ControlResult
 	reason = cmp.Or(reason, "cancelled by operator")
 	err := c.DB.InTx(ctx, func(tx store.Handler) error {
-		if err := Transition(ctx, tx, id, []Status{StatusCreated, StatusPlanning, StatusRunning, StatusPaused}, StatusCancelled, reason); err != nil {
+		if err := c.kind().Transition(ctx, tx, id, []Status{StatusCreated, StatusPlanning, StatusRunning, StatusPaused}, StatusCancelled, reason); err != nil {
 			return err
 		}
-		n, err := SetShardsStatus(ctx, tx, KindPromotion, id, []ShardStatus{ShardPending, ShardPaused}, ShardCancelled)
+		n, err := SetShardsStatus(ctx, tx, c.kind(), id, []ShardStatus{ShardPending, ShardPaused}, ShardCancelled)
 		if err != nil {
 			return err
 		}
 		res.Shards = n
-		_, err = CancelSchedules(ctx, tx, KindPromotion, id, reason)
+		_, err = CancelSchedules(ctx, tx, c.kind(), id, reason)
 		return err
 	})
 	if err != nil {
@@ -222,32 +235,33 @@ func (c *Control) Cancel(ctx context.Context, id uint64, reason string) (Control
 // running or completed fails with ErrConflict.
 func (c *Control) RetryFailed(ctx context.Context, id uint64) (ControlResult, error) {
 	var res ControlResult
-	cur, err := Get(ctx, c.DB, id)
+	k := c.kind()
+	cur, err := k.GetRun(ctx, c.DB, id)
 	if err != nil {
 		return res, err
 	}
 	if cur.Status != StatusRunning && cur.Status != StatusCompleted {
-		return res, fmt.Errorf("%w: campaign %d is %s, retry-failed needs a running or completed campaign", ErrConflict, id, cur.Status)
+		return res, fmt.Errorf("%w: %s %d is %s, retry-failed needs a running or completed one", ErrConflict, k, id, cur.Status)
 	}
-	nos, err := FailedShardNos(ctx, c.DB, KindPromotion, id)
+	nos, err := FailedShardNos(ctx, c.DB, k, id)
 	if err != nil {
 		return res, err
 	}
 	if len(nos) == 0 {
-		res.Campaign, res.Note = cur, "no failed deliveries"
-		return res, nil
+		res.Note = "no failed deliveries"
+		return c.reload(ctx, id, res)
 	}
 	var shards []Shard
 	err = c.DB.InTx(ctx, func(tx store.Handler) error {
-		n, err := ReopenShards(ctx, tx, KindPromotion, id, nos)
+		n, err := ReopenShards(ctx, tx, k, id, nos)
 		if err != nil {
 			return err
 		}
 		res.Shards = n
-		if err := Transition(ctx, tx, id, []Status{StatusRunning, StatusCompleted}, StatusRunning, ""); err != nil {
+		if err := k.Transition(ctx, tx, id, []Status{StatusRunning, StatusCompleted}, StatusRunning, ""); err != nil {
 			return err
 		}
-		shards, err = ShardsByNo(ctx, tx, KindPromotion, id, nos)
+		shards, err = ShardsByNo(ctx, tx, k, id, nos)
 		return err
 	})
 	if err != nil {
@@ -274,7 +288,7 @@ func (c *Control) RetryFailed(ctx context.Context, id uint64) (ControlResult, er
 // publishShards publishes a mode task for every shard of the campaign in
 // one of statuses and returns how many.
 func (c *Control) publishShards(ctx context.Context, id uint64, mode TaskMode, statuses ...ShardStatus) (int, error) {
-	shards, err := ListShards(ctx, c.DB, KindPromotion, id, statuses...)
+	shards, err := ListShards(ctx, c.DB, c.kind(), id, statuses...)
 	if err != nil {
 		return 0, err
 	}
@@ -289,6 +303,14 @@ func (c *Control) publishShards(ctx context.Context, id uint64, mode TaskMode, s
 }
 
 func (c *Control) reload(ctx context.Context, id uint64, res ControlResult) (ControlResult, error) {
+	if k := c.kind(); k != KindPromotion {
+		r, err := k.GetRun(ctx, c.DB, id)
+		if err != nil {
+			return res, err
+		}
+		res.Run = r
+		return res, nil
+	}
 	cur, err := Get(ctx, c.DB, id)
 	if err != nil {
 		return res, err

@@ -144,11 +144,52 @@ func (cr Creator) Create(ctx context.Context, s Spec, requestID string) (Created
 		return Created{}, err
 	}
 
-	ev := CreatedEvent{Kind: KindPromotion, RequestID: requestID}
+	err := cr.Announce(ctx, KindPromotion, requestID, func(ctx context.Context) error {
+		_, err := Insert(ctx, cr.DB, s, requestID)
+		return err
+	})
+	switch {
+	case err == nil, errors.Is(err, store.ErrDuplicate):
+		c, gerr := GetByRequestID(ctx, cr.DB, requestID)
+		if gerr != nil {
+			return Created{}, fmt.Errorf("campaign: load created campaign %q: %w", requestID, gerr)
+		}
+		return Created{Campaign: c, New: err == nil}, nil
+	case errors.Is(err, ErrOutcomeUnknown):
+		if c, gerr := GetByRequestID(ctx, cr.DB, requestID); gerr == nil {
+			return Created{Campaign: c, New: true}, nil
+		}
+		return Created{}, err
+	default:
+		return Created{}, err
+	}
+}
+
+// Announce stores a campaign of kind and publishes its CreatedEvent (keyed
+// by requestID) in one RocketMQ transaction: insert runs as the local
+// transaction, and the event is committed only if insert stored the
+// campaign. It is the atomic step of Create, for any kind of campaign the
+// planner plans (insert must store the row requestID names, in the table
+// TxCheck looks up for kind). It returns nil when both happened; an error
+// wrapping store.ErrDuplicate when insert found the request id taken (a
+// concurrent create won; this event is rolled back); ErrNotPublished when
+// the event could not be handed to the broker (insert did not run); the
+// insert's own error when the server refused it (rolled back); and
+// ErrOutcomeUnknown when insert's outcome is unknown (the connection broke):
+// look the campaign up by request id, the check-back settles the event.
+func (cr Creator) Announce(ctx context.Context, kind CampaignKind, requestID string, insert func(ctx context.Context) error) error {
+	if cr.Tx == nil {
+		return fmt.Errorf("campaign: announce %s: Creator needs Tx", kind)
+	}
+	now := time.Now()
+	if cr.Now != nil {
+		now = cr.Now()
+	}
+	ev := CreatedEvent{Kind: kind, RequestID: requestID}
 	var duplicate, ran bool
 	err := cr.Tx.SendInTx(ctx, ev.Message(cmp.Or(cr.Topic, TopicEvents), now), func(ctx context.Context) error {
 		ran = true
-		_, err := Insert(ctx, cr.DB, s, requestID)
+		err := insert(ctx)
 		var serverErr *mysql.MySQLError
 		switch {
 		case err == nil:
@@ -163,22 +204,17 @@ func (cr Creator) Create(ctx context.Context, s Spec, requestID string) (Created
 		}
 	})
 	switch {
-	case err == nil, duplicate:
-		c, gerr := GetByRequestID(ctx, cr.DB, requestID)
-		if gerr != nil {
-			return Created{}, fmt.Errorf("campaign: load created campaign %q: %w", requestID, gerr)
-		}
-		return Created{Campaign: c, New: !duplicate}, nil
+	case err == nil:
+		return nil
+	case duplicate:
+		return fmt.Errorf("campaign: create %s %q: %w", kind, requestID, store.ErrDuplicate)
 	case errors.Is(err, mq.ErrTxUnknown):
-		if c, gerr := GetByRequestID(ctx, cr.DB, requestID); gerr == nil {
-			return Created{Campaign: c, New: true}, nil
-		}
-		return Created{}, fmt.Errorf("%w (request id %q; create again with it to see whether it was stored): %w",
+		return fmt.Errorf("%w (request id %q; create again with it to see whether it was stored): %w",
 			ErrOutcomeUnknown, requestID, err)
 	case !ran:
-		return Created{}, fmt.Errorf("%w (request id %q): %w", ErrNotPublished, requestID, err)
+		return fmt.Errorf("%w (request id %q): %w", ErrNotPublished, requestID, err)
 	default:
-		return Created{}, fmt.Errorf("campaign: create %q: %w", requestID, err)
+		return fmt.Errorf("campaign: create %s %q: %w", kind, requestID, err)
 	}
 }
 

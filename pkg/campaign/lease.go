@@ -247,20 +247,24 @@ func AbandonedShards(ctx context.Context, h store.Handler, kind CampaignKind, gr
 	return out, nil
 }
 
-// StrandedPausedShards returns paused shards of running promotion campaigns
-// untouched for more than grace, at most limit: a resume that did not
+// StrandedPausedShards returns paused shards of kind whose run is running
+// again, untouched for more than grace, at most limit: a resume that did not
 // republish them (or raced with a worker parking them) left them behind.
-func StrandedPausedShards(ctx context.Context, h store.Handler, grace time.Duration, limit int) ([]Shard, error) {
+func StrandedPausedShards(ctx context.Context, h store.Handler, kind CampaignKind, grace time.Duration, limit int) ([]Shard, error) {
+	t, err := kind.runs()
+	if err != nil {
+		return nil, err
+	}
 	var out []Shard
-	err := h.SelectContext(ctx, &out, `SELECT s.campaign_kind, s.campaign_id, s.shard_no, s.start_id, s.end_id,
+	err = h.SelectContext(ctx, &out, `SELECT s.campaign_kind, s.campaign_id, s.shard_no, s.start_id, s.end_id,
 		s.expected_members, s.status, s.cursor_id, s.sent, s.failed, s.attempts, s.owner, s.lease_until,
 		s.last_error, s.started_at, s.finished_at
-		FROM campaign_shard s JOIN sales_promotion p ON p.id = s.campaign_id
-		WHERE s.campaign_kind = 'promotion' AND s.status = 'paused' AND p.status = 'running'
+		FROM campaign_shard s JOIN `+t.table+` p ON p.id = s.campaign_id
+		WHERE s.campaign_kind = ? AND s.status = 'paused' AND p.`+t.status+` = 'running'
 		AND s.updated_at < CURRENT_TIMESTAMP(3) - INTERVAL ? MICROSECOND
-		ORDER BY s.updated_at LIMIT ?`, grace.Microseconds(), limit)
+		ORDER BY s.updated_at LIMIT ?`, kind, grace.Microseconds(), limit)
 	if err != nil {
-		return nil, fmt.Errorf("campaign: list stranded paused shards: %w", store.MapError(err))
+		return nil, fmt.Errorf("campaign: list stranded paused %s shards: %w", kind, store.MapError(err))
 	}
 	return out, nil
 }

@@ -112,93 +112,37 @@ func List(ctx context.Context, h store.Handler, o ListOptions) ([]Campaign, erro
 // current status (or ErrNotFound). Every status change is this conditional
 // update, so two operators or processes cannot both win. finished_at is set
 // when to is a finished status and cleared otherwise (retry-failed reopens a
-// completed campaign).
+// completed campaign). It is KindPromotion.Transition.
 func Transition(ctx context.Context, h store.Handler, id uint64, from []Status, to Status, reason string) error {
-	if len(from) == 0 {
-		return fmt.Errorf("campaign: transition to %s without a from status", to)
-	}
-	args := []any{to, truncateReason(reason), to}
-	for _, f := range from {
-		args = append(args, f)
-	}
-	args = append(args, id)
-	res, err := h.ExecContext(ctx, `UPDATE sales_promotion SET status = ?, status_reason = ?,
-		finished_at = IF(? IN ('cancelled','completed','failed'), CURRENT_TIMESTAMP(3), NULL)
-		WHERE status IN (?`+strings.Repeat(",?", len(from)-1)+`) AND id = ?`, args...)
-	if err != nil {
-		return fmt.Errorf("campaign %d: set %s: %w", id, to, store.MapError(err))
-	}
-	if n, _ := res.RowsAffected(); n == 1 {
-		return nil
-	}
-	var cur Status
-	if err := h.GetContext(ctx, &cur, `SELECT status FROM sales_promotion WHERE id = ?`, id); err != nil {
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("%w: %d", ErrNotFound, id)
-		}
-		return fmt.Errorf("campaign %d: read status: %w", id, store.MapError(err))
-	}
-	if cur == to {
-		return nil // already there: idempotent
-	}
-	return fmt.Errorf("%w: campaign %d is %s, cannot become %s", ErrConflict, id, cur, to)
+	return KindPromotion.Transition(ctx, h, id, from, to, reason)
 }
 
-// SetPlanned records the planner's result and moves planning → running.
+// SetPlanned records the planner's result and moves planning → running
+// (KindPromotion.SetPlanned).
 func SetPlanned(ctx context.Context, h store.Handler, id uint64, members int64, shards int) error {
-	_, err := h.ExecContext(ctx, `UPDATE sales_promotion SET planned_members = ?, planned_shards = ?,
-		planned_at = COALESCE(planned_at, CURRENT_TIMESTAMP(3)),
-		status = IF(status = 'planning', 'running', status)
-		WHERE id = ?`, members, shards, id)
-	if err != nil {
-		return fmt.Errorf("campaign %d: record plan: %w", id, store.MapError(err))
-	}
-	return nil
+	return KindPromotion.SetPlanned(ctx, h, id, members, shards)
 }
 
 // CompleteIfDone moves a running campaign to completed when none of its
-// shards is unfinished, and reports whether it did.
+// shards is unfinished, and reports whether it did
+// (KindPromotion.CompleteIfDone).
 func CompleteIfDone(ctx context.Context, h store.Handler, id uint64) (bool, error) {
-	res, err := h.ExecContext(ctx, `UPDATE sales_promotion p SET p.status = 'completed', p.finished_at = CURRENT_TIMESTAMP(3)
-		WHERE p.id = ? AND p.status = 'running' AND p.planned_at IS NOT NULL AND NOT EXISTS (
-			SELECT 1 FROM campaign_shard s WHERE s.campaign_kind = 'promotion' AND s.campaign_id = p.id
-			AND s.status IN ('pending','running','paused'))`, id)
-	if err != nil {
-		return false, fmt.Errorf("campaign %d: complete: %w", id, store.MapError(err))
-	}
-	n, _ := res.RowsAffected()
-	return n == 1, nil
+	return KindPromotion.CompleteIfDone(ctx, h, id)
 }
 
 func truncateReason(s string) string { return truncate(s, 255) }
 
 // LockStatus reads a campaign's status with a row lock (SELECT … FOR
-// UPDATE); use it inside a transaction to serialise with status changes.
+// UPDATE); use it inside a transaction to serialise with status changes
+// (KindPromotion.LockStatus).
 func LockStatus(ctx context.Context, tx store.Handler, id uint64) (Status, error) {
-	var st Status
-	err := tx.GetContext(ctx, &st, `SELECT status FROM sales_promotion WHERE id = ? FOR UPDATE`, id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", fmt.Errorf("%w: %d", ErrNotFound, id)
-	}
-	if err != nil {
-		return "", fmt.Errorf("campaign %d: lock status: %w", id, store.MapError(err))
-	}
-	return st, nil
+	return KindPromotion.LockStatus(ctx, tx, id)
 }
 
 // Stale lists, oldest first, campaigns stuck before running for longer than
 // age: created with their start time passed (or none) and created more than
 // age ago (their event was dead-lettered), or planning with no update for
-// age (their planner gave up).
+// age (their planner gave up) (KindPromotion.Stale).
 func Stale(ctx context.Context, h store.Handler, age time.Duration, limit int) ([]uint64, error) {
-	var ids []uint64
-	err := h.SelectContext(ctx, &ids, `SELECT id FROM sales_promotion
-		WHERE (status = 'created' AND (start_at IS NULL OR start_at <= CURRENT_TIMESTAMP(3))
-		       AND created_at < CURRENT_TIMESTAMP(3) - INTERVAL ? MICROSECOND)
-		   OR (status = 'planning' AND updated_at < CURRENT_TIMESTAMP(3) - INTERVAL ? MICROSECOND)
-		ORDER BY id LIMIT ?`, age.Microseconds(), age.Microseconds(), limit)
-	if err != nil {
-		return nil, fmt.Errorf("campaign: stale campaigns: %w", store.MapError(err))
-	}
-	return ids, nil
+	return KindPromotion.Stale(ctx, h, age, limit)
 }

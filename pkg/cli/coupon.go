@@ -18,16 +18,25 @@ import (
 )
 
 func newCouponCmd(app *App) *cobra.Command {
+	q := &campaignQueues{}
 	cmd := &cobra.Command{
 		Use:   "coupon",
 		Short: "Coupon campaigns and the coupons members hold",
 		Long: `coupon creates, lists, shows and disables coupon campaigns, and lets an
 operator look at and move a member's coupons through their lifecycle (the same
 functions couponsd's HTTP API serves): member-coupons, claim, lock, release,
-redeem, plus issue (bulk, idempotent) and expire (sweep now).`,
+redeem, plus issue (bulk, idempotent) and expire (sweep now).
+
+A push-mode coupon is issued to its segment and announced by pushd: create
+stores it and publishes its "created" event atomically; pause, resume and
+retry-failed control its push run; disable stops it for good.`,
 	}
+	app.afterResolve = append(app.afterResolve, func(a *App) { q.fill(&a.Common) })
 	cmd.AddCommand(
-		newCouponCreateCmd(app),
+		newCouponCreateCmd(app, q),
+		newCouponPushControlCmd(app, q, "pause"),
+		newCouponPushControlCmd(app, q, "resume"),
+		newCouponPushControlCmd(app, q, "retry-failed"),
 		newCouponListCmd(app),
 		newCouponShowCmd(app),
 		newCouponDisableCmd(app),
@@ -192,16 +201,23 @@ func (o couponCreateOptions) spec(now time.Time) (coupon.Spec, error) {
 	return s, nil
 }
 
-func newCouponCreateCmd(app *App) *cobra.Command {
+func newCouponCreateCmd(app *App, q *campaignQueues) *cobra.Command {
 	var o couponCreateOptions
 	cmd := &cobra.Command{
 		Use:   "create --name NAME --amount 10 --threshold 100 --for 30d [flags]",
-		Short: "Create a coupon campaign (MySQL first, then its Redis state)",
+		Short: "Create a coupon campaign (lazy: MySQL then Redis; push: stored and announced atomically)",
 		Long: `create validates every field, stores the coupon in MySQL, then writes its Redis
 state (the active-coupon entry and counters couponsd issues from). If the Redis
 write fails the coupon still exists: the command says so, and couponsd repairs
 Redis from MySQL at start and at every sync; re-running with the same
 --request-id retries the write and creates nothing twice.
+
+A push-mode coupon (--mode push --message ... --channels ...) is stored and its
+"created" event published in one RocketMQ transaction, like a campaign: pushd
+shards its segment (--shard-size members per shard) from --from on, issues the
+coupon to each page of members in bulk and sends the message to every member
+holding it. The message may use {name}, {offer}, {amount}, {threshold},
+{percent}, {cap}, {valid_until} and {member_id}.
 
 Kinds: amount (--amount off orders of at least --threshold), percent (--percent
 off, at most --cap, orders of at least --threshold). Money is decimal (12.50).
@@ -238,9 +254,23 @@ and announced by the push pipeline; needs --message and --channels).`,
 			} else {
 				defer closeState()
 			}
-			res, err := coupon.Create(ctx, db, st, s, o.RequestID, now)
+			cr := coupon.Creator{DB: db, State: st, Topic: q.EventsTopic, Now: func() time.Time { return now }}
+			if s.WithDefaults().Mode == coupon.ModePush {
+				// A re-run needs no broker; a new push coupon does.
+				if _, err := coupon.GetByRequestID(ctx, db, o.RequestID); errors.Is(err, coupon.ErrNotFound) {
+					tx, err := q.txProducer(app, db)
+					if err != nil {
+						return err
+					}
+					defer shutdown(app, "transactional producer", tx.Shutdown)
+					cr.Tx = tx
+				} else if err != nil {
+					return err
+				}
+			}
+			res, err := cr.Create(ctx, s, o.RequestID)
 			if err != nil {
-				return couponErr(err)
+				return campaignError(couponErr(err))
 			}
 			if serr != nil {
 				res.RedisError = serr.Error()
@@ -256,6 +286,9 @@ and announced by the push pipeline; needs --message and --channels).`,
 			fmt.Fprintf(app.Out, "coupon %d %s: %s — %s, %s mode, %s → %s, quota %s, %d per member, audience %s\n",
 				c.ID, verb, c.Name, c.Describe(), c.Mode, couponTime(c.ValidFrom), couponTime(c.ValidUntil),
 				couponQuotaText(c), c.PerMemberLimit, c.Audience.String())
+			if c.Mode == coupon.ModePush && res.New {
+				fmt.Fprintf(app.Out, "push announced to pushd (status %s): follow it with `mktctl coupon show %d`\n", c.PushStatus, c.ID)
+			}
 			if res.RedisError != "" {
 				fmt.Fprintf(app.Err, "warning: coupon %d is stored, but its Redis state was not written (%s); couponsd repairs it from MySQL within its sync interval\n",
 					c.ID, res.RedisError)
@@ -341,7 +374,11 @@ func newCouponListCmd(app *App) *cobra.Command {
 				if c.TotalQuota != nil {
 					q = strconv.FormatInt(*c.TotalQuota, 10)
 				}
-				rows = append(rows, []string{strconv.FormatInt(c.ID, 10), c.Name, c.Describe(), string(c.Mode), string(c.Status),
+				mode := string(c.Mode)
+				if c.Mode == coupon.ModePush {
+					mode += " (" + string(c.PushStatus) + ")"
+				}
+				rows = append(rows, []string{strconv.FormatInt(c.ID, 10), c.Name, c.Describe(), mode, string(c.Status),
 					c.ValidFrom.UTC().Format("2006-01-02 15:04") + " → " + c.ValidUntil.UTC().Format("2006-01-02 15:04"),
 					strconv.FormatInt(c.IssuedCount, 10), q, strconv.Itoa(c.PerMemberLimit), c.Audience.String()})
 			}
@@ -371,6 +408,8 @@ type couponShow struct {
 	Redis  *coupon.Counters            `json:"redis,omitempty"`
 	Active *bool                       `json:"redis_active,omitempty"`
 	Error  string                      `json:"redis_error,omitempty"`
+	// Push is a push-mode coupon's push run: its shards and deliveries.
+	Push *couponPushShow `json:"push,omitempty"`
 }
 
 func newCouponShowCmd(app *App) *cobra.Command {
@@ -395,6 +434,11 @@ func newCouponShowCmd(app *App) *cobra.Command {
 			out := couponShow{Coupon: c}
 			if out.Items, err = coupon.ItemCounts(ctx, db, id); err != nil {
 				return err
+			}
+			if c.Mode == coupon.ModePush {
+				if out.Push, err = loadCouponPush(ctx, db, c); err != nil {
+					return err
+				}
 			}
 			if st, closeState, err := couponState(ctx, app); err != nil {
 				out.Error = err.Error()
@@ -432,6 +476,9 @@ func newCouponShowCmd(app *App) *cobra.Command {
 			for _, s := range coupon.ItemStatuses() {
 				rows = append(rows, []string{"items " + string(s), strconv.FormatInt(out.Items[s], 10)})
 			}
+			if out.Push != nil {
+				rows = append(rows, out.Push.rows(c)...)
+			}
 			switch {
 			case out.Redis != nil:
 				rows = append(rows, []string{"redis", fmt.Sprintf("loaded %v, quota counter %d, reservations pending %d, in active set %v",
@@ -454,7 +501,7 @@ func couponValidityText(c *coupon.Coupon) string {
 func newCouponDisableCmd(app *App) *cobra.Command {
 	return &cobra.Command{
 		Use:   "disable COUPON_ID",
-		Short: "Stop issuing a coupon (items already held keep their lifecycle)",
+		Short: "Stop issuing a coupon, and cancel its push (items already held keep their lifecycle)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := couponParseID("coupon id", args[0])
@@ -466,7 +513,12 @@ func newCouponDisableCmd(app *App) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// Disabling a push-mode coupon also cancels its push.
 			changed, err := coupon.SetStatus(ctx, db, id, coupon.StatusDisabled)
+			if err != nil {
+				return err
+			}
+			c, err := coupon.Get(ctx, db, id)
 			if err != nil {
 				return err
 			}
@@ -482,12 +534,16 @@ func newCouponDisableCmd(app *App) *cobra.Command {
 				}
 			}
 			if app.JSON {
-				return writeJSON(app.Out, map[string]any{"coupon_id": id, "disabled": true, "changed": changed, "redis_error": warn})
+				return writeJSON(app.Out, map[string]any{"coupon_id": id, "disabled": true, "changed": changed,
+					"push_status": c.PushStatus, "redis_error": warn})
 			}
 			if changed {
 				fmt.Fprintf(app.Out, "coupon %d disabled\n", id)
 			} else {
 				fmt.Fprintf(app.Out, "coupon %d was already disabled\n", id)
+			}
+			if c.Mode == coupon.ModePush {
+				fmt.Fprintf(app.Out, "its push is %s: pushd stops its shards at their next page\n", c.PushStatus)
 			}
 			if warn != "" {
 				fmt.Fprintf(app.Err, "warning: Redis not updated (%s); every issuance re-checks MySQL, and couponsd drops it at its next sync\n", warn)

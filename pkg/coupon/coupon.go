@@ -21,12 +21,15 @@ package coupon
 import (
 	"errors"
 	"fmt"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"mkt/pkg/audience"
+	"mkt/pkg/campaign"
 	"mkt/pkg/provider"
 )
 
@@ -89,6 +92,20 @@ const (
 	// push pipeline, through IssueToMembers).
 	ModePush IssueMode = "push"
 )
+
+// PushNone is the push_status of a lazy coupon, which has no push run. A
+// push-mode coupon's push_status is a campaign.Status: created → planning →
+// running → completed, with paused, cancelled and failed.
+const PushNone campaign.Status = "none"
+
+// placeholder matches {name} in a push-mode coupon's template.
+var placeholder = regexp.MustCompile(`\{([a-z_]*)\}`)
+
+// Placeholders are the names a push-mode coupon's message template may
+// use: {name} the coupon's name, {offer} its description (e.g. "10.00 off
+// orders from 100.00"), {amount}, {threshold}, {percent}, {cap}, {valid_until}
+// (the last day it is issued, UTC, e.g. 2026-12-07) and {member_id}.
+var Placeholders = []string{"name", "offer", "amount", "threshold", "percent", "cap", "valid_until", "member_id"}
 
 // Status is whether a coupon is being issued.
 type Status string
@@ -279,6 +296,11 @@ func (s Spec) Validate(now time.Time) error {
 		case n > MaxTemplateLen:
 			bad("message template is longer than %d characters", MaxTemplateLen)
 		}
+		for _, m := range placeholder.FindAllStringSubmatch(s.Template, -1) {
+			if !slices.Contains(Placeholders, m[1]) {
+				bad("template placeholder {%s} is unknown (want one of {%s})", m[1], strings.Join(Placeholders, "}, {"))
+			}
+		}
 		if len(s.Channels) == 0 {
 			bad("a push-mode coupon needs at least one channel")
 		}
@@ -326,11 +348,16 @@ type Coupon struct {
 	Status         Status       `db:"status" json:"status"`
 	Template       *string      `db:"message_template" json:"template,omitempty"`
 	ChannelsRaw    string       `db:"channels" json:"-"`
-	PushStatus     string       `db:"push_status" json:"push_status"`
-	ShardSize      int          `db:"shard_size" json:"shard_size"`
-	CreatedBy      string       `db:"created_by" json:"created_by,omitempty"`
-	CreatedAt      time.Time    `db:"created_at" json:"created_at"`
-	UpdatedAt      time.Time    `db:"updated_at" json:"updated_at"`
+	// PushStatus is the push run's status (PushNone for a lazy coupon).
+	PushStatus campaign.Status `db:"push_status" json:"push_status"`
+	ShardSize  int             `db:"shard_size" json:"shard_size"`
+	// PlannedMembers and PlannedShards are the push run's plan: the
+	// segment's size when it was sharded, and its shard count.
+	PlannedMembers int64     `db:"planned_members" json:"planned_members"`
+	PlannedShards  int       `db:"planned_shards" json:"planned_shards"`
+	CreatedBy      string    `db:"created_by" json:"created_by,omitempty"`
+	CreatedAt      time.Time `db:"created_at" json:"created_at"`
+	UpdatedAt      time.Time `db:"updated_at" json:"updated_at"`
 
 	// Audience and Channels are decoded from AudienceRaw and ChannelsRaw.
 	Audience audience.Segment   `db:"-" json:"audience"`
@@ -415,6 +442,41 @@ func (c *Coupon) Describe() string {
 		s += " orders from " + FormatMoney(c.ThresholdCents)
 	}
 	return s
+}
+
+// Render fills a push-mode coupon's message template for one member (see
+// Placeholders); "" for a coupon without a template.
+func (c *Coupon) Render(memberID uint64) string {
+	if c.Template == nil {
+		return ""
+	}
+	return placeholder.ReplaceAllStringFunc(*c.Template, func(m string) string {
+		switch m[1 : len(m)-1] {
+		case "name":
+			return c.Name
+		case "offer":
+			return c.Describe()
+		case "amount":
+			return FormatMoney(c.AmountCents)
+		case "threshold":
+			return FormatMoney(c.ThresholdCents)
+		case "percent":
+			return strconv.Itoa(c.PercentOff) + "%"
+		case "cap":
+			return FormatMoney(c.CapCents)
+		case "valid_until":
+			return c.ValidUntil.Add(-time.Millisecond).UTC().Format(time.DateOnly)
+		case "member_id":
+			return strconv.FormatUint(memberID, 10)
+		}
+		return m
+	})
+}
+
+// HasMemberPlaceholder reports whether Render depends on the member, so a
+// batch of recipients can share one rendering when it does not.
+func (c *Coupon) HasMemberPlaceholder() bool {
+	return c.Template != nil && strings.Contains(*c.Template, "{member_id}")
 }
 
 // Item is a member's coupon (a sales_promotion_coupon_item row).

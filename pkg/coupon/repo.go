@@ -10,13 +10,14 @@ import (
 	"strings"
 	"time"
 
+	"mkt/pkg/campaign"
 	"mkt/pkg/store"
 )
 
 const couponColumns = `id, request_id, name, kind, amount_cents, threshold_cents, percent_off, cap_cents,
 	validity_kind, valid_from, valid_until, valid_days, total_quota, issued_count, per_member_limit,
-	audience, issue_mode, status, message_template, channels, push_status, shard_size, created_by,
-	created_at, updated_at`
+	audience, issue_mode, status, message_template, channels, push_status, shard_size, planned_members,
+	planned_shards, created_by, created_at, updated_at`
 
 const itemColumns = `id, coupon_id, member_id, seq, status, order_id, valid_from, valid_until,
 	issued_at, claimed_at, locked_at, redeemed_at, updated_at`
@@ -168,12 +169,19 @@ func selectCoupons(ctx context.Context, h store.Handler, q string, args ...any) 
 }
 
 // SetStatus moves coupon id to status (active or disabled) and reports
-// whether it changed; ErrNotFound if there is no such coupon.
+// whether it changed; ErrNotFound if there is no such coupon. Disabling a
+// push-mode coupon also cancels its push run: in the same statement its
+// unfinished push_status becomes cancelled, then its pending and paused
+// shards and its pending scheduled launch are cancelled (workers stop the
+// shards they hold at their next page, and every issuance re-checks the
+// status anyway). Enabling it again does not restart a cancelled push.
 func SetStatus(ctx context.Context, h store.Handler, id int64, status Status) (bool, error) {
 	if status != StatusActive && status != StatusDisabled {
 		return false, fmt.Errorf("%w: status %q", ErrInvalid, status)
 	}
-	res, err := h.ExecContext(ctx, `UPDATE sales_promotion_coupon SET status = ? WHERE id = ? AND status <> ?`, status, id, status)
+	res, err := h.ExecContext(ctx, `UPDATE sales_promotion_coupon SET status = ?,
+		push_status = IF(? = 'disabled' AND push_status IN ('created','planning','running','paused'), 'cancelled', push_status)
+		WHERE id = ? AND status <> ?`, status, status, id, status)
 	if err != nil {
 		return false, fmt.Errorf("coupon: set coupon %d %s: %w", id, status, store.MapError(err))
 	}
@@ -186,7 +194,49 @@ func SetStatus(ctx context.Context, h store.Handler, id int64, status Status) (b
 			return false, err
 		}
 	}
+	if status == StatusDisabled {
+		if err := cancelPush(ctx, h, id); err != nil {
+			return n == 1, err
+		}
+	}
 	return n == 1, nil
+}
+
+// cancelPush cancels the pending and paused shards and the pending
+// scheduled launches of coupon id's push run once it is cancelled. It is
+// idempotent (a disable repeated after a failure here finishes the job).
+func cancelPush(ctx context.Context, h store.Handler, id int64) error {
+	st, err := campaign.KindCoupon.ReadStatus(ctx, h, uint64(id))
+	if errors.Is(err, campaign.ErrNotFound) {
+		return nil // a lazy coupon: no push run
+	}
+	if err != nil {
+		return fmt.Errorf("coupon: cancel push of coupon %d: %w", id, err)
+	}
+	if st != campaign.StatusCancelled {
+		return nil
+	}
+	if _, err := campaign.SetShardsStatus(ctx, h, campaign.KindCoupon, uint64(id),
+		[]campaign.ShardStatus{campaign.ShardPending, campaign.ShardPaused}, campaign.ShardCancelled); err != nil {
+		return fmt.Errorf("coupon: cancel push of coupon %d: %w", id, err)
+	}
+	if _, err := campaign.CancelSchedules(ctx, h, campaign.KindCoupon, uint64(id), "coupon disabled"); err != nil {
+		return fmt.Errorf("coupon: cancel push of coupon %d: %w", id, err)
+	}
+	return nil
+}
+
+// HoldersBetween returns, in id order, the members with ids in lo..hi
+// (inclusive) who hold at least one item of coupon id: one range scan of
+// the item table's unique key (coupon_id, member_id, seq). The push
+// pipeline announces a coupon to exactly these members of each page.
+func HoldersBetween(ctx context.Context, h store.Handler, id, lo, hi int64) ([]int64, error) {
+	var out []int64
+	if err := h.SelectContext(ctx, &out, `SELECT DISTINCT member_id FROM sales_promotion_coupon_item
+		WHERE coupon_id = ? AND member_id BETWEEN ? AND ? ORDER BY member_id`, id, lo, hi); err != nil {
+		return nil, fmt.Errorf("coupon: read holders of coupon %d among members %d..%d: %w", id, lo, hi, store.MapError(err))
+	}
+	return out, nil
 }
 
 // ItemCounts counts coupon id's items by status (every status present).

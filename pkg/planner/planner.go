@@ -1,16 +1,21 @@
-// Package planner turns stored promotion campaigns into shard work: it
-// consumes campaign created events, cuts the campaign's audience into shards
-// (audience.Shard), stores the shard rows idempotently in campaign_shard and
-// publishes one shard task per shard in batches. Campaigns that start later
-// are recorded in push_message_crontab and launched by the Scheduler when
-// due. Everything here is safe to run twice and on several pushd at once.
+// Package planner turns stored campaigns into shard work: it consumes
+// campaign created events — of promotions, and of push-mode coupons — cuts
+// the run's audience into shards (audience.Shard), stores the shard rows
+// idempotently in campaign_shard (kind promotion or coupon) and publishes one
+// shard task per shard in batches. Runs that start later (a promotion's
+// start time, a coupon's window start) are recorded in push_message_crontab
+// and launched by the Scheduler when due. Everything here is safe to run
+// twice and on several pushd at once. Both kinds follow the same status
+// machine (campaign.CampaignKind's methods): a promotion's status column, a
+// coupon's push_status.
 //
-// Planning a campaign (Plan), by the campaign's status:
+// Planning a run (PlanRun), by its status:
 //
 //   - created: → planning; shards computed and inserted in one transaction
-//     under the campaign's row lock (all or none); a send task published per
+//     under the run's row lock (all or none); a send task published per
 //     shard; → running (planned_members, planned_shards, planned_at set). An
-//     empty audience ends completed with 0 members.
+//     empty audience ends completed with 0 members. A coupon whose window
+//     has already ended is failed instead (nothing could be issued).
 //   - planning (a planner died or failed mid-way, or runs right now on
 //     another pushd): redone. Stored shards are kept as they are (never
 //     recomputed, so a segment that changed meanwhile cannot yield
@@ -20,8 +25,8 @@
 //   - paused before it was ever planned: nothing; resume sends it back to
 //     created and republishes the created event.
 //   - paused or cancelled while planning: the shards are stored (a cancelled
-//     campaign stores none once it is seen cancelled under the row lock),
-//     pending shards follow the campaign (paused / cancelled) and no task is
+//     run stores none once it is seen cancelled under the row lock),
+//     pending shards follow the run (paused / cancelled) and no task is
 //     published; resume republishes them.
 //   - running, completed, cancelled, failed, paused after planning: nothing.
 package planner
@@ -37,6 +42,7 @@ import (
 
 	"mkt/pkg/audience"
 	"mkt/pkg/campaign"
+	"mkt/pkg/coupon"
 	"mkt/pkg/mq"
 	"mkt/pkg/store"
 )
@@ -138,12 +144,14 @@ func (p *Planner) ConsumerConfig(base mq.Config) mq.ConsumerConfig {
 // mq.EnsureTopics.
 func (p *Planner) Topics() []string { return []string{p.cfg.EventsTopic, p.cfg.ShardTopic} }
 
-// Handle processes one created event: an unreadable event or one for
-// another kind of campaign is dead-lettered at once (mq.Permanent); an
-// unknown campaign is an ordinary error, so the event is retried a bounded
-// number of times (the campaign's transaction may be settling) and then
-// dead-lettered; a campaign that starts in the future is recorded in
-// push_message_crontab for the Scheduler; any other is planned (Plan).
+// Handle processes one created event, of a promotion or of a push-mode
+// coupon: an unreadable event, one of another kind, or one naming a lazy
+// coupon is dead-lettered at once (mq.Permanent); an unknown campaign is an
+// ordinary error wrapping campaign.ErrNotFound, so the event is retried a
+// bounded number of times (the campaign's transaction may be settling) and
+// then dead-lettered; a run that starts in the future (a promotion's start
+// time, a coupon's window start) is recorded in push_message_crontab for the
+// Scheduler; any other is planned (PlanRun).
 func (p *Planner) Handle(ctx context.Context, d *mq.Delivery) error {
 	log := p.log.With(slog.String("msg_id", d.MsgID), slog.Int("reconsume_times", d.ReconsumeTimes))
 	ev, err := campaign.DecodeCreatedEvent(d.Body)
@@ -151,51 +159,71 @@ func (p *Planner) Handle(ctx context.Context, d *mq.Delivery) error {
 		log.Error("planner: unreadable created event", slog.String("error", err.Error()))
 		return mq.Permanent(fmt.Errorf("planner: %w", err))
 	}
-	if ev.Kind != campaign.KindPromotion {
-		err := fmt.Errorf("planner: created event for a %s campaign: only promotions are planned here", ev.Kind)
+	if ev.Kind != campaign.KindPromotion && ev.Kind != campaign.KindCoupon {
+		err := fmt.Errorf("planner: created event for a %s campaign: only promotions and coupons are planned here", ev.Kind)
 		log.Error("planner: created event of another kind", slog.String("kind", string(ev.Kind)))
 		return mq.Permanent(err)
 	}
-	c, err := p.load(ctx, ev)
+	r, err := p.load(ctx, ev)
 	if err != nil {
 		if errors.Is(err, campaign.ErrNotFound) {
-			log.Warn("planner: created event names an unknown campaign, will retry",
+			log.Warn("planner: created event names an unknown campaign, will retry", slog.String("kind", string(ev.Kind)),
 				slog.String("request_id", ev.RequestID), slog.Uint64("campaign_id", ev.CampaignID))
 		}
 		return err
 	}
-	if c.Status == campaign.StatusCreated && c.StartAt != nil && c.StartAt.After(p.cfg.Now()) {
-		added, err := campaign.Schedule(ctx, p.db, campaign.KindPromotion, c.ID, *c.StartAt, c.CreatedBy)
+	if r.Status == campaign.StatusCreated && r.StartAt != nil && r.StartAt.After(p.cfg.Now()) {
+		added, err := campaign.Schedule(ctx, p.db, r.Kind, r.ID, *r.StartAt, r.CreatedBy)
 		if err != nil {
 			return err
 		}
-		log.Info("planner: campaign scheduled", slog.Uint64("campaign_id", c.ID),
-			slog.Time("start_at", *c.StartAt), slog.Bool("new", added))
+		log.Info("planner: campaign scheduled", slog.String("kind", string(r.Kind)), slog.Uint64("campaign_id", r.ID),
+			slog.Time("start_at", *r.StartAt), slog.Bool("new", added))
 		return nil
 	}
-	_, err = p.Plan(ctx, c)
+	_, err = p.PlanRun(ctx, r)
 	return err
 }
 
-func (p *Planner) load(ctx context.Context, ev campaign.CreatedEvent) (*campaign.Campaign, error) {
+// load reads the run an event names. A coupon event naming a lazy coupon
+// (which has no push run) is permanent.
+func (p *Planner) load(ctx context.Context, ev campaign.CreatedEvent) (*campaign.Run, error) {
+	var r *campaign.Run
+	var err error
 	if ev.CampaignID == 0 {
-		return campaign.GetByRequestID(ctx, p.db, ev.RequestID)
+		r, err = ev.Kind.GetRunByRequestID(ctx, p.db, ev.RequestID)
+	} else {
+		r, err = ev.Kind.GetRun(ctx, p.db, ev.CampaignID)
 	}
-	c, err := campaign.Get(ctx, p.db, ev.CampaignID)
+	if errors.Is(err, campaign.ErrNotFound) && ev.Kind == campaign.KindCoupon {
+		var c *coupon.Coupon
+		var cerr error
+		if ev.CampaignID == 0 {
+			c, cerr = coupon.GetByRequestID(ctx, p.db, ev.RequestID)
+		} else {
+			c, cerr = coupon.Get(ctx, p.db, int64(ev.CampaignID))
+		}
+		if cerr == nil && c.Mode != coupon.ModePush {
+			return nil, mq.Permanent(fmt.Errorf("planner: created event for coupon %d, a %s coupon: only push-mode coupons are planned",
+				c.ID, c.Mode))
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
-	if ev.RequestID != "" && (c.RequestID == nil || *c.RequestID != ev.RequestID) {
-		return nil, mq.Permanent(fmt.Errorf("planner: created event for campaign %d carries request id %q, the campaign has another",
-			ev.CampaignID, ev.RequestID))
+	if ev.CampaignID != 0 && ev.RequestID != "" && (r.RequestID == nil || *r.RequestID != ev.RequestID) {
+		return nil, mq.Permanent(fmt.Errorf("planner: created event for %s %d carries request id %q, the campaign has another",
+			ev.Kind, ev.CampaignID, ev.RequestID))
 	}
-	return c, nil
+	return r, nil
 }
 
 // PlanResult reports what Plan did and how long it took.
 type PlanResult struct {
-	CampaignID uint64 `json:"campaign_id"`
-	// Status is the campaign's status when Plan returned.
+	// Kind is the kind of campaign planned (promotion or coupon).
+	Kind       campaign.CampaignKind `json:"kind"`
+	CampaignID uint64                `json:"campaign_id"`
+	// Status is the run's status when Plan returned.
 	Status campaign.Status `json:"status"`
 	// Members and Shards are the planned audience size and shard count.
 	Members int64 `json:"members"`
@@ -232,31 +260,42 @@ func (r PlanResult) MarshalJSON() ([]byte, error) {
 	}{plain(r), r.PlanDuration.Seconds(), r.EnqueueDuration.Seconds(), r.Elapsed.Seconds()})
 }
 
-// Plan shards the campaign's audience, stores the shards and publishes
-// their tasks; see the package documentation for what happens in each
-// status. It is idempotent. A campaign whose audience cannot be sharded
-// (invalid stored segment or shard size) is moved to failed and Plan returns
-// nil; other errors are returned for a retry.
+// Plan is PlanRun for a promotion campaign.
 func (p *Planner) Plan(ctx context.Context, c *campaign.Campaign) (PlanResult, error) {
+	return p.PlanRun(ctx, c.Run())
+}
+
+// PlanRun shards the run's audience, stores the shards and publishes their
+// tasks; see the package documentation for what happens in each status. It
+// is idempotent. A run whose audience cannot be sharded (invalid stored
+// segment or shard size), or whose end has passed (a coupon's window), is
+// moved to failed and PlanRun returns nil; other errors are returned for a
+// retry.
+func (p *Planner) PlanRun(ctx context.Context, r *campaign.Run) (PlanResult, error) {
 	start := time.Now()
-	res := PlanResult{CampaignID: c.ID, Status: c.Status}
-	log := p.log.With(slog.Uint64("campaign_id", c.ID))
-	switch c.Status {
+	k := r.Kind
+	res := PlanResult{Kind: k, CampaignID: r.ID, Status: r.Status}
+	log := p.log.With(slog.String("kind", string(k)), slog.Uint64("campaign_id", r.ID))
+	switch r.Status {
 	case campaign.StatusCreated, campaign.StatusPlanning:
 	case campaign.StatusPaused:
 		res.Skipped = "already planned, paused"
-		if c.PlannedAt == nil {
+		if !r.Planned {
 			res.Skipped = "paused before planning (resume sends it back to the planner)"
 		}
-		log.Info("planner: nothing to plan", slog.String("status", string(c.Status)), slog.String("reason", res.Skipped))
+		log.Info("planner: nothing to plan", slog.String("status", string(r.Status)), slog.String("reason", res.Skipped))
 		return res, nil
 	default:
-		res.Skipped = "already " + string(c.Status)
-		log.Info("planner: nothing to plan", slog.String("status", string(c.Status)))
+		res.Skipped = "already " + string(r.Status)
+		log.Info("planner: nothing to plan", slog.String("status", string(r.Status)))
 		return res, nil
 	}
+	if r.EndAt != nil && !p.cfg.Now().Before(*r.EndAt) {
+		return p.fail(ctx, r, res, []campaign.Status{campaign.StatusCreated, campaign.StatusPlanning},
+			fmt.Errorf("its window ended at %s before it was planned", r.EndAt.UTC().Format(time.RFC3339)))
+	}
 	// created → planning; planning stays planning (redo).
-	err := campaign.Transition(ctx, p.db, c.ID, []campaign.Status{campaign.StatusCreated, campaign.StatusPlanning}, campaign.StatusPlanning, "")
+	err := k.Transition(ctx, p.db, r.ID, []campaign.Status{campaign.StatusCreated, campaign.StatusPlanning}, campaign.StatusPlanning, "")
 	if errors.Is(err, campaign.ErrConflict) {
 		res.Skipped = "status changed before planning: " + err.Error()
 		log.Info("planner: nothing to plan", slog.String("reason", res.Skipped))
@@ -266,10 +305,10 @@ func (p *Planner) Plan(ctx context.Context, c *campaign.Campaign) (PlanResult, e
 		return res, err
 	}
 
-	tasks, status, err := p.storeShards(ctx, c, &res)
+	tasks, status, err := p.storeShards(ctx, r, &res)
 	if err != nil {
 		if errors.Is(err, audience.ErrInvalid) {
-			return p.fail(ctx, c, res, err)
+			return p.fail(ctx, r, res, []campaign.Status{campaign.StatusPlanning}, err)
 		}
 		return res, err
 	}
@@ -279,11 +318,11 @@ func (p *Planner) Plan(ctx context.Context, c *campaign.Campaign) (PlanResult, e
 	case campaign.StatusPlanning:
 	case campaign.StatusPaused:
 		// Paused while planning: shards wait paused; resume publishes them.
-		if _, err := campaign.SetShardsStatus(ctx, p.db, campaign.KindPromotion, c.ID,
+		if _, err := campaign.SetShardsStatus(ctx, p.db, k, r.ID,
 			[]campaign.ShardStatus{campaign.ShardPending}, campaign.ShardPaused); err != nil {
 			return res, err
 		}
-		if err := campaign.SetPlanned(ctx, p.db, c.ID, res.Members, res.Shards); err != nil {
+		if err := k.SetPlanned(ctx, p.db, r.ID, res.Members, res.Shards); err != nil {
 			return res, err
 		}
 		res.Status, res.Skipped = status, "paused during planning: no task published"
@@ -291,7 +330,7 @@ func (p *Planner) Plan(ctx context.Context, c *campaign.Campaign) (PlanResult, e
 		log.Info("planner: campaign planned, paused", p.attrs(res)...)
 		return res, nil
 	case campaign.StatusCancelled:
-		if _, err := campaign.SetShardsStatus(ctx, p.db, campaign.KindPromotion, c.ID,
+		if _, err := campaign.SetShardsStatus(ctx, p.db, k, r.ID,
 			[]campaign.ShardStatus{campaign.ShardPending, campaign.ShardPaused}, campaign.ShardCancelled); err != nil {
 			return res, err
 		}
@@ -312,48 +351,50 @@ func (p *Planner) Plan(ctx context.Context, c *campaign.Campaign) (PlanResult, e
 	}, tasks)
 	res.Sends = sends
 	if err != nil {
-		return res, fmt.Errorf("planner: campaign %d: %w", c.ID, err)
+		return res, fmt.Errorf("planner: %s %d: %w", k, r.ID, err)
 	}
 	res.Published = len(tasks)
 	res.EnqueueDuration = time.Since(enqStart)
 
-	if err := campaign.SetPlanned(ctx, p.db, c.ID, res.Members, res.Shards); err != nil {
+	if err := k.SetPlanned(ctx, p.db, r.ID, res.Members, res.Shards); err != nil {
 		return res, err
 	}
 	res.Status = campaign.StatusRunning
-	if res.Shards == 0 {
-		done, err := campaign.CompleteIfDone(ctx, p.db, c.ID)
-		if err != nil {
-			return res, err
-		}
-		if done {
-			res.Status = campaign.StatusCompleted
-		}
+	// Workers may have finished every shard before the run was running
+	// (their completion check needs it running): complete it here then. An
+	// empty audience completes at once.
+	done, err := k.CompleteIfDone(ctx, p.db, r.ID)
+	if err != nil {
+		return res, err
+	}
+	if done {
+		res.Status = campaign.StatusCompleted
 	}
 	res.Elapsed = time.Since(start)
 	log.Info("planner: campaign planned", p.attrs(res)...)
 	return res, nil
 }
 
-// storeShards makes sure the campaign's shard rows exist and returns the
-// tasks to publish (every shard on a first run, the pending ones on a redo)
-// and the campaign's status read after the shards were stored.
-func (p *Planner) storeShards(ctx context.Context, c *campaign.Campaign, res *PlanResult) ([]campaign.ShardTask, campaign.Status, error) {
-	existing, err := campaign.CountShards(ctx, p.db, campaign.KindPromotion, c.ID)
+// storeShards makes sure the run's shard rows exist and returns the tasks
+// to publish (every shard on a first run, the pending ones on a redo) and
+// the run's status read after the shards were stored.
+func (p *Planner) storeShards(ctx context.Context, r *campaign.Run, res *PlanResult) ([]campaign.ShardTask, campaign.Status, error) {
+	k := r.Kind
+	existing, err := campaign.CountShards(ctx, p.db, k, r.ID)
 	if err != nil {
 		return nil, "", err
 	}
 	if existing == 0 {
-		plan, err := audience.Shard(ctx, p.db, c.Audience, c.ShardSize)
+		plan, err := audience.Shard(ctx, p.db, r.Audience, r.ShardSize)
 		if err != nil {
-			return nil, "", fmt.Errorf("planner: campaign %d: shard audience %s: %w", c.ID, c.Audience, err)
+			return nil, "", fmt.Errorf("planner: %s %d: shard audience %s: %w", k, r.ID, r.Audience, err)
 		}
 		var status campaign.Status
 		inserted := false
 		err = p.db.InTx(ctx, func(tx store.Handler) error {
 			// The row lock orders this with pause/cancel and with another
 			// planner: shards are stored once, all together, or not at all.
-			st, err := campaign.LockStatus(ctx, tx, c.ID)
+			st, err := k.LockStatus(ctx, tx, r.ID)
 			if err != nil {
 				return err
 			}
@@ -361,10 +402,10 @@ func (p *Planner) storeShards(ctx context.Context, c *campaign.Campaign, res *Pl
 			if st != campaign.StatusPlanning && st != campaign.StatusPaused {
 				return nil
 			}
-			if existing, err = campaign.CountShards(ctx, tx, campaign.KindPromotion, c.ID); err != nil || existing > 0 {
+			if existing, err = campaign.CountShards(ctx, tx, k, r.ID); err != nil || existing > 0 {
 				return err
 			}
-			n, err := campaign.InsertShards(ctx, tx, campaign.KindPromotion, c.ID, plan.Shards)
+			n, err := campaign.InsertShards(ctx, tx, k, r.ID, plan.Shards)
 			res.ShardsCreated = n
 			inserted = err == nil
 			return err
@@ -375,9 +416,9 @@ func (p *Planner) storeShards(ctx context.Context, c *campaign.Campaign, res *Pl
 		if inserted {
 			res.Members, res.Shards = plan.Members, len(plan.Shards)
 			tasks := make([]campaign.ShardTask, len(plan.Shards))
-			for i, r := range plan.Shards {
-				tasks[i] = campaign.ShardTask{Kind: campaign.KindPromotion, CampaignID: c.ID, ShardNo: r.No,
-					StartID: r.Start, EndID: r.End, Mode: campaign.ModeSend}
+			for i, sh := range plan.Shards {
+				tasks[i] = campaign.ShardTask{Kind: k, CampaignID: r.ID, ShardNo: sh.No,
+					StartID: sh.Start, EndID: sh.End, Mode: campaign.ModeSend}
 			}
 			return tasks, status, nil
 		}
@@ -390,15 +431,15 @@ func (p *Planner) storeShards(ctx context.Context, c *campaign.Campaign, res *Pl
 	res.Redo = true
 	var status campaign.Status
 	err = p.db.InTx(ctx, func(tx store.Handler) error {
-		st, err := campaign.LockStatus(ctx, tx, c.ID)
+		st, err := k.LockStatus(ctx, tx, r.ID)
 		if err != nil {
 			return err
 		}
 		status = st
 		if st == campaign.StatusPlanning {
 			// Shards parked by a pause of an earlier planning round follow
-			// the campaign back.
-			_, err = campaign.SetShardsStatus(ctx, tx, campaign.KindPromotion, c.ID,
+			// the run back.
+			_, err = campaign.SetShardsStatus(ctx, tx, k, r.ID,
 				[]campaign.ShardStatus{campaign.ShardPaused}, campaign.ShardPending)
 		}
 		return err
@@ -406,27 +447,27 @@ func (p *Planner) storeShards(ctx context.Context, c *campaign.Campaign, res *Pl
 	if err != nil {
 		return nil, "", err
 	}
-	prog, err := campaign.ShardProgress(ctx, p.db, campaign.KindPromotion, c.ID)
+	prog, err := campaign.ShardProgress(ctx, p.db, k, r.ID)
 	if err != nil {
 		return nil, "", err
 	}
 	res.Members, res.Shards = prog.Expected, prog.Shards
-	pending, err := campaign.ListShards(ctx, p.db, campaign.KindPromotion, c.ID, campaign.ShardPending)
+	pending, err := campaign.ListShards(ctx, p.db, k, r.ID, campaign.ShardPending)
 	if err != nil {
 		return nil, "", err
 	}
 	tasks := make([]campaign.ShardTask, len(pending))
-	for i, s := range pending {
-		tasks[i] = s.Task(campaign.ModeSend)
+	for i, sh := range pending {
+		tasks[i] = sh.Task(campaign.ModeSend)
 	}
 	return tasks, status, nil
 }
 
-// fail moves a campaign that cannot be planned to failed.
-func (p *Planner) fail(ctx context.Context, c *campaign.Campaign, res PlanResult, cause error) (PlanResult, error) {
-	p.log.Error("planner: campaign cannot be planned, marking it failed",
-		slog.Uint64("campaign_id", c.ID), slog.String("error", cause.Error()))
-	if err := campaign.Transition(ctx, p.db, c.ID, []campaign.Status{campaign.StatusPlanning}, campaign.StatusFailed,
+// fail moves a run that cannot be planned (from one of from) to failed.
+func (p *Planner) fail(ctx context.Context, r *campaign.Run, res PlanResult, from []campaign.Status, cause error) (PlanResult, error) {
+	p.log.Error("planner: campaign cannot be planned, marking it failed", slog.String("kind", string(r.Kind)),
+		slog.Uint64("campaign_id", r.ID), slog.String("error", cause.Error()))
+	if err := r.Kind.Transition(ctx, p.db, r.ID, from, campaign.StatusFailed,
 		"planning: "+cause.Error()); err != nil && !errors.Is(err, campaign.ErrConflict) {
 		return res, err
 	}

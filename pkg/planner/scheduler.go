@@ -59,12 +59,12 @@ type SchedulerConfig struct {
 	SweepInterval time.Duration
 }
 
-// Scheduler launches scheduled campaigns when due: every PollInterval it
-// claims due push_message_crontab rows with a lease (one conditional UPDATE,
-// so two pushd never both launch one) and plans their campaigns. Every
-// SweepInterval it also plans orphans: due campaigns left created or
-// planning for OrphanAge (their event was dead-lettered), so a campaign is
-// never stuck. Start and Stop it once.
+// Scheduler launches scheduled runs — promotions and push-mode coupons —
+// when due: every PollInterval it claims due push_message_crontab rows with
+// a lease (one conditional UPDATE, so two pushd never both launch one) and
+// plans their runs. Every SweepInterval it also plans orphans: due runs left
+// created or planning for OrphanAge (their event was dead-lettered), so a
+// run is never stuck. Start and Stop it once.
 type Scheduler struct {
 	cfg   SchedulerConfig
 	p     *Planner
@@ -191,23 +191,33 @@ func (s *Scheduler) loop(ctx context.Context) {
 // failed launch is retried after RetryDelay, and after MaxAttempts it and
 // its campaign are marked failed.
 func (s *Scheduler) RunDue(ctx context.Context) (int, error) {
-	owner := fmt.Sprintf("%s-%d", s.cfg.Owner, s.claim.Add(1))
-	rows, err := campaign.ClaimDueSchedules(ctx, s.p.db, campaign.KindPromotion, owner, s.cfg.Lease, s.cfg.ClaimBatch)
-	if err != nil {
-		return 0, err
-	}
 	var errs []error
-	for _, row := range rows {
-		if err := s.launch(ctx, owner, row); err != nil {
+	claimed := 0
+	for _, kind := range plannedKinds() {
+		owner := fmt.Sprintf("%s-%d", s.cfg.Owner, s.claim.Add(1))
+		rows, err := campaign.ClaimDueSchedules(ctx, s.p.db, kind, owner, s.cfg.Lease, s.cfg.ClaimBatch)
+		if err != nil {
 			errs = append(errs, err)
+			continue
+		}
+		claimed += len(rows)
+		for _, row := range rows {
+			if err := s.launch(ctx, owner, row); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
-	return len(rows), errors.Join(errs...)
+	return claimed, errors.Join(errs...)
+}
+
+// plannedKinds returns the kinds of campaign the planner plans.
+func plannedKinds() []campaign.CampaignKind {
+	return []campaign.CampaignKind{campaign.KindPromotion, campaign.KindCoupon}
 }
 
 func (s *Scheduler) launch(ctx context.Context, owner string, row campaign.ScheduledPush) error {
-	log := s.log.With(slog.Uint64("campaign_id", row.CampaignID), slog.Uint64("schedule_id", row.ID),
-		slog.Int("attempt", row.Attempts))
+	log := s.log.With(slog.String("kind", string(row.Kind)), slog.Uint64("campaign_id", row.CampaignID),
+		slog.Uint64("schedule_id", row.ID), slog.Int("attempt", row.Attempts))
 	settle := func(to campaign.ScheduleStatus, note string, retryIn time.Duration) error {
 		held, err := campaign.FinishSchedule(ctx, s.p.db, row.ID, owner, to, note, retryIn)
 		if err == nil && !held {
@@ -215,7 +225,7 @@ func (s *Scheduler) launch(ctx context.Context, owner string, row campaign.Sched
 		}
 		return err
 	}
-	c, err := campaign.Get(ctx, s.p.db, row.CampaignID)
+	c, err := row.Kind.GetRun(ctx, s.p.db, row.CampaignID)
 	if errors.Is(err, campaign.ErrNotFound) {
 		log.Error("planner: scheduled launch of an unknown campaign")
 		return settle(campaign.ScheduleFailed, "campaign not found", 0)
@@ -232,7 +242,7 @@ func (s *Scheduler) launch(ctx context.Context, owner string, row campaign.Sched
 	default:
 		return settle(campaign.ScheduleDone, "already launched", 0)
 	}
-	res, err := s.p.Plan(ctx, c)
+	res, err := s.p.PlanRun(ctx, c)
 	if err != nil {
 		return s.retry(ctx, log, row, settle, err)
 	}
@@ -246,7 +256,7 @@ func (s *Scheduler) retry(ctx context.Context, log *slog.Logger, row campaign.Sc
 	if row.Attempts >= s.cfg.MaxAttempts {
 		log.Error("planner: scheduled launch failed for the last time", slog.String("error", cause.Error()))
 		reason := fmt.Sprintf("scheduled launch failed %d times: %v", row.Attempts, cause)
-		if err := campaign.Transition(ctx, s.p.db, row.CampaignID,
+		if err := row.Kind.Transition(ctx, s.p.db, row.CampaignID,
 			[]campaign.Status{campaign.StatusCreated, campaign.StatusPlanning}, campaign.StatusFailed, reason); err != nil &&
 			!errors.Is(err, campaign.ErrConflict) {
 			return errors.Join(cause, err)
@@ -258,25 +268,31 @@ func (s *Scheduler) retry(ctx context.Context, log *slog.Logger, row campaign.Sc
 	return errors.Join(cause, settle(campaign.ScheduleRunning, cause.Error(), s.cfg.RetryDelay))
 }
 
-// SweepOrphans plans due campaigns that stayed created or planning longer
-// than OrphanAge and returns how many it planned.
+// SweepOrphans plans due runs (promotions and push-mode coupons) that
+// stayed created or planning longer than OrphanAge and returns how many it
+// planned.
 func (s *Scheduler) SweepOrphans(ctx context.Context) (int, error) {
-	ids, err := campaign.Stale(ctx, s.p.db, s.cfg.OrphanAge, s.cfg.ClaimBatch)
-	if err != nil {
-		return 0, err
-	}
 	var errs []error
-	for _, id := range ids {
-		c, err := campaign.Get(ctx, s.p.db, id)
+	n := 0
+	for _, kind := range plannedKinds() {
+		ids, err := kind.Stale(ctx, s.p.db, s.cfg.OrphanAge, s.cfg.ClaimBatch)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		s.log.Warn("planner: planning a campaign left unplanned", slog.Uint64("campaign_id", id),
-			slog.String("status", string(c.Status)), slog.Time("updated_at", c.UpdatedAt))
-		if _, err := s.p.Plan(ctx, c); err != nil {
-			errs = append(errs, err)
+		n += len(ids)
+		for _, id := range ids {
+			c, err := kind.GetRun(ctx, s.p.db, id)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			s.log.Warn("planner: planning a campaign left unplanned", slog.String("kind", string(kind)),
+				slog.Uint64("campaign_id", id), slog.String("status", string(c.Status)), slog.Time("updated_at", c.UpdatedAt))
+			if _, err := s.p.PlanRun(ctx, c); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
-	return len(ids), errors.Join(errs...)
+	return n, errors.Join(errs...)
 }

@@ -177,9 +177,10 @@ func DefaultOwner() string {
 }
 
 // ProgressKey is the Redis hash (under the cache prefix) of a campaign's
-// live counters, e.g. "progress:promotion:42". Its fields count deliveries
-// (a member on a channel): "sent", "failed" and "no_address" (the failures
-// for want of an address, included in failed).
+// live counters, e.g. "progress:promotion:42" or "progress:coupon:7". Its
+// fields "sent", "failed" and "no_address" (the failures for want of an
+// address, included in failed) count deliveries (a member on a channel);
+// a coupon's also "issued" and "not_issued".
 func ProgressKey(kind campaign.CampaignKind, campaignID uint64) string {
 	return fmt.Sprintf("progress:%s:%d", kind, campaignID)
 }
@@ -189,4 +190,10 @@ const (
 	FieldSent      = "sent"
 	FieldFailed    = "failed"
 	FieldNoAddress = "no_address"
+	// FieldIssued counts the coupon items a push-mode coupon's run issued,
+	// FieldNotIssued its audience members left without the coupon (quota
+	// exhausted, window ended), who are not messaged. Both count members
+	// of a redone page again; the coupon's issued_count is the truth.
+	FieldIssued    = "issued"
+	FieldNotIssued = "not_issued"
 )

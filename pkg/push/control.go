@@ -2,8 +2,6 @@ package push
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -24,8 +22,14 @@ type statusCache struct {
 	clock Clock
 
 	mu sync.Mutex
-	m  map[uint64]statusEntry
+	m  map[runKey]statusEntry
 	sf singleflight.Group
+}
+
+// runKey names a campaign of a kind (promotion 42 and coupon 42 differ).
+type runKey struct {
+	kind campaign.CampaignKind
+	id   uint64
 }
 
 type statusEntry struct {
@@ -40,31 +44,29 @@ const statusCacheSweepAt = 1024
 const statusReadTimeout = 5 * time.Second
 
 func newStatusCache(db store.Handler, ttl time.Duration, clock Clock) *statusCache {
-	return &statusCache{db: db, ttl: ttl, clock: clock, m: make(map[uint64]statusEntry)}
+	return &statusCache{db: db, ttl: ttl, clock: clock, m: make(map[runKey]statusEntry)}
 }
 
-// get returns the promotion campaign's status, at most ttl old.
-func (c *statusCache) get(ctx context.Context, id uint64) (campaign.Status, error) {
+// get returns the status of campaign id of kind (a coupon's push_status),
+// at most ttl old.
+func (c *statusCache) get(ctx context.Context, kind campaign.CampaignKind, id uint64) (campaign.Status, error) {
+	key := runKey{kind, id}
 	c.mu.Lock()
-	e, ok := c.m[id]
+	e, ok := c.m[key]
 	c.mu.Unlock()
 	if ok && c.clock.Now().Sub(e.at) < c.ttl {
 		return e.status, nil
 	}
-	v, err, _ := c.sf.Do(strconv.FormatUint(id, 10), func() (any, error) {
+	v, err, _ := c.sf.Do(string(kind)+":"+strconv.FormatUint(id, 10), func() (any, error) {
 		// Shared by every waiting caller: not bound to the first one's
 		// cancellation.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), statusReadTimeout)
 		defer cancel()
-		var s campaign.Status
-		err := c.db.GetContext(ctx, &s, `SELECT status FROM sales_promotion WHERE id = ?`, id)
-		if errors.Is(err, sql.ErrNoRows) {
-			return campaign.Status(""), fmt.Errorf("%w: %d", campaign.ErrNotFound, id)
-		}
+		s, err := kind.ReadStatus(ctx, c.db, id)
 		if err != nil {
-			return campaign.Status(""), fmt.Errorf("push: read status of campaign %d: %w", id, store.MapError(err))
+			return campaign.Status(""), fmt.Errorf("push: read status of %s %d: %w", kind, id, err)
 		}
-		c.put(id, s)
+		c.put(kind, id, s)
 		return s, nil
 	})
 	if err != nil {
@@ -74,7 +76,7 @@ func (c *statusCache) get(ctx context.Context, id uint64) (campaign.Status, erro
 }
 
 // put records a status just read.
-func (c *statusCache) put(id uint64, s campaign.Status) {
+func (c *statusCache) put(kind campaign.CampaignKind, id uint64, s campaign.Status) {
 	now := c.clock.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -85,13 +87,13 @@ func (c *statusCache) put(id uint64, s campaign.Status) {
 			}
 		}
 	}
-	c.m[id] = statusEntry{status: s, at: now}
+	c.m[runKey{kind, id}] = statusEntry{status: s, at: now}
 }
 
 // forget drops a campaign's entry so the next get reads the database.
-func (c *statusCache) forget(id uint64) {
+func (c *statusCache) forget(kind campaign.CampaignKind, id uint64) {
 	c.mu.Lock()
-	delete(c.m, id)
+	delete(c.m, runKey{kind, id})
 	c.mu.Unlock()
 }
 
@@ -105,18 +107,18 @@ type failureWindow struct {
 	threshold float64
 
 	mu sync.Mutex
-	m  map[uint64]*window
+	m  map[runKey]*window
 }
 
 type window struct{ attempts, failed int64 }
 
 func newFailureWindow(min int, threshold float64) *failureWindow {
-	return &failureWindow{min: int64(min), threshold: threshold, m: make(map[uint64]*window)}
+	return &failureWindow{min: int64(min), threshold: threshold, m: make(map[runKey]*window)}
 }
 
 // add counts attempts (of which failed failed) and, when that closes the
 // window, reports the window's numbers and whether it tripped.
-func (f *failureWindow) add(id uint64, attempts, failed int64) (closed bool, tripped bool, a, fl int64) {
+func (f *failureWindow) add(id runKey, attempts, failed int64) (closed bool, tripped bool, a, fl int64) {
 	if attempts <= 0 {
 		return false, false, 0, 0
 	}
@@ -138,7 +140,7 @@ func (f *failureWindow) add(id uint64, attempts, failed int64) (closed bool, tri
 }
 
 // reset forgets a campaign's open window (it was paused or cancelled).
-func (f *failureWindow) reset(id uint64) {
+func (f *failureWindow) reset(id runKey) {
 	f.mu.Lock()
 	delete(f.m, id)
 	f.mu.Unlock()

@@ -1,6 +1,7 @@
 // Package push owns the fan-out worker of pushd: it consumes shard tasks
 // (campaign.ShardTask, one per shard of at most a few thousand members, an id
-// range never an id list), streams each shard's members page by page, sends
+// range never an id list) of promotions and push-mode coupons, streams each
+// shard's members page by page, (for a coupon, issues it to the page,) sends
 // them the campaign's message over its channels through the providers, records
 // every outcome in push_message, checkpoints the shard in campaign_shard, and
 // keeps live counters in Redis. It also holds the Reaper, which republishes
@@ -84,9 +85,32 @@
 // has been expired for its Grace; a shard claimed MaxAttempts times without
 // finishing is marked failed rather than retried forever.
 //
+// # Push-mode coupons
+//
+// A shard task of kind coupon (campaign.KindCoupon) runs the same loop for a
+// push-mode coupon (pkg/coupon): the same keyset pages of the coupon's
+// segment, the same lease, checkpoint and status checks (its push_status).
+// Before step 2, each page is issued the coupon with coupon.IssueToMembers —
+// every member topped up to the per-member limit while the quota lasts, in
+// one transaction that locks the coupon row, so a redelivered or redone page
+// issues nothing twice and the quota is never exceeded — and only the page's
+// members who then hold the coupon (coupon.HoldersBetween) are sent the
+// rendered "your coupon is waiting" message, recorded in push_message with
+// campaign_kind coupon. Members left without the coupon (the quota ran out,
+// or the window ended) get no message: they are counted in the Redis fields
+// "issued" / "not_issued" and logged once per shard run. When every shard
+// is done the coupon's push_status becomes completed. A disabled coupon
+// cancels its push: the worker parks the shard cancelled at its next page
+// (and cancels the push itself if it finds the coupon disabled while
+// issuing). A coupon whose window has not started by this host's clock is
+// released with ErrCouponNotYetValid and comes back later. The delivery
+// guarantee below holds for the message as it does for a promotion; issuance
+// is exactly once per member whatever happens.
+//
 // # Control
 //
-// The worker side of campaign.Control: Pause sets the campaign paused;
+// The worker side of campaign.Control (of either kind; for a coupon its
+// push_status): Pause sets the campaign paused;
 // workers park their running shards (paused, checkpoint kept) at the next
 // page, and a task arriving meanwhile parks its pending shard. Resume sets
 // it running and republishes the shards' tasks; the worker claims a pending

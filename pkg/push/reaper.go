@@ -57,8 +57,8 @@ type SweepResult struct {
 	Failed int
 }
 
-// Reaper finds promotion shards (the kind the Worker sends) whose work
-// stopped without anyone left to resume it — running with a lease long
+// Reaper finds shards of the kinds the Worker sends (promotions and
+// push-mode coupons) whose work stopped without anyone left to resume it — running with a lease long
 // expired (the worker died and the task was dead-lettered or lost), or
 // paused while their campaign runs again (a resume that missed them) — and
 // republishes their tasks. Several Reapers
@@ -156,10 +156,35 @@ func (r *Reaper) Sweep(ctx context.Context) (SweepResult, error) {
 	var res SweepResult
 	var msgs []mq.Message
 	var errs []error
+	for _, kind := range sentKinds() {
+		m, err := r.sweepKind(ctx, kind, &res)
+		msgs = append(msgs, m...)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(msgs) > 0 {
+		if err := r.cfg.Publisher.SendBatch(ctx, msgs); err != nil {
+			errs = append(errs, fmt.Errorf("push: republish %d shard tasks: %w", len(msgs), err))
+			res.Republished, res.Resumed = 0, 0
+		}
+	}
+	return res, errors.Join(errs...)
+}
 
-	abandoned, err := campaign.AbandonedShards(ctx, r.cfg.DB, campaign.KindPromotion, r.cfg.Grace, r.cfg.Batch)
+// sentKinds returns the kinds of campaign the Worker sends.
+func sentKinds() []campaign.CampaignKind {
+	return []campaign.CampaignKind{campaign.KindPromotion, campaign.KindCoupon}
+}
+
+// sweepKind marks the abandoned and stranded shards of kind and returns
+// their tasks to publish.
+func (r *Reaper) sweepKind(ctx context.Context, kind campaign.CampaignKind, res *SweepResult) ([]mq.Message, error) {
+	var msgs []mq.Message
+	var errs []error
+	abandoned, err := campaign.AbandonedShards(ctx, r.cfg.DB, kind, r.cfg.Grace, r.cfg.Batch)
 	if err != nil {
-		return res, err
+		return nil, err
 	}
 	for _, s := range abandoned {
 		log := r.log.With(slog.String("kind", string(s.Kind)), slog.Uint64("campaign_id", s.CampaignID), slog.Int("shard", s.No))
@@ -173,7 +198,7 @@ func (r *Reaper) Sweep(ctx context.Context) (SweepResult, error) {
 			if ok {
 				res.Failed++
 				log.Error("push: shard failed for good", slog.Int("attempts", s.Attempts), slog.String("last_error", s.LastError))
-				if _, err := campaign.CompleteIfDone(ctx, r.cfg.DB, s.CampaignID); err != nil {
+				if _, err := s.Kind.CompleteIfDone(ctx, r.cfg.DB, s.CampaignID); err != nil {
 					errs = append(errs, err)
 				}
 			}
@@ -195,7 +220,7 @@ func (r *Reaper) Sweep(ctx context.Context) (SweepResult, error) {
 		}
 	}
 
-	stranded, err := campaign.StrandedPausedShards(ctx, r.cfg.DB, r.cfg.Grace, r.cfg.Batch)
+	stranded, err := campaign.StrandedPausedShards(ctx, r.cfg.DB, kind, r.cfg.Grace, r.cfg.Batch)
 	if err != nil {
 		errs = append(errs, err)
 	}
@@ -214,12 +239,5 @@ func (r *Reaper) Sweep(ctx context.Context) (SweepResult, error) {
 			res.Resumed++
 		}
 	}
-
-	if len(msgs) > 0 {
-		if err := r.cfg.Publisher.SendBatch(ctx, msgs); err != nil {
-			errs = append(errs, fmt.Errorf("push: republish %d shard tasks: %w", len(msgs), err))
-			res.Republished, res.Resumed = 0, 0
-		}
-	}
-	return res, errors.Join(errs...)
+	return msgs, errors.Join(errs...)
 }

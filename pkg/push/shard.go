@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"time"
 
 	"mkt/pkg/campaign"
+	"mkt/pkg/coupon"
 	"mkt/pkg/provider"
 	"mkt/pkg/store"
 )
@@ -51,12 +53,16 @@ type counts struct {
 	// attempts and provFailed feed auto-pause: sends that reached a
 	// provider, and those of them that failed.
 	attempts, provFailed int64
+	// issued counts the coupon items a page issued, notIssued the page's
+	// members left without the coupon (quota exhausted, window ended): they
+	// are not messaged.
+	issued, notIssued int64
 }
 
 // job is one run of one claimed shard.
 type job struct {
 	w     *Worker
-	c     *campaign.Campaign
+	c     *target
 	s     *campaign.Shard
 	mode  campaign.TaskMode
 	log   *slog.Logger
@@ -69,15 +75,17 @@ type job struct {
 
 	pages int
 	total counts
+	// warnedShort: this run already logged members left without the coupon.
+	warnedShort bool
 }
 
-func (w *Worker) newJob(c *campaign.Campaign, s *campaign.Shard, mode campaign.TaskMode, log *slog.Logger) *job {
-	j := &job{w: w, c: c, s: s, mode: mode, log: log, perMember: c.HasMemberPlaceholder()}
+func (w *Worker) newJob(c *target, s *campaign.Shard, mode campaign.TaskMode, log *slog.Logger) *job {
+	j := &job{w: w, c: c, s: s, mode: mode, log: log, perMember: c.perMember}
 	body := ""
 	if !j.perMember {
-		body = c.Render(0) // once per shard: the same text for everyone
+		body = c.render(0) // once per shard: the same text for everyone
 	}
-	for _, ch := range c.Channels {
+	for _, ch := range c.channels {
 		p := w.cfg.Providers[ch]
 		cj := channelJob{ch: ch, p: p, batch: max(p.MaxBatch(), 1)}
 		if cs, ok := p.(CampaignSender); ok {
@@ -87,24 +95,24 @@ func (w *Worker) newJob(c *campaign.Campaign, s *campaign.Shard, mode campaign.T
 			cj.batch = 1
 		}
 		cj.msg = provider.Message{
-			CampaignID: c.ID,
+			CampaignID: c.id,
 			Channel:    ch,
 			Body:       body,
 			// The kind keeps promotion 42 and coupon 42 apart at the
 			// provider: "promotion:42:sms:<member>".
-			IdempotencyKey: fmt.Sprintf("%s:%d:%s", s.Kind, c.ID, ch),
+			IdempotencyKey: fmt.Sprintf("%s:%d:%s", s.Kind, c.id, ch),
 		}
 		if ch != provider.ChannelSMS {
-			cj.msg.Title = c.Name
+			cj.msg.Title = c.name
 		}
 		j.chans = append(j.chans, cj)
 	}
 	const cols = `SELECT a.id, a.mobile, a.email, a.push_token FROM membership_account a`
 	const rng = ` WHERE a.id >= ? AND a.id > ? AND a.id < ? AND a.status = 'active'`
-	if c.Audience.Everyone() {
+	if c.audience.Everyone() {
 		j.pageQuery = cols + rng + ` ORDER BY a.id LIMIT ?`
 	} else {
-		where, args := c.Audience.Where("f")
+		where, args := c.audience.Where("f")
 		j.pageQuery = cols + ` JOIN membership_filter f ON f.member_id = a.id` + rng + ` AND ` + where + ` ORDER BY a.id LIMIT ?`
 		j.pageArgs = args
 	}
@@ -184,7 +192,7 @@ func (j *job) control(ctx context.Context) (end, error) {
 	if j.w.draining.Load() {
 		return endDraining, nil
 	}
-	st, err := j.w.status.get(ctx, j.c.ID)
+	st, err := j.w.status.get(ctx, j.c.kind, j.c.id)
 	if errors.Is(err, campaign.ErrNotFound) {
 		st = campaign.StatusCancelled // deleted under us
 	} else if err != nil {
@@ -199,7 +207,7 @@ func (j *job) control(ctx context.Context) (end, error) {
 	default:
 		return endNone, nil
 	}
-	j.w.window.reset(j.c.ID)
+	j.w.window.reset(j.key())
 	ok, err := campaign.ParkShard(ctx, j.w.cfg.DB, j.s.Kind, j.s.CampaignID, j.s.No, j.w.cfg.Owner, to, "campaign "+string(st))
 	if err != nil {
 		return endNone, err
@@ -252,19 +260,31 @@ type delivery struct {
 
 // page sends one page of members (in retry mode only their failed
 // deliveries), records every outcome and checkpoints the shard at cursor,
-// in one transaction, then updates live counters and auto-pause.
+// in one transaction, then updates live counters and auto-pause. A
+// push-mode coupon's page is first issued the coupon, and only the members
+// holding it are sent the message.
 func (j *job) page(ctx context.Context, members []member, retryOnly bool, cursor uint64) (end, error) {
-	prior, err := loadPrior(ctx, j.w.cfg.DB, j.s.Kind, j.s.CampaignID, members[0].ID, members[len(members)-1].ID)
-	if err != nil {
-		return endNone, err
+	var d counts
+	if j.c.coupon != nil && !retryOnly {
+		var e end
+		var err error
+		if members, d, e, err = j.issue(ctx, members); e != endNone || err != nil {
+			return e, err
+		}
 	}
-	dels := j.send(ctx, members, prior, retryOnly)
+	var dels []delivery
+	if len(members) > 0 {
+		prior, err := loadPrior(ctx, j.w.cfg.DB, j.s.Kind, j.s.CampaignID, members[0].ID, members[len(members)-1].ID)
+		if err != nil {
+			return endNone, err
+		}
+		dels = j.send(ctx, members, prior, retryOnly)
+	}
 	if ctx.Err() != nil {
 		// Stopped mid-page: record nothing; whoever resumes the shard
 		// redoes this page (the documented duplicate window).
 		return endNone, context.Cause(ctx)
 	}
-	var d counts
 	recs := make([]record, 0, len(dels))
 	for i := range dels {
 		x := &dels[i]
@@ -304,10 +324,12 @@ func (j *job) page(ctx context.Context, members []member, retryOnly bool, cursor
 	j.pages++
 	j.total.sent += d.sent
 	j.total.failed += d.failed
+	j.total.issued += d.issued
+	j.total.notIssued += d.notIssued
 	j.progress(ctx, d)
 	if st != campaign.ShardRunning {
 		// An operator parked the shard under us; the page is recorded.
-		j.w.window.reset(j.c.ID)
+		j.w.window.reset(j.key())
 		return endParked, nil
 	}
 	j.autoPause(ctx, d)
@@ -366,7 +388,7 @@ func (j *job) send(ctx context.Context, members []member, prior map[priorKey]pri
 func (j *job) call(ctx context.Context, cj *channelJob, to []provider.Recipient, at []int, dels []delivery) {
 	msg := cj.msg
 	if j.perMember {
-		msg.Body = j.c.Render(to[0].MemberID)
+		msg.Body = j.c.render(to[0].MemberID)
 	}
 	var res []provider.Result
 	if cj.cs != nil {
@@ -436,7 +458,8 @@ func (j *job) progress(ctx context.Context, d counts) {
 	for _, f := range []struct {
 		field string
 		n     int64
-	}{{FieldSent, d.sent}, {FieldFailed, d.failed}, {FieldNoAddress, d.noAddress}} {
+	}{{FieldSent, d.sent}, {FieldFailed, d.failed}, {FieldNoAddress, d.noAddress},
+		{FieldIssued, d.issued}, {FieldNotIssued, d.notIssued}} {
 		if f.n == 0 {
 			continue
 		}
@@ -454,13 +477,13 @@ func (j *job) autoPause(ctx context.Context, d counts) {
 	if j.w.cfg.FailureThreshold >= 1 {
 		return
 	}
-	_, tripped, attempts, failed := j.w.window.add(j.c.ID, d.attempts, d.provFailed)
+	_, tripped, attempts, failed := j.w.window.add(j.key(), d.attempts, d.provFailed)
 	if !tripped {
 		return
 	}
 	reason := fmt.Sprintf("auto-paused: %d of the last %d sends failed (%.0f%%, threshold %.0f%%)",
 		failed, attempts, 100*float64(failed)/float64(attempts), 100*j.w.cfg.FailureThreshold)
-	err := campaign.Transition(ctx, j.w.cfg.DB, j.c.ID, []campaign.Status{campaign.StatusRunning}, campaign.StatusPaused, reason)
+	err := j.c.kind.Transition(ctx, j.w.cfg.DB, j.c.id, []campaign.Status{campaign.StatusRunning}, campaign.StatusPaused, reason)
 	switch {
 	case errors.Is(err, campaign.ErrConflict):
 		return // not running (already paused, cancelled, or a retry of a completed one)
@@ -468,6 +491,85 @@ func (j *job) autoPause(ctx context.Context, d counts) {
 		j.log.Error("push: auto-pause failed", slog.String("error", err.Error()))
 		return
 	}
-	j.w.status.forget(j.c.ID)
+	j.w.status.forget(j.c.kind, j.c.id)
 	j.log.Warn("push: campaign auto-paused", slog.String("reason", reason))
+}
+
+// key names the job's campaign in the worker's per-campaign maps.
+func (j *job) key() runKey { return runKey{j.c.kind, j.c.id} }
+
+// unfinished are the run statuses a disabled coupon's push is cancelled from.
+func unfinished() []campaign.Status {
+	return []campaign.Status{campaign.StatusCreated, campaign.StatusPlanning, campaign.StatusRunning, campaign.StatusPaused}
+}
+
+// issue gives the job's push-mode coupon to a page of its segment with
+// coupon.IssueToMembers (idempotent: a member already topped up to the
+// per-member limit gets nothing more, so a redelivered page issues nothing
+// twice) and returns the page's members who hold the coupon, in page order:
+// only they are sent the message. Members left without it — the quota ran
+// out, or the window ended — are counted in notIssued and logged once per
+// run. A coupon disabled meanwhile cancels its push and parks the shard; a
+// window not yet started (this host's clock) is ErrCouponNotYetValid.
+func (j *job) issue(ctx context.Context, members []member) ([]member, counts, end, error) {
+	var d counts
+	id := j.c.coupon.ID
+	ids := make([]int64, len(members))
+	for i := range members {
+		ids[i] = int64(members[i].ID)
+	}
+	now := j.w.cfg.Clock.Now()
+	res, err := coupon.IssueToMembers(ctx, j.w.cfg.DB, id, ids, now)
+	if err != nil {
+		return nil, d, endNone, fmt.Errorf("push: coupon %d shard %d: %w", id, j.s.No, err)
+	}
+	d.issued = res.Issued
+	reason := "quota exhausted"
+	if res.NotIssuable {
+		cur, err := coupon.Get(ctx, j.w.cfg.DB, id)
+		if err != nil {
+			return nil, d, endNone, fmt.Errorf("push: coupon %d shard %d: %w", id, j.s.No, err)
+		}
+		switch {
+		case cur.Status == coupon.StatusDisabled:
+			// Disabling cancels the push (coupon.SetStatus); make sure of it
+			// and park the shard as cancelled.
+			if err := campaign.KindCoupon.Transition(ctx, j.w.cfg.DB, j.c.id, unfinished(), campaign.StatusCancelled,
+				"coupon disabled"); err != nil && !errors.Is(err, campaign.ErrConflict) {
+				return nil, d, endNone, err
+			}
+			j.w.status.forget(j.c.kind, j.c.id)
+			e, err := j.control(ctx)
+			if e == endNone && err == nil {
+				err = fmt.Errorf("push: coupon %d is disabled but its push is %s", id, cur.PushStatus)
+			}
+			return nil, d, e, err
+		case now.Before(cur.ValidFrom):
+			return nil, d, endNone, fmt.Errorf("%w: coupon %d is issued from %s", ErrCouponNotYetValid, id,
+				cur.ValidFrom.UTC().Format(time.RFC3339))
+		default:
+			reason = "window ended"
+		}
+	}
+	holders, err := coupon.HoldersBetween(ctx, j.w.cfg.DB, id, ids[0], ids[len(ids)-1])
+	if err != nil {
+		return nil, d, endNone, err
+	}
+	kept := members[:0:0]
+	h := 0
+	for _, m := range members {
+		for h < len(holders) && uint64(holders[h]) < m.ID {
+			h++
+		}
+		if h < len(holders) && uint64(holders[h]) == m.ID {
+			kept = append(kept, m)
+		}
+	}
+	d.notIssued = int64(len(members) - len(kept))
+	if d.notIssued > 0 && !j.warnedShort {
+		j.warnedShort = true
+		j.log.Warn("push: members left without the coupon are not messaged", slog.String("reason", reason),
+			slog.Int64("not_issued", d.notIssued), slog.Int("page_members", len(members)), slog.Int64("issued", d.issued))
+	}
+	return kept, d, endNone, nil
 }

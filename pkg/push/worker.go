@@ -31,11 +31,16 @@ var (
 	// ErrUnsupportedKind: the task's campaign kind is not one the worker
 	// sends (dead-lettered).
 	ErrUnsupportedKind = errors.New("push: unsupported campaign kind")
+	// ErrCouponNotYetValid: a coupon's window has not started by this
+	// worker's clock, so nothing can be issued yet; the shard is released
+	// and its task comes back later.
+	ErrCouponNotYetValid = errors.New("push: coupon window not started yet")
 )
 
 // Worker is the fan-out worker: it handles shard tasks, streaming each
-// shard's members page by page through the campaign's channels, recording
-// every outcome and checkpointing the shard. One Worker serves every
+// shard's members page by page through the campaign's channels (a push-mode
+// coupon's pages are issued the coupon first), recording every outcome and
+// checkpointing the shard. One Worker serves every
 // consumer goroutine of a process (its MaxInFlight semaphore is shared);
 // it is safe for concurrent use.
 type Worker struct {
@@ -135,27 +140,22 @@ func (w *Worker) HandleTask(ctx context.Context, t campaign.ShardTask) error {
 
 	log := w.log.With(slog.String("kind", string(t.Kind)), slog.Uint64("campaign_id", t.CampaignID),
 		slog.Int("shard", t.ShardNo), slog.String("mode", string(t.Mode)))
-	if t.Kind != campaign.KindPromotion {
-		log.Error("push: shard task of an unsupported campaign kind")
-		return mq.Permanent(fmt.Errorf("%w: %s (task %s)", ErrUnsupportedKind, t.Kind, t.Key()))
-	}
-	c, err := campaign.Get(ctx, w.cfg.DB, t.CampaignID)
-	if errors.Is(err, campaign.ErrNotFound) {
-		log.Error("push: shard task of an unknown campaign")
-		return mq.Permanent(fmt.Errorf("push: task %s: %w", t.Key(), err))
-	}
+	c, err := w.loadTarget(ctx, t)
 	if err != nil {
-		return fmt.Errorf("push: task %s: %w", t.Key(), err)
+		if mq.IsPermanent(err) {
+			log.Error("push: shard task of an unknown campaign or an unsupported kind", slog.String("error", err.Error()))
+		}
+		return err
 	}
-	w.status.put(c.ID, c.Status)
+	w.status.put(c.kind, c.id, c.status)
 
-	workable := c.Status != campaign.StatusPaused && c.Status != campaign.StatusCancelled && c.Status != campaign.StatusFailed
-	if c.Status == campaign.StatusCompleted && t.Mode == campaign.ModeSend {
+	workable := c.status != campaign.StatusPaused && c.status != campaign.StatusCancelled && c.status != campaign.StatusFailed
+	if c.status == campaign.StatusCompleted && t.Mode == campaign.ModeSend {
 		log.Debug("push: campaign already completed")
 		return nil
 	}
 	if workable {
-		for _, ch := range c.Channels {
+		for _, ch := range c.channels {
 			if w.cfg.Providers[ch] == nil {
 				log.Error("push: no provider for a channel of the campaign", slog.String("channel", string(ch)))
 				return fmt.Errorf("%w %s (task %s)", ErrNoProvider, ch, t.Key())
@@ -165,7 +165,7 @@ func (w *Worker) HandleTask(ctx context.Context, t campaign.ShardTask) error {
 	s, won, err := campaign.ClaimShard(ctx, w.cfg.DB, t.Kind, t.CampaignID, t.ShardNo, campaign.ClaimOptions{
 		Owner:  w.cfg.Owner,
 		Lease:  w.cfg.Lease,
-		Paused: c.Status != campaign.StatusPaused, // resume, or cancel below
+		Paused: c.status != campaign.StatusPaused, // resume, or cancel below
 		Done:   t.Mode == campaign.ModeRetryFailed && workable,
 	})
 	if errors.Is(err, campaign.ErrNotFound) {
@@ -185,10 +185,10 @@ func (w *Worker) HandleTask(ctx context.Context, t campaign.ShardTask) error {
 			return fmt.Errorf("%w: task %s held by %q until %s", ErrShardHeld, t.Key(), s.Owner, until)
 		}
 		log.Debug("push: shard needs no work", slog.String("shard_status", string(s.Status)))
-		if s.Status == campaign.ShardDone && c.Status == campaign.StatusRunning {
+		if s.Status == campaign.ShardDone && c.status == campaign.StatusRunning {
 			// A redelivery after the last shard finished but before the
 			// campaign was completed: complete it now.
-			if _, err := campaign.CompleteIfDone(ctx, w.cfg.DB, c.ID); err != nil {
+			if _, err := c.kind.CompleteIfDone(ctx, w.cfg.DB, c.id); err != nil {
 				return fmt.Errorf("push: task %s: %w", t.Key(), err)
 			}
 		}
@@ -220,7 +220,7 @@ const (
 
 // runShard works a claimed shard with a lease heartbeat and settles the
 // shard according to how the run ended.
-func (w *Worker) runShard(ctx context.Context, log *slog.Logger, c *campaign.Campaign, s *campaign.Shard, mode campaign.TaskMode) error {
+func (w *Worker) runShard(ctx context.Context, log *slog.Logger, c *target, s *campaign.Shard, mode campaign.TaskMode) error {
 	sctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	hbDone := make(chan struct{})
@@ -240,6 +240,9 @@ func (w *Worker) runShard(ctx context.Context, log *slog.Logger, c *campaign.Cam
 
 	attrs := []any{slog.Int64("sent", j.total.sent), slog.Int64("failed", j.total.failed),
 		slog.Int("pages", j.pages), slog.Duration("took", w.cfg.Clock.Now().Sub(started))}
+	if c.coupon != nil {
+		attrs = append(attrs, slog.Int64("issued", j.total.issued), slog.Int64("not_issued", j.total.notIssued))
+	}
 	switch {
 	case err == nil && e == endDone:
 		ok, err := campaign.FinishShard(ctx, w.cfg.DB, s.Kind, s.CampaignID, s.No, w.cfg.Owner)
@@ -251,7 +254,7 @@ func (w *Worker) runShard(ctx context.Context, log *slog.Logger, c *campaign.Cam
 			return nil
 		}
 		log.Info("push: shard done", attrs...)
-		if done, err := campaign.CompleteIfDone(ctx, w.cfg.DB, s.CampaignID); err != nil {
+		if done, err := s.Kind.CompleteIfDone(ctx, w.cfg.DB, s.CampaignID); err != nil {
 			return fmt.Errorf("push: shard %d done, completing campaign %d: %w", s.No, s.CampaignID, err)
 		} else if done {
 			log.Info("push: campaign completed")

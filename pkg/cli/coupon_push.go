@@ -1,0 +1,148 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"mkt/pkg/campaign"
+	"mkt/pkg/coupon"
+	"mkt/pkg/store"
+)
+
+// couponPushHelp is the short and long help of each push control command.
+var couponPushHelp = map[string][2]string{
+	"pause": {"Pause a push-mode coupon's push: pushd parks its shards at their checkpoint",
+		`pause moves the push of a push-mode coupon (created, planning or running) to
+paused and its pending shards to paused; every pushd parks the shard it holds
+at its next page. Nothing more is issued or announced until resume: members
+of the pages done hold the coupon and were told, the others wait. The coupon
+itself stays active (an item already held can be used).`},
+	"resume": {"Resume a paused coupon push from its shards' checkpoints",
+		`resume moves a paused coupon push back to running and republishes a task per
+pending shard; each continues at its checkpoint, so nothing is issued or
+announced twice. A push paused before it was planned goes back to the planner.`},
+	"retry-failed": {"Re-send a coupon's announcement to the members whose delivery failed",
+		`retry-failed re-sends the "your coupon is waiting" message only to the
+member × channel deliveries recorded failed (push_message rows of kind
+coupon). Nothing is issued again.`},
+}
+
+func newCouponPushControlCmd(app *App, q *campaignQueues, action string) *cobra.Command {
+	help := couponPushHelp[action]
+	return &cobra.Command{
+		Use:   action + " COUPON_ID",
+		Short: help[0],
+		Long:  help[1] + "\n\nTo stop a push for good, disable the coupon (coupon disable): its push is cancelled.",
+		Args:  usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := couponParseID("coupon id", args[0])
+			if err != nil {
+				return err
+			}
+			return runCouponPushControl(cmd.Context(), app, q, action, id)
+		},
+	}
+}
+
+func runCouponPushControl(ctx context.Context, app *App, q *campaignQueues, action string, id int64) error {
+	db, err := app.DB(ctx)
+	if err != nil {
+		return err
+	}
+	// Fail on a bad id or a lazy coupon before starting a producer.
+	c, err := coupon.Get(ctx, db, id)
+	if err != nil {
+		return err
+	}
+	if c.Mode != coupon.ModePush {
+		return fmt.Errorf("%w: coupon %d is a %s coupon: it has no push to %s", campaign.ErrConflict, id, c.Mode, action)
+	}
+	ctl := &campaign.Control{DB: db, Kind: campaign.KindCoupon, EventsTopic: q.EventsTopic, Logger: app.Logger,
+		Publish: campaign.PublishOptions{Topic: q.ShardTopic}}
+	if action != "pause" {
+		p, err := q.producer(app)
+		if err != nil {
+			return err
+		}
+		defer shutdown(app, "producer", p.Shutdown)
+		ctl.Publisher = p
+	}
+	var res campaign.ControlResult
+	switch action {
+	case "pause":
+		res, err = ctl.Pause(ctx, uint64(id))
+	case "resume":
+		res, err = ctl.Resume(ctx, uint64(id))
+	case "retry-failed":
+		res, err = ctl.RetryFailed(ctx, uint64(id))
+	default:
+		return fmt.Errorf("unknown coupon push action %q", action)
+	}
+	if err != nil {
+		return campaignError(err)
+	}
+	if app.JSON {
+		return writeJSON(app.Out, res)
+	}
+	line := fmt.Sprintf("coupon %d push: %s", id, res.Run.Status)
+	var parts []string
+	if res.Shards > 0 {
+		parts = append(parts, fmt.Sprintf("%d shards changed", res.Shards))
+	}
+	if res.Published > 0 {
+		parts = append(parts, fmt.Sprintf("%d published", res.Published))
+	}
+	if res.Note != "" {
+		parts = append(parts, res.Note)
+	}
+	if len(parts) > 0 {
+		line += " (" + strings.Join(parts, "; ") + ")"
+	}
+	fmt.Fprintln(app.Out, line)
+	return nil
+}
+
+// couponPushShow is a push-mode coupon's push run in `coupon show`.
+type couponPushShow struct {
+	Status         campaign.Status   `json:"status"`
+	PlannedMembers int64             `json:"planned_members"`
+	PlannedShards  int               `json:"planned_shards"`
+	Shards         campaign.Progress `json:"shards"`
+	// Announced counts the members sent the message on at least one channel.
+	Announced int64 `json:"announced"`
+}
+
+func loadCouponPush(ctx context.Context, db *store.DB, c *coupon.Coupon) (*couponPushShow, error) {
+	out := &couponPushShow{Status: c.PushStatus, PlannedMembers: c.PlannedMembers, PlannedShards: c.PlannedShards}
+	var err error
+	if out.Shards, err = campaign.ShardProgress(ctx, db, campaign.KindCoupon, uint64(c.ID)); err != nil {
+		return nil, err
+	}
+	if err := db.GetContext(ctx, &out.Announced, `SELECT COUNT(DISTINCT member_id) FROM push_message
+		WHERE campaign_kind = 'coupon' AND campaign_id = ? AND status = 'sent'`, c.ID); err != nil {
+		return nil, fmt.Errorf("coupon %d: count members announced to: %w", c.ID, store.MapError(err))
+	}
+	return out, nil
+}
+
+func (p *couponPushShow) rows(c *coupon.Coupon) [][]string {
+	chans := make([]string, len(c.Channels))
+	for i, ch := range c.Channels {
+		chans[i] = string(ch)
+	}
+	tmpl := ""
+	if c.Template != nil {
+		tmpl = ellipsis(*c.Template, 60)
+	}
+	sh := p.Shards
+	return [][]string{
+		{"push", fmt.Sprintf("%s over %s: %q", p.Status, strings.Join(chans, ","), tmpl)},
+		{"push plan", fmt.Sprintf("%d members in %d shards of %d", p.PlannedMembers, p.PlannedShards, c.ShardSize)},
+		{"push shards", fmt.Sprintf("%d done, %d running, %d pending, %d paused, %d cancelled, %d failed",
+			sh.Done, sh.Running, sh.Pending, sh.Paused, sh.Cancelled, sh.Failed)},
+		{"push deliveries", fmt.Sprintf("%d sent, %d failed; %d members told", sh.Sent, sh.FailedN, p.Announced)},
+	}
+}
