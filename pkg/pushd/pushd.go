@@ -1,5 +1,6 @@
-// Package pushd wires the push daemon: the planner (campaign-created events)
-// and the fan-out workers (shard tasks), both in consumer groups so every
+// Package pushd wires the push daemon: the planner (created events of
+// promotions and push-mode coupons) and the fan-out workers (shard tasks of
+// both kinds), both in consumer groups so every
 // running pushd shares the work, plus the scheduler of future campaigns, the
 // reaper of abandoned shards and the transactional check-back that settles
 // a create whose mktctl died — behind the shared daemon runtime (ops server,
@@ -29,7 +30,8 @@ const long = `pushd is mkt's push daemon. It consumes campaign-created events (p
 and shard tasks (fan-out workers) from RocketMQ in consumer groups, so every
 running pushd shares the work, and sends through the channel providers:
 sms, email and app over HTTP (--sms-url …, see docs/PUSH.md), the in-site
-inbox into MySQL.
+inbox into MySQL. Push-mode coupons go the same way: their segment is
+sharded, each page is issued the coupon in bulk, and its holders are told.
 
 It runs in the foreground, logs with slog to stderr, serves /healthz, /readyz
 and /metrics on --ops-addr, reports readiness to systemd when NOTIFY_SOCKET is
