@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
+	"time"
 
 	rocketmq "github.com/apache/rocketmq-client-go/v2"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
@@ -134,7 +136,7 @@ func (p *Producer) SendBatch(ctx context.Context, msgs []Message) error {
 			return fmt.Errorf("mq: send batch %d/%d to topic %q (%d of %d messages sent): %w",
 				i+1, len(batches), b.topic, sent, len(msgs), err)
 		}
-		res, err := p.client.SendSync(ctx, b.msgs...)
+		res, err := p.sendSync(ctx, b.msgs)
 		if err == nil && res.Status != primitive.SendOK {
 			err = fmt.Errorf("%w: status %d", ErrSendNotOK, res.Status)
 		}
@@ -145,6 +147,33 @@ func (p *Producer) SendBatch(ctx context.Context, msgs []Message) error {
 		sent += len(b.msgs)
 	}
 	return nil
+}
+
+// routeWait bounds how long a send waits for a topic's route to be known.
+const routeWait = 5 * time.Second
+
+// sendSync sends one batch. The client fails a send at once, before sending
+// anything, when it does not know the topic's route yet — which happens to a
+// fresh producer whose first sends race its first route lookup, and to a
+// topic created a moment ago. Such a send is retried with a short backoff
+// for up to routeWait: nothing was published, so the retry cannot duplicate.
+func (p *Producer) sendSync(ctx context.Context, msgs []*primitive.Message) (*primitive.SendResult, error) {
+	deadline := time.Now().Add(routeWait)
+	delay := 20 * time.Millisecond
+	for {
+		res, err := p.client.SendSync(ctx, msgs...)
+		if err == nil || !strings.Contains(err.Error(), "route info not found") || time.Now().After(deadline) {
+			return res, err
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, errors.Join(err, ctx.Err())
+		case <-t.C:
+		}
+		delay = min(2*delay, 500*time.Millisecond)
+	}
 }
 
 // Shutdown stops the producer; sends in progress finish first.
