@@ -37,7 +37,7 @@ func newBenchCmd(app *App) *cobra.Command {
 		Use:   "bench",
 		Short: "Load generators that measure mkt on the real stack",
 	}
-	cmd.AddCommand(newBenchCouponsCmd(app))
+	cmd.AddCommand(newBenchCouponsCmd(app), newBenchPushCmd(app, nil))
 	return cmd
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"mkt/pkg/cache"
 	"mkt/pkg/campaign"
 	"mkt/pkg/config"
 	"mkt/pkg/daemon"
@@ -124,10 +125,20 @@ func components(env *deps.Env, o *Options) ([]daemon.Component, error) {
 	}
 	log.Info("channels served", "channels", served)
 
+	// Live progress counters live under the database's name, so deployments
+	// (and test or benchmark runs) sharing a Redis never add to each other's.
+	progress, err := cache.Open(context.Background(), cache.Config{
+		Addr: c.RedisAddr, Password: string(c.RedisPassword), DB: c.RedisDB,
+		KeyPrefix: cache.DefaultKeyPrefix + db.Name(),
+	})
+	if err != nil {
+		return out, err
+	}
+	out = append(out, stopFunc("progress-counters", progress.Close))
 	worker, err := push.NewWorker(push.Config{
 		DB:                      db,
 		Providers:               senders,
-		Progress:                env.Deps.Cache,
+		Progress:                progress,
 		Owner:                   o.Instance,
 		Lease:                   o.Lease,
 		PageSize:                o.PageSize,

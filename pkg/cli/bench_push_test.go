@@ -1,0 +1,134 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"mkt/pkg/store/storetest"
+)
+
+func TestBenchPushFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string // "" = valid; else a substring of the usage error
+	}{
+		{nil, ""},
+		{[]string{"--users", "10", "--latency", "100ms-300ms", "--batch-size", "100", "--pushd", "3", "--channel", "app"}, ""},
+		{[]string{"--users", "0"}, "--users 0"},
+		{[]string{"--batch-size", "0"}, "--batch-size 0"},
+		{[]string{"--pushd", "0"}, "--pushd 0"},
+		{[]string{"--shard-size", "5"}, "--shard-size"},
+		{[]string{"--channel", "inbox"}, "--channel \"inbox\""},
+		{[]string{"--database", "other"}, "--database \"other\""},
+		{[]string{"--page-size", "-1"}, "--page-size -1"},
+		{[]string{"--latency", "soon"}, "latency"},
+		{[]string{"extra"}, "unknown command"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			var got *benchPushOptions
+			cmd := newBenchPushCmd(&App{}, func(o *benchPushOptions) error { got = o; return nil })
+			cmd.SetArgs(tc.args)
+			cmd.SetOut(new(bytes.Buffer))
+			cmd.SetErr(new(bytes.Buffer))
+			err := cmd.Execute()
+			if tc.want == "" {
+				if err != nil || got == nil {
+					t.Fatalf("err %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err %v, want one mentioning %q", err, tc.want)
+			}
+		})
+	}
+	var got *benchPushOptions
+	cmd := newBenchPushCmd(&App{}, func(o *benchPushOptions) error { got = o; return nil })
+	cmd.SetArgs(nil)
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if got.Users != 1_000_000 || got.Latency.String() != "200ms" || got.BatchSize != 1 || got.Pushd != 2 || got.Channel != "sms" {
+		t.Errorf("defaults: %+v", got)
+	}
+}
+
+// benchRoot returns mktctl's command tree with `bench push` in it.
+func benchRoot(s Streams) *cobra.Command {
+	root, app := NewRootCmd(s)
+	if c, _, err := root.Find([]string{"bench", "push"}); err != nil || c.Name() != "push" {
+		bench, _, err := root.Find([]string{"bench"})
+		if err != nil || bench.Name() != "bench" {
+			bench = &cobra.Command{Use: "bench"}
+			root.AddCommand(bench)
+		}
+		bench.AddCommand(newBenchPushCmd(app, nil))
+	}
+	return root
+}
+
+// TestBenchPushEndToEnd runs `mktctl bench push` on a small member base:
+// it seeds a fresh database, runs two real pushd processes against the
+// simulator and reports an exact delivery.
+func TestBenchPushEndToEnd(t *testing.T) {
+	t.Parallel()
+	dsn := storetest.NewDatabase(t)
+	dir := t.TempDir()
+	dsnFile := filepath.Join(dir, "dsn")
+	if err := os.WriteFile(dsnFile, []byte(dsn), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "pushd")
+	if out, err := exec.Command("go", "build", "-o", bin, "mkt/cmd/pushd").CombinedOutput(); err != nil {
+		t.Fatalf("go build mkt/cmd/pushd: %v\n%s", err, out)
+	}
+	run := func(args ...string) (int, string, string) {
+		var out, errOut bytes.Buffer
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		s := Streams{In: strings.NewReader(""), Out: &out, Err: &errOut}
+		root := benchRoot(s)
+		root.SetArgs(append([]string{"--mysql-dsn-file", dsnFile, "--log-level", "warn"}, args...))
+		err := root.ExecuteContext(ctx)
+		if err != nil {
+			errOut.WriteString(err.Error())
+		}
+		return exitCode(err), out.String(), errOut.String()
+	}
+
+	code, out, errOut := run("bench", "push", "--users", "3000", "--latency", "5ms", "--pushd", "2", "--settle", "0s",
+		"--pushd-bin", bin, "--shard-size", "500", "--json")
+	if code != ExitOK {
+		t.Fatalf("bench push: exit %d\n%s", code, errOut)
+	}
+	var rep benchPushReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v in %s", err, out)
+	}
+	if rep.Users != 3000 || rep.Shards != 6 || rep.Expected == 0 || rep.Delivered != rep.Expected ||
+		rep.Duplicates != 0 || rep.Missing != 0 || rep.Unexpected != 0 || rep.FailedDeliveries != 0 {
+		t.Errorf("report: %+v", rep)
+	}
+	if rep.UsersPerSecond <= 0 || rep.P99SendMS < 5 || rep.ProviderCalls != rep.Delivered ||
+		rep.PushdRSSPeakBytes == 0 || len(rep.PushdRSSPeakEach) != 2 || rep.PlanEnqueueSeconds <= 0 || rep.TaskSends != 6 { // 6 shards, one per send to spread them
+		t.Errorf("measurements: %+v", rep)
+	}
+	if !strings.Contains(errOut, "seeding") || !strings.Contains(errOut, "completed") {
+		t.Errorf("progress:\n%s", errOut)
+	}
+
+	// More members than --users: refused, nothing started.
+	code, _, errOut = run("bench", "push", "--users", "100", "--pushd-bin", bin)
+	if code != ExitUsage || !strings.Contains(errOut, "more than --users 100") {
+		t.Errorf("too many members: exit %d, %s", code, errOut)
+	}
+}

@@ -1,0 +1,9 @@
+//go:build !linux
+
+package pushtest
+
+import "syscall"
+
+// sysProcAttr: only Linux offers the process-group and parent-death
+// settings used there; elsewhere the child shares the parent's defaults.
+func sysProcAttr() *syscall.SysProcAttr { return nil }
