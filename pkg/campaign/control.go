@@ -44,7 +44,21 @@ type PublishOptions struct {
 	Concurrency int
 }
 
-// PublishTasks sends tasks in batches of o.Batch, o.Concurrency batches at a
+// minSpreadSends is the fewest sends a campaign's tasks are cut into when
+// it has fewer than that many full batches. A batch lands on one queue of
+// the topic, and a queue is consumed by one pushd, so a small campaign sent
+// in one or two batches would be worked by one or two processes; 32 sends
+// cover every queue of a 8- or 16-queue topic several times over.
+const minSpreadSends = 32
+
+// SpreadBatch is the batch size for n tasks: at most max, and small enough
+// that small campaigns still make minSpreadSends sends (10,000 tasks still
+// go in 100 sends of 100).
+func SpreadBatch(n, maxBatch int) int {
+	return min(maxBatch, max(1, (n+minSpreadSends-1)/minSpreadSends))
+}
+
+// PublishTasks sends tasks in batches of at most o.Batch, o.Concurrency batches at a
 // time, and returns the number of SendBatch calls made. On error some
 // batches may have been sent: callers republish, consumers are idempotent.
 func PublishTasks(ctx context.Context, pub Publisher, o PublishOptions, tasks []ShardTask) (int, error) {
@@ -52,7 +66,7 @@ func PublishTasks(ctx context.Context, pub Publisher, o PublishOptions, tasks []
 		return 0, nil
 	}
 	topic := cmp.Or(o.Topic, TopicShards)
-	batch := max(cmp.Or(o.Batch, DefaultTaskBatch), 1)
+	batch := SpreadBatch(len(tasks), max(cmp.Or(o.Batch, DefaultTaskBatch), 1))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(cmp.Or(o.Concurrency, DefaultSendConcurrency), 1))
 	sends := 0

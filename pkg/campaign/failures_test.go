@@ -55,3 +55,19 @@ func TestListFailuresPagesInMemberOrder(t *testing.T) {
 		t.Fatalf("reasons = %+v", reasons)
 	}
 }
+
+func TestSpreadBatch(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ n, max, want int }{
+		{1, 100, 1},
+		{50, 100, 2},     // 25 sends: spread over the queues
+		{1000, 100, 32},  // 32 sends
+		{3200, 100, 100}, // full batches from here on
+		{10000, 100, 100},
+		{10000, 1, 1},
+	} {
+		if got := SpreadBatch(tc.n, tc.max); got != tc.want {
+			t.Errorf("SpreadBatch(%d, %d) = %d, want %d", tc.n, tc.max, got, tc.want)
+		}
+	}
+}

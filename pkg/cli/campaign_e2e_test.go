@@ -197,7 +197,7 @@ func TestCampaignCommandsEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if preview.Members != active || preview.IDSpan != 2500 || preview.Shards != 3 || preview.Sends != 1 ||
+	if preview.Members != active || preview.IDSpan != 2500 || preview.Shards != 3 || preview.Sends != 3 ||
 		preview.Estimate.Calls != 2*active || preview.Estimate.Seconds != float64(2*active)/1000 || len(preview.Ranges) != 3 {
 		t.Errorf("plan --campaign: %+v", preview)
 	}

@@ -77,7 +77,7 @@ func newPlanCmd(app *App, runF func(*planOptions) error) *cobra.Command {
 	f := cmd.Flags()
 	f.AddFlagSet(specFlags)
 	f.Uint64Var(&o.Campaign, "campaign", 0, "preview this stored campaign instead of one described by flags")
-	f.IntVar(&o.Batch, "batch", campaign.DefaultTaskBatch, "shard tasks per batch send, 1..1024")
+	f.IntVar(&o.Batch, "batch", campaign.DefaultTaskBatch, "shard tasks per batch send at most, 1..1024 (small campaigns use smaller batches so their tasks spread over the queues)")
 	f.DurationVar(&o.Latency, "latency", 200*time.Millisecond, "provider latency per call")
 	f.IntVar(&o.Concurrency, "concurrency", 2000, "provider calls in flight, over all pushd")
 	f.Float64Var(&o.Rate, "rate", 0, "provider rate limit per channel, calls per second (0 = none)")
@@ -206,7 +206,10 @@ func runPlan(ctx context.Context, app *App, o *planOptions, now time.Time) error
 	if n := len(plan.Shards); n > 0 {
 		rep.FirstID, rep.EndID = plan.Shards[0].Start, plan.Shards[n-1].End
 	}
-	rep.Sends = (rep.Shards + o.Batch - 1) / o.Batch
+	if rep.Shards > 0 {
+		rep.Batch = campaign.SpreadBatch(rep.Shards, o.Batch)
+		rep.Sends = (rep.Shards + rep.Batch - 1) / rep.Batch
+	}
 	rep.Estimate = estimate(rep.Members, len(spec.Channels), o.Latency, o.Concurrency, o.Rate, o.ProviderBatch)
 	rep.PreviewSecs = time.Since(started).Seconds()
 	if app.JSON {

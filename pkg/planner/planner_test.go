@@ -72,7 +72,8 @@ func TestPlanEveryoneAndSegment(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
-		wantSends := (len(want.Shards) + 99) / 100
+		batch := campaign.SpreadBatch(len(want.Shards), 100)
+		wantSends := (len(want.Shards) + batch - 1) / batch
 		if res.Status != campaign.StatusRunning || res.Members != want.Members || res.Shards != len(want.Shards) ||
 			res.ShardsCreated != int64(len(want.Shards)) || res.Published != len(want.Shards) || res.Sends != wantSends ||
 			res.Redo || res.Skipped != "" {
