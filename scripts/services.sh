@@ -80,7 +80,8 @@ check_port_free() {
 ensure_apt() {
 	local missing=()
 	for pkg in "$@"; do
-		dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+		# "install ok installed" only: a removed package keeps a status entry.
+		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 	done
 	((${#missing[@]} == 0)) && return 0
 	[[ $(id -u) -eq 0 ]] || die "packages missing (${missing[*]}); install them as root: apt-get install ${missing[*]}"
