@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -58,7 +57,7 @@ func newCampaignCreateCmd(app *App, q *campaignQueues, runF func(*campaignCreate
 	}
 	f := cmd.Flags()
 	bindSpecFlags(f, &o.specOptions)
-	f.StringVar(&o.CreatedBy, "created-by", os.Getenv("USER"), "operator name recorded with the campaign")
+	f.StringVar(&o.CreatedBy, "created-by", operatorName(), "operator name recorded with the campaign")
 	f.StringVar(&o.RequestID, "request-id", "", "idempotency key, up to 64 of A-Z a-z 0-9 _ . : - (default: random)")
 	return cmd
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -320,7 +319,7 @@ and announced by the push pipeline; needs --message and --channels).`,
 	f.StringVar(&o.Channels, "channels", "", "push mode: channels, e.g. app,inbox")
 	f.IntVar(&o.ShardSize, "shard-size", coupon.DefaultShardSize, "push mode: members per shard")
 	f.StringVar(&o.RequestID, "request-id", "", "idempotency key (default random): re-running with it creates nothing twice")
-	f.StringVar(&o.CreatedBy, "created-by", os.Getenv("USER"), "operator name")
+	f.StringVar(&o.CreatedBy, "created-by", operatorName(), "operator name")
 	_ = cmd.MarkFlagRequired("name")
 	return cmd
 }

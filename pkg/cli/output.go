@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"os/user"
 	"text/tabwriter"
 )
 
@@ -30,4 +32,16 @@ func table(w io.Writer, rows [][]string) error {
 		fmt.Fprintln(tw)
 	}
 	return tw.Flush()
+}
+
+// operatorName is the default operator recorded with what mktctl creates:
+// $USER, else the account running mktctl.
+func operatorName() string {
+	if u := os.Getenv("USER"); u != "" {
+		return u
+	}
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return ""
 }
