@@ -154,15 +154,8 @@ func (s Spec) Validate(now time.Time) error {
 	if len(s.Channels) == 0 {
 		bad("at least one channel is required")
 	}
-	seen := map[provider.Channel]bool{}
-	for _, c := range s.Channels {
-		if !c.Valid() {
-			bad("channel %q is unknown", c)
-		}
-		if seen[c] {
-			bad("channel %q is listed twice", c)
-		}
-		seen[c] = true
+	for _, p := range provider.ListProblems(s.Channels) {
+		bad("%s", p)
 	}
 	if err := s.Audience.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("%w: audience: %w", ErrInvalid, err))

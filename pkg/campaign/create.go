@@ -46,15 +46,24 @@ var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9_.:-]+$`)
 // CheckRequestID validates a creation request id: 1..64 characters from
 // letters, digits and "_.:-" (it is also the event's message key).
 func CheckRequestID(id string) error {
-	switch {
-	case id == "":
-		return fmt.Errorf("%w: request id is empty", ErrInvalid)
-	case len(id) > MaxRequestIDLen:
-		return fmt.Errorf("%w: request id is longer than %d characters", ErrInvalid, MaxRequestIDLen)
-	case !requestIDPattern.MatchString(id):
-		return fmt.Errorf("%w: request id %q: use only letters, digits and _.:-", ErrInvalid, id)
+	if p := RequestIDProblem(id); p != "" {
+		return fmt.Errorf("%w: %s", ErrInvalid, p)
 	}
 	return nil
+}
+
+// RequestIDProblem says what is wrong with a creation request id of a
+// campaign or coupon, or "" when it is valid.
+func RequestIDProblem(id string) string {
+	switch {
+	case id == "":
+		return "request id is empty"
+	case len(id) > MaxRequestIDLen:
+		return fmt.Sprintf("request id is longer than %d characters", MaxRequestIDLen)
+	case !requestIDPattern.MatchString(id):
+		return fmt.Sprintf("request id %q: use only letters, digits and _.:-", id)
+	}
+	return ""
 }
 
 // NewRequestID returns a random request id with the given prefix, e.g.

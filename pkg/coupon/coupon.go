@@ -140,7 +140,7 @@ const (
 	MaxNameLen        = 128
 	MaxTemplateLen    = 2000
 	MaxCreatedByLen   = 64
-	MaxRequestIDLen   = 64
+	MaxRequestIDLen   = campaign.MaxRequestIDLen
 	MaxOrderIDLen     = 64
 	MaxPerMemberLimit = 100 // Redis keeps a member's count in one byte
 	MaxValidDays      = 3650
@@ -304,15 +304,8 @@ func (s Spec) Validate(now time.Time) error {
 		if len(s.Channels) == 0 {
 			bad("a push-mode coupon needs at least one channel")
 		}
-		seen := map[provider.Channel]bool{}
-		for _, c := range s.Channels {
-			if !c.Valid() {
-				bad("channel %q is unknown", c)
-			}
-			if seen[c] {
-				bad("channel %q is listed twice", c)
-			}
-			seen[c] = true
+		for _, p := range provider.ListProblems(s.Channels) {
+			bad("%s", p)
 		}
 		if err := audience.CheckShardSize(s.ShardSize); err != nil {
 			errs = append(errs, fmt.Errorf("%w: %w", ErrInvalid, err))

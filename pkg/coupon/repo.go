@@ -2,11 +2,8 @@ package coupon
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
@@ -22,28 +19,17 @@ const couponColumns = `id, request_id, name, kind, amount_cents, threshold_cents
 const itemColumns = `id, coupon_id, member_id, seq, status, order_id, valid_from, valid_until,
 	issued_at, claimed_at, locked_at, redeemed_at, updated_at`
 
-var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9_.:-]+$`)
-
 // CheckRequestID validates a creation request id: 1..64 characters from
-// letters, digits and "_.:-".
+// letters, digits and "_.:-" (the rule campaigns follow too).
 func CheckRequestID(id string) error {
-	switch {
-	case id == "":
-		return fmt.Errorf("%w: request id is empty", ErrInvalid)
-	case len(id) > MaxRequestIDLen:
-		return fmt.Errorf("%w: request id is longer than %d characters", ErrInvalid, MaxRequestIDLen)
-	case !requestIDPattern.MatchString(id):
-		return fmt.Errorf("%w: request id %q: use only letters, digits and _.:-", ErrInvalid, id)
+	if p := campaign.RequestIDProblem(id); p != "" {
+		return fmt.Errorf("%w: %s", ErrInvalid, p)
 	}
 	return nil
 }
 
 // NewRequestID returns a random request id with the given prefix.
-func NewRequestID(prefix string) string {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return prefix + "-" + hex.EncodeToString(b[:])
-}
+func NewRequestID(prefix string) string { return campaign.NewRequestID(prefix) }
 
 // Insert stores a validated spec as an active coupon and returns its id.
 // requestID may be empty (no idempotency key); a duplicate one fails with

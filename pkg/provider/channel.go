@@ -99,3 +99,20 @@ func (c *Channel) UnmarshalText(b []byte) error {
 	*c = parsed
 	return nil
 }
+
+// ListProblems describes what is wrong in a list of channels — unknown or
+// repeated ones — or returns nil when every channel is known and listed once.
+func ListProblems(chs []Channel) []string {
+	var out []string
+	seen := make(map[Channel]bool, len(chs))
+	for _, c := range chs {
+		if !c.Valid() {
+			out = append(out, fmt.Sprintf("channel %q is unknown", c))
+		}
+		if seen[c] {
+			out = append(out, fmt.Sprintf("channel %q is listed twice", c))
+		}
+		seen[c] = true
+	}
+	return out
+}

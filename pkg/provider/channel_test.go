@@ -89,3 +89,13 @@ func TestRecipientKey(t *testing.T) {
 		t.Errorf("custom key %q", got)
 	}
 }
+
+func TestListProblems(t *testing.T) {
+	if p := ListProblems([]Channel{ChannelSMS, ChannelApp}); p != nil {
+		t.Errorf("valid list: %v", p)
+	}
+	p := ListProblems([]Channel{ChannelSMS, "fax", ChannelSMS})
+	if len(p) != 2 || p[0] != `channel "fax" is unknown` || p[1] != `channel "sms" is listed twice` {
+		t.Errorf("problems = %q", p)
+	}
+}
