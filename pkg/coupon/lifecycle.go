@@ -204,19 +204,10 @@ func Lock(ctx context.Context, h store.Handler, r LockRequest, now time.Time) (T
 // unless it is locked by another order or redeemed (ErrConflict). memberID
 // is checked when not 0.
 func Release(ctx context.Context, h store.Handler, itemID, memberID int64, orderID string, now time.Time) (Transition, error) {
-	if err := CheckOrderID(orderID); err != nil {
+	if err := checkOrderRequest(ctx, h, itemID, memberID, orderID); err != nil {
 		return Transition{}, err
 	}
 	now = now.UTC()
-	if memberID != 0 {
-		it, err := GetItem(ctx, h, itemID)
-		if err != nil {
-			return Transition{}, err
-		}
-		if err := checkMember(it, memberID); err != nil {
-			return Transition{}, err
-		}
-	}
 	changed, err := exec(ctx, h, fmt.Sprintf("release item %d from order %s", itemID, orderID),
 		`UPDATE sales_promotion_coupon_item SET status = IF(valid_until > ?, 'claimed', 'expired'), order_id = NULL, locked_at = NULL
 		WHERE id = ? AND status = 'locked' AND order_id = ?`, now, itemID, orderID)
@@ -248,19 +239,10 @@ func Release(ctx context.Context, h store.Handler, itemID, memberID int64, order
 // locked before its window ended may be redeemed after. memberID is checked
 // when not 0.
 func Redeem(ctx context.Context, h store.Handler, itemID, memberID int64, orderID string, now time.Time) (Transition, error) {
-	if err := CheckOrderID(orderID); err != nil {
+	if err := checkOrderRequest(ctx, h, itemID, memberID, orderID); err != nil {
 		return Transition{}, err
 	}
 	now = now.UTC()
-	if memberID != 0 {
-		it, err := GetItem(ctx, h, itemID)
-		if err != nil {
-			return Transition{}, err
-		}
-		if err := checkMember(it, memberID); err != nil {
-			return Transition{}, err
-		}
-	}
 	changed, err := exec(ctx, h, fmt.Sprintf("redeem item %d for order %s", itemID, orderID),
 		`UPDATE sales_promotion_coupon_item SET status = 'redeemed', redeemed_at = ?
 		WHERE id = ? AND status = 'locked' AND order_id = ?`, now, itemID, orderID)
@@ -329,4 +311,20 @@ func IsClientError(err error) bool {
 		}
 	}
 	return false
+}
+
+// checkOrderRequest validates an order's request on an item: the order id,
+// and the item's owner when memberID is not 0.
+func checkOrderRequest(ctx context.Context, h store.Handler, itemID, memberID int64, orderID string) error {
+	if err := CheckOrderID(orderID); err != nil {
+		return err
+	}
+	if memberID == 0 {
+		return nil
+	}
+	it, err := GetItem(ctx, h, itemID)
+	if err != nil {
+		return err
+	}
+	return checkMember(it, memberID)
 }
