@@ -40,11 +40,10 @@ type prior struct {
 }
 
 // loadPrior reads the delivery records of members lo..hi (inclusive) of a
-// campaign: one range scan of the unique key (campaign, member, channel),
-// forced, since a member's records of other campaigns (idx_push_message_member)
-// grow with every campaign.
+// campaign: one range scan of the primary key (kind, campaign, member,
+// channel), forced so the optimizer never prefers the status index.
 func loadPrior(ctx context.Context, h store.Handler, kind campaign.CampaignKind, campaignID, lo, hi uint64) (map[priorKey]prior, error) {
-	rows, err := h.QueryxContext(ctx, `SELECT member_id, channel, status, reason FROM push_message FORCE INDEX (uk_push_message)
+	rows, err := h.QueryxContext(ctx, `SELECT member_id, channel, status, reason FROM push_message FORCE INDEX (PRIMARY)
 		WHERE campaign_kind = ? AND campaign_id = ? AND member_id BETWEEN ? AND ?`,
 		kind, campaignID, lo, hi)
 	if err != nil {
