@@ -22,7 +22,7 @@ status: ## show what runs where
 test: ## the full test suite against the real stack (starts it)
 	bash scripts/test.sh
 
-demo: ## the main job: stack up, migrate, seed members, show status
+demo: ## the main job: stack up, build, migrate, seed members, run a campaign end to end
 	bash scripts/demo.sh
 
 fmt: ## gofmt every Go file
