@@ -98,21 +98,11 @@ func Claim(ctx context.Context, h store.Handler, itemID, memberID int64, now tim
 		return Transition{}, fmt.Errorf("%w: member id is required", ErrInvalid)
 	}
 	now = now.UTC()
-	changed, err := exec(ctx, h, fmt.Sprintf("claim item %d", itemID),
+	it, done, err := apply(ctx, h, itemID, memberID, fmt.Sprintf("claim item %d", itemID),
 		`UPDATE sales_promotion_coupon_item SET status = 'claimed', claimed_at = ?
 		WHERE id = ? AND member_id = ? AND status = 'issued' AND valid_until > ?`, now, itemID, memberID, now)
-	if err != nil {
-		return Transition{}, err
-	}
-	it, err := GetItem(ctx, h, itemID)
-	if err != nil {
-		return Transition{}, err
-	}
-	if changed {
-		return Transition{Item: it, Changed: true}, nil
-	}
-	if err := checkMember(it, memberID); err != nil {
-		return Transition{}, err
+	if err != nil || done {
+		return Transition{Item: it, Changed: done}, err
 	}
 	switch it.Status {
 	case ItemClaimed, ItemLocked, ItemRedeemed:
@@ -208,21 +198,11 @@ func Release(ctx context.Context, h store.Handler, itemID, memberID int64, order
 		return Transition{}, err
 	}
 	now = now.UTC()
-	changed, err := exec(ctx, h, fmt.Sprintf("release item %d from order %s", itemID, orderID),
+	it, done, err := apply(ctx, h, itemID, memberID, fmt.Sprintf("release item %d from order %s", itemID, orderID),
 		`UPDATE sales_promotion_coupon_item SET status = IF(valid_until > ?, 'claimed', 'expired'), order_id = NULL, locked_at = NULL
 		WHERE id = ? AND status = 'locked' AND order_id = ?`, now, itemID, orderID)
-	if err != nil {
-		return Transition{}, err
-	}
-	it, err := GetItem(ctx, h, itemID)
-	if err != nil {
-		return Transition{}, err
-	}
-	if changed {
-		return Transition{Item: it, Changed: true}, nil
-	}
-	if err := checkMember(it, memberID); err != nil {
-		return Transition{}, err
+	if err != nil || done {
+		return Transition{Item: it, Changed: done}, err
 	}
 	switch it.Status {
 	case ItemLocked:
@@ -243,21 +223,11 @@ func Redeem(ctx context.Context, h store.Handler, itemID, memberID int64, orderI
 		return Transition{}, err
 	}
 	now = now.UTC()
-	changed, err := exec(ctx, h, fmt.Sprintf("redeem item %d for order %s", itemID, orderID),
+	it, done, err := apply(ctx, h, itemID, memberID, fmt.Sprintf("redeem item %d for order %s", itemID, orderID),
 		`UPDATE sales_promotion_coupon_item SET status = 'redeemed', redeemed_at = ?
 		WHERE id = ? AND status = 'locked' AND order_id = ?`, now, itemID, orderID)
-	if err != nil {
-		return Transition{}, err
-	}
-	it, err := GetItem(ctx, h, itemID)
-	if err != nil {
-		return Transition{}, err
-	}
-	if changed {
-		return Transition{Item: it, Changed: true}, nil
-	}
-	if err := checkMember(it, memberID); err != nil {
-		return Transition{}, err
+	if err != nil || done {
+		return Transition{Item: it, Changed: done}, err
 	}
 	ours := it.OrderID != nil && *it.OrderID == orderID
 	switch {
@@ -327,4 +297,26 @@ func checkOrderRequest(ctx context.Context, h store.Handler, itemID, memberID in
 		return err
 	}
 	return checkMember(it, memberID)
+}
+
+// apply runs the conditional update q on item itemID and reloads the item.
+// done is true when the update applied; otherwise the item is returned for
+// the caller to judge from its status, after checking it is memberID's
+// (when memberID is not 0). On error the item is nil.
+func apply(ctx context.Context, h store.Handler, itemID, memberID int64, what, q string, args ...any) (*Item, bool, error) {
+	changed, err := exec(ctx, h, what, q, args...)
+	if err != nil {
+		return nil, false, err
+	}
+	it, err := GetItem(ctx, h, itemID)
+	if err != nil {
+		return nil, false, err
+	}
+	if changed {
+		return it, true, nil
+	}
+	if err := checkMember(it, memberID); err != nil {
+		return nil, false, err
+	}
+	return it, false, nil
 }
