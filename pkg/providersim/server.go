@@ -28,6 +28,13 @@ func Listen(addr string, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	return Serve(addr, sim, sim)
+}
+
+// Serve binds addr and serves h — sim itself, or a handler wrapping it (to
+// observe calls) — in the background until Shutdown or Close, which also
+// close sim.
+func Serve(addr string, sim *Simulator, h http.Handler) (*Server, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("provider simulator: listen on %s: %w", addr, err)
@@ -36,7 +43,7 @@ func Listen(addr string, cfg Config) (*Server, error) {
 		sim: sim,
 		ln:  ln,
 		srv: &http.Server{
-			Handler:           sim,
+			Handler:           h,
 			ReadHeaderTimeout: 10 * time.Second,
 			IdleTimeout:       2 * time.Minute,
 			MaxHeaderBytes:    64 << 10,
@@ -74,7 +81,9 @@ func (s *Server) Done() <-chan struct{} { return s.done }
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.sim.Close()
 	if err := s.srv.Shutdown(ctx); err != nil {
-		return fmt.Errorf("provider simulator: shutdown: %w", err)
+		err = errors.Join(err, s.srv.Close())
+		<-s.done
+		return errors.Join(fmt.Errorf("provider simulator: shutdown: %w", err), s.serveErr())
 	}
 	<-s.done
 	return s.serveErr()

@@ -2,12 +2,8 @@ package pushtest
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"log/slog"
-	"net"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -24,12 +20,7 @@ import (
 type Simulator struct {
 	*providersim.Simulator
 
-	ln   net.Listener
-	srv  *http.Server
-	done chan struct{}
-
-	mu     sync.Mutex
-	srvErr error
+	srv *providersim.Server
 
 	calls     Histogram // every send call
 	ok        atomic.Uint64
@@ -46,37 +37,18 @@ func StartSimulator(addr string, cfg providersim.Config) (*Simulator, error) {
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("pushtest: simulator: listen on %s: %w", addr, err)
-	}
 	s := &Simulator{
 		Simulator: sim,
-		ln:        ln,
-		done:      make(chan struct{}),
 		readBacks: map[string]bool{"/stats": true, "/deliveries": true, "/reset": true, "/healthz": true},
 	}
-	logger := sim.Config().Logger
-	s.srv = &http.Server{
-		Handler:           s,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	if s.srv, err = providersim.Serve(addr, sim, s); err != nil {
+		return nil, fmt.Errorf("pushtest: simulator: %w", err)
 	}
-	go func() {
-		defer close(s.done)
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.mu.Lock()
-			s.srvErr = fmt.Errorf("pushtest: simulator: serve: %w", err)
-			s.mu.Unlock()
-		}
-	}()
 	return s, nil
 }
 
 // URL returns the simulator's base URL, e.g. "http://127.0.0.1:41234".
-func (s *Simulator) URL() string { return "http://" + s.ln.Addr().String() }
+func (s *Simulator) URL() string { return s.srv.URL() }
 
 // ChannelURL returns the send endpoint for ch: URL()/<channel> (its batch
 // endpoint is that plus "/batch").
@@ -181,17 +153,4 @@ func (s *Simulator) Calls() CallStats {
 // Shutdown releases calls held by injected timeouts, stops accepting calls
 // and waits for those in flight until ctx ends (then drops them). Deliveries
 // stay readable.
-func (s *Simulator) Shutdown(ctx context.Context) error {
-	s.Simulator.Close()
-	err := s.srv.Shutdown(ctx)
-	if err != nil {
-		err = errors.Join(err, s.srv.Close())
-	}
-	<-s.done
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err != nil {
-		return errors.Join(fmt.Errorf("pushtest: simulator: shutdown: %w", err), s.srvErr)
-	}
-	return s.srvErr
-}
+func (s *Simulator) Shutdown(ctx context.Context) error { return s.srv.Shutdown(ctx) }
