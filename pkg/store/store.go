@@ -14,6 +14,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -109,6 +110,14 @@ func parseDSN(dsn string) (*mysql.Config, error) {
 	}
 	mcfg.ParseTime = true
 	mcfg.Loc = time.UTC
+	if !strings.Contains(dsn, "interpolateParams=") {
+		// Placeholders are filled in by the driver (escaped for the
+		// connection's utf8mb4) and sent as one text query: no server-side
+		// prepare, execute and close per statement. For a multi-row INSERT
+		// of thousands of placeholders the server-side prepare alone was a
+		// fifth of MariaDB's CPU in the push fan-out.
+		mcfg.InterpolateParams = true
+	}
 	if mcfg.Params == nil {
 		mcfg.Params = map[string]string{}
 	}

@@ -408,3 +408,51 @@ func TestOpenValidates(t *testing.T) {
 		t.Errorf("malformed DSN: %v (must fail without echoing the password)", err)
 	}
 }
+
+// Placeholders are interpolated by the driver (one text query, no
+// server-side prepare); the values must reach the server exactly, whatever
+// they contain.
+func TestPlaceholdersInterpolatedExactly(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	db := openEmpty(t)
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE t (id BIGINT UNSIGNED PRIMARY KEY, s VARCHAR(255), b VARBINARY(64), at DATETIME(3))`); err != nil {
+		t.Fatal(err)
+	}
+	var before int64
+	var name string
+	if err := conn.QueryRowContext(ctx, `SHOW SESSION STATUS LIKE 'Com_stmt_prepare'`).Scan(&name, &before); err != nil {
+		t.Fatal(err)
+	}
+	const id = uint64(1<<64 - 1)
+	s := "it's a \"test\" \\ with ; DROP TABLE t; -- and 中文 😀 \x00 end"
+	b := []byte{0, '\'', '\\', 0xff, '\n'}
+	at := time.Date(2026, 11, 26, 12, 34, 56, 789_000_000, time.UTC)
+	if _, err := conn.ExecContext(ctx, `INSERT INTO t (id, s, b, at) VALUES (?, ?, ?, ?)`, id, s, b, at); err != nil {
+		t.Fatal(err)
+	}
+	var (
+		gotID uint64
+		gotS  string
+		gotB  []byte
+		gotAt time.Time
+	)
+	if err := conn.QueryRowContext(ctx, `SELECT id, s, b, at FROM t WHERE id = ? AND s = ?`, id, s).Scan(&gotID, &gotS, &gotB, &gotAt); err != nil {
+		t.Fatal(err)
+	}
+	if gotID != id || gotS != s || string(gotB) != string(b) || !gotAt.Equal(at) {
+		t.Errorf("round trip: %d %q %q %s; want %d %q %q %s", gotID, gotS, gotB, gotAt, id, s, b, at)
+	}
+	var after int64
+	if err := conn.QueryRowContext(ctx, `SHOW SESSION STATUS LIKE 'Com_stmt_prepare'`).Scan(&name, &after); err != nil {
+		t.Fatal(err)
+	}
+	if after != before {
+		t.Errorf("%d server-side prepares for statements with placeholders; want them interpolated", after-before)
+	}
+}
