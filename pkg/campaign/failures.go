@@ -8,7 +8,7 @@ import (
 	"mkt/pkg/store"
 )
 
-// Failure is one failed delivery: a member on a channel.
+// Failure is one failed delivery: a member on a channel (a push_failure row).
 type Failure struct {
 	MemberID  uint64    `db:"member_id" json:"member_id"`
 	Channel   string    `db:"channel" json:"channel"`
@@ -24,7 +24,7 @@ func ListFailures(ctx context.Context, h store.Handler, kind CampaignKind, campa
 	limit = min(max(limit, 1), 10_000)
 	var out []Failure
 	err := h.SelectContext(ctx, &out, `SELECT member_id, channel, shard_no, reason, attempts, updated_at
-		FROM push_message WHERE campaign_kind = ? AND campaign_id = ? AND status = 'failed' AND member_id > ?
+		FROM push_failure WHERE campaign_kind = ? AND campaign_id = ? AND member_id > ?
 		ORDER BY member_id, channel LIMIT ?`, kind, campaignID, afterID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("campaign %d: list failures: %w", campaignID, store.MapError(err))
@@ -43,8 +43,8 @@ type FailureReason struct {
 // reason, most frequent first.
 func CountFailureReasons(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64) ([]FailureReason, error) {
 	var out []FailureReason
-	err := h.SelectContext(ctx, &out, `SELECT channel, reason, COUNT(*) AS n FROM push_message
-		WHERE campaign_kind = ? AND campaign_id = ? AND status = 'failed'
+	err := h.SelectContext(ctx, &out, `SELECT channel, reason, COUNT(*) AS n FROM push_failure
+		WHERE campaign_kind = ? AND campaign_id = ?
 		GROUP BY channel, reason ORDER BY n DESC LIMIT 50`, kind, campaignID)
 	if err != nil {
 		return nil, fmt.Errorf("campaign %d: count failure reasons: %w", campaignID, store.MapError(err))

@@ -3,7 +3,9 @@ package campaign
 import (
 	"context"
 	"testing"
+	"time"
 
+	"mkt/pkg/provider"
 	"mkt/pkg/store/storetest"
 )
 
@@ -11,28 +13,22 @@ func TestListFailuresPagesInMemberOrder(t *testing.T) {
 	t.Parallel()
 	db := storetest.NewDB(t)
 	ctx := context.Background()
-	rows := []struct {
-		member        uint64
-		channel, stat string
-		reason        string
-	}{
-		{5, "sms", "failed", "HTTP 422: invalid number"},
-		{2, "app", "failed", "no address"},
-		{2, "sms", "sent", ""},
-		{9, "app", "failed", "no address"},
-		{7, "sms", "sent", ""},
-	}
-	for _, r := range rows {
-		if _, err := db.ExecContext(ctx, `INSERT INTO push_message (campaign_kind, campaign_id, shard_no, member_id, channel, status, reason)
-			VALUES ('promotion', 1, 0, ?, ?, ?, ?)`, r.member, r.channel, r.stat, r.reason); err != nil {
+	now := time.Now().UTC()
+	record := func(id uint64, ds ...Delivery) {
+		t.Helper()
+		if err := RecordDeliveries(ctx, db, KindPromotion, id, 0, ds, now); err != nil {
 			t.Fatal(err)
 		}
 	}
+	record(1,
+		Delivery{MemberID: 2, Channel: provider.ChannelApp, Reason: "no address"},
+		Delivery{MemberID: 2, Channel: provider.ChannelSMS, OK: true},
+		Delivery{MemberID: 5, Channel: provider.ChannelSMS, Reason: "HTTP 422: invalid number"},
+		Delivery{MemberID: 7, Channel: provider.ChannelSMS, OK: true},
+		Delivery{MemberID: 9, Channel: provider.ChannelApp, Reason: "no address"},
+	)
 	// Another campaign's failure must not show.
-	if _, err := db.ExecContext(ctx, `INSERT INTO push_message (campaign_kind, campaign_id, shard_no, member_id, channel, status, reason)
-		VALUES ('promotion', 2, 0, 3, 'sms', 'failed', 'x')`); err != nil {
-		t.Fatal(err)
-	}
+	record(2, Delivery{MemberID: 3, Channel: provider.ChannelSMS, Reason: "x"})
 	page, err := ListFailures(ctx, db, KindPromotion, 1, 0, 2)
 	if err != nil {
 		t.Fatal(err)

@@ -173,11 +173,11 @@ func CountShards(ctx context.Context, h store.Handler, kind CampaignKind, campai
 }
 
 // FailedShardNos lists, in order, the shards of a campaign holding at least
-// one failed delivery in push_message.
+// one failed delivery (push_failure).
 func FailedShardNos(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64) ([]int, error) {
 	var out []int
-	if err := h.SelectContext(ctx, &out, `SELECT DISTINCT shard_no FROM push_message
-		WHERE campaign_kind = ? AND campaign_id = ? AND status = 'failed' ORDER BY shard_no`, kind, campaignID); err != nil {
+	if err := h.SelectContext(ctx, &out, `SELECT DISTINCT shard_no FROM push_failure
+		WHERE campaign_kind = ? AND campaign_id = ? ORDER BY shard_no`, kind, campaignID); err != nil {
 		return nil, fmt.Errorf("campaign %d: shards with failed deliveries: %w", campaignID, store.MapError(err))
 	}
 	return out, nil

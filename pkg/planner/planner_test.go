@@ -11,6 +11,7 @@ import (
 	"mkt/pkg/campaign"
 	"mkt/pkg/mq"
 	"mkt/pkg/planner"
+	"mkt/pkg/provider"
 )
 
 func createdDelivery(c *campaign.Campaign) *mq.Delivery {
@@ -284,8 +285,12 @@ func TestPauseResumeCancelRetryFailed(t *testing.T) {
 
 	// Everything finishes; shard 3 had failures.
 	mustExec(t, s, `UPDATE campaign_shard SET status = 'done', failed = IF(shard_no = 3, 2, 0) WHERE campaign_id = ?`, c.ID)
-	mustExec(t, s, `INSERT INTO push_message (campaign_kind, campaign_id, shard_no, member_id, channel, status, reason)
-		VALUES ('promotion', ?, 3, 301, 'sms', 'failed', 'provider 500'), ('promotion', ?, 3, 302, 'inbox', 'failed', 'timeout')`, c.ID, c.ID)
+	if err := campaign.RecordDeliveries(ctx, s.db, campaign.KindPromotion, c.ID, 3, []campaign.Delivery{
+		{MemberID: 301, Channel: provider.ChannelSMS, Reason: "provider 500"},
+		{MemberID: 302, Channel: provider.ChannelInbox, Reason: "timeout"},
+	}, time.Now().UTC()); err != nil {
+		t.Fatal(err)
+	}
 	if done, err := campaign.CompleteIfDone(ctx, s.db, c.ID); err != nil || !done {
 		t.Fatalf("CompleteIfDone = %v, %v", done, err)
 	}

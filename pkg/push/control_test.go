@@ -34,19 +34,6 @@ func TestFailureWindowTumbles(t *testing.T) {
 // promo names promotion id in the worker's per-campaign maps.
 func promo(id uint64) runKey { return runKey{campaign.KindPromotion, id} }
 
-func TestTruncateKeepsUTF8(t *testing.T) {
-	t.Parallel()
-	for _, c := range []struct {
-		in   string
-		n    int
-		want string
-	}{{"abc", 5, "abc"}, {"abcdef", 3, "abc"}, {"aé", 2, "a"}, {"€€", 4, "€"}} {
-		if got := truncate(c.in, c.n); got != c.want {
-			t.Errorf("truncate(%q, %d) = %q, want %q", c.in, c.n, got, c.want)
-		}
-	}
-}
-
 type fakeClock struct{ t time.Time }
 
 func (c *fakeClock) Now() time.Time { return c.t }

@@ -37,9 +37,12 @@
 //     once across the whole worker; the text is rendered once unless the
 //     template uses {member_id};
 //  4. in one transaction, upserts every outcome into push_message (a sent
-//     record is never downgraded) and moves the checkpoint: cursor = last id
-//     of the page, sent/failed counters, lease renewed — only if the lease is
-//     still ours (otherwise the transaction rolls back);
+//     record is never downgraded), brings push_failure — the failed
+//     push_message rows, which failure listing and retries read — in step
+//     over the page (campaign.RecordDeliveries) and moves the checkpoint:
+//     cursor = last id of the page, sent/failed counters, lease renewed —
+//     only if the lease is still ours (otherwise the transaction rolls
+//     back);
 //  5. adds the page's counts to the Redis hash ProgressKey, and feeds the
 //     auto-pause window: when, over a window of MinAttemptsForAutoPause
 //     provider sends of a campaign on this worker, the failure rate is above
@@ -47,7 +50,7 @@
 //
 // At the end of the range the shard is done and, if it was the last, the
 // campaign completed. In retry mode (campaign.ModeRetryFailed) a second pass
-// then walks the shard's failed push_message records and re-sends exactly
+// then walks the shard's failed deliveries (push_failure) and re-sends exactly
 // those member-channel deliveries; successes turn the records to sent and
 // move counts from failed to sent.
 //

@@ -3,8 +3,6 @@ package push
 import (
 	"context"
 	"fmt"
-	"strings"
-	"time"
 
 	"mkt/pkg/campaign"
 	"mkt/pkg/provider"
@@ -20,12 +18,6 @@ const (
 // ReasonNoAddress is the failure reason recorded for a member who has no
 // address on a channel (no mobile, e-mail or push token).
 const ReasonNoAddress = "no address"
-
-// maxReason is push_message.reason's width.
-const maxReason = 255
-
-// recordChunk bounds rows per INSERT (10 placeholders each).
-const recordChunk = 1000
 
 // priorKey names one member on one channel.
 type priorKey struct {
@@ -70,76 +62,4 @@ func loadPrior(ctx context.Context, h store.Handler, kind campaign.CampaignKind,
 		return nil, fmt.Errorf("push: read delivery records of %s %d: %w", kind, campaignID, store.MapError(err))
 	}
 	return out, nil
-}
-
-// failedMembers returns the next members (after after, inside [start, end))
-// with a failed delivery record, in id order, at most limit.
-func failedMembers(ctx context.Context, h store.Handler, kind campaign.CampaignKind, campaignID, start, after, end uint64, limit int) ([]uint64, error) {
-	var ids []uint64
-	err := h.SelectContext(ctx, &ids, `SELECT DISTINCT member_id FROM push_message
-		WHERE campaign_kind = ? AND campaign_id = ? AND status = 'failed'
-		AND member_id >= ? AND member_id > ? AND member_id < ?
-		ORDER BY member_id LIMIT ?`, kind, campaignID, start, after, end, limit)
-	if err != nil {
-		return nil, fmt.Errorf("push: list failed members of %s %d after %d: %w", kind, campaignID, after, store.MapError(err))
-	}
-	return ids, nil
-}
-
-// record is one delivery outcome to store.
-type record struct {
-	member     uint64
-	channel    provider.Channel
-	ok         bool
-	reason     string
-	providerID string
-}
-
-// writeRecords upserts outcomes into push_message: a new row per member and
-// channel, or, for an existing one, attempts+1 and the new outcome — except
-// that a sent row stays sent (never downgraded to failed).
-func writeRecords(ctx context.Context, h store.Handler, kind campaign.CampaignKind, campaignID uint64, shardNo int, recs []record, now time.Time) error {
-	for lo := 0; lo < len(recs); lo += recordChunk {
-		chunk := recs[lo:min(lo+recordChunk, len(recs))]
-		var b strings.Builder
-		b.Grow(200 + len(chunk)*24)
-		b.WriteString(`INSERT INTO push_message (campaign_kind, campaign_id, shard_no, member_id, channel, status, reason,
-			attempts, provider_message_id, sent_at) VALUES `)
-		args := make([]any, 0, len(chunk)*9)
-		for i, r := range chunk {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString("(?,?,?,?,?,?,?,1,?,?)")
-			status, sentAt := recordFailed, any(nil)
-			if r.ok {
-				status, sentAt = recordSent, now
-			}
-			args = append(args, kind, campaignID, shardNo, r.member, string(r.channel), status,
-				truncate(r.reason, maxReason), truncate(r.providerID, 128), sentAt)
-		}
-		// Assignments run left to right: status, read by the others, last.
-		b.WriteString(` ON DUPLICATE KEY UPDATE
-			reason = IF(status = 'sent', reason, VALUES(reason)),
-			provider_message_id = IF(status = 'sent', provider_message_id, VALUES(provider_message_id)),
-			sent_at = IF(status = 'sent', sent_at, VALUES(sent_at)),
-			shard_no = VALUES(shard_no),
-			attempts = LEAST(attempts + 1, 65535),
-			status = IF(status = 'sent', 'sent', VALUES(status))`)
-		if _, err := h.ExecContext(ctx, b.String(), args...); err != nil {
-			return fmt.Errorf("push: record %d outcomes of %s %d shard %d: %w", len(chunk), kind, campaignID, shardNo, store.MapError(err))
-		}
-	}
-	return nil
-}
-
-// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n]
 }

@@ -163,7 +163,7 @@ func (j *job) retryPhase(ctx context.Context) (end, error) {
 		if e, err := j.control(ctx); e != endNone || err != nil {
 			return e, err
 		}
-		ids, err := failedMembers(ctx, j.w.cfg.DB, j.s.Kind, j.s.CampaignID, j.s.StartID, after, j.s.EndID, j.w.cfg.PageSize)
+		ids, err := campaign.FailedMembers(ctx, j.w.cfg.DB, j.s.Kind, j.s.CampaignID, j.s.StartID, after, j.s.EndID, j.w.cfg.PageSize)
 		if err != nil {
 			return endNone, err
 		}
@@ -285,10 +285,10 @@ func (j *job) page(ctx context.Context, members []member, retryOnly bool, cursor
 		// redoes this page (the documented duplicate window).
 		return endNone, context.Cause(ctx)
 	}
-	recs := make([]record, 0, len(dels))
+	recs := make([]campaign.Delivery, 0, len(dels))
 	for i := range dels {
 		x := &dels[i]
-		recs = append(recs, record{member: x.member, channel: x.ch, ok: x.ok, reason: x.reason, providerID: x.providerID})
+		recs = append(recs, campaign.Delivery{MemberID: x.member, Channel: x.ch, OK: x.ok, Reason: x.reason, ProviderID: x.providerID})
 		if x.ok {
 			d.sent++
 			d.attempts++
@@ -421,7 +421,7 @@ func (j *job) call(ctx context.Context, cj *channelJob, to []provider.Recipient,
 // commit records a page's outcomes and the shard's checkpoint in one
 // transaction (retried on deadlock), and returns the shard's status after
 // it: running, or paused/cancelled when an operator parked it meanwhile.
-func (j *job) commit(ctx context.Context, recs []record, cursor uint64, d counts) (campaign.ShardStatus, error) {
+func (j *job) commit(ctx context.Context, recs []campaign.Delivery, cursor uint64, d counts) (campaign.ShardStatus, error) {
 	cp := campaign.Checkpoint{
 		Kind: j.s.Kind, CampaignID: j.s.CampaignID, No: j.s.No,
 		Owner: j.w.cfg.Owner, Lease: j.w.cfg.Lease,
@@ -431,7 +431,7 @@ func (j *job) commit(ctx context.Context, recs []record, cursor uint64, d counts
 	for attempt := 1; ; attempt++ {
 		var st campaign.ShardStatus
 		err := j.w.cfg.DB.InTxOptions(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx store.Handler) error {
-			if err := writeRecords(ctx, tx, j.s.Kind, j.s.CampaignID, j.s.No, recs, now); err != nil {
+			if err := campaign.RecordDeliveries(ctx, tx, j.s.Kind, j.s.CampaignID, j.s.No, recs, now); err != nil {
 				return err
 			}
 			var err error

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -406,6 +407,10 @@ func TestRetryFailedReachesExactlyTheFailedMembers(t *testing.T) {
 	if p.FailedN != int64(len(failed)) {
 		t.Errorf("shards count %d failed, push_message %d", p.FailedN, len(failed))
 	}
+	listed := e.ids(`SELECT member_id FROM push_failure WHERE campaign_id = ? AND channel = 'sms'`, c.ID)
+	if !slices.Equal(listed, failed) {
+		t.Errorf("push_failure lists %d sms failures, push_message has %d", len(listed), len(failed))
+	}
 	if got := e.campaign(c.ID).Status; got != campaign.StatusCompleted {
 		t.Fatalf("campaign %s", got)
 	}
@@ -429,6 +434,9 @@ func TestRetryFailedReachesExactlyTheFailedMembers(t *testing.T) {
 	expectExactlyOnce(t, "retried sms", delivered(t, fixed, c.ID, provider.ChannelSMS), failed)
 	if n := e.count(`SELECT COUNT(*) FROM push_message WHERE campaign_id = ? AND status = 'failed'`, c.ID); n != 0 {
 		t.Errorf("%d failed records after the retry", n)
+	}
+	if n := e.count(`SELECT COUNT(*) FROM push_failure WHERE campaign_id = ?`, c.ID); n != 0 {
+		t.Errorf("%d failures still listed after the retry", n)
 	}
 	active := e.ids(activeIDs)
 	p, _ = campaign.ShardProgress(ctx, e.db, campaign.KindPromotion, c.ID)

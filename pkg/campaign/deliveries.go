@@ -1,0 +1,124 @@
+package campaign
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"mkt/pkg/provider"
+	"mkt/pkg/store"
+)
+
+// Delivery is one delivery outcome to record: a member on a channel, sent
+// (OK, with the provider's message id) or failed with a reason.
+type Delivery struct {
+	MemberID   uint64
+	Channel    provider.Channel
+	OK         bool
+	Reason     string
+	ProviderID string
+}
+
+// deliveryChunk bounds rows per INSERT (9 placeholders each).
+const deliveryChunk = 1000
+
+// RecordDeliveries stores a page of outcomes of one shard, inside the
+// caller's transaction. push_message gets a row per member and channel, or,
+// for an existing one, attempts+1 and the new outcome — except that a sent
+// row stays sent (never downgraded to failed). push_failure is then brought
+// in step with push_message over the page's member range: it holds exactly
+// the failed rows, so listing and retrying failures reads only them while
+// the fan-out writes one B-tree per delivery.
+func RecordDeliveries(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64, shardNo int, ds []Delivery, now time.Time) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	lo, hi := ds[0].MemberID, ds[0].MemberID
+	anyFailed, anySent := false, false
+	for lo0 := 0; lo0 < len(ds); lo0 += deliveryChunk {
+		chunk := ds[lo0:min(lo0+deliveryChunk, len(ds))]
+		var b strings.Builder
+		b.Grow(300 + len(chunk)*20)
+		b.WriteString(`INSERT INTO push_message (campaign_kind, campaign_id, shard_no, member_id, channel, status, reason,
+			provider_message_id, sent_at) VALUES `)
+		args := make([]any, 0, len(chunk)*9)
+		for i, d := range chunk {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString("(?,?,?,?,?,?,?,?,?)")
+			status, sentAt := "failed", any(nil)
+			if d.OK {
+				status, sentAt = "sent", now
+				anySent = true
+			} else {
+				anyFailed = true
+			}
+			lo, hi = min(lo, d.MemberID), max(hi, d.MemberID)
+			args = append(args, kind, campaignID, shardNo, d.MemberID, string(d.Channel), status,
+				truncateBytes(d.Reason, 255), truncateBytes(d.ProviderID, 128), sentAt)
+		}
+		// Assignments run left to right: status, read by the others, last.
+		b.WriteString(` ON DUPLICATE KEY UPDATE
+			reason = IF(status = 'sent', reason, VALUES(reason)),
+			provider_message_id = IF(status = 'sent', provider_message_id, VALUES(provider_message_id)),
+			sent_at = IF(status = 'sent', sent_at, VALUES(sent_at)),
+			shard_no = VALUES(shard_no),
+			attempts = LEAST(attempts + 1, 65535),
+			status = IF(status = 'sent', 'sent', VALUES(status))`)
+		if _, err := h.ExecContext(ctx, b.String(), args...); err != nil {
+			return fmt.Errorf("campaign %d shard %d: record %d deliveries: %w", campaignID, shardNo, len(chunk), store.MapError(err))
+		}
+	}
+	// The rows just written are locked by this transaction, so both
+	// statements below see their outcome, whoever else wrote them first.
+	if anyFailed {
+		if _, err := h.ExecContext(ctx, `INSERT INTO push_failure (campaign_kind, campaign_id, member_id, channel,
+				shard_no, reason, attempts, updated_at)
+			SELECT campaign_kind, campaign_id, member_id, channel, shard_no, reason, attempts, updated_at
+			FROM push_message WHERE campaign_kind = ? AND campaign_id = ? AND member_id BETWEEN ? AND ? AND status = 'failed'
+			ON DUPLICATE KEY UPDATE shard_no = VALUES(shard_no), reason = VALUES(reason),
+				attempts = VALUES(attempts), updated_at = VALUES(updated_at)`,
+			kind, campaignID, lo, hi); err != nil {
+			return fmt.Errorf("campaign %d shard %d: record failed deliveries: %w", campaignID, shardNo, store.MapError(err))
+		}
+	}
+	if anySent {
+		// Usually an empty range of push_failure: nothing to read.
+		if _, err := h.ExecContext(ctx, `DELETE FROM push_failure
+			WHERE campaign_kind = ? AND campaign_id = ? AND member_id BETWEEN ? AND ?
+			AND EXISTS (SELECT 1 FROM push_message p WHERE p.campaign_kind = push_failure.campaign_kind
+				AND p.campaign_id = push_failure.campaign_id AND p.member_id = push_failure.member_id
+				AND p.channel = push_failure.channel AND p.status = 'sent')`,
+			kind, campaignID, lo, hi); err != nil {
+			return fmt.Errorf("campaign %d shard %d: clear delivered failures: %w", campaignID, shardNo, store.MapError(err))
+		}
+	}
+	return nil
+}
+
+// FailedMembers returns the next members (after after, inside [start, end))
+// with a failed delivery, in id order, at most limit.
+func FailedMembers(ctx context.Context, h store.Handler, kind CampaignKind, campaignID, start, after, end uint64, limit int) ([]uint64, error) {
+	var ids []uint64
+	err := h.SelectContext(ctx, &ids, `SELECT DISTINCT member_id FROM push_failure
+		WHERE campaign_kind = ? AND campaign_id = ? AND member_id >= ? AND member_id > ? AND member_id < ?
+		ORDER BY member_id LIMIT ?`, kind, campaignID, start, after, end, limit)
+	if err != nil {
+		return nil, fmt.Errorf("campaign %d: failed members after %d: %w", campaignID, after, store.MapError(err))
+	}
+	return ids, nil
+}
+
+// truncateBytes cuts s to at most n bytes without splitting a UTF-8
+// sequence (a column limit, so no marker is added).
+func truncateBytes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n]
+}
