@@ -19,7 +19,7 @@ const (
 	// per send, so 10,000 shards = 100 sends).
 	DefaultTaskBatch = 100
 	// DefaultSendConcurrency is how many SendBatch calls run at once.
-	DefaultSendConcurrency = 4
+	DefaultSendConcurrency = 16
 )
 
 // Publisher sends messages in batches; *mq.Producer is one (it also splits a

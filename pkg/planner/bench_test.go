@@ -26,7 +26,7 @@ func BenchmarkPlanEveryone10M(b *testing.B) {
 	if _, err := s.db.ExecContext(ctx, `INSERT INTO membership_account (id, username) VALUES (1, 'first'), (10000000, 'last')`); err != nil {
 		b.Fatal(err)
 	}
-	for _, conc := range []int{1, campaign.DefaultSendConcurrency} {
+	for _, conc := range []int{1, 4, campaign.DefaultSendConcurrency} {
 		p, err := planner.New(planner.Config{DB: s.db, Publisher: s.producer, Logger: testLogger(),
 			ShardTopic: s.shardTopic, SendConcurrency: conc})
 		if err != nil {
