@@ -25,6 +25,8 @@ const (
 	DefaultFailureThreshold        = 0.5
 	DefaultMinAttemptsForAutoPause = 1000
 	DefaultStatusRefresh           = time.Second
+	// DefaultRampUp is pushd's --ramp-up (Config.RampUp has no default).
+	DefaultRampUp = 2 * time.Second
 	// MinLease is the shortest lease accepted (tests use short ones).
 	MinLease = 100 * time.Millisecond
 	// MaxPageSize bounds PageSize (one page is held in memory).
@@ -90,6 +92,11 @@ type Config struct {
 	// MaxInFlight bounds concurrent provider calls of this worker, across
 	// all its shards (default 2000).
 	MaxInFlight int
+	// RampUp is the slow start of provider calls: after the worker has been
+	// idle for 10 s (or at its first call) it allows MaxInFlight/20 calls in
+	// flight, rising linearly to MaxInFlight over RampUp. Zero: no slow
+	// start.
+	RampUp time.Duration
 	// FailureThreshold is the provider failure rate (0..1) above which a
 	// running campaign is paused automatically (default 0.5); 1 disables
 	// auto-pause. Members without an address on a channel do not count.
@@ -148,6 +155,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.PageSize < 1 || c.PageSize > MaxPageSize {
 		bad("page size %d, want 1..%d", c.PageSize, MaxPageSize)
+	}
+	if c.RampUp < 0 {
+		bad("ramp-up %s < 0", c.RampUp)
 	}
 	if c.MaxInFlight < 1 {
 		bad("max in-flight %d < 1", c.MaxInFlight)

@@ -369,13 +369,13 @@ func (j *job) send(ctx context.Context, members []member, prior map[priorKey]pri
 		}
 		for lo := 0; lo < len(recips); lo += cj.batch {
 			hi := min(lo+cj.batch, len(recips))
-			if err := j.w.sem.Acquire(ctx, 1); err != nil {
+			if err := j.w.sem.Acquire(ctx); err != nil {
 				break // stopped: the page is discarded
 			}
 			wg.Add(1)
 			go func(to []provider.Recipient, at []int) {
 				defer wg.Done()
-				defer j.w.sem.Release(1)
+				defer j.w.sem.Release()
 				j.call(ctx, cj, to, at, dels)
 			}(recips[lo:hi], at[lo:hi])
 		}

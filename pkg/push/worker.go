@@ -9,8 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sync/semaphore"
-
 	"mkt/pkg/campaign"
 	"mkt/pkg/mq"
 )
@@ -46,7 +44,7 @@ var (
 type Worker struct {
 	cfg    Config
 	log    *slog.Logger
-	sem    *semaphore.Weighted
+	sem    *gate
 	status *statusCache
 	window *failureWindow
 
@@ -64,7 +62,7 @@ func NewWorker(cfg Config) (*Worker, error) {
 	return &Worker{
 		cfg:    cfg,
 		log:    cfg.Logger.With(slog.String("component", "push-worker"), slog.String("owner", cfg.Owner)),
-		sem:    semaphore.NewWeighted(int64(cfg.MaxInFlight)),
+		sem:    newGate(cfg.MaxInFlight, cfg.RampUp, rampIdle, cfg.Clock.Now),
 		status: newStatusCache(cfg.DB, cfg.StatusRefresh, cfg.Clock),
 		window: newFailureWindow(cfg.MinAttemptsForAutoPause, cfg.FailureThreshold),
 	}, nil
