@@ -34,7 +34,8 @@
 //  3. sends the others over each channel — a member without an address on a
 //     channel is recorded failed "no address" without a call — in provider
 //     batches of MaxBatch recipients, at most MaxInFlight provider calls at
-//     once across the whole worker; the text is rendered once unless the
+//     once across the whole worker (after an idle spell the limit opens
+//     gradually over RampUp); the text is rendered once unless the
 //     template uses {member_id};
 //  4. in one transaction, upserts every outcome into push_message (a sent
 //     record is never downgraded), brings push_failure — the failed
