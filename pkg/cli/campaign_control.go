@@ -29,7 +29,7 @@ shards they hold within seconds. A finished campaign exits 1.`},
 	"retry-failed": {"Re-send to the members whose delivery failed",
 		`retry-failed republishes, for every finished shard holding failed deliveries,
 a task that re-sends only to those members (push_message rows with status
-failed). A completed campaign goes back to running. Shards still running are
+failed, listed in push_failure). A completed campaign goes back to running. Shards still running are
 left to finish; run it again afterwards.`},
 }
 

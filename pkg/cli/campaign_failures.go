@@ -22,9 +22,10 @@ func newCampaignFailuresCmd(app *App) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "failures ID",
 		Short: "List a campaign's failed deliveries (member, channel, reason), or --summary by reason",
-		Long: `failures pages through the deliveries recorded failed in push_message, in member
-id order: --after continues after a member id (the last one printed). --summary
-counts them by channel and reason instead. retry-failed re-sends exactly these.`,
+		Long: `failures pages through the deliveries recorded failed (push_failure, the
+failed push_message rows), in member id order: --after continues after a
+member id (the last one printed). --summary counts them by channel and
+reason instead. retry-failed re-sends exactly these.`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := parseID(args[0])
