@@ -59,7 +59,10 @@ What is measured:
                         /proc just before they are stopped
   delivered, duplicates, missing, unexpected
                         the simulator's per-member counts against the active
-                        members with an address on the channel`
+                        members with an address on the channel
+  prior_records         push_message rows in the database before the run
+                        (InnoDB's estimate): earlier runs' records slow the
+                        fan-out once they outgrow MariaDB's buffer pool`
 
 // benchPushOptions are `bench push`'s flags.
 type benchPushOptions struct {
@@ -189,6 +192,10 @@ type benchPushReport struct {
 	// FailedDeliveries is the campaign's failed delivery records (provider
 	// refusals, exhausted retries).
 	FailedDeliveries int64 `json:"failed_deliveries"`
+	// PriorRecords estimates the push_message rows the database held before
+	// the run (InnoDB's estimate): the fan-out slows once the table
+	// outgrows MariaDB's buffer pool, so runs are comparable at like sizes.
+	PriorRecords int64 `json:"prior_records"`
 
 	CampaignID       uint64 `json:"campaign_id"`
 	Database         string `json:"database"`
@@ -210,18 +217,19 @@ type benchPushRun struct {
 	o        *benchPushOptions
 	progress func(format string, args ...any)
 
-	dsn    string
-	dbName string
-	db     *store.DB
-	sim    *pushtest.Simulator
-	ns     string
-	logDir string
-	keep   bool
-	procs  []*pushtest.Pushd
-	logs   []*os.File
-	tx     *mq.TxProducer
-	id     uint64 // the campaign, once created
-	done   bool   // the campaign completed
+	dsn          string
+	dbName       string
+	priorRecords int64
+	db           *store.DB
+	sim          *pushtest.Simulator
+	ns           string
+	logDir       string
+	keep         bool
+	procs        []*pushtest.Pushd
+	logs         []*os.File
+	tx           *mq.TxProducer
+	id           uint64 // the campaign, once created
+	done         bool   // the campaign completed
 }
 
 func runBenchPush(ctx context.Context, app *App, o *benchPushOptions) (err error) {
@@ -237,6 +245,9 @@ func runBenchPush(ctx context.Context, app *App, o *benchPushOptions) (err error
 		return err
 	}
 	if err := r.seed(ctx); err != nil {
+		return err
+	}
+	if err := r.checkRecords(ctx); err != nil {
 		return err
 	}
 	if err := r.start(ctx, bin); err != nil {
@@ -336,6 +347,22 @@ func (r *benchPushRun) seed(ctx context.Context) error {
 		return fmt.Errorf("seed members: %w", err)
 	}
 	r.progress("seeded %d members in %s", res.Added, res.Elapsed.Round(time.Millisecond))
+	return nil
+}
+
+// checkRecords estimates the delivery records already in the database and
+// warns when earlier runs' records are many times the audience.
+func (r *benchPushRun) checkRecords(ctx context.Context) error {
+	err := r.db.GetContext(ctx, &r.priorRecords, `SELECT COALESCE(MAX(table_rows), 0) FROM information_schema.tables
+		WHERE table_schema = DATABASE() AND table_name = 'push_message'`)
+	if err != nil {
+		return fmt.Errorf("%w: estimate push_message rows: %w", ErrUnavailable, store.MapError(err))
+	}
+	if r.priorRecords > 3*r.o.Users {
+		r.progress("note: push_message in %s already holds ~%d delivery records of earlier runs; the fan-out slows "+
+			"once they outgrow MariaDB's buffer pool (in a database used only for benchmarks, TRUNCATE push_message "+
+			"and push_failure for comparable runs)", r.dbName, r.priorRecords)
+	}
 	return nil
 }
 
@@ -488,6 +515,7 @@ func (r *benchPushRun) report(ctx context.Context, c *campaign.Campaign) (benchP
 		Users: c.PlannedMembers, Shards: c.PlannedShards, CampaignID: c.ID, Database: r.dbName,
 		Channel: o.Channel, Latency: o.Latency.String(), BatchSize: o.BatchSize, Pushd: o.Pushd,
 		ShardSize: o.ShardSize, MaxInFlight: o.MaxInFlight, ShardConcurrency: o.ShardConcurrency, PageSize: o.PageSize,
+		PriorRecords: r.priorRecords,
 	}
 	for _, p := range r.procs {
 		m, err := p.Memory()
@@ -628,6 +656,7 @@ func writeBenchPushTable(w io.Writer, rep benchPushReport) error {
 		{"missing", strconv.FormatUint(rep.Missing, 10)},
 		{"unexpected", strconv.FormatUint(rep.Unexpected, 10)},
 		{"failed_deliveries", strconv.FormatInt(rep.FailedDeliveries, 10)},
+		{"prior_records", fmt.Sprintf("~%d (push_message rows before the run)", rep.PriorRecords)},
 	}
 	if rep.LogDir != "" {
 		rows = append(rows, []string{"logs", rep.LogDir})

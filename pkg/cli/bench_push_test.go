@@ -115,7 +115,7 @@ func TestBenchPushEndToEnd(t *testing.T) {
 		t.Fatalf("%v in %s", err, out)
 	}
 	if rep.Users != 3000 || rep.Shards != 6 || rep.Expected == 0 || rep.Delivered != rep.Expected ||
-		rep.Duplicates != 0 || rep.Missing != 0 || rep.Unexpected != 0 || rep.FailedDeliveries != 0 {
+		rep.Duplicates != 0 || rep.Missing != 0 || rep.Unexpected != 0 || rep.FailedDeliveries != 0 || rep.PriorRecords != 0 {
 		t.Errorf("report: %+v", rep)
 	}
 	if rep.UsersPerSecond <= 0 || rep.P99SendMS < 5 || rep.ProviderCalls != rep.Delivered ||
