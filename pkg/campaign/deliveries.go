@@ -20,6 +20,12 @@ type Delivery struct {
 	ProviderID string
 }
 
+// Delivery record statuses (push_message.status).
+const (
+	DeliverySent   = "sent"
+	DeliveryFailed = "failed"
+)
+
 // deliveryChunk bounds rows per INSERT (9 placeholders each).
 const deliveryChunk = 1000
 
@@ -48,9 +54,9 @@ func RecordDeliveries(ctx context.Context, h store.Handler, kind CampaignKind, c
 				b.WriteByte(',')
 			}
 			b.WriteString("(?,?,?,?,?,?,?,?,?)")
-			status, sentAt := "failed", any(nil)
+			status, sentAt := DeliveryFailed, any(nil)
 			if d.OK {
-				status, sentAt = "sent", now
+				status, sentAt = DeliverySent, now
 				anySent = true
 			} else {
 				anyFailed = true

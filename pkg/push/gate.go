@@ -100,9 +100,10 @@ func (g *gate) Release() {
 	if g.inFlight < 0 {
 		panic("push: gate released more than acquired")
 	}
-	g.grantLocked(g.now())
+	now := g.now()
+	g.grantLocked(now)
 	if g.inFlight == 0 && g.waiters.Len() == 0 {
-		g.idle, g.idleSince = true, g.now()
+		g.idle, g.idleSince = true, now
 	}
 }
 

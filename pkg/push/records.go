@@ -9,12 +9,6 @@ import (
 	"mkt/pkg/store"
 )
 
-// Delivery record statuses (push_message.status).
-const (
-	recordSent   = "sent"
-	recordFailed = "failed"
-)
-
 // ReasonNoAddress is the failure reason recorded for a member who has no
 // address on a channel (no mobile, e-mail or push token).
 const ReasonNoAddress = "no address"

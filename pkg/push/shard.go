@@ -350,10 +350,10 @@ func (j *job) send(ctx context.Context, members []member, prior map[priorKey]pri
 		for mi := range members {
 			m := &members[mi]
 			p, has := prior[priorKey{m.ID, cj.ch}]
-			if has && p.status == recordSent {
+			if has && p.status == campaign.DeliverySent {
 				continue // already delivered: never twice
 			}
-			if retryOnly && !(has && p.status == recordFailed) {
+			if retryOnly && !(has && p.status == campaign.DeliveryFailed) {
 				continue
 			}
 			d := &dels[n]
