@@ -87,7 +87,9 @@ func TestReaperRepublishesAbandonedShards(t *testing.T) {
 	if err := r2.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 5*time.Second, "a background sweep", func() bool { return e.shard(c2.ID, 0).Owner == "" })
+	// The sweep marks the shard, then publishes: wait for both before
+	// stopping it.
+	waitFor(t, 5*time.Second, "a background sweep", func() bool { return e.shard(c2.ID, 0).Owner == "" && pub.count() > 0 })
 	stopCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := r2.Stop(stopCtx); err != nil {

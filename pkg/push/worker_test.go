@@ -528,6 +528,13 @@ func (c *capture) SendBatch(_ context.Context, msgs []mq.Message) error {
 	return nil
 }
 
+// count returns how many messages are captured, keeping them.
+func (c *capture) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.msgs)
+}
+
 // tasks decodes and forgets the captured messages.
 func (c *capture) tasks(t testing.TB) []campaign.ShardTask {
 	t.Helper()
