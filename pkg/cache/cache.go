@@ -158,6 +158,24 @@ func (c *Client) HIncrBy(ctx context.Context, key, field string, n int64) (int64
 	return v, nil
 }
 
+// HIncrByMany adds each field's n to the hash key in one round trip (a
+// pipeline of HINCRBY); fields with n = 0 are left out.
+func (c *Client) HIncrByMany(ctx context.Context, key string, fields map[string]int64) error {
+	k := c.Key(key)
+	cmds, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for f, n := range fields {
+			if n != 0 {
+				p.HIncrBy(ctx, k, f, n)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("cache: increment %d fields of %s: %w", len(cmds), key, err)
+	}
+	return nil
+}
+
 // HCounters reads every field of the hash key as integers; a missing key
 // reads as an empty map.
 func (c *Client) HCounters(ctx context.Context, key string) (map[string]int64, error) {

@@ -40,12 +40,24 @@ type FailureReason struct {
 }
 
 // CountFailureReasons groups a campaign's failed deliveries by channel and
-// reason, most frequent first.
+// reason, most frequent first (the top 50).
 func CountFailureReasons(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64) ([]FailureReason, error) {
+	return failureReasons(ctx, h, kind, campaignID, 0, 50)
+}
+
+// failureReasons groups the first sample failed deliveries of a campaign
+// (every one when sample is 0) by channel and reason and returns the top
+// most frequent.
+func failureReasons(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64, sample, top int) ([]FailureReason, error) {
+	from := `push_failure WHERE campaign_kind = ? AND campaign_id = ?`
+	args := []any{kind, campaignID}
+	if sample > 0 {
+		from = `(SELECT channel, reason FROM push_failure WHERE campaign_kind = ? AND campaign_id = ? LIMIT ?) f`
+		args = append(args, sample)
+	}
 	var out []FailureReason
-	err := h.SelectContext(ctx, &out, `SELECT channel, reason, COUNT(*) AS n FROM push_failure
-		WHERE campaign_kind = ? AND campaign_id = ?
-		GROUP BY channel, reason ORDER BY n DESC LIMIT 50`, kind, campaignID)
+	err := h.SelectContext(ctx, &out, `SELECT channel, reason, COUNT(*) AS n FROM `+from+`
+		GROUP BY channel, reason ORDER BY n DESC, channel, reason LIMIT ?`, append(args, top)...)
 	if err != nil {
 		return nil, fmt.Errorf("campaign %d: count failure reasons: %w", campaignID, store.MapError(err))
 	}

@@ -245,12 +245,13 @@ func newCampaignShowCmd(app *App, runF func(*campaignShowOptions) error) *cobra.
 	}
 }
 
-// campaignReport is `campaign show`'s JSON.
+// campaignReport is `campaign show`'s JSON: the campaign and its
+// campaign.Report, the one `mktctl watch` draws.
 type campaignReport struct {
-	Campaign  *campaign.Campaign       `json:"campaign"`
-	Progress  campaign.Progress        `json:"progress"`
-	Processed int64                    `json:"processed_members"`
-	Percent   float64                  `json:"percent"`
+	Campaign *campaign.Campaign `json:"campaign"`
+	campaign.Report
+	// ETA is at the campaign's lifetime average rate (watch uses the rate
+	// of its last seconds).
 	ETA       *float64                 `json:"eta_seconds,omitempty"`
 	Schedules []campaign.ScheduledPush `json:"schedules"`
 }
@@ -265,20 +266,21 @@ func runCampaignShow(ctx context.Context, app *App, o *campaignShowOptions) erro
 		return err
 	}
 	rep := campaignReport{Campaign: c}
-	if rep.Progress, err = campaign.ShardProgress(ctx, db, campaign.KindPromotion, c.ID); err != nil {
+	ropts := campaign.ReportOptions{Channels: c.Channels}
+	if live, err := app.LiveCounters(ctx); err != nil {
+		rep.LiveError = err.Error()
+	} else {
+		ropts.Live = live
+	}
+	if rep.Report, err = campaign.LoadReport(ctx, db, campaign.KindPromotion, c.ID, ropts); err != nil {
 		return err
 	}
-	var expected int64
-	if rep.Processed, expected, err = campaign.EstimateProcessed(ctx, db, campaign.KindPromotion, c.ID); err != nil {
-		return err
-	}
-	if expected > 0 {
-		rep.Percent = 100 * float64(rep.Processed) / float64(expected)
-	}
-	if c.Status == campaign.StatusRunning && c.PlannedAt != nil && rep.Processed > 0 && rep.Processed < expected {
-		elapsed := time.Since(*c.PlannedAt).Seconds()
-		eta := float64(expected-rep.Processed) / (float64(rep.Processed) / elapsed)
-		rep.ETA = &eta
+	if c.Status == campaign.StatusRunning && c.PlannedAt != nil {
+		rate := float64(rep.Processed) / time.Since(*c.PlannedAt).Seconds()
+		if eta := campaign.ETA(rep.Processed, rep.Progress.Expected, rate); eta != nil && rep.Processed > 0 {
+			secs := eta.Seconds()
+			rep.ETA = &secs
+		}
 	}
 	if rep.Schedules, err = campaign.ListSchedules(ctx, db, campaign.KindPromotion, c.ID); err != nil {
 		return err
@@ -338,6 +340,11 @@ func writeCampaignReport(app *App, rep campaignReport) error {
 			[]string{"members", fmt.Sprintf("%d of %d processed (%.1f%%)", rep.Processed, p.Expected, rep.Percent)},
 			[]string{"deliveries", fmt.Sprintf("%d sent, %d failed (member × channel)", p.Sent, p.FailedN)},
 		)
+		if rep.Live != nil {
+			for _, ch := range rep.Live.Channels {
+				rows = append(rows, []string{"  " + string(ch.Channel), fmt.Sprintf("%d sent, %d failed (live counters)", ch.Sent, ch.Failed)})
+			}
+		}
 	}
 	if rep.ETA != nil {
 		rows = append(rows, []string{"eta", time.Duration(*rep.ETA * float64(time.Second)).Round(time.Second).String()})

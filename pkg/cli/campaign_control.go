@@ -68,47 +68,59 @@ func newCampaignControlCmd(app *App, q *campaignQueues, action string, runF func
 }
 
 func runCampaignControl(ctx context.Context, app *App, q *campaignQueues, action string, o *campaignControlOptions) error {
-	db, err := app.DB(ctx)
-	if err != nil {
-		return err
-	}
-	ctl := &campaign.Control{DB: db, EventsTopic: q.EventsTopic, Logger: app.Logger,
-		Publish: campaign.PublishOptions{Topic: q.ShardTopic}}
-	if action == "resume" || action == "retry-failed" {
-		// Fail on a bad id or status before starting a producer.
-		c, err := campaign.Get(ctx, db, o.ID)
-		if err != nil {
-			return err
-		}
-		if action == "resume" && c.Status != campaign.StatusPaused && c.Status != campaign.StatusRunning {
-			return fmt.Errorf("%w: campaign %d is %s, only a paused campaign can be resumed", campaign.ErrConflict, c.ID, c.Status)
-		}
-		p, err := q.producer(app)
-		if err != nil {
-			return err
-		}
-		defer shutdown(app, "producer", p.Shutdown)
-		ctl.Publisher = p
-	}
-	var res campaign.ControlResult
-	switch action {
-	case "pause":
-		res, err = ctl.Pause(ctx, o.ID)
-	case "resume":
-		res, err = ctl.Resume(ctx, o.ID)
-	case "cancel":
-		res, err = ctl.Cancel(ctx, o.ID, o.Reason)
-	case "retry-failed":
-		res, err = ctl.RetryFailed(ctx, o.ID)
-	default:
-		return fmt.Errorf("unknown campaign action %q", action)
-	}
+	res, err := campaignControl(ctx, app, q, action, o.ID, o.Reason)
 	if err != nil {
 		return campaignError(err)
 	}
 	if app.JSON {
 		return writeJSON(app.Out, res)
 	}
+	fmt.Fprintln(app.Out, controlLine(fmt.Sprintf("campaign %d", o.ID), res))
+	return nil
+}
+
+// campaignControl runs action (pause, resume, cancel, retry-failed) on
+// campaign id: the code behind `mktctl campaign ACTION` and the control keys
+// of `mktctl watch`.
+func campaignControl(ctx context.Context, app *App, q *campaignQueues, action string, id uint64, reason string) (campaign.ControlResult, error) {
+	var res campaign.ControlResult
+	db, err := app.DB(ctx)
+	if err != nil {
+		return res, err
+	}
+	ctl := &campaign.Control{DB: db, EventsTopic: q.EventsTopic, Logger: app.Logger,
+		Publish: campaign.PublishOptions{Topic: q.ShardTopic}}
+	if action == "resume" || action == "retry-failed" {
+		// Fail on a bad id or status before starting a producer.
+		c, err := campaign.Get(ctx, db, id)
+		if err != nil {
+			return res, err
+		}
+		if action == "resume" && c.Status != campaign.StatusPaused && c.Status != campaign.StatusRunning {
+			return res, fmt.Errorf("%w: campaign %d is %s, only a paused campaign can be resumed", campaign.ErrConflict, c.ID, c.Status)
+		}
+		p, err := q.producer(app)
+		if err != nil {
+			return res, err
+		}
+		defer shutdown(app, "producer", p.Shutdown)
+		ctl.Publisher = p
+	}
+	switch action {
+	case "pause":
+		return ctl.Pause(ctx, id)
+	case "resume":
+		return ctl.Resume(ctx, id)
+	case "cancel":
+		return ctl.Cancel(ctx, id, reason)
+	case "retry-failed":
+		return ctl.RetryFailed(ctx, id)
+	}
+	return res, fmt.Errorf("unknown campaign action %q", action)
+}
+
+// controlLine says what a control operation did, after what ("campaign 7").
+func controlLine(what string, res campaign.ControlResult) string {
 	var parts []string
 	switch {
 	case res.Shards > 0 && res.Published > 0:
@@ -121,10 +133,16 @@ func runCampaignControl(ctx context.Context, app *App, q *campaignQueues, action
 	if res.Note != "" {
 		parts = append(parts, res.Note)
 	}
-	line := fmt.Sprintf("campaign %d: %s", o.ID, res.Campaign.Status)
+	status := ""
+	switch {
+	case res.Campaign != nil:
+		status = string(res.Campaign.Status)
+	case res.Run != nil:
+		status = string(res.Run.Status)
+	}
+	line := what + ": " + status
 	if len(parts) > 0 {
 		line += " (" + strings.Join(parts, "; ") + ")"
 	}
-	fmt.Fprintln(app.Out, line)
-	return nil
+	return line
 }

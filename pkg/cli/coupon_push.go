@@ -48,61 +48,53 @@ func newCouponPushControlCmd(app *App, q *campaignQueues, action string) *cobra.
 }
 
 func runCouponPushControl(ctx context.Context, app *App, q *campaignQueues, action string, id int64) error {
-	db, err := app.DB(ctx)
-	if err != nil {
-		return err
-	}
-	// Fail on a bad id or a lazy coupon before starting a producer.
-	c, err := coupon.Get(ctx, db, id)
-	if err != nil {
-		return err
-	}
-	if c.Mode != coupon.ModePush {
-		return fmt.Errorf("%w: coupon %d is a %s coupon: it has no push to %s", campaign.ErrConflict, id, c.Mode, action)
-	}
-	ctl := &campaign.Control{DB: db, Kind: campaign.KindCoupon, EventsTopic: q.EventsTopic, Logger: app.Logger,
-		Publish: campaign.PublishOptions{Topic: q.ShardTopic}}
-	if action != "pause" {
-		p, err := q.producer(app)
-		if err != nil {
-			return err
-		}
-		defer shutdown(app, "producer", p.Shutdown)
-		ctl.Publisher = p
-	}
-	var res campaign.ControlResult
-	switch action {
-	case "pause":
-		res, err = ctl.Pause(ctx, uint64(id))
-	case "resume":
-		res, err = ctl.Resume(ctx, uint64(id))
-	case "retry-failed":
-		res, err = ctl.RetryFailed(ctx, uint64(id))
-	default:
-		return fmt.Errorf("unknown coupon push action %q", action)
-	}
+	res, err := couponPushControl(ctx, app, q, action, id)
 	if err != nil {
 		return campaignError(err)
 	}
 	if app.JSON {
 		return writeJSON(app.Out, res)
 	}
-	line := fmt.Sprintf("coupon %d push: %s", id, res.Run.Status)
-	var parts []string
-	if res.Shards > 0 {
-		parts = append(parts, fmt.Sprintf("%d shards changed", res.Shards))
-	}
-	if res.Published > 0 {
-		parts = append(parts, fmt.Sprintf("%d published", res.Published))
-	}
-	if res.Note != "" {
-		parts = append(parts, res.Note)
-	}
-	if len(parts) > 0 {
-		line += " (" + strings.Join(parts, "; ") + ")"
-	}
-	fmt.Fprintln(app.Out, line)
+	fmt.Fprintln(app.Out, controlLine(fmt.Sprintf("coupon %d push", id), res))
 	return nil
+}
+
+// couponPushControl runs action (pause, resume, retry-failed) on the push
+// of coupon id: the code behind `mktctl coupon ACTION` and the control keys
+// of `mktctl watch` on a coupon push.
+func couponPushControl(ctx context.Context, app *App, q *campaignQueues, action string, id int64) (campaign.ControlResult, error) {
+	var res campaign.ControlResult
+	db, err := app.DB(ctx)
+	if err != nil {
+		return res, err
+	}
+	// Fail on a bad id or a lazy coupon before starting a producer.
+	c, err := coupon.Get(ctx, db, id)
+	if err != nil {
+		return res, err
+	}
+	if c.Mode != coupon.ModePush {
+		return res, fmt.Errorf("%w: coupon %d is a %s coupon: it has no push to %s", campaign.ErrConflict, id, c.Mode, action)
+	}
+	ctl := &campaign.Control{DB: db, Kind: campaign.KindCoupon, EventsTopic: q.EventsTopic, Logger: app.Logger,
+		Publish: campaign.PublishOptions{Topic: q.ShardTopic}}
+	if action != "pause" {
+		p, err := q.producer(app)
+		if err != nil {
+			return res, err
+		}
+		defer shutdown(app, "producer", p.Shutdown)
+		ctl.Publisher = p
+	}
+	switch action {
+	case "pause":
+		return ctl.Pause(ctx, uint64(id))
+	case "resume":
+		return ctl.Resume(ctx, uint64(id))
+	case "retry-failed":
+		return ctl.RetryFailed(ctx, uint64(id))
+	}
+	return res, fmt.Errorf("unknown coupon push action %q", action)
 }
 
 // couponPushShow is a push-mode coupon's push run in `coupon show`.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"mkt/pkg/cache"
 	"mkt/pkg/config"
 	"mkt/pkg/mq"
 	"mkt/pkg/store"
@@ -58,7 +59,8 @@ type App struct {
 	JSON   bool
 	Logger *slog.Logger
 
-	db *store.DB
+	db   *store.DB
+	live *cache.Client
 	// afterResolve run once the settings are resolved, before any command.
 	afterResolve []func(*App)
 }
@@ -76,8 +78,31 @@ func (a *App) DB(ctx context.Context) (*store.DB, error) {
 	return db, nil
 }
 
+// LiveCounters opens (once) the Redis client of the live progress counters,
+// under the database's name as pushd writes them.
+func (a *App) LiveCounters(ctx context.Context) (*cache.Client, error) {
+	if a.live != nil {
+		return a.live, nil
+	}
+	db, err := a.DB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c, err := cache.Open(ctx, cache.Config{Addr: a.Common.RedisAddr, Password: string(a.Common.RedisPassword),
+		DB: a.Common.RedisDB, KeyPrefix: cache.DefaultKeyPrefix + db.Name()})
+	if err != nil {
+		return nil, fmt.Errorf("%w: Redis at %s: %w", ErrUnavailable, a.Common.RedisAddr, err)
+	}
+	a.live = c
+	return c, nil
+}
+
 // Close releases whatever the commands opened.
 func (a *App) Close() {
+	if a.live != nil {
+		_ = a.live.Close()
+		a.live = nil
+	}
 	if a.db != nil {
 		_ = a.db.Close()
 		a.db = nil
@@ -138,6 +163,7 @@ func NewRootCmd(s Streams) (*cobra.Command, *App) {
 		newDevCmd(app),
 		newCampaignCmd(app), newPlanCmd(app, nil),
 		newCouponCmd(app), newEventsCmd(app), newBenchCmd(app),
+		newWatchCmd(app, nil),
 	)
 	return root, app
 }

@@ -56,8 +56,8 @@ type CampaignSender interface {
 
 // Counter adds to live progress counters; *cache.Client satisfies it.
 type Counter interface {
-	// HIncrBy adds n to field of the hash key and returns the new value.
-	HIncrBy(ctx context.Context, key, field string, n int64) (int64, error)
+	// HIncrByMany adds each field's n to the hash key in one round trip.
+	HIncrByMany(ctx context.Context, key string, fields map[string]int64) error
 }
 
 // Clock tells the time; tests may substitute it.
@@ -77,8 +77,9 @@ type Config struct {
 	// Providers sends each channel (required): every channel a campaign
 	// uses needs one, or its shards are left for another worker.
 	Providers map[provider.Channel]Sender
-	// Progress receives live counters (sent, failed, no_address) per
-	// campaign under ProgressKey; nil keeps none. Counter errors are logged,
+	// Progress receives live counters per campaign under
+	// campaign.ProgressKey (see campaign.FieldSent and the others); nil
+	// keeps none. Counter errors are logged,
 	// never fatal: the shard rows are the truth.
 	Progress Counter
 	// Owner names this worker in shard leases; unique per worker (default
@@ -186,24 +187,4 @@ func DefaultOwner() string {
 	return fmt.Sprintf("%.80s:%d:%s", host, os.Getpid(), hex.EncodeToString(b[:]))
 }
 
-// ProgressKey is the Redis hash (under the cache prefix) of a campaign's
-// live counters, e.g. "progress:promotion:42" or "progress:coupon:7". Its
-// fields "sent", "failed" and "no_address" (the failures for want of an
-// address, included in failed) count deliveries (a member on a channel);
-// a coupon's also "issued" and "not_issued".
-func ProgressKey(kind campaign.CampaignKind, campaignID uint64) string {
-	return fmt.Sprintf("progress:%s:%d", kind, campaignID)
-}
 
-// Progress counter fields.
-const (
-	FieldSent      = "sent"
-	FieldFailed    = "failed"
-	FieldNoAddress = "no_address"
-	// FieldIssued counts the coupon items a push-mode coupon's run issued,
-	// FieldNotIssued its audience members left without the coupon (quota
-	// exhausted, window ended), who are not messaged. Both count members
-	// of a redone page again; the coupon's issued_count is the truth.
-	FieldIssued    = "issued"
-	FieldNotIssued = "not_issued"
-)

@@ -163,11 +163,11 @@ func TestCouponPushIssuesAndAnnouncesExactlyOnce(t *testing.T) {
 	if p.Done != len(tasks) || p.Sent != int64(2*len(want)) || p.FailedN != 0 {
 		t.Errorf("shard progress = %+v, want %d done, %d sent", p, len(tasks), 2*len(want))
 	}
-	live, err := e.redis.HCounters(ctx, push.ProgressKey(campaign.KindCoupon, uint64(c.ID)))
+	live, err := e.redis.HCounters(ctx, campaign.ProgressKey(campaign.KindCoupon, uint64(c.ID)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if live[push.FieldIssued] != int64(len(want)) || live[push.FieldNotIssued] != 0 || live[push.FieldSent] != int64(2*len(want)) {
+	if live[campaign.FieldIssued] != int64(len(want)) || live[campaign.FieldNotIssued] != 0 || live[campaign.FieldSent] != int64(2*len(want)) {
 		t.Errorf("live counters = %v", live)
 	}
 	msgs := e.couponInboxBody(c.ID, want[0])
@@ -235,11 +235,11 @@ func TestCouponPushQuotaSmallerThanTheSegment(t *testing.T) {
 	if got.IssuedCount != quota || got.PushStatus != campaign.StatusCompleted {
 		t.Errorf("coupon: issued %d (want %d), push %s", got.IssuedCount, quota, got.PushStatus)
 	}
-	live, err := e.redis.HCounters(ctx, push.ProgressKey(campaign.KindCoupon, uint64(c.ID)))
+	live, err := e.redis.HCounters(ctx, campaign.ProgressKey(campaign.KindCoupon, uint64(c.ID)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if live[push.FieldIssued] != quota || live[push.FieldNotIssued] != int64(len(segment)-quota) {
+	if live[campaign.FieldIssued] != quota || live[campaign.FieldNotIssued] != int64(len(segment)-quota) {
 		t.Errorf("live counters = %v, want %d issued, %d not issued", live, quota, len(segment)-quota)
 	}
 	// Redelivery changes nothing either.

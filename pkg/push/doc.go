@@ -44,7 +44,7 @@
 //     cursor = last id of the page, sent/failed counters, lease renewed —
 //     only if the lease is still ours (otherwise the transaction rolls
 //     back);
-//  5. adds the page's counts to the Redis hash ProgressKey, and feeds the
+//  5. adds the page's counts to the Redis hash campaign.ProgressKey, and feeds the
 //     auto-pause window: when, over a window of MinAttemptsForAutoPause
 //     provider sends of a campaign on this worker, the failure rate is above
 //     FailureThreshold, the campaign is paused with the reason recorded.

@@ -57,6 +57,23 @@ type counts struct {
 	// members left without the coupon (quota exhausted, window ended): they
 	// are not messaged.
 	issued, notIssued int64
+	// members counts the audience members of the page.
+	members int64
+	// channels splits sent and failed by channel (live counters only).
+	channels map[provider.Channel]*[2]int64
+}
+
+// channel returns the sent/failed pair of ch, creating it.
+func (d *counts) channel(ch provider.Channel) *[2]int64 {
+	if d.channels == nil {
+		d.channels = make(map[provider.Channel]*[2]int64, 4)
+	}
+	c := d.channels[ch]
+	if c == nil {
+		c = new([2]int64)
+		d.channels[ch] = c
+	}
+	return c
 }
 
 // job is one run of one claimed shard.
@@ -265,6 +282,7 @@ type delivery struct {
 // holding it are sent the message.
 func (j *job) page(ctx context.Context, members []member, retryOnly bool, cursor uint64) (end, error) {
 	var d counts
+	pageMembers := int64(len(members))
 	if j.c.coupon != nil && !retryOnly {
 		var e end
 		var err error
@@ -272,6 +290,7 @@ func (j *job) page(ctx context.Context, members []member, retryOnly bool, cursor
 			return e, err
 		}
 	}
+	d.members = pageMembers
 	var dels []delivery
 	if len(members) > 0 {
 		prior, err := loadPrior(ctx, j.w.cfg.DB, j.s.Kind, j.s.CampaignID, members[0].ID, members[len(members)-1].ID)
@@ -289,11 +308,14 @@ func (j *job) page(ctx context.Context, members []member, retryOnly bool, cursor
 	for i := range dels {
 		x := &dels[i]
 		recs = append(recs, campaign.Delivery{MemberID: x.member, Channel: x.ch, OK: x.ok, Reason: x.reason, ProviderID: x.providerID})
+		chc := d.channel(x.ch)
 		if x.ok {
 			d.sent++
+			chc[0]++
 			d.attempts++
 			if x.priorFailed {
 				d.failed--
+				chc[1]--
 				if x.priorNoAddr {
 					d.noAddress--
 				}
@@ -304,6 +326,7 @@ func (j *job) page(ctx context.Context, members []member, retryOnly bool, cursor
 		switch {
 		case !x.priorFailed:
 			d.failed++
+			chc[1]++
 			if noAddr {
 				d.noAddress++
 			}
@@ -449,24 +472,23 @@ func (j *job) commit(ctx context.Context, recs []campaign.Delivery, cursor uint6
 	}
 }
 
-// progress adds a page's counts to the campaign's live counters.
+// progress adds a page's counts to the campaign's live counters, in one
+// round trip.
 func (j *job) progress(ctx context.Context, d counts) {
 	if j.w.cfg.Progress == nil {
 		return
 	}
-	key := ProgressKey(j.s.Kind, j.s.CampaignID)
-	for _, f := range []struct {
-		field string
-		n     int64
-	}{{FieldSent, d.sent}, {FieldFailed, d.failed}, {FieldNoAddress, d.noAddress},
-		{FieldIssued, d.issued}, {FieldNotIssued, d.notIssued}} {
-		if f.n == 0 {
-			continue
-		}
-		if _, err := j.w.cfg.Progress.HIncrBy(ctx, key, f.field, f.n); err != nil {
-			j.log.Warn("push: live progress counter not updated", slog.String("error", err.Error()))
-			return
-		}
+	fields := map[string]int64{
+		campaign.FieldSent: d.sent, campaign.FieldFailed: d.failed, campaign.FieldNoAddress: d.noAddress,
+		campaign.FieldIssued: d.issued, campaign.FieldNotIssued: d.notIssued,
+		campaign.FieldMembersPrefix + j.w.cfg.Owner: d.members,
+	}
+	for ch, c := range d.channels {
+		fields[campaign.ChannelField(campaign.FieldSent, ch)] = c[0]
+		fields[campaign.ChannelField(campaign.FieldFailed, ch)] = c[1]
+	}
+	if err := j.w.cfg.Progress.HIncrByMany(ctx, campaign.ProgressKey(j.s.Kind, j.s.CampaignID), fields); err != nil {
+		j.log.Warn("push: live progress counters not updated", slog.String("error", err.Error()))
 	}
 }
 

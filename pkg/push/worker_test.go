@@ -68,11 +68,11 @@ func TestEveryoneOverSMSAndInboxExactlyOnce(t *testing.T) {
 	if got := e.campaign(c.ID).Status; got != campaign.StatusCompleted {
 		t.Errorf("campaign status %s, want completed", got)
 	}
-	live, err := e.redis.HCounters(ctx, push.ProgressKey(campaign.KindPromotion, c.ID))
+	live, err := e.redis.HCounters(ctx, campaign.ProgressKey(campaign.KindPromotion, c.ID))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if live[push.FieldSent] != int64(2*len(active)) || live[push.FieldFailed] != 0 {
+	if live[campaign.FieldSent] != int64(2*len(active)) || live[campaign.FieldFailed] != 0 {
 		t.Errorf("live counters = %v, want sent %d", live, 2*len(active))
 	}
 
@@ -157,8 +157,8 @@ func TestSegmentReachesExactlyTheMatchingMembers(t *testing.T) {
 	if p.Sent != int64(sent) || p.FailedN != int64(noAddr) || p.Done != p.Shards {
 		t.Errorf("progress = %+v, want sent %d failed %d", p, sent, noAddr)
 	}
-	live, _ := e.redis.HCounters(ctx, push.ProgressKey(campaign.KindPromotion, c.ID))
-	if live[push.FieldNoAddress] != int64(noAddr) || live[push.FieldFailed] != int64(noAddr) || live[push.FieldSent] != int64(sent) {
+	live, _ := e.redis.HCounters(ctx, campaign.ProgressKey(campaign.KindPromotion, c.ID))
+	if live[campaign.FieldNoAddress] != int64(noAddr) || live[campaign.FieldFailed] != int64(noAddr) || live[campaign.FieldSent] != int64(sent) {
 		t.Errorf("live counters = %v", live)
 	}
 
@@ -443,8 +443,8 @@ func TestRetryFailedReachesExactlyTheFailedMembers(t *testing.T) {
 	if p.FailedN != 0 || p.Sent != int64(2*len(active)) || p.Done != p.Shards {
 		t.Errorf("progress after retry = %+v, want sent %d", p, 2*len(active))
 	}
-	live, _ := e.redis.HCounters(ctx, push.ProgressKey(campaign.KindPromotion, c.ID))
-	if live[push.FieldFailed] != 0 || live[push.FieldSent] != int64(2*len(active)) {
+	live, _ := e.redis.HCounters(ctx, campaign.ProgressKey(campaign.KindPromotion, c.ID))
+	if live[campaign.FieldFailed] != 0 || live[campaign.FieldSent] != int64(2*len(active)) {
 		t.Errorf("live counters after retry = %v", live)
 	}
 	if got := e.campaign(c.ID).Status; got != campaign.StatusCompleted {
