@@ -186,5 +186,3 @@ func DefaultOwner() string {
 	_, _ = rand.Read(b[:])
 	return fmt.Sprintf("%.80s:%d:%s", host, os.Getpid(), hex.EncodeToString(b[:]))
 }
-
-

@@ -34,7 +34,7 @@ var t0 = time.Date(2026, 12, 1, 12, 3, 0, 0, time.UTC)
 func promo(id uint64, name string, shards, done, running int, at time.Time) Run {
 	planned := t0.Add(-2 * time.Minute)
 	r := Run{Summary: campaign.Summary{Kind: campaign.KindPromotion, ID: id, Name: name, Status: campaign.StatusRunning,
-		Channels: []provider.Channel{provider.ChannelSMS, provider.ChannelApp, provider.ChannelInbox},
+		Channels:       []provider.Channel{provider.ChannelSMS, provider.ChannelApp, provider.ChannelInbox},
 		PlannedMembers: int64(shards) * 1000, PlannedShards: shards, CreatedAt: planned.Add(-time.Second), PlannedAt: &planned}}
 	p := &r.Progress
 	p.Shards, p.Done, p.Running, p.Pending = shards, done, running, shards-done-running
