@@ -75,6 +75,21 @@ func TestEveryoneOverSMSAndInboxExactlyOnce(t *testing.T) {
 	if live[campaign.FieldSent] != int64(2*len(active)) || live[campaign.FieldFailed] != 0 {
 		t.Errorf("live counters = %v, want sent %d", live, 2*len(active))
 	}
+	// Split by channel, and the members the (one) worker went through.
+	var members []int64
+	for f, v := range live {
+		if strings.HasPrefix(f, campaign.FieldMembersPrefix) {
+			members = append(members, v)
+		}
+	}
+	for _, ch := range []provider.Channel{provider.ChannelSMS, provider.ChannelInbox} {
+		if live[campaign.ChannelField(campaign.FieldSent, ch)] != int64(len(active)) || live[campaign.ChannelField(campaign.FieldFailed, ch)] != 0 {
+			t.Errorf("live counters of %s = %v, want %d sent", ch, live, len(active))
+		}
+	}
+	if len(members) != 1 || members[0] != int64(len(active)) {
+		t.Errorf("live member counters = %v, want one worker with %d", members, len(active))
+	}
 
 	// The same tasks again — a redelivery — send nothing.
 	before := e.sim.Simulator().Stats().Delivered
@@ -444,7 +459,8 @@ func TestRetryFailedReachesExactlyTheFailedMembers(t *testing.T) {
 		t.Errorf("progress after retry = %+v, want sent %d", p, 2*len(active))
 	}
 	live, _ := e.redis.HCounters(ctx, campaign.ProgressKey(campaign.KindPromotion, c.ID))
-	if live[campaign.FieldFailed] != 0 || live[campaign.FieldSent] != int64(2*len(active)) {
+	if live[campaign.FieldFailed] != 0 || live[campaign.FieldSent] != int64(2*len(active)) ||
+		live["failed.sms"] != 0 || live["sent.sms"] != int64(len(active)) || live["sent.inbox"] != int64(len(active)) {
 		t.Errorf("live counters after retry = %v", live)
 	}
 	if got := e.campaign(c.ID).Status; got != campaign.StatusCompleted {
