@@ -16,7 +16,6 @@ import (
 	"maps"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -36,46 +35,20 @@ import (
 	"mkt/pkg/store/storetest"
 )
 
-// build holds the pushd binary built once for the whole package.
-var build struct {
-	once sync.Once
-	dir  string
-	bin  string
-	err  error
-}
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if build.dir != "" {
-		_ = os.RemoveAll(build.dir)
-	}
+	pushtest.RemoveBuilt()
 	os.Exit(code)
 }
 
-// pushdBinary builds cmd/pushd (without -race: the children are the system
-// under test, the race detector watches this process) once per run.
+// pushdBinary builds cmd/pushd once per run.
 func pushdBinary(t *testing.T) string {
 	t.Helper()
-	build.once.Do(func() {
-		build.dir, build.err = os.MkdirTemp("", "mkt-pushd-e2e-")
-		if build.err != nil {
-			return
-		}
-		goBin, err := exec.LookPath("go")
-		if err != nil {
-			build.err = fmt.Errorf("go tool not on PATH: %w", err)
-			return
-		}
-		build.bin = filepath.Join(build.dir, "pushd")
-		cmd := exec.Command(goBin, "build", "-o", build.bin, "mkt/cmd/pushd")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			build.err = fmt.Errorf("go build mkt/cmd/pushd: %w\n%s", err, out)
-		}
-	})
-	if build.err != nil {
-		t.Fatal(build.err)
+	bin, err := pushtest.BuildPushd()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return build.bin
+	return bin
 }
 
 // stack is one test's isolated slice of the real stack: its own database,

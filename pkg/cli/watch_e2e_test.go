@@ -1,0 +1,161 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/exp/teatest"
+	"github.com/muesli/termenv"
+
+	"mkt/pkg/campaign"
+	"mkt/pkg/provider"
+	"mkt/pkg/providersim"
+	"mkt/pkg/pushtest"
+	"mkt/pkg/watch"
+)
+
+// TestWatchViewDrivesARunningCampaign: the live view of a campaign that a
+// real pushd fans out shows it advance; p parks its shards (checked in
+// MySQL), r resumes it, and the last screen shows it completed with the
+// totals `campaign show --json` reports.
+func TestWatchViewDrivesARunningCampaign(t *testing.T) {
+	lipgloss.SetColorProfile(termenv.Ascii)
+	const members = 6000
+	e := newE2E(t, members)
+	ctx := context.Background()
+	bin, err := pushtest.BuildPushd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim, err := pushtest.StartSimulator("127.0.0.1:0", providersim.Config{Latency: providersim.Latency{Min: 40 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sim.Shutdown(context.Background()) })
+	dsn, err := os.ReadFile(e.dsnFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A slow pushd (20 calls in flight, pages of 100), so the campaign runs
+	// for several seconds.
+	pd, err := pushtest.StartPushd(pushtest.PushdConfig{Bin: bin, Instance: "watch-e2e-" + e.sfx, MySQLDSN: string(dsn),
+		Namespace: e.ns, Log: io.Discard,
+		Env:  []string{"MKT_PROVIDER_SMS_URL=" + sim.ChannelURL(provider.ChannelSMS)},
+		Args: []string{"--max-in-flight", "20", "--page-size", "100", "--ramp-up", "0s"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stop, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, _ = pd.Stop(stop)
+	})
+	ready, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	if err := pd.WaitReady(ready); err != nil {
+		t.Fatal(err)
+	}
+
+	var created createReport
+	e.runJSON(&created, "campaign", "create", "--name", "Watched live", "--kind", "flat_discount", "--discount", "5",
+		"--template", "{discount} off", "--channels", "sms", "--shard-size", "500")
+	id := created.ID
+
+	// The view, built as `mktctl watch promotion:ID` builds it.
+	var out, errOut bytes.Buffer
+	root, app := NewRootCmd(Streams{In: strings.NewReader(""), Out: &out, Err: &errOut})
+	defer app.Close()
+	for _, c := range root.Commands() {
+		if c.Name() == "watch" {
+			root.RemoveCommand(c)
+		}
+	}
+	var opts *watchOptions
+	root.AddCommand(newWatchCmd(app, func(o *watchOptions) error { opts = o; return nil }))
+	root.SetArgs(append([]string{"--mysql-dsn-file", e.dsnFile, "--log-level", "error", "watch"},
+		append(e.queues, "promotion:"+formatID(id), "--refresh", "300ms")...))
+	if err := root.ExecuteContext(ctx); err != nil {
+		t.Fatal(err)
+	}
+	app.Logger = slog.New(slog.DiscardHandler)
+	src, err := watchSource(ctx, app, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm := teatest.NewTestModel(t, watchModel(app, opts, src), teatest.WithInitialTermSize(100, 30))
+	waitFor := func(what string, ok func([]byte) bool) {
+		t.Helper()
+		teatest.WaitFor(t, tm.Output(), ok, teatest.WithDuration(90*time.Second), teatest.WithCheckInterval(50*time.Millisecond))
+	}
+	// It advances: a percentage above zero while running.
+	advancing := regexp.MustCompile(`running[\s\S]*\s([1-9][0-9]?\.[0-9])%`)
+	waitFor("progress", func(b []byte) bool { return advancing.Match(b) })
+
+	tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("p")})
+	waitFor("pause", func(b []byte) bool { return bytes.Contains(b, []byte(fmt.Sprintf("campaign %d: paused", id))) })
+	if st := e.status(id); st != campaign.StatusPaused {
+		t.Fatalf("after p the campaign is %s", st)
+	}
+	// Every shard parks at its checkpoint: none running, some paused.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		p, err := campaign.ShardProgress(ctx, e.db, campaign.KindPromotion, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Running == 0 && p.Paused > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("shards not parked after pause: %+v", p)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("r")})
+	waitFor("resume", func(b []byte) bool { return bytes.Contains(b, []byte(fmt.Sprintf("campaign %d: running", id))) })
+	waitFor("completion", func(b []byte) bool { return bytes.Contains(b, []byte("· completed")) })
+	tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("q")})
+	final := tm.FinalModel(t, teatest.WithFinalTimeout(10*time.Second)).(watch.Model)
+	view := final.View()
+
+	var shown campaignReport
+	e.runJSON(&shown, "campaign", "show", formatID(id))
+	if shown.Campaign.Status != campaign.StatusCompleted || shown.Progress.Sent == 0 {
+		t.Fatalf("campaign show: %+v %+v", shown.Campaign.Status, shown.Progress)
+	}
+	for _, want := range []string{
+		"· completed",
+		fmt.Sprintf("sent %s · failed %s", thousands(shown.Progress.Sent), thousands(shown.Progress.FailedN)),
+		fmt.Sprintf("%s / %s members", thousands(shown.Processed), thousands(shown.Progress.Expected)),
+		"100.0%",
+	} {
+		if !strings.Contains(view, want) {
+			t.Errorf("final screen lacks %q:\n%s", want, view)
+		}
+	}
+	// Paused and resumed, every member got the SMS exactly once.
+	st := sim.Stats()
+	if st.Duplicates != 0 || int64(st.Delivered) != shown.Progress.Sent {
+		t.Errorf("simulator delivered %d (%d duplicates), campaign sent %d", st.Delivered, st.Duplicates, shown.Progress.Sent)
+	}
+}
+
+// thousands prints n with thousands separators, as the view does.
+func thousands(n int64) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
