@@ -81,6 +81,7 @@ type benchPushOptions struct {
 	Settle           time.Duration
 	Timeout          time.Duration
 	LogDir           string
+	Watchers         int
 }
 
 func newBenchPushCmd(app *App, runF func(*benchPushOptions) error) *cobra.Command {
@@ -118,6 +119,7 @@ func newBenchPushCmd(app *App, runF func(*benchPushOptions) error) *cobra.Comman
 	f.StringVar(&o.SimAddr, "sim-addr", "127.0.0.1:0", "listen address of the provider simulator")
 	f.DurationVar(&o.Settle, "settle", 5*time.Second, "wait after the pushd processes are ready, for the consumer group to rebalance")
 	f.DurationVar(&o.Timeout, "timeout", time.Hour, "give up when the campaign has not completed after this long")
+	f.IntVar(&o.Watchers, "watchers", 0, "live views (mktctl watch) refreshing the campaign every second while it runs, 0..8")
 	f.StringVar(&o.LogDir, "log-dir", "", "keep the pushd logs in this directory (default: a temporary one, kept only on failure)")
 	return cmd
 }
@@ -156,6 +158,9 @@ func (o *benchPushOptions) validate() error {
 	}
 	if o.Settle < 0 {
 		bad("--settle %v: want 0 or more", o.Settle)
+	}
+	if o.Watchers < 0 || o.Watchers > 8 {
+		bad("--watchers %d: want 0..8", o.Watchers)
 	}
 	if o.Timeout <= 0 {
 		bad("--timeout %v: want more than 0", o.Timeout)
@@ -208,6 +213,15 @@ type benchPushReport struct {
 	ShardConcurrency int    `json:"shard_concurrency"`
 	PageSize         int    `json:"page_size,omitempty"`
 	LogDir           string `json:"log_dir,omitempty"`
+
+	// Watchers is --watchers; WatchRefreshes their refreshes during the
+	// run, WatchRefreshP50MS and WatchRefreshMaxMS how long one took,
+	// WatchErrors those that could not read a dependency.
+	Watchers          int     `json:"watchers"`
+	WatchRefreshes    int     `json:"watch_refreshes,omitempty"`
+	WatchRefreshP50MS float64 `json:"watch_refresh_p50_ms,omitempty"`
+	WatchRefreshMaxMS float64 `json:"watch_refresh_max_ms,omitempty"`
+	WatchErrors       int     `json:"watch_errors,omitempty"`
 }
 
 // benchPushRun is the state of one `bench push` run: what it started, so
@@ -229,7 +243,8 @@ type benchPushRun struct {
 	logs         []*os.File
 	tx           *mq.TxProducer
 	id           uint64 // the campaign, once created
-	done         bool   // the campaign completed
+	watchers     *benchWatchers
+	done         bool // the campaign completed
 }
 
 func runBenchPush(ctx context.Context, app *App, o *benchPushOptions) (err error) {
@@ -464,6 +479,12 @@ func (r *benchPushRun) runCampaign(ctx context.Context) (*campaign.Campaign, err
 	}
 	r.id = created.Campaign.ID
 	r.progress("campaign %d created", r.id)
+	if o.Watchers > 0 {
+		if r.watchers, err = r.startWatchers(ctx, o.Watchers); err != nil {
+			return nil, err
+		}
+		r.progress("%d live views watching campaign %d", o.Watchers, r.id)
+	}
 
 	deadline := time.Now().Add(o.Timeout)
 	tick := time.NewTicker(time.Second)
@@ -497,6 +518,9 @@ func (r *benchPushRun) runCampaign(ctx context.Context) (*campaign.Campaign, err
 		switch c.Status {
 		case campaign.StatusCompleted:
 			r.done = true
+			if r.watchers != nil {
+				r.watchers.stop()
+			}
 			return c, nil
 		case campaign.StatusFailed, campaign.StatusCancelled, campaign.StatusPaused:
 			return nil, fmt.Errorf("campaign %d is %s: %s (logs in %s)", r.id, c.Status, c.StatusReason, r.logDir)
@@ -515,7 +539,10 @@ func (r *benchPushRun) report(ctx context.Context, c *campaign.Campaign) (benchP
 		Users: c.PlannedMembers, Shards: c.PlannedShards, CampaignID: c.ID, Database: r.dbName,
 		Channel: o.Channel, Latency: o.Latency.String(), BatchSize: o.BatchSize, Pushd: o.Pushd,
 		ShardSize: o.ShardSize, MaxInFlight: o.MaxInFlight, ShardConcurrency: o.ShardConcurrency, PageSize: o.PageSize,
-		PriorRecords: r.priorRecords,
+		PriorRecords: r.priorRecords, Watchers: o.Watchers,
+	}
+	if r.watchers != nil {
+		r.watchers.fill(&rep)
 	}
 	for _, p := range r.procs {
 		m, err := p.Memory()
@@ -595,6 +622,9 @@ func (r *benchPushRun) stopPushd() error {
 // are removed unless kept (--log-dir, or the run failed).
 func (r *benchPushRun) cleanup(failed bool) error {
 	var errs []error
+	if r.watchers != nil {
+		r.watchers.stop()
+	}
 	if r.id != 0 && !r.done && r.db != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		ctl := &campaign.Control{DB: r.db, Logger: r.app.Logger}
@@ -657,6 +687,10 @@ func writeBenchPushTable(w io.Writer, rep benchPushReport) error {
 		{"unexpected", strconv.FormatUint(rep.Unexpected, 10)},
 		{"failed_deliveries", strconv.FormatInt(rep.FailedDeliveries, 10)},
 		{"prior_records", fmt.Sprintf("~%d (push_message rows before the run)", rep.PriorRecords)},
+	}
+	if rep.Watchers > 0 {
+		rows = append(rows, []string{"watchers", fmt.Sprintf("%d live views: %d refreshes, p50 %.1f ms, max %.1f ms, %d with errors",
+			rep.Watchers, rep.WatchRefreshes, rep.WatchRefreshP50MS, rep.WatchRefreshMaxMS, rep.WatchErrors)})
 	}
 	if rep.LogDir != "" {
 		rows = append(rows, []string{"logs", rep.LogDir})

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"mkt/pkg/pushtest"
 	"mkt/pkg/store/storetest"
 )
 
@@ -31,6 +31,9 @@ func TestBenchPushFlags(t *testing.T) {
 		{[]string{"--database", "other"}, "--database \"other\""},
 		{[]string{"--page-size", "-1"}, "--page-size -1"},
 		{[]string{"--latency", "soon"}, "latency"},
+		{[]string{"--watchers", "2"}, ""},
+		{[]string{"--watchers", "9"}, "--watchers 9"},
+		{[]string{"--watchers", "-1"}, "--watchers -1"},
 		{[]string{"extra"}, "unknown command"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -87,9 +90,9 @@ func TestBenchPushEndToEnd(t *testing.T) {
 	if err := os.WriteFile(dsnFile, []byte(dsn), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(dir, "pushd")
-	if out, err := exec.Command("go", "build", "-o", bin, "mkt/cmd/pushd").CombinedOutput(); err != nil {
-		t.Fatalf("go build mkt/cmd/pushd: %v\n%s", err, out)
+	bin, err := pushtest.BuildPushd()
+	if err != nil {
+		t.Fatal(err)
 	}
 	run := func(args ...string) (int, string, string) {
 		var out, errOut bytes.Buffer
@@ -106,7 +109,7 @@ func TestBenchPushEndToEnd(t *testing.T) {
 	}
 
 	code, out, errOut := run("bench", "push", "--users", "3000", "--latency", "5ms", "--pushd", "2", "--settle", "0s",
-		"--pushd-bin", bin, "--shard-size", "500", "--json")
+		"--pushd-bin", bin, "--shard-size", "500", "--watchers", "2", "--json")
 	if code != ExitOK {
 		t.Fatalf("bench push: exit %d\n%s", code, errOut)
 	}
@@ -122,7 +125,10 @@ func TestBenchPushEndToEnd(t *testing.T) {
 		rep.PushdRSSPeakBytes == 0 || len(rep.PushdRSSPeakEach) != 2 || rep.PlanEnqueueSeconds <= 0 || rep.TaskSends != 6 { // 6 shards, one per send to spread them
 		t.Errorf("measurements: %+v", rep)
 	}
-	if !strings.Contains(errOut, "seeding") || !strings.Contains(errOut, "completed") {
+	if rep.Watchers != 2 || rep.WatchRefreshes < 2 || rep.WatchErrors != 0 || rep.WatchRefreshMaxMS <= 0 {
+		t.Errorf("watchers: %+v", rep)
+	}
+	if !strings.Contains(errOut, "seeding") || !strings.Contains(errOut, "completed") || !strings.Contains(errOut, "2 live views") {
 		t.Errorf("progress:\n%s", errOut)
 	}
 
