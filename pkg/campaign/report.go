@@ -205,82 +205,70 @@ func CellPrecedence() []ShardStatus { return slices.Clone(cellPrecedence) }
 type ReportOptions struct {
 	// Cells is the most heatmap cells wanted; 0 = no heatmap.
 	Cells int
+	// Shards is the run's planned shard count, which sizes the heatmap's
+	// cells; 0 counts the shard rows.
+	Shards int
 	// Live reads the live counters; nil leaves Report.Live nil.
 	Live LiveCounters
 	// Channels are the run's channels (for the live counters).
 	Channels []provider.Channel
 }
 
-// LoadReport reads run id's progress. An error of the live counters does
-// not fail the report: it is recorded in LiveError.
+// LoadReport reads run id's progress: its shards counted by status (from
+// an index), one pass over its shard rows for the sums, and one more
+// grouped by heatmap cell (an index again) when a heatmap is asked for. An error of the live counters does not fail the report: it is
+// recorded in LiveError.
 func LoadReport(ctx context.Context, h store.Handler, kind CampaignKind, id uint64, o ReportOptions) (Report, error) {
 	var rep Report
-	perCell := 0
-	if o.Cells > 0 {
-		n, err := CountShards(ctx, h, kind, id)
-		if err != nil {
-			return rep, err
-		}
-		perCell = max(1, (n+o.Cells-1)/o.Cells)
-		rep.Heatmap = &Heatmap{Shards: n, PerCell: perCell, Cells: make([]ShardStatus, (n+perCell-1)/perCell)}
+	// Shards by status from the (campaign, status) index alone; the sums
+	// in one pass over the rows, comparing the status once per row.
+	var counts []struct {
+		Status ShardStatus `db:"status"`
+		N      int         `db:"n"`
 	}
-	group := "0"
-	args := []any{kind, id}
-	if perCell > 0 {
-		group = "shard_no DIV ?"
-		args = []any{perCell, kind, id}
-	}
-	var rows []struct {
-		Cell      int         `db:"cell"`
-		Status    ShardStatus `db:"status"`
-		N         int         `db:"n"`
-		Expected  int64       `db:"expected"`
-		Sent      int64       `db:"sent"`
-		Failed    int64       `db:"failed"`
-		Processed float64     `db:"processed"`
-	}
-	err := h.SelectContext(ctx, &rows, `SELECT `+group+` AS cell, status, COUNT(*) AS n,
-		SUM(expected_members) AS expected, SUM(sent) AS sent, SUM(failed) AS failed,
-		SUM(`+processedExpr+`) AS processed
-		FROM campaign_shard WHERE campaign_kind = ? AND campaign_id = ? GROUP BY cell, status`, args...)
-	if err != nil {
-		return rep, fmt.Errorf("%s %d: progress: %w", kind, id, store.MapError(err))
-	}
-	var processed float64
-	rank := map[ShardStatus]int{}
-	for i, s := range cellPrecedence {
-		rank[s] = i
+	if err := h.SelectContext(ctx, &counts, `SELECT status, COUNT(*) AS n FROM campaign_shard
+		WHERE campaign_kind = ? AND campaign_id = ? GROUP BY status`, kind, id); err != nil {
+		return rep, fmt.Errorf("%s %d: shards by status: %w", kind, id, store.MapError(err))
 	}
 	p := &rep.Progress
-	for _, r := range rows {
-		p.Shards += r.N
-		switch r.Status {
+	for _, c := range counts {
+		p.Shards += c.N
+		switch c.Status {
 		case ShardPending:
-			p.Pending += r.N
+			p.Pending = c.N
 		case ShardRunning:
-			p.Running += r.N
+			p.Running = c.N
 		case ShardPaused:
-			p.Paused += r.N
+			p.Paused = c.N
 		case ShardDone:
-			p.Done += r.N
+			p.Done = c.N
 		case ShardCancelled:
-			p.Cancelled += r.N
+			p.Cancelled = c.N
 		case ShardFailed:
-			p.Failed += r.N
-		}
-		p.Expected += r.Expected
-		p.Sent += r.Sent
-		p.FailedN += r.Failed
-		processed += r.Processed
-		if hm := rep.Heatmap; hm != nil && r.Cell >= 0 && r.Cell < len(hm.Cells) {
-			if cur := hm.Cells[r.Cell]; cur == "" || rank[r.Status] < rank[cur] {
-				hm.Cells[r.Cell] = r.Status
-			}
+			p.Failed = c.N
 		}
 	}
-	rep.Processed = int64(processed)
+	var sums struct {
+		Expected  int64   `db:"expected"`
+		Sent      int64   `db:"sent"`
+		Failed    int64   `db:"failed"`
+		Processed float64 `db:"processed"`
+	}
+	if err := h.GetContext(ctx, &sums, `SELECT COALESCE(SUM(expected_members),0) AS expected, COALESCE(SUM(sent),0) AS sent,
+		COALESCE(SUM(failed),0) AS failed, COALESCE(SUM(`+processedExpr+`),0) AS processed
+		FROM campaign_shard WHERE campaign_kind = ? AND campaign_id = ?`, kind, id); err != nil {
+		return rep, fmt.Errorf("%s %d: progress: %w", kind, id, store.MapError(err))
+	}
+	p.Expected, p.Sent, p.FailedN = sums.Expected, sums.Sent, sums.Failed
+	rep.Processed = int64(sums.Processed)
 	if p.Expected > 0 {
 		rep.Percent = 100 * float64(rep.Processed) / float64(p.Expected)
+	}
+	var err error
+	if o.Cells > 0 && rep.Progress.Shards > 0 {
+		if rep.Heatmap, err = loadHeatmap(ctx, h, kind, id, max(o.Shards, rep.Progress.Shards), o.Cells); err != nil {
+			return rep, err
+		}
 	}
 	if o.Live != nil {
 		live, err := ReadLive(ctx, o.Live, kind, id, o.Channels)
@@ -291,6 +279,35 @@ func LoadReport(ctx context.Context, h store.Handler, kind CampaignKind, id uint
 		}
 	}
 	return rep, nil
+}
+
+// loadHeatmap lays a run's shards out in at most cells cells, each showing
+// the most urgent status of its shards (cellPrecedence), computed by the
+// database.
+func loadHeatmap(ctx context.Context, h store.Handler, kind CampaignKind, id uint64, shards, cells int) (*Heatmap, error) {
+	perCell := max(1, (shards+cells-1)/cells)
+	hm := &Heatmap{Shards: shards, PerCell: perCell, Cells: make([]ShardStatus, (shards+perCell-1)/perCell)}
+	order := make([]string, len(cellPrecedence))
+	args := []any{perCell}
+	for i, st := range cellPrecedence {
+		order[i] = "?"
+		args = append(args, st)
+	}
+	var rows []struct {
+		Cell int `db:"cell"`
+		Rank int `db:"rank"`
+	}
+	err := h.SelectContext(ctx, &rows, `SELECT shard_no DIV ? AS cell, MIN(FIELD(status, `+strings.Join(order, ",")+`)) AS `+"`rank`"+`
+		FROM campaign_shard WHERE campaign_kind = ? AND campaign_id = ? GROUP BY cell`, append(args, kind, id)...)
+	if err != nil {
+		return nil, fmt.Errorf("%s %d: heatmap: %w", kind, id, store.MapError(err))
+	}
+	for _, r := range rows {
+		if r.Cell >= 0 && r.Cell < len(hm.Cells) && r.Rank >= 1 && r.Rank <= len(cellPrecedence) {
+			hm.Cells[r.Cell] = cellPrecedence[r.Rank-1]
+		}
+	}
+	return hm, nil
 }
 
 // processedExpr estimates the members a shard's workers got through: all

@@ -59,7 +59,7 @@ func (r *benchPushRun) startWatchers(ctx context.Context, n int) (*benchWatchers
 			var rates watch.Rates
 			for {
 				start := time.Now()
-				s := src.Fetch(ctx, watch.Request{Focus: target, Cells: benchWatchCells})
+				s := src.Fetch(ctx, watch.Request{Focus: target, Cells: benchWatchCells, Failures: true})
 				took := time.Since(start)
 				rates.Apply(&s)
 				if ctx.Err() != nil {

@@ -112,8 +112,8 @@ func (m Model) tickCmd() tea.Cmd {
 
 // request is what the next fetch reads, for the current layout.
 func (m Model) request() Request {
-	f := m.focusTarget()
-	return Request{Focus: f, Cells: m.heatCapacity()}
+	l := m.layout()
+	return Request{Focus: m.focusTarget(), Cells: m.heatCapacity(), Failures: l.failures}
 }
 
 func (m *Model) fetchCmd() tea.Cmd {

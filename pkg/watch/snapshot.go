@@ -114,8 +114,10 @@ type Request struct {
 	Focus Target
 	// Cells is the most heatmap cells the view can draw.
 	Cells int
+	// Failures asks for the focused run's top failure reasons.
+	Failures bool
 	// FailureSample bounds the failed deliveries read for the top reasons
-	// (default 5000); TopFailures is how many reasons are kept (default 5).
+	// (default 1000); TopFailures is how many reasons are kept (default 5).
 	FailureSample, TopFailures int
 }
 
@@ -157,7 +159,7 @@ func (s *Source) Fetch(ctx context.Context, req Request) Snapshot {
 	}
 	snap.Runs = make([]Run, 0, len(runs))
 	for _, sum := range runs {
-		o := campaign.ReportOptions{Channels: sum.Channels, Live: live}
+		o := campaign.ReportOptions{Channels: sum.Channels, Live: live, Shards: sum.PlannedShards}
 		if sum.Kind == req.Focus.Kind && sum.ID == req.Focus.ID {
 			o.Cells = req.Cells
 		}
@@ -188,9 +190,9 @@ func (s *Source) Fetch(ctx context.Context, req Request) Snapshot {
 			snap.Workers[i] = Worker{Worker: w}
 		}
 	}
-	if req.Focus.ID != 0 {
+	if req.Focus.ID != 0 && req.Failures {
 		fs, err := campaign.SampleFailureReasons(ctx, s.DB, req.Focus.Kind, req.Focus.ID,
-			cmp.Or(req.FailureSample, 5000), cmp.Or(req.TopFailures, 5))
+			cmp.Or(req.FailureSample, 1000), cmp.Or(req.TopFailures, 5))
 		if err != nil {
 			snap.MySQLError = err.Error()
 			snap.Runs = nil

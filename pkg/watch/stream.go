@@ -43,7 +43,7 @@ func Stream(ctx context.Context, fetch func(context.Context, Request) Snapshot, 
 	}
 	req := Request{}
 	if !o.Target.All() {
-		req.Focus = o.Target
+		req.Focus, req.Failures = o.Target, true
 		req.Cells = o.Cells
 		if req.Cells <= 0 {
 			req.Cells = 100
