@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -59,14 +60,24 @@ type App struct {
 	JSON   bool
 	Logger *slog.Logger
 
+	// mu guards db and live: the live view opens them from its commands'
+	// goroutines.
+	mu   sync.Mutex
 	db   *store.DB
 	live *cache.Client
 	// afterResolve run once the settings are resolved, before any command.
 	afterResolve []func(*App)
 }
 
-// DB opens (once) and returns the MySQL pool.
+// DB opens (once) and returns the MySQL pool; after a failure the next
+// call tries again.
 func (a *App) DB(ctx context.Context) (*store.DB, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.openDB(ctx)
+}
+
+func (a *App) openDB(ctx context.Context) (*store.DB, error) {
 	if a.db != nil {
 		return a.db, nil
 	}
@@ -81,10 +92,12 @@ func (a *App) DB(ctx context.Context) (*store.DB, error) {
 // LiveCounters opens (once) the Redis client of the live progress counters,
 // under the database's name as pushd writes them.
 func (a *App) LiveCounters(ctx context.Context) (*cache.Client, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	if a.live != nil {
 		return a.live, nil
 	}
-	db, err := a.DB(ctx)
+	db, err := a.openDB(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -99,6 +112,8 @@ func (a *App) LiveCounters(ctx context.Context) (*cache.Client, error) {
 
 // Close releases whatever the commands opened.
 func (a *App) Close() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	if a.live != nil {
 		_ = a.live.Close()
 		a.live = nil
@@ -110,8 +125,9 @@ func (a *App) Close() {
 }
 
 const rootLong = `mktctl is the operator command line of mkt, the marketing campaign toolkit:
-schema migrations, demo members, campaigns and coupons, shard plans, and
-benchmarks against the real stack (MySQL, Redis, RocketMQ).
+schema migrations, demo members, campaigns and coupons, shard plans, a live
+view of campaign progress (watch), and benchmarks against the real stack
+(MySQL, Redis, RocketMQ).
 
 Every setting is a flag whose default comes from an MKT_* environment variable.
 Secrets (the MySQL DSN, the Redis password) are read from the environment or a

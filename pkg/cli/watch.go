@@ -13,6 +13,7 @@ import (
 
 	"mkt/pkg/campaign"
 	"mkt/pkg/mq"
+	"mkt/pkg/store"
 	"mkt/pkg/watch"
 )
 
@@ -123,14 +124,20 @@ func runWatch(ctx context.Context, app *App, o *watchOptions) error {
 }
 
 // watchSource connects the snapshot source and checks the watched campaign
-// exists.
+// exists. The view opens even while MySQL is unreachable (it says so and
+// connects when it can); the JSON output fails at once.
 func watchSource(ctx context.Context, app *App, o *watchOptions) (*watch.Source, error) {
+	src := &watch.Source{Target: o.Target,
+		OpenDB: func(ctx context.Context) (store.Handler, error) { return app.DB(ctx) },
+		Live:   func(ctx context.Context) (campaign.LiveCounters, error) { return app.LiveCounters(ctx) }}
 	db, err := app.DB(ctx)
-	if err != nil {
+	switch {
+	case err != nil && o.TUI:
+		return src, nil
+	case err != nil:
 		return nil, err
 	}
-	src := &watch.Source{DB: db, Target: o.Target,
-		Live: func(ctx context.Context) (campaign.LiveCounters, error) { return app.LiveCounters(ctx) }}
+	src.DB = db
 	if err := src.Check(ctx); err != nil {
 		if errors.Is(err, watch.ErrNotFound) {
 			return nil, fmt.Errorf("%w: %w", campaign.ErrNotFound, err)

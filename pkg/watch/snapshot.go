@@ -16,6 +16,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -122,10 +123,14 @@ type Request struct {
 }
 
 // Source reads snapshots. Fetch never fails: what it could not read is
-// said in the snapshot, so the view keeps running through an outage.
+// said in the snapshot, so the view keeps running through an outage. One
+// fetch runs at a time (it connects lazily).
 type Source struct {
-	// DB holds the campaigns (required).
+	// DB holds the campaigns; when nil, OpenDB is called at every fetch
+	// until it succeeds (the view may open while MySQL is down).
 	DB store.Handler
+	// OpenDB connects to MySQL when DB is nil.
+	OpenDB func(ctx context.Context) (store.Handler, error)
 	// Live opens the live counters (Redis); called at every fetch until it
 	// succeeds, so Redis may come up later. Nil: no live counters.
 	Live func(ctx context.Context) (campaign.LiveCounters, error)
@@ -140,6 +145,16 @@ type Source struct {
 	Now func() time.Time
 
 	live campaign.LiveCounters
+	// finished keeps the reports of finished runs: they change only when
+	// the run does (retry-failed reopens it), so they are read once.
+	finished map[Target]finishedReport
+}
+
+// finishedReport is a finished run's report and what it was read for.
+type finishedReport struct {
+	at    time.Time // the run's FinishedAt when read
+	cells int       // the heatmap cells asked for
+	rep   campaign.Report
 }
 
 // Fetch reads one snapshot.
@@ -151,6 +166,18 @@ func (s *Source) Fetch(ctx context.Context, req Request) Snapshot {
 	snap := Snapshot{At: now(), Target: s.Target, Focus: req.Focus}
 	ctx, cancel := context.WithTimeout(ctx, cmp.Or(s.Timeout, 5*time.Second))
 	defer cancel()
+	if s.DB == nil {
+		if s.OpenDB == nil {
+			snap.MySQLError = "no database configured"
+			return snap
+		}
+		db, err := s.OpenDB(ctx)
+		if err != nil {
+			snap.MySQLError = err.Error()
+			return snap
+		}
+		s.DB = db
+	}
 	live := s.openLive(ctx, &snap)
 	runs, err := s.summaries(ctx)
 	if err != nil {
@@ -163,7 +190,7 @@ func (s *Source) Fetch(ctx context.Context, req Request) Snapshot {
 		if sum.Kind == req.Focus.Kind && sum.ID == req.Focus.ID {
 			o.Cells = req.Cells
 		}
-		rep, err := campaign.LoadReport(ctx, s.DB, sum.Kind, sum.ID, o)
+		rep, err := s.report(ctx, sum, o)
 		if err != nil {
 			snap.MySQLError = err.Error()
 			snap.Runs = nil
@@ -173,6 +200,11 @@ func (s *Source) Fetch(ctx context.Context, req Request) Snapshot {
 			snap.RedisError = rep.LiveError
 		}
 		snap.Runs = append(snap.Runs, Run{Summary: sum, Report: rep, ElapsedSeconds: sum.Elapsed(snap.At).Seconds()})
+	}
+	for k := range s.finished {
+		if !slices.ContainsFunc(snap.Runs, func(r Run) bool { return r.Key() == k }) {
+			delete(s.finished, k) // gone from the watch
+		}
 	}
 	var scope []campaign.Summary
 	if !s.Target.All() {
@@ -201,6 +233,28 @@ func (s *Source) Fetch(ctx context.Context, req Request) Snapshot {
 		snap.Detail = &Detail{Failures: fs}
 	}
 	return snap
+}
+
+// report loads a run's report, or takes a finished run's from the cache.
+func (s *Source) report(ctx context.Context, sum campaign.Summary, o campaign.ReportOptions) (campaign.Report, error) {
+	key := Target{Kind: sum.Kind, ID: sum.ID}
+	if !sum.Status.Finished() || sum.FinishedAt == nil {
+		delete(s.finished, key)
+		return campaign.LoadReport(ctx, s.DB, sum.Kind, sum.ID, o)
+	}
+	if c, ok := s.finished[key]; ok && c.at.Equal(*sum.FinishedAt) && c.cells == o.Cells &&
+		c.rep.LiveError == "" && (c.rep.Live != nil) == (o.Live != nil) {
+		return c.rep, nil
+	}
+	rep, err := campaign.LoadReport(ctx, s.DB, sum.Kind, sum.ID, o)
+	if err != nil {
+		return rep, err
+	}
+	if s.finished == nil {
+		s.finished = map[Target]finishedReport{}
+	}
+	s.finished[key] = finishedReport{at: *sum.FinishedAt, cells: o.Cells, rep: rep}
+	return rep, nil
 }
 
 // openLive returns the live counters, opening them if need be; a failure is
