@@ -209,6 +209,32 @@ func TestViewHelp(t *testing.T) {
 	})
 }
 
+// TestViewManyCampaigns: the list scrolls with the selection and the
+// header says which part is shown; no line is wider than the terminal.
+func TestViewManyCampaigns(t *testing.T) {
+	m := feed(t, New(Config{}), size(100, 24))
+	var runs []Run
+	for i := range 12 {
+		runs = append(runs, promo(uint64(20-i), fmt.Sprintf("campaign number %d with a long name", 20-i), 100, 10, 10, t0))
+	}
+	m = feed(t, m, snapshotMsg(Snapshot{At: t0, Runs: runs}))
+	if v := m.View(); !strings.Contains(v, "(12) · 1–5 shown") || !strings.Contains(v, "promotion:20") || strings.Contains(v, "promotion:15 ") {
+		t.Errorf("first page:\n%s", v)
+	}
+	for range 7 {
+		m = feed(t, m, keys("j"))
+	}
+	v := m.View()
+	if !strings.Contains(v, "(12) · 4–8 shown") || !strings.Contains(v, "> promotion:13") || strings.Contains(v, "promotion:20 ") {
+		t.Errorf("after 7 × j:\n%s", v)
+	}
+	for i, line := range strings.Split(v, "\n") {
+		if w := lipgloss.Width(line); w > 100 {
+			t.Errorf("line %d is %d wide: %q", i+1, w, line)
+		}
+	}
+}
+
 func TestViewBelowMinimum(t *testing.T) {
 	m := feed(t, New(Config{}), size(60, 10))
 	r := promo(7, "Spring sale", 200, 60, 64, t0)

@@ -151,6 +151,10 @@ func (m Model) header() string {
 	left := styleBold.Render("mktctl watch") + " · " + what
 	if m.cfg.Target.All() {
 		left += fmt.Sprintf(" (%d)", len(m.snap.Runs))
+		if l := m.layout(); l.list && len(m.visible()) > l.listRows {
+			first := max(m.selected-l.listRows+1, 0)
+			left += fmt.Sprintf(" · %d–%d shown", first+1, first+l.listRows)
+		}
 		if q := m.filter.Value(); q != "" {
 			left += fmt.Sprintf(" · filter %q", q)
 		}
@@ -212,9 +216,6 @@ func (m Model) listLines(l layout) []string {
 			row = styleSel.Render(ansi.Strip(row))
 		}
 		lines = append(lines, row)
-	}
-	if hidden := len(vs) - l.listRows; hidden > 0 {
-		lines[0] = styleBold.Render(head) + styleDim.Render(fmt.Sprintf("  (%d more, ↑/↓)", hidden))
 	}
 	return lines
 }
