@@ -174,6 +174,11 @@ func (cr Creator) Create(ctx context.Context, s Spec, requestID string) (Created
 	}
 }
 
+// ErrNothingToAnnounce, returned (wrapped) by an Announce insert, says it
+// stored nothing on purpose (e.g. a concurrent launch took the rows): the
+// event is rolled back and Announce returns the error as it is.
+var ErrNothingToAnnounce = errors.New("campaign: nothing to announce")
+
 // Announce stores a campaign of kind and publishes its CreatedEvent (keyed
 // by requestID) in one RocketMQ transaction: insert runs as the local
 // transaction, and the event is committed only if insert stored the
@@ -206,6 +211,8 @@ func (cr Creator) Announce(ctx context.Context, kind CampaignKind, requestID str
 		case errors.Is(err, store.ErrDuplicate):
 			duplicate = true // a concurrent create with the same key won
 			return err
+		case errors.Is(err, ErrNothingToAnnounce):
+			return err // nothing stored: the event is rolled back
 		case errors.As(err, &serverErr):
 			return err // the server refused the statement: nothing stored
 		default:
@@ -217,6 +224,8 @@ func (cr Creator) Announce(ctx context.Context, kind CampaignKind, requestID str
 		return nil
 	case duplicate:
 		return fmt.Errorf("campaign: create %s %q: %w", kind, requestID, store.ErrDuplicate)
+	case errors.Is(err, ErrNothingToAnnounce):
+		return err
 	case errors.Is(err, mq.ErrTxUnknown):
 		return fmt.Errorf("%w (request id %q; create again with it to see whether it was stored): %w",
 			ErrOutcomeUnknown, requestID, err)
@@ -253,14 +262,11 @@ func checkCreated(ctx context.Context, db store.Handler, m mq.Message, now time.
 	if err != nil {
 		return mq.TxRollback, fmt.Errorf("not a created event, rolled back: %w", err)
 	}
-	var table string
-	switch ev.Kind {
-	case KindPromotion:
-		table = "sales_promotion"
-	case KindCoupon:
-		table = "sales_promotion_coupon"
+	t, err := ev.Kind.runs()
+	if err != nil {
+		return mq.TxRollback, fmt.Errorf("created event of an unknown kind, rolled back: %w", err)
 	}
-	q := `SELECT COUNT(*) FROM ` + table + ` WHERE `
+	q := `SELECT COUNT(*) FROM ` + t.table + ` WHERE `
 	var arg any
 	if ev.RequestID != "" {
 		q, arg = q+`request_id = ?`, ev.RequestID

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 )
 
@@ -75,7 +76,7 @@ func (t ShardTask) Key() string {
 // Validate checks a decoded task.
 func (t ShardTask) Validate() error {
 	switch {
-	case t.Kind != KindPromotion && t.Kind != KindCoupon && t.Kind != KindHotGoods:
+	case !slices.Contains(PipelineKinds(), t.Kind):
 		return fmt.Errorf("%w: shard task kind %q", ErrInvalid, t.Kind)
 	case t.CampaignID == 0:
 		return fmt.Errorf("%w: shard task without campaign id", ErrInvalid)
@@ -105,7 +106,7 @@ func DecodeCreatedEvent(b []byte) (CreatedEvent, error) {
 	if err := strictDecode(b, &e); err != nil {
 		return e, fmt.Errorf("%w: created event: %v", ErrInvalid, err)
 	}
-	if e.Kind != KindPromotion && e.Kind != KindCoupon {
+	if !slices.Contains(PipelineKinds(), e.Kind) {
 		return e, fmt.Errorf("%w: created event kind %q", ErrInvalid, e.Kind)
 	}
 	if e.RequestID == "" && e.CampaignID == 0 {

@@ -61,18 +61,15 @@ func (s Summary) Elapsed(now time.Time) time.Duration {
 	return max(end.Sub(s.Started()), 0)
 }
 
-// ReportedKinds are the kinds of runs the reports cover, in display order.
-func ReportedKinds() []CampaignKind { return []CampaignKind{KindPromotion, KindCoupon} }
-
 // ParseKind reads a campaign kind as the views name it.
 func ParseKind(s string) (CampaignKind, error) {
-	for _, k := range ReportedKinds() {
+	for _, k := range PipelineKinds() {
 		if string(k) == s {
 			return k, nil
 		}
 	}
-	names := make([]string, 0, 2)
-	for _, k := range ReportedKinds() {
+	names := make([]string, 0, 3)
+	for _, k := range PipelineKinds() {
 		names = append(names, string(k))
 	}
 	return "", fmt.Errorf("%w: kind %q: want one of %s", ErrInvalid, s, strings.Join(names, ", "))
@@ -137,7 +134,7 @@ const maxListed = 200
 // unfinished first, then newest first.
 func ListActive(ctx context.Context, h store.Handler, finishedWithin time.Duration) ([]Summary, error) {
 	var all []Summary
-	for _, k := range ReportedKinds() {
+	for _, k := range PipelineKinds() {
 		t, _ := k.runs()
 		var part []Summary
 		err := h.SelectContext(ctx, &part, t.summarySelect()+` WHERE `+t.where(`(`+t.status+` IN ('planning','running','paused')
@@ -196,10 +193,6 @@ type Heatmap struct {
 // first present wins. Failed and paused need the operator; running and
 // pending are the work still to do; cancelled and done are settled.
 var cellPrecedence = []ShardStatus{ShardFailed, ShardPaused, ShardRunning, ShardPending, ShardCancelled, ShardDone}
-
-// CellPrecedence returns the order in which a heatmap cell holding several
-// shards picks the status it shows (first present wins).
-func CellPrecedence() []ShardStatus { return slices.Clone(cellPrecedence) }
 
 // ReportOptions tunes LoadReport.
 type ReportOptions struct {

@@ -12,23 +12,27 @@ import (
 	"mkt/pkg/store"
 )
 
-// Runs. The push pipeline drives campaigns of two kinds through one status
+// Runs. The push pipeline drives campaigns of three kinds through one status
 // machine (created → planning → running → completed, with paused, cancelled
-// and failed): promotions, whose status is sales_promotion.status, and
+// and failed): promotions, whose status is sales_promotion.status;
 // push-mode coupons, whose push run's status is
 // sales_promotion_coupon.push_status (the coupon's own status, active or
-// disabled, is another matter). The methods of CampaignKind below are the
-// kind-aware forms of Transition, LockStatus, SetPlanned, CompleteIfDone and
-// Stale; the planner, the workers, the reaper and Control use them, so one
-// code path serves both kinds. Hot-goods runs are not driven this way
-// (ErrUnsupportedKind).
+// disabled, is another matter); and hot-goods runs (hot_goods_run.status,
+// pkg/hotgoods). The methods of CampaignKind below are the kind-aware forms
+// of Transition, LockStatus, SetPlanned, CompleteIfDone and Stale; the
+// planner, the workers, the reaper and Control use them, so one code path
+// serves every kind.
 //
 // A coupon row has no status reason, planned_at or finished_at column: a
 // coupon run's reasons are logged only, and it counts as planned once the
 // planner recorded shards (planned_shards > 0) or it ran.
 
+// PipelineKinds are the kinds of campaign the push pipeline drives — plans,
+// fans out, reaps, controls and reports — in display order.
+func PipelineKinds() []CampaignKind { return []CampaignKind{KindPromotion, KindCoupon, KindHotGoods} }
+
 // ErrUnsupportedKind is returned for a campaign kind the push pipeline does
-// not drive (hot goods).
+// not drive.
 var ErrUnsupportedKind = errors.New("campaign: kind not driven by the push pipeline")
 
 // runTable says where a kind keeps its run.
@@ -56,6 +60,9 @@ func (k CampaignKind) runs() (runTable, error) {
 	case KindPromotion:
 		return runTable{table: "sales_promotion", status: "status", reason: "status_reason", finished: "finished_at",
 			plannedAt: "planned_at", planned: "planned_at IS NOT NULL", start: "start_at", end: "NULL"}, nil
+	case KindHotGoods:
+		return runTable{table: "hot_goods_run", status: "status", reason: "status_reason", finished: "finished_at",
+			plannedAt: "planned_at", planned: "planned_at IS NOT NULL", start: "NULL", end: "NULL"}, nil
 	case KindCoupon:
 		return runTable{table: "sales_promotion_coupon", status: "push_status",
 			planned: "(planned_shards > 0 OR push_status IN ('running','completed'))",

@@ -68,7 +68,7 @@ func newCampaignControlCmd(app *App, q *campaignQueues, action string, runF func
 }
 
 func runCampaignControl(ctx context.Context, app *App, q *campaignQueues, action string, o *campaignControlOptions) error {
-	res, err := campaignControl(ctx, app, q, action, o.ID, o.Reason)
+	res, err := campaignControl(ctx, app, q, campaign.KindPromotion, action, o.ID, o.Reason)
 	if err != nil {
 		return campaignError(err)
 	}
@@ -79,25 +79,25 @@ func runCampaignControl(ctx context.Context, app *App, q *campaignQueues, action
 	return nil
 }
 
-// campaignControl runs action (pause, resume, cancel, retry-failed) on
-// campaign id: the code behind `mktctl campaign ACTION` and the control keys
-// of `mktctl watch`.
-func campaignControl(ctx context.Context, app *App, q *campaignQueues, action string, id uint64, reason string) (campaign.ControlResult, error) {
+// campaignControl runs action (pause, resume, cancel, retry-failed) on run
+// id of kind (promotions, hot-goods runs): the code behind `mktctl campaign
+// ACTION`, `mktctl hotgoods ACTION` and the control keys of `mktctl watch`.
+func campaignControl(ctx context.Context, app *App, q *campaignQueues, kind campaign.CampaignKind, action string, id uint64, reason string) (campaign.ControlResult, error) {
 	var res campaign.ControlResult
 	db, err := app.DB(ctx)
 	if err != nil {
 		return res, err
 	}
-	ctl := &campaign.Control{DB: db, EventsTopic: q.EventsTopic, Logger: app.Logger,
+	ctl := &campaign.Control{DB: db, Kind: kind, EventsTopic: q.EventsTopic, Logger: app.Logger,
 		Publish: campaign.PublishOptions{Topic: q.ShardTopic}}
 	if action == "resume" || action == "retry-failed" {
 		// Fail on a bad id or status before starting a producer.
-		c, err := campaign.Get(ctx, db, id)
+		r, err := kind.GetRun(ctx, db, id)
 		if err != nil {
 			return res, err
 		}
-		if action == "resume" && c.Status != campaign.StatusPaused && c.Status != campaign.StatusRunning {
-			return res, fmt.Errorf("%w: campaign %d is %s, only a paused campaign can be resumed", campaign.ErrConflict, c.ID, c.Status)
+		if action == "resume" && r.Status != campaign.StatusPaused && r.Status != campaign.StatusRunning {
+			return res, fmt.Errorf("%w: %s %d is %s, only a paused %s can be resumed", campaign.ErrConflict, kindLabel(kind), r.ID, r.Status, kindLabel(kind))
 		}
 		p, err := q.producer(app)
 		if err != nil {
@@ -117,6 +117,17 @@ func campaignControl(ctx context.Context, app *App, q *campaignQueues, action st
 		return ctl.RetryFailed(ctx, id)
 	}
 	return res, fmt.Errorf("unknown campaign action %q", action)
+}
+
+// kindLabel names a kind of run for the operator.
+func kindLabel(k campaign.CampaignKind) string {
+	switch k {
+	case campaign.KindPromotion:
+		return "campaign"
+	case campaign.KindHotGoods:
+		return "hot-goods run"
+	}
+	return string(k)
 }
 
 // controlLine says what a control operation did, after what ("campaign 7").

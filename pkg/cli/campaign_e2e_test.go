@@ -88,8 +88,9 @@ func (e *e2e) run(args ...string) (int, string, string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	full := []string{"--mysql-dsn-file", e.dsnFile, "--log-level", "warn"}
-	if len(args) > 1 && args[0] == "campaign" {
-		full = append(append(append(full, "campaign"), e.queues...), args[1:]...)
+	// The commands that publish use this test's namespace.
+	if len(args) > 1 && (args[0] == "campaign" || args[0] == "hotgoods") {
+		full = append(append(append(full, args[0]), e.queues...), args[1:]...)
 	} else {
 		full = append(full, args...)
 	}

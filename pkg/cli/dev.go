@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -10,15 +11,16 @@ import (
 	"github.com/spf13/cobra"
 
 	"mkt/pkg/config"
+	"mkt/pkg/hotgoods"
 	"mkt/pkg/providersim"
 )
 
 func newDevCmd(app *App) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "dev",
-		Short: "Development tools: the provider simulator",
+		Short: "Development tools: the provider simulator, a generated hot-goods day",
 	}
-	cmd.AddCommand(newDevProviderCmd(app))
+	cmd.AddCommand(newDevProviderCmd(app), newDevHotgoodsCmd(app, nil))
 	return cmd
 }
 
@@ -131,4 +133,84 @@ func parseIDList(s string) ([]uint64, error) {
 		}
 	}
 	return out, nil
+}
+
+type devHotgoodsOptions struct {
+	Date     time.Time
+	Segments int
+	Seed     uint64
+	Print    bool
+}
+
+func newDevHotgoodsCmd(app *App, runF func(*devHotgoodsOptions) error) *cobra.Command {
+	o := &devHotgoodsOptions{}
+	var date string
+	cmd := &cobra.Command{
+		Use:   "hotgoods --date YYYY-MM-DD --segments N [--seed S] | --print --segments N",
+		Short: "Generate a realistic hot-goods day and import it (or print it as JSON Lines)",
+		Long: `hotgoods generates N segment rows as the recommender would produce them:
+segments over the portrait tags, levels and activity of the seeded members
+(about 50,000 to 2,000,000 of 10,000,000 each, overlapping), ten ranked goods,
+channels and a priority; the same seed gives the same day. With --date it
+imports them for that date, as "hotgoods import" would; with --print it
+writes them to standard output in the JSON Lines import format instead:
+
+  mktctl dev hotgoods --date 2026-12-02 --segments 200
+  mktctl dev hotgoods --print --segments 5 > day.jsonl`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.Segments < 1 || o.Segments > hotgoods.MaxRowsPerDay {
+				return usageErrorf("--segments %d: want 1..%d", o.Segments, hotgoods.MaxRowsPerDay)
+			}
+			switch {
+			case o.Print && date != "":
+				return usageErrorf("--print and --date exclude each other")
+			case !o.Print:
+				d, err := parseHotgoodsDate(date)
+				if err != nil {
+					return err
+				}
+				o.Date = d
+			}
+			if runF != nil {
+				return runF(o)
+			}
+			return runDevHotgoods(cmd.Context(), app, o)
+		},
+	}
+	cmd.Flags().StringVar(&date, "date", "", "import the generated rows for this day, YYYY-MM-DD")
+	cmd.Flags().IntVar(&o.Segments, "segments", 20, "rows to generate, 1..2000")
+	cmd.Flags().Uint64Var(&o.Seed, "seed", 1, "generator seed")
+	cmd.Flags().BoolVar(&o.Print, "print", false, "print the rows as JSON Lines instead of importing them")
+	return cmd
+}
+
+func runDevHotgoods(ctx context.Context, app *App, o *devHotgoodsOptions) error {
+	gen := hotgoods.Generate(o.Segments, o.Seed)
+	if o.Print {
+		enc := json.NewEncoder(app.Out)
+		for _, in := range gen {
+			if err := enc.Encode(in.JSONLine()); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	rows := make([]hotgoods.ParsedRow, len(gen))
+	for i, in := range gen {
+		rows[i] = hotgoods.ParsedRow{Line: i + 1, Input: in}
+	}
+	db, err := app.DB(ctx)
+	if err != nil {
+		return err
+	}
+	res, err := hotgoods.Import(ctx, db, o.Date, rows)
+	if err != nil {
+		return hotgoodsError(err)
+	}
+	if app.JSON {
+		return writeJSON(app.Out, res)
+	}
+	fmt.Fprintf(app.Out, "%s: %d generated rows added, %d updated, %d unchanged\n", res.Date, res.Added, res.Updated, res.Unchanged)
+	return nil
 }

@@ -179,7 +179,7 @@ func NewRootCmd(s Streams) (*cobra.Command, *App) {
 		newDevCmd(app),
 		newCampaignCmd(app), newPlanCmd(app, nil),
 		newCouponCmd(app), newEventsCmd(app), newBenchCmd(app),
-		newWatchCmd(app, nil),
+		newWatchCmd(app, nil), newHotgoodsCmd(app),
 	)
 	return root, app
 }

@@ -158,12 +158,12 @@ func watchModel(app *App, o *watchOptions, src *watch.Source) watch.Model {
 func watchControl(app *App, q *campaignQueues) func(context.Context, watch.Target, watch.Action) (string, error) {
 	return func(ctx context.Context, t watch.Target, a watch.Action) (string, error) {
 		switch t.Kind {
-		case campaign.KindPromotion:
-			res, err := campaignControl(ctx, app, q, string(a), t.ID, "")
+		case campaign.KindPromotion, campaign.KindHotGoods:
+			res, err := campaignControl(ctx, app, q, t.Kind, string(a), t.ID, "")
 			if err != nil {
 				return "", campaignError(err)
 			}
-			return controlLine(fmt.Sprintf("campaign %d", t.ID), res), nil
+			return controlLine(fmt.Sprintf("%s %d", kindLabel(t.Kind), t.ID), res), nil
 		case campaign.KindCoupon:
 			if a == watch.ActionCancel {
 				return "", fmt.Errorf("a coupon push stops for good when the coupon is disabled: mktctl coupon disable %d", t.ID)

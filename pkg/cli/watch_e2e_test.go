@@ -33,38 +33,10 @@ func TestWatchViewDrivesARunningCampaign(t *testing.T) {
 	const members = 6000
 	e := newE2E(t, members)
 	ctx := context.Background()
-	bin, err := pushtest.BuildPushd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim, err := pushtest.StartSimulator("127.0.0.1:0", providersim.Config{Latency: providersim.Latency{Min: 40 * time.Millisecond}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sim.Shutdown(context.Background()) })
-	dsn, err := os.ReadFile(e.dsnFile)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// A slow pushd (20 calls in flight, pages of 100), so the campaign runs
 	// for several seconds.
-	pd, err := pushtest.StartPushd(pushtest.PushdConfig{Bin: bin, Instance: "watch-e2e-" + e.sfx, MySQLDSN: string(dsn),
-		Namespace: e.ns, Log: io.Discard,
-		Env:  []string{"MKT_PROVIDER_SMS_URL=" + sim.ChannelURL(provider.ChannelSMS)},
-		Args: []string{"--max-in-flight", "20", "--page-size", "100", "--ramp-up", "0s"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stop, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		_, _ = pd.Stop(stop)
-	})
-	ready, cancel := context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
-	if err := pd.WaitReady(ready); err != nil {
-		t.Fatal(err)
-	}
+	sim := e.startPushd(t, 1, providersim.Config{Latency: providersim.Latency{Min: 40 * time.Millisecond}},
+		"--max-in-flight", "20", "--page-size", "100", "--ramp-up", "0s")
 
 	var created createReport
 	e.runJSON(&created, "campaign", "create", "--name", "Watched live", "--kind", "flat_discount", "--discount", "5",
@@ -158,4 +130,47 @@ func thousands(n int64) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return s
+}
+
+// startPushd starts a provider simulator and n pushd processes in e's
+// database and namespace, sending SMS and app pushes to the simulator, and
+// waits until they are ready; everything stops when the test ends.
+func (e *e2e) startPushd(t *testing.T, n int, simCfg providersim.Config, args ...string) *pushtest.Simulator {
+	t.Helper()
+	bin, err := pushtest.BuildPushd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim, err := pushtest.StartSimulator("127.0.0.1:0", simCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sim.Shutdown(context.Background()) })
+	dsn, err := os.ReadFile(e.dsnFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var procs []*pushtest.Pushd
+	for i := range n {
+		pd, err := pushtest.StartPushd(pushtest.PushdConfig{Bin: bin, Instance: fmt.Sprintf("e2e-%s-%d", e.sfx, i),
+			MySQLDSN: string(dsn), Namespace: e.ns, Log: io.Discard,
+			Env: []string{"MKT_PROVIDER_SMS_URL=" + sim.ChannelURL(provider.ChannelSMS),
+				"MKT_PROVIDER_APP_URL=" + sim.ChannelURL(provider.ChannelApp)},
+			Args: args})
+		if err != nil {
+			t.Fatal(err)
+		}
+		procs = append(procs, pd)
+	}
+	t.Cleanup(func() {
+		stop, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_, _ = pushtest.StopAll(stop, procs)
+	})
+	ready, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	if err := pushtest.WaitAllReady(ready, procs); err != nil {
+		t.Fatal(err)
+	}
+	return sim
 }

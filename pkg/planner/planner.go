@@ -38,6 +38,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"mkt/pkg/audience"
@@ -159,8 +160,8 @@ func (p *Planner) Handle(ctx context.Context, d *mq.Delivery) error {
 		log.Error("planner: unreadable created event", slog.String("error", err.Error()))
 		return mq.Permanent(fmt.Errorf("planner: %w", err))
 	}
-	if ev.Kind != campaign.KindPromotion && ev.Kind != campaign.KindCoupon {
-		err := fmt.Errorf("planner: created event for a %s campaign: only promotions and coupons are planned here", ev.Kind)
+	if !slices.Contains(campaign.PipelineKinds(), ev.Kind) {
+		err := fmt.Errorf("planner: created event for a %s campaign: only %v are planned here", ev.Kind, campaign.PipelineKinds())
 		log.Error("planner: created event of another kind", slog.String("kind", string(ev.Kind)))
 		return mq.Permanent(err)
 	}

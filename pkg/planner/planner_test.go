@@ -182,7 +182,8 @@ func TestHandleRejectsBadEvents(t *testing.T) {
 	}{
 		{"garbage", `{not json`, true, false},
 		{"unknown field", `{"kind":"promotion","request_id":"x","where":"1=1"}`, true, false},
-		{"hot goods", `{"kind":"hot_goods","request_id":"x"}`, true, false},
+		{"unknown kind", `{"kind":"flyer","request_id":"x"}`, true, false},
+		{"unknown hot-goods run", `{"kind":"hot_goods","request_id":"x"}`, false, true},
 		{"unknown coupon", `{"kind":"coupon","request_id":"x"}`, false, true},
 		{"unknown campaign", `{"kind":"promotion","request_id":"never-stored"}`, false, true},
 		{"unknown id", `{"kind":"promotion","campaign_id":987654}`, false, true},

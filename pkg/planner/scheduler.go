@@ -193,7 +193,7 @@ func (s *Scheduler) loop(ctx context.Context) {
 func (s *Scheduler) RunDue(ctx context.Context) (int, error) {
 	var errs []error
 	claimed := 0
-	for _, kind := range plannedKinds() {
+	for _, kind := range campaign.PipelineKinds() {
 		owner := fmt.Sprintf("%s-%d", s.cfg.Owner, s.claim.Add(1))
 		rows, err := campaign.ClaimDueSchedules(ctx, s.p.db, kind, owner, s.cfg.Lease, s.cfg.ClaimBatch)
 		if err != nil {
@@ -208,11 +208,6 @@ func (s *Scheduler) RunDue(ctx context.Context) (int, error) {
 		}
 	}
 	return claimed, errors.Join(errs...)
-}
-
-// plannedKinds returns the kinds of campaign the planner plans.
-func plannedKinds() []campaign.CampaignKind {
-	return []campaign.CampaignKind{campaign.KindPromotion, campaign.KindCoupon}
 }
 
 func (s *Scheduler) launch(ctx context.Context, owner string, row campaign.ScheduledPush) error {
@@ -274,7 +269,7 @@ func (s *Scheduler) retry(ctx context.Context, log *slog.Logger, row campaign.Sc
 func (s *Scheduler) SweepOrphans(ctx context.Context) (int, error) {
 	var errs []error
 	n := 0
-	for _, kind := range plannedKinds() {
+	for _, kind := range campaign.PipelineKinds() {
 		ids, err := kind.Stale(ctx, s.p.db, s.cfg.OrphanAge, s.cfg.ClaimBatch)
 		if err != nil {
 			errs = append(errs, err)

@@ -156,7 +156,7 @@ func (r *Reaper) Sweep(ctx context.Context) (SweepResult, error) {
 	var res SweepResult
 	var msgs []mq.Message
 	var errs []error
-	for _, kind := range sentKinds() {
+	for _, kind := range campaign.PipelineKinds() {
 		m, err := r.sweepKind(ctx, kind, &res)
 		msgs = append(msgs, m...)
 		if err != nil {
@@ -170,11 +170,6 @@ func (r *Reaper) Sweep(ctx context.Context) (SweepResult, error) {
 		}
 	}
 	return res, errors.Join(errs...)
-}
-
-// sentKinds returns the kinds of campaign the Worker sends.
-func sentKinds() []campaign.CampaignKind {
-	return []campaign.CampaignKind{campaign.KindPromotion, campaign.KindCoupon}
 }
 
 // sweepKind marks the abandoned and stranded shards of kind and returns

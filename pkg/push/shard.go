@@ -22,6 +22,11 @@ type member struct {
 	Mobile    string `db:"mobile"`
 	Email     string `db:"email"`
 	PushToken string `db:"push_token"`
+	// Level, ActiveDays and Tags are read for hot-goods runs only (each
+	// member's row is resolved from them).
+	Level      int    `db:"member_level"`
+	ActiveDays int    `db:"active_days"`
+	Tags       uint64 `db:"portrait_tags"`
 }
 
 // address returns the member's address on ch ("" = none; the inbox needs
@@ -45,6 +50,14 @@ type channelJob struct {
 	cs    CampaignSender // nil: use p.Send
 	msg   provider.Message
 	batch int
+	// render, when set, renders the body per recipient (batch 1).
+	render func(memberID uint64) string
+}
+
+// sendSet is members to send on one channel job.
+type sendSet struct {
+	cj      *channelJob
+	members []member
 }
 
 // counts are changes to a shard's counters (deliveries: member × channel).
@@ -84,6 +97,8 @@ type job struct {
 	mode  campaign.TaskMode
 	log   *slog.Logger
 	chans []channelJob
+	// rowChans are a hot-goods run's channel jobs by row id.
+	rowChans map[uint64][]channelJob
 	// perMember: the template uses {member_id}, so each recipient gets its
 	// own rendering and its own provider call.
 	perMember bool
@@ -126,9 +141,13 @@ func (w *Worker) newJob(c *target, s *campaign.Shard, mode campaign.TaskMode, lo
 	}
 	const cols = `SELECT a.id, a.mobile, a.email, a.push_token FROM membership_account a`
 	const rng = ` WHERE a.id >= ? AND a.id > ? AND a.id < ? AND a.status = 'active'`
-	if c.audience.Everyone() {
+	switch {
+	case c.hot != nil:
+		j.rowChans = j.rowChannels()
+		j.pageQuery = hotMemberColumns + rng + ` ORDER BY a.id LIMIT ?`
+	case c.audience.Everyone():
 		j.pageQuery = cols + rng + ` ORDER BY a.id LIMIT ?`
-	} else {
+	default:
 		where, args := c.audience.Where("f")
 		j.pageQuery = cols + ` JOIN membership_filter f ON f.member_id = a.id` + rng + ` AND ` + where + ` ORDER BY a.id LIMIT ?`
 		j.pageArgs = args
@@ -235,6 +254,12 @@ func (j *job) control(ctx context.Context) (end, error) {
 	return endParked, nil
 }
 
+// hotMemberColumns reads members with the attributes a hot-goods run
+// resolves their row from (defaults for a member without them).
+const hotMemberColumns = `SELECT a.id, a.mobile, a.email, a.push_token, COALESCE(f.member_level, 1) AS member_level,
+	COALESCE(f.active_days, 0) AS active_days, COALESCE(f.portrait_tags, 0) AS portrait_tags
+	FROM membership_account a LEFT JOIN membership_filter f ON f.member_id = a.id`
+
 // fetchPage reads the next page of audience members after cursor.
 func (j *job) fetchPage(ctx context.Context, cursor uint64) ([]member, error) {
 	args := make([]any, 0, 4+len(j.pageArgs))
@@ -255,8 +280,12 @@ func (j *job) membersByID(ctx context.Context, ids []uint64) ([]member, error) {
 		args[i] = id
 	}
 	members := make([]member, 0, len(ids))
-	err := j.w.cfg.DB.SelectContext(ctx, &members, `SELECT id, mobile, email, push_token FROM membership_account
-		WHERE id IN (?`+strings.Repeat(",?", len(ids)-1)+`) AND status = 'active' ORDER BY id`, args...)
+	q := `SELECT a.id, a.mobile, a.email, a.push_token FROM membership_account a`
+	if j.c.hot != nil {
+		q = hotMemberColumns
+	}
+	err := j.w.cfg.DB.SelectContext(ctx, &members, q+`
+		WHERE a.id IN (?`+strings.Repeat(",?", len(ids)-1)+`) AND a.status = 'active' ORDER BY a.id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("push: read %d members of campaign %d shard %d: %w", len(ids), j.s.CampaignID, j.s.No, store.MapError(err))
 	}
@@ -363,15 +392,20 @@ func (j *job) page(ctx context.Context, members []member, retryOnly bool, cursor
 // provider call and at most MaxInFlight calls at once across the worker,
 // and returns one delivery per member and channel that needed a send.
 func (j *job) send(ctx context.Context, members []member, prior map[priorKey]prior, retryOnly bool) []delivery {
-	dels := make([]delivery, len(members)*len(j.chans)) // fixed: goroutines write in place
+	sets := j.sendSets(members)
+	size := 0
+	for _, set := range sets {
+		size += len(set.members)
+	}
+	dels := make([]delivery, size) // fixed: goroutines write in place
 	n := 0
 	var wg sync.WaitGroup
-	for ci := range j.chans {
-		cj := &j.chans[ci]
-		recips := make([]provider.Recipient, 0, len(members))
-		at := make([]int, 0, len(members))
-		for mi := range members {
-			m := &members[mi]
+	for _, set := range sets {
+		cj := set.cj
+		recips := make([]provider.Recipient, 0, len(set.members))
+		at := make([]int, 0, len(set.members))
+		for mi := range set.members {
+			m := &set.members[mi]
 			p, has := prior[priorKey{m.ID, cj.ch}]
 			if has && p.status == campaign.DeliverySent {
 				continue // already delivered: never twice
@@ -410,7 +444,10 @@ func (j *job) send(ctx context.Context, members []member, prior map[priorKey]pri
 // call makes one provider call and writes its outcomes into dels.
 func (j *job) call(ctx context.Context, cj *channelJob, to []provider.Recipient, at []int, dels []delivery) {
 	msg := cj.msg
-	if j.perMember {
+	switch {
+	case cj.render != nil:
+		msg.Body = cj.render(to[0].MemberID)
+	case j.perMember:
 		msg.Body = j.c.render(to[0].MemberID)
 	}
 	var res []provider.Result

@@ -13,8 +13,8 @@ import (
 )
 
 // target is what a shard task's run sends, whatever its kind: a promotion
-// campaign, or a push-mode coupon (issued to each page before it is
-// announced).
+// campaign, a push-mode coupon (issued to each page before it is
+// announced), or a hot-goods run (each member sent its row of the day).
 type target struct {
 	kind     campaign.CampaignKind
 	id       uint64
@@ -28,6 +28,9 @@ type target struct {
 	// coupon is set for KindCoupon: each page is issued it first, and only
 	// its holders are messaged.
 	coupon *coupon.Coupon
+	// hot is set for KindHotGoods: each member is sent its row of the day,
+	// if this run launched it.
+	hot *hotTarget
 }
 
 // loadTarget reads the campaign a task names. A task of an unsupported
@@ -58,6 +61,8 @@ func (w *Worker) loadTarget(ctx context.Context, t campaign.ShardTask) (*target,
 		}
 		return &target{kind: t.Kind, id: uint64(c.ID), name: c.Name, status: c.PushStatus, channels: c.Channels,
 			audience: c.Audience, render: c.Render, perMember: c.HasMemberPlaceholder(), coupon: c}, nil
+	case campaign.KindHotGoods:
+		return w.loadHotTarget(ctx, t)
 	}
 	return nil, mq.Permanent(fmt.Errorf("%w: %s (task %s)", ErrUnsupportedKind, t.Kind, t.Key()))
 }

@@ -47,6 +47,7 @@ type Worker struct {
 	sem    *gate
 	status *statusCache
 	window *failureWindow
+	hot    hotDays
 
 	draining atomic.Bool
 	mu       sync.Mutex

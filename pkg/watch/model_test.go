@@ -157,15 +157,11 @@ func TestView10000Shards(t *testing.T) {
 		b.Focus = Target{Kind: campaign.KindPromotion, ID: 42}
 		b.Detail = &Detail{Failures: campaign.FailureSample{Sampled: 40, Reasons: []campaign.FailureReason{
 			{Channel: "sms", Reason: "provider sms: HTTP 500", Count: 30},
-			{Channel: "sms", Reason: ReasonNoAddressForTest, Count: 10},
+			{Channel: "sms", Reason: "no address for the channel", Count: 10},
 		}}}
 		return feed(t, m, snapshotMsg(a), snapshotMsg(b))
 	})
 }
-
-// ReasonNoAddressForTest is the failure reason of a member without an
-// address on the channel, as the worker records it.
-const ReasonNoAddressForTest = "no address for the channel"
 
 func TestViewPausedWithReason(t *testing.T) {
 	goldens(t, func(w, h int) Model {
