@@ -18,9 +18,10 @@ import (
 )
 
 const watchLong = `watch opens a live, full-screen view of campaign progress: every campaign
-of every kind (promotions, push-mode coupons) that is planning, running or
-paused, plus those that finished in the last hour — or one campaign, given as
-ID (a promotion) or KIND:ID (promotion:7, coupon:3).
+of every kind (promotions, push-mode coupons, hot-goods runs) that is
+planning, running or paused, plus those that finished in the last hour — or
+one campaign, given as ID (a promotion) or KIND:ID (promotion:7, coupon:3,
+hot_goods:4).
 
 Per campaign: status (with the auto-pause reason), a progress bar of members
 processed of planned, deliveries sent and failed per channel, the rate over
@@ -36,7 +37,8 @@ Keys: ↑/↓ or j/k select, enter drills in, esc goes back, p pause, r resume,
 c cancel (asks y/n), f retry-failed, / filter by name, ? help, q or ctrl-c
 quit. p, r, c and f run the code of "mktctl campaign pause|resume|cancel|
 retry-failed" (for a coupon push, of "mktctl coupon pause|resume|
-retry-failed"; a coupon push is stopped for good with "coupon disable").
+retry-failed"; a coupon push is stopped for good with "coupon disable"; for a
+hot-goods run, of "mktctl hotgoods pause|resume|cancel|retry-failed").
 
 A refresh reads aggregates only (shard counts and sums, leases by owner, a
 bounded sample of failures), never every shard row. The full view needs an

@@ -33,7 +33,7 @@ func TestWatchFlags(t *testing.T) {
 		{name: "refresh not a duration", args: []string{"--refresh", "fast"}, wantErr: "invalid argument"},
 		{name: "bad id", args: []string{"x"}, wantErr: "positive integer"},
 		{name: "zero id", args: []string{"0"}, wantErr: "positive integer"},
-		{name: "unknown kind", args: []string{"flyer:1"}, wantErr: "want one of promotion, coupon"},
+		{name: "unknown kind", args: []string{"flyer:1"}, wantErr: "want one of promotion, coupon, hot_goods"},
 		{name: "two campaigns", args: []string{"1", "2"}, wantErr: "accepts at most 1 arg"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -390,7 +390,8 @@ func TestParseTarget(t *testing.T) {
 		{"0", Target{}, "positive integer"},
 		{"-1", Target{}, "positive integer"},
 		{"coupon:", Target{}, "positive integer"},
-		{"flyer:3", Target{}, "want one of promotion, coupon"},
+		{"hot_goods:4", Target{Kind: campaign.KindHotGoods, ID: 4}, ""},
+		{"flyer:3", Target{}, "want one of promotion, coupon, hot_goods"},
 		{"18446744073709551616", Target{}, "positive integer"},
 	} {
 		got, err := ParseTarget(tc.in)

@@ -42,7 +42,8 @@ func (t Target) String() string {
 	return fmt.Sprintf("%s:%d", t.Kind, t.ID)
 }
 
-// ParseTarget reads "ID" (a promotion) or "KIND:ID".
+// ParseTarget reads "ID" (a promotion) or "KIND:ID" (promotion, coupon,
+// hot_goods).
 func ParseTarget(s string) (Target, error) {
 	kind, idText := string(campaign.KindPromotion), s
 	if k, rest, ok := strings.Cut(s, ":"); ok {
