@@ -19,6 +19,7 @@ import (
 
 	"mkt/pkg/audience"
 	"mkt/pkg/campaign"
+	"mkt/pkg/hotgoods"
 	"mkt/pkg/membership"
 	"mkt/pkg/mq"
 	"mkt/pkg/provider"
@@ -82,6 +83,9 @@ type benchPushOptions struct {
 	Timeout          time.Duration
 	LogDir           string
 	Watchers         int
+	// HotgoodsSegments > 0 runs a generated hot-goods day of that many
+	// segment rows instead of a promotion.
+	HotgoodsSegments int
 }
 
 func newBenchPushCmd(app *App, runF func(*benchPushOptions) error) *cobra.Command {
@@ -119,6 +123,7 @@ func newBenchPushCmd(app *App, runF func(*benchPushOptions) error) *cobra.Comman
 	f.StringVar(&o.SimAddr, "sim-addr", "127.0.0.1:0", "listen address of the provider simulator")
 	f.DurationVar(&o.Settle, "settle", 5*time.Second, "wait after the pushd processes are ready, for the consumer group to rebalance")
 	f.DurationVar(&o.Timeout, "timeout", time.Hour, "give up when the campaign has not completed after this long")
+	f.IntVar(&o.HotgoodsSegments, "hotgoods-segments", 0, "push a generated hot-goods day of this many segments (on --channel) instead of a promotion, 1..2000")
 	f.IntVar(&o.Watchers, "watchers", 0, "live views (mktctl watch) refreshing the campaign every second while it runs, 0..8")
 	f.StringVar(&o.LogDir, "log-dir", "", "keep the pushd logs in this directory (default: a temporary one, kept only on failure)")
 	return cmd
@@ -158,6 +163,9 @@ func (o *benchPushOptions) validate() error {
 	}
 	if o.Settle < 0 {
 		bad("--settle %v: want 0 or more", o.Settle)
+	}
+	if o.HotgoodsSegments < 0 || o.HotgoodsSegments > hotgoods.MaxRowsPerDay {
+		bad("--hotgoods-segments %d: want 0..%d", o.HotgoodsSegments, hotgoods.MaxRowsPerDay)
 	}
 	if o.Watchers < 0 || o.Watchers > 8 {
 		bad("--watchers %d: want 0..8", o.Watchers)
@@ -202,17 +210,23 @@ type benchPushReport struct {
 	// outgrows MariaDB's buffer pool, so runs are comparable at like sizes.
 	PriorRecords int64 `json:"prior_records"`
 
-	CampaignID       uint64 `json:"campaign_id"`
-	Database         string `json:"database"`
-	Channel          string `json:"channel"`
-	Latency          string `json:"latency"`
-	BatchSize        int    `json:"batch_size"`
-	Pushd            int    `json:"pushd"`
-	ShardSize        int    `json:"shard_size"`
-	MaxInFlight      int    `json:"max_in_flight"`
-	ShardConcurrency int    `json:"shard_concurrency"`
-	PageSize         int    `json:"page_size,omitempty"`
-	LogDir           string `json:"log_dir,omitempty"`
+	CampaignID uint64 `json:"campaign_id"`
+	// Kind is the campaign's kind; for hot_goods, HotgoodsSegments is the
+	// day's rows and LaunchSeconds the time `hotgoods run` took to launch
+	// them (plan_enqueue_seconds follows it).
+	Kind             string  `json:"kind"`
+	HotgoodsSegments int     `json:"hotgoods_segments,omitempty"`
+	LaunchSeconds    float64 `json:"launch_seconds,omitempty"`
+	Database         string  `json:"database"`
+	Channel          string  `json:"channel"`
+	Latency          string  `json:"latency"`
+	BatchSize        int     `json:"batch_size"`
+	Pushd            int     `json:"pushd"`
+	ShardSize        int     `json:"shard_size"`
+	MaxInFlight      int     `json:"max_in_flight"`
+	ShardConcurrency int     `json:"shard_concurrency"`
+	PageSize         int     `json:"page_size,omitempty"`
+	LogDir           string  `json:"log_dir,omitempty"`
 
 	// Watchers is --watchers; WatchRefreshes their refreshes during the
 	// run, WatchRefreshP50MS and WatchRefreshMaxMS how long one took,
@@ -242,7 +256,9 @@ type benchPushRun struct {
 	procs        []*pushtest.Pushd
 	logs         []*os.File
 	tx           *mq.TxProducer
-	id           uint64 // the campaign, once created
+	id           uint64                // the campaign, once created
+	kind         campaign.CampaignKind // of the campaign: promotion, or hot_goods
+	launchSecs   float64               // hotgoods.Launch's own time
 	watchers     *benchWatchers
 	done         bool // the campaign completed
 }
@@ -454,7 +470,7 @@ func (r *benchPushRun) start(ctx context.Context, bin string) error {
 
 // runCampaign creates the campaign and waits for it to complete, reporting
 // progress every few seconds.
-func (r *benchPushRun) runCampaign(ctx context.Context) (*campaign.Campaign, error) {
+func (r *benchPushRun) runCampaign(ctx context.Context) (*campaign.Summary, error) {
 	o := r.o
 	mqc := mq.Config{NameServer: r.app.Common.RocketMQNameServer, BrokerAddr: r.app.Common.RocketMQBroker, Logger: r.app.Logger}
 	tx, err := mq.NewTxProducer(mq.TxProducerConfig{Config: mqc, Group: r.ns + "_" + campaign.GroupTx,
@@ -473,12 +489,18 @@ func (r *benchPushRun) runCampaign(ctx context.Context) (*campaign.Campaign, err
 		CreatedBy: "mktctl bench",
 	}
 	cr := campaign.Creator{DB: r.db, Tx: tx, Topic: r.ns + "_" + campaign.TopicEvents}
-	created, err := cr.Create(ctx, spec, campaign.NewRequestID("bench"))
-	if err != nil {
-		return nil, campaignError(err)
+	if o.HotgoodsSegments > 0 {
+		if err := r.launchHotgoods(ctx, cr); err != nil {
+			return nil, err
+		}
+	} else {
+		created, err := cr.Create(ctx, spec, campaign.NewRequestID("bench"))
+		if err != nil {
+			return nil, campaignError(err)
+		}
+		r.id, r.kind = created.Campaign.ID, campaign.KindPromotion
+		r.progress("campaign %d created", r.id)
 	}
-	r.id = created.Campaign.ID
-	r.progress("campaign %d created", r.id)
 	if o.Watchers > 0 {
 		if r.watchers, err = r.startWatchers(ctx, o.Watchers); err != nil {
 			return nil, err
@@ -502,7 +524,7 @@ func (r *benchPushRun) runCampaign(ctx context.Context) (*campaign.Campaign, err
 				return nil, fmt.Errorf("pushd %s exited with code %d during the campaign (logs in %s)", p.Instance(), p.ExitCode(), r.logDir)
 			}
 		}
-		c, err := campaign.Get(ctx, r.db, r.id)
+		c, err := r.kind.GetSummary(ctx, r.db, r.id)
 		if err != nil {
 			return nil, err
 		}
@@ -533,13 +555,14 @@ func (r *benchPushRun) runCampaign(ctx context.Context) (*campaign.Campaign, err
 
 // report measures the completed run: memory before the processes stop,
 // then timings from the database and the planner's log, and the audit.
-func (r *benchPushRun) report(ctx context.Context, c *campaign.Campaign) (benchPushReport, error) {
+func (r *benchPushRun) report(ctx context.Context, c *campaign.Summary) (benchPushReport, error) {
 	o := r.o
 	rep := benchPushReport{
 		Users: c.PlannedMembers, Shards: c.PlannedShards, CampaignID: c.ID, Database: r.dbName,
 		Channel: o.Channel, Latency: o.Latency.String(), BatchSize: o.BatchSize, Pushd: o.Pushd,
 		ShardSize: o.ShardSize, MaxInFlight: o.MaxInFlight, ShardConcurrency: o.ShardConcurrency, PageSize: o.PageSize,
 		PriorRecords: r.priorRecords, Watchers: o.Watchers,
+		Kind: string(r.kind), HotgoodsSegments: o.HotgoodsSegments, LaunchSeconds: r.launchSecs,
 	}
 	if r.watchers != nil {
 		r.watchers.fill(&rep)
@@ -584,7 +607,13 @@ func (r *benchPushRun) report(ctx context.Context, c *campaign.Campaign) (benchP
 	rep.SendSeconds = calls.Window().Seconds()
 
 	r.progress("auditing deliveries against the members of %s", r.dbName)
-	a, err := pushtest.AuditEveryone(ctx, r.db, r.sim.Simulator, c.ID, provider.Channel(o.Channel))
+	var a pushtest.Audit
+	var err error
+	if r.kind == campaign.KindHotGoods {
+		a, err = r.auditHotgoods(ctx)
+	} else {
+		a, err = pushtest.AuditEveryone(ctx, r.db, r.sim.Simulator, c.ID, provider.Channel(o.Channel))
+	}
 	if err != nil {
 		return rep, err
 	}
@@ -592,7 +621,7 @@ func (r *benchPushRun) report(ctx context.Context, c *campaign.Campaign) (benchP
 	if rep.SendSeconds > 0 {
 		rep.UsersPerSecond = float64(a.Delivered) / rep.SendSeconds
 	}
-	p, err := campaign.ShardProgress(ctx, r.db, campaign.KindPromotion, c.ID)
+	p, err := campaign.ShardProgress(ctx, r.db, r.kind, c.ID)
 	if err != nil {
 		return rep, err
 	}
@@ -627,7 +656,7 @@ func (r *benchPushRun) cleanup(failed bool) error {
 	}
 	if r.id != 0 && !r.done && r.db != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		ctl := &campaign.Control{DB: r.db, Logger: r.app.Logger}
+		ctl := &campaign.Control{DB: r.db, Kind: r.kind, Logger: r.app.Logger}
 		if _, err := ctl.Cancel(ctx, r.id, "mktctl bench push stopped"); err != nil && !errors.Is(err, campaign.ErrConflict) {
 			errs = append(errs, fmt.Errorf("cancel campaign %d: %w", r.id, err))
 		} else if err == nil {

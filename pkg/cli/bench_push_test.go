@@ -33,6 +33,8 @@ func TestBenchPushFlags(t *testing.T) {
 		{[]string{"--latency", "soon"}, "latency"},
 		{[]string{"--watchers", "2"}, ""},
 		{[]string{"--watchers", "9"}, "--watchers 9"},
+		{[]string{"--hotgoods-segments", "20"}, ""},
+		{[]string{"--hotgoods-segments", "2001"}, "--hotgoods-segments 2001"},
 		{[]string{"--watchers", "-1"}, "--watchers -1"},
 		{[]string{"extra"}, "unknown command"},
 	} {
@@ -130,6 +132,22 @@ func TestBenchPushEndToEnd(t *testing.T) {
 	}
 	if !strings.Contains(errOut, "seeding") || !strings.Contains(errOut, "completed") || !strings.Contains(errOut, "2 live views") {
 		t.Errorf("progress:\n%s", errOut)
+	}
+
+	// A generated hot-goods day instead of a promotion: every member of a
+	// segment sent exactly one message.
+	code, out, errOut = run("bench", "push", "--users", "3000", "--latency", "5ms", "--pushd", "2", "--settle", "0s",
+		"--pushd-bin", bin, "--shard-size", "500", "--hotgoods-segments", "30", "--json")
+	if code != ExitOK {
+		t.Fatalf("bench push --hotgoods-segments: exit %d\n%s", code, errOut)
+	}
+	var hot benchPushReport
+	if err := json.Unmarshal([]byte(out), &hot); err != nil {
+		t.Fatalf("%v in %s", err, out)
+	}
+	if hot.Kind != "hot_goods" || hot.HotgoodsSegments != 30 || hot.Shards != 6 || hot.Expected < 300 || hot.Expected >= rep.Expected ||
+		hot.Delivered != hot.Expected || hot.Duplicates != 0 || hot.Missing != 0 || hot.Unexpected != 0 || hot.LaunchSeconds <= 0 {
+		t.Errorf("hot-goods report: %+v (promotion expected %d)", hot, rep.Expected)
 	}
 
 	// More members than --users: refused, nothing started.

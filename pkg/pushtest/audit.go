@@ -50,9 +50,9 @@ func (a Audit) String() string {
 		a.DuplicatedMembers, a.DuplicatedIDs, a.Unexpected)
 }
 
-// addressColumn is the membership_account column holding a channel's
+// AddressColumn is the membership_account column holding a channel's
 // address, as the push worker reads it.
-func addressColumn(ch provider.Channel) (string, error) {
+func AddressColumn(ch provider.Channel) (string, error) {
 	switch ch {
 	case provider.ChannelSMS:
 		return "mobile", nil
@@ -68,7 +68,7 @@ func addressColumn(ch provider.Channel) (string, error) {
 // an everyone campaign should reach on ch: active accounts with an address
 // on the channel.
 func EveryoneQuery(ch provider.Channel) (string, error) {
-	col, err := addressColumn(ch)
+	col, err := AddressColumn(ch)
 	if err != nil {
 		return "", err
 	}
