@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin
 
-.PHONY: help build up down status test demo fmt vet bench-seed
+.PHONY: help build up down status test demo demo-hotgoods fmt vet bench-seed
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -24,6 +24,9 @@ test: ## the full test suite against the real stack (starts it)
 
 demo: ## the main job: stack up, build, migrate, seed members, run a campaign end to end
 	bash scripts/demo.sh
+
+demo-hotgoods: ## a hot-goods day end to end: generated segments, launched, fanned out, one push per member
+	bash scripts/demo-hotgoods.sh
 
 fmt: ## gofmt every Go file
 	gofmt -w cmd pkg migrations

@@ -3,6 +3,7 @@ package campaign
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"mkt/pkg/provider"
@@ -25,7 +26,8 @@ func ProgressKey(kind CampaignKind, campaignID uint64) string {
 // want of an address, included in failed) count deliveries (a member on a
 // channel); "sent.CHANNEL" and "failed.CHANNEL" split them by channel;
 // "members.OWNER" counts the audience members worker OWNER went through
-// (the pages it committed); a coupon's also "issued" and "not_issued".
+// (the pages it committed); a coupon's also "issued" and "not_issued"; a
+// hot-goods run's "row.ID" the members each of its rows won (RowField).
 const (
 	FieldSent      = "sent"
 	FieldFailed    = "failed"
@@ -39,6 +41,13 @@ const (
 	// FieldMembersPrefix starts the per-worker member counters.
 	FieldMembersPrefix = "members."
 )
+
+// FieldRowPrefix starts a hot-goods run's per-row counters: the members
+// each of its rows won ("row.17").
+const FieldRowPrefix = "row."
+
+// RowField is the live counter field of a hot-goods row.
+func RowField(rowID uint64) string { return FieldRowPrefix + strconv.FormatUint(rowID, 10) }
 
 // ChannelField is the live counter field of one channel's sent or failed
 // deliveries, e.g. "sent.sms".
@@ -65,6 +74,8 @@ type Live struct {
 	Channels []ChannelCount `json:"channels"`
 	// Members is the members each worker went through, by owner.
 	Members map[string]int64 `json:"members_by_worker,omitempty"`
+	// Rows is, for a hot-goods run, the members each row won, by row id.
+	Rows map[uint64]int64 `json:"members_by_row,omitempty"`
 }
 
 // ReadLive reads the live counters of a campaign sending on channels.
@@ -83,6 +94,15 @@ func decodeLive(raw map[string]int64, channels []provider.Channel) Live {
 			Sent: raw[ChannelField(FieldSent, ch)], Failed: raw[ChannelField(FieldFailed, ch)]})
 	}
 	for f, v := range raw {
+		if row, ok := strings.CutPrefix(f, FieldRowPrefix); ok {
+			if id, err := strconv.ParseUint(row, 10, 64); err == nil {
+				if out.Rows == nil {
+					out.Rows = map[uint64]int64{}
+				}
+				out.Rows[id] = v
+			}
+			continue
+		}
 		if owner, ok := strings.CutPrefix(f, FieldMembersPrefix); ok {
 			if out.Members == nil {
 				out.Members = map[string]int64{}

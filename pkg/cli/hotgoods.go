@@ -156,6 +156,32 @@ type hotgoodsDay struct {
 	Date string         `json:"date"`
 	Rows []hotgoods.Row `json:"rows"`
 	Runs []hotgoods.Run `json:"runs"`
+	// Audience is, per launched row, the members it won so far (the live
+	// counters of its run); absent when Redis could not be read.
+	Audience map[uint64]int64 `json:"audience,omitempty"`
+}
+
+// rowAudience reads, from the live counters of the runs, the members each
+// row won; nil when Redis cannot be read.
+func rowAudience(ctx context.Context, app *App, runs []uint64) map[uint64]int64 {
+	if len(runs) == 0 {
+		return nil
+	}
+	live, err := app.LiveCounters(ctx)
+	if err != nil {
+		return nil
+	}
+	out := map[uint64]int64{}
+	for _, id := range runs {
+		l, err := campaign.ReadLive(ctx, live, campaign.KindHotGoods, id, nil)
+		if err != nil {
+			return nil
+		}
+		for row, n := range l.Rows {
+			out[row] = n
+		}
+	}
+	return out
 }
 
 func newHotgoodsListCmd(app *App, runF func(*hotgoodsListOptions) error) *cobra.Command {
@@ -193,6 +219,11 @@ func runHotgoodsList(ctx context.Context, app *App, o *hotgoodsListOptions) erro
 	if day.Runs, err = hotgoods.ListRuns(ctx, db, o.Date); err != nil {
 		return err
 	}
+	var runIDs []uint64
+	for _, r := range day.Runs {
+		runIDs = append(runIDs, r.ID)
+	}
+	day.Audience = rowAudience(ctx, app, runIDs)
 	if app.JSON {
 		if day.Rows == nil {
 			day.Rows = []hotgoods.Row{}
@@ -202,14 +233,18 @@ func runHotgoodsList(ctx context.Context, app *App, o *hotgoodsListOptions) erro
 		}
 		return writeJSON(app.Out, day)
 	}
-	rows := [][]string{{"ID", "SEGMENT", "GOODS KIND", "PRIORITY", "FILTER", "CHANNELS", "GOODS", "RUN"}}
+	rows := [][]string{{"ID", "SEGMENT", "GOODS KIND", "PRIORITY", "FILTER", "CHANNELS", "GOODS", "RUN", "MEMBERS WON"}}
 	for _, r := range day.Rows {
-		run := "pending"
+		run, won := "pending", "-"
 		if r.RunID != nil {
 			run = strconv.FormatUint(*r.RunID, 10)
+			won = "?"
+			if day.Audience != nil {
+				won = strconv.FormatInt(day.Audience[r.ID], 10)
+			}
 		}
 		rows = append(rows, []string{strconv.FormatUint(r.ID, 10), ellipsis(r.Segment, 32), string(r.GoodsKind),
-			strconv.Itoa(r.Priority), ellipsis(r.Filter.String(), 40), channelNames(r.Channels), strconv.Itoa(len(r.Goods)), run})
+			strconv.Itoa(r.Priority), ellipsis(r.Filter.String(), 40), channelNames(r.Channels), strconv.Itoa(len(r.Goods)), run, won})
 	}
 	if err := table(app.Out, rows); err != nil {
 		return err
@@ -241,7 +276,9 @@ type hotgoodsShowOptions struct{ ID uint64 }
 // hotgoodsShow is `hotgoods show`'s JSON: the row, the messages it sends and
 // its run's progress (the campaign.Report `mktctl watch` draws).
 type hotgoodsShow struct {
-	Row      *hotgoods.Row               `json:"row"`
+	Row *hotgoods.Row `json:"row"`
+	// Won is the members the row won so far (its run's live counters).
+	Won      *int64                      `json:"members_won,omitempty"`
 	Messages map[provider.Channel]string `json:"messages"`
 	Run      *hotgoods.Run               `json:"run,omitempty"`
 	Report   *campaign.Report            `json:"run_report,omitempty"`
@@ -289,6 +326,10 @@ func runHotgoodsShow(ctx context.Context, app *App, o *hotgoodsShowOptions) erro
 			return err
 		}
 		out.Report = &rep
+		if a := rowAudience(ctx, app, []uint64{*r.RunID}); a != nil {
+			n := a[r.ID]
+			out.Won = &n
+		}
 	}
 	if app.JSON {
 		return writeJSON(app.Out, out)
@@ -316,6 +357,9 @@ func runHotgoodsShow(ctx context.Context, app *App, o *hotgoodsShowOptions) erro
 			[]string{"run progress", fmt.Sprintf("%d of %d members processed (%.1f%%); shards %d: %d done, %d running, %d pending",
 				out.Report.Processed, p.Expected, out.Report.Percent, p.Shards, p.Done, p.Running, p.Pending)},
 			[]string{"run deliveries", fmt.Sprintf("%d sent, %d failed (member × channel, every row of the run)", p.Sent, p.FailedN)})
+		if out.Won != nil {
+			rows = append(rows, []string{"members won", fmt.Sprintf("%d so far (members whose highest-priority segment today is this row)", *out.Won)})
+		}
 	}
 	return table(app.Out, rows)
 }
@@ -411,6 +455,8 @@ func runHotgoodsRun(ctx context.Context, app *App, q *campaignQueues, o *hotgood
 	if res.Run != nil {
 		fmt.Fprintf(app.Out, "run %d launched: %d row(s) of %s (shard %d of %d), %d already launched; watch it with mktctl watch hot_goods:%d\n",
 			res.Run.ID, len(res.Taken), res.Date, res.ShardIndex, res.ShardTotal, len(res.Skipped), res.Run.ID)
+		fmt.Fprintf(app.Out, "its shards cover the member id range once (%d members each); each row's audience is resolved as the run goes: hotgoods list --date %s\n",
+			res.Run.ShardSize, res.Date)
 	} else {
 		fmt.Fprintf(app.Out, "nothing to launch: %d row(s) of %s (shard %d of %d), all already launched\n",
 			len(res.Skipped), res.Date, res.ShardIndex, res.ShardTotal)

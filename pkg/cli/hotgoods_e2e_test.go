@@ -287,6 +287,14 @@ func TestHotgoodsFanOut(t *testing.T) {
 	if several < 100 || len(perRow) != 3 {
 		t.Errorf("the day does not test much: %d members in several segments, winners %v", several, perRow)
 	}
+	// Each row's audience, counted as the runs went: the members it won.
+	var listed hotgoodsDay
+	e.runJSON(&listed, "hotgoods", "list", "--date", date)
+	for id, n := range perRow {
+		if listed.Audience[id] != int64(n) {
+			t.Errorf("row %d won %d members, hotgoods list says %d", id, n, listed.Audience[id])
+		}
+	}
 	if st := sim.Stats(); st.Duplicates != 0 {
 		t.Errorf("simulator counted %d duplicates", st.Duplicates)
 	}

@@ -20,6 +20,13 @@ type hotTarget struct {
 	mine map[uint64]*hotgoods.Row
 }
 
+// HotGoodsMinPage is the smallest page a hot-goods run reads: its members
+// split over up to 2,000 rows' messages, each sent in its own provider
+// batches, so a page of 500 made batches of a few recipients (at 200
+// segments, 2,000-member pages raised the 10M fan-out from 44k to 51k
+// deliveries/s; docs/BENCHMARKS.md).
+const HotGoodsMinPage = 2000
+
 // hotDays caches the compiled days of the runs a worker sends: a day's rows
 // cannot change once a run launched any of them (hotgoods.Import refuses),
 // so each is read once.
@@ -104,15 +111,15 @@ func (j *job) rowChannels() map[uint64][]channelJob {
 }
 
 // sendSets is what a page sends: for a hot-goods run, each member the run's
-// rows win on the channels of their row; for other kinds every member on
-// every channel of the campaign.
-func (j *job) sendSets(members []member) []sendSet {
+// rows win on the channels of their row (and how many members each row
+// won); for other kinds every member on every channel of the campaign.
+func (j *job) sendSets(members []member) ([]sendSet, map[uint64]int64) {
 	if j.c.hot == nil {
 		sets := make([]sendSet, len(j.chans))
 		for i := range j.chans {
 			sets[i] = sendSet{cj: &j.chans[i], members: members}
 		}
-		return sets
+		return sets, nil
 	}
 	byRow := map[uint64][]member{}
 	for _, m := range members {
@@ -121,10 +128,12 @@ func (j *job) sendSets(members []member) []sendSet {
 		}
 	}
 	var sets []sendSet
+	won := make(map[uint64]int64, len(byRow))
 	for id, ms := range byRow {
+		won[id] = int64(len(ms))
 		for i := range j.rowChans[id] {
 			sets = append(sets, sendSet{cj: &j.rowChans[id][i], members: ms})
 		}
 	}
-	return sets
+	return sets, won
 }

@@ -74,6 +74,9 @@ type counts struct {
 	members int64
 	// channels splits sent and failed by channel (live counters only).
 	channels map[provider.Channel]*[2]int64
+	// rows counts, for a hot-goods run, the page's members each of its
+	// rows won (live counters only).
+	rows map[uint64]int64
 }
 
 // channel returns the sent/failed pair of ch, creating it.
@@ -104,6 +107,8 @@ type job struct {
 	perMember bool
 	pageQuery string
 	pageArgs  []any
+	// pageSize is the members read, sent and checkpointed at once.
+	pageSize int
 
 	pages int
 	total counts
@@ -112,7 +117,7 @@ type job struct {
 }
 
 func (w *Worker) newJob(c *target, s *campaign.Shard, mode campaign.TaskMode, log *slog.Logger) *job {
-	j := &job{w: w, c: c, s: s, mode: mode, log: log, perMember: c.perMember}
+	j := &job{w: w, c: c, s: s, mode: mode, log: log, perMember: c.perMember, pageSize: w.cfg.PageSize}
 	body := ""
 	if !j.perMember {
 		body = c.render(0) // once per shard: the same text for everyone
@@ -144,6 +149,9 @@ func (w *Worker) newJob(c *target, s *campaign.Shard, mode campaign.TaskMode, lo
 	switch {
 	case c.hot != nil:
 		j.rowChans = j.rowChannels()
+		// A page's members split over the day's rows, one provider batch
+		// per row and channel: bigger pages make fuller batches.
+		j.pageSize = max(j.pageSize, HotGoodsMinPage)
 		j.pageQuery = hotMemberColumns + rng + ` ORDER BY a.id LIMIT ?`
 	case c.audience.Everyone():
 		j.pageQuery = cols + rng + ` ORDER BY a.id LIMIT ?`
@@ -186,7 +194,7 @@ func (j *job) sendPhase(ctx context.Context) (end, error) {
 		if e, err := j.page(ctx, members, false, last); e != endNone || err != nil {
 			return e, err
 		}
-		if len(members) < j.w.cfg.PageSize {
+		if len(members) < j.pageSize {
 			return endNone, nil
 		}
 		cursor = last
@@ -199,7 +207,7 @@ func (j *job) retryPhase(ctx context.Context) (end, error) {
 		if e, err := j.control(ctx); e != endNone || err != nil {
 			return e, err
 		}
-		ids, err := campaign.FailedMembers(ctx, j.w.cfg.DB, j.s.Kind, j.s.CampaignID, j.s.StartID, after, j.s.EndID, j.w.cfg.PageSize)
+		ids, err := campaign.FailedMembers(ctx, j.w.cfg.DB, j.s.Kind, j.s.CampaignID, j.s.StartID, after, j.s.EndID, j.pageSize)
 		if err != nil {
 			return endNone, err
 		}
@@ -215,7 +223,7 @@ func (j *job) retryPhase(ctx context.Context) (end, error) {
 				return e, err
 			}
 		}
-		if len(ids) < j.w.cfg.PageSize {
+		if len(ids) < j.pageSize {
 			return endNone, nil
 		}
 		after = ids[len(ids)-1]
@@ -265,8 +273,8 @@ func (j *job) fetchPage(ctx context.Context, cursor uint64) ([]member, error) {
 	args := make([]any, 0, 4+len(j.pageArgs))
 	args = append(args, j.s.StartID, cursor, j.s.EndID)
 	args = append(args, j.pageArgs...)
-	args = append(args, j.w.cfg.PageSize)
-	members := make([]member, 0, j.w.cfg.PageSize)
+	args = append(args, j.pageSize)
+	members := make([]member, 0, j.pageSize)
 	if err := j.w.cfg.DB.SelectContext(ctx, &members, j.pageQuery, args...); err != nil {
 		return nil, fmt.Errorf("push: read members of campaign %d shard %d after %d: %w", j.s.CampaignID, j.s.No, cursor, store.MapError(err))
 	}
@@ -326,7 +334,11 @@ func (j *job) page(ctx context.Context, members []member, retryOnly bool, cursor
 		if err != nil {
 			return endNone, err
 		}
-		dels = j.send(ctx, members, prior, retryOnly)
+		var won map[uint64]int64
+		dels, won = j.send(ctx, members, prior, retryOnly)
+		if !retryOnly {
+			d.rows = won
+		}
 	}
 	if ctx.Err() != nil {
 		// Stopped mid-page: record nothing; whoever resumes the shard
@@ -391,8 +403,8 @@ func (j *job) page(ctx context.Context, members []member, retryOnly bool, cursor
 // send fans a page out over the campaign's channels, MaxBatch recipients per
 // provider call and at most MaxInFlight calls at once across the worker,
 // and returns one delivery per member and channel that needed a send.
-func (j *job) send(ctx context.Context, members []member, prior map[priorKey]prior, retryOnly bool) []delivery {
-	sets := j.sendSets(members)
+func (j *job) send(ctx context.Context, members []member, prior map[priorKey]prior, retryOnly bool) ([]delivery, map[uint64]int64) {
+	sets, won := j.sendSets(members)
 	size := 0
 	for _, set := range sets {
 		size += len(set.members)
@@ -438,7 +450,7 @@ func (j *job) send(ctx context.Context, members []member, prior map[priorKey]pri
 		}
 	}
 	wg.Wait()
-	return dels[:n]
+	return dels[:n], won
 }
 
 // call makes one provider call and writes its outcomes into dels.
@@ -523,6 +535,9 @@ func (j *job) progress(ctx context.Context, d counts) {
 	for ch, c := range d.channels {
 		fields[campaign.ChannelField(campaign.FieldSent, ch)] = c[0]
 		fields[campaign.ChannelField(campaign.FieldFailed, ch)] = c[1]
+	}
+	for id, n := range d.rows {
+		fields[campaign.RowField(id)] = n
 	}
 	if err := j.w.cfg.Progress.HIncrByMany(ctx, campaign.ProgressKey(j.s.Kind, j.s.CampaignID), fields); err != nil {
 		j.log.Warn("push: live progress counters not updated", slog.String("error", err.Error()))
