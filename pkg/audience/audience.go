@@ -178,13 +178,13 @@ func (s Segment) Where(alias string) (string, []any) {
 		args = append(args, s.MaxActiveDays)
 	}
 	if len(s.TagsAll) > 0 {
-		m := tagMask(s.TagsAll)
+		m := TagMask(s.TagsAll)
 		conds = append(conds, "("+col("portrait_tags")+" & ?) = ?")
 		args = append(args, m, m)
 	}
 	if len(s.TagsAny) > 0 {
 		conds = append(conds, "("+col("portrait_tags")+" & ?) <> 0")
-		args = append(args, tagMask(s.TagsAny))
+		args = append(args, TagMask(s.TagsAny))
 	}
 	if len(conds) == 0 {
 		return "1=1", nil
@@ -204,16 +204,18 @@ func (s Segment) Matches(level, activeDays int, tags uint64) bool {
 	if s.MaxActiveDays > 0 && activeDays > s.MaxActiveDays {
 		return false
 	}
-	if m := tagMask(s.TagsAll); len(s.TagsAll) > 0 && tags&m != m {
+	if m := TagMask(s.TagsAll); len(s.TagsAll) > 0 && tags&m != m {
 		return false
 	}
-	if len(s.TagsAny) > 0 && tags&tagMask(s.TagsAny) == 0 {
+	if len(s.TagsAny) > 0 && tags&TagMask(s.TagsAny) == 0 {
 		return false
 	}
 	return true
 }
 
-func tagMask(names []string) uint64 {
+// TagMask is the portrait_tags bits of the named tags (unknown names are
+// left out: validate first).
+func TagMask(names []string) uint64 {
 	var m uint64
 	for _, n := range names {
 		if t, err := membership.ParseTag(n); err == nil {

@@ -111,18 +111,15 @@ func (k CampaignKind) GetSummary(ctx context.Context, h store.Handler, id uint64
 }
 
 func (s *Summary) decode(k CampaignKind) error {
-	s.Kind = k
-	s.Channels = s.Channels[:0]
-	for _, c := range strings.Split(s.ChannelsRaw, ",") {
-		if c == "" {
-			continue
-		}
-		ch, err := provider.ParseChannel(c)
-		if err != nil {
-			return fmt.Errorf("%s %d: stored channels %q: %w", k, s.ID, s.ChannelsRaw, err)
-		}
-		s.Channels = append(s.Channels, ch)
+	s.Kind, s.Channels = k, nil
+	if s.ChannelsRaw == "" {
+		return nil
 	}
+	chs, err := provider.ParseChannels(s.ChannelsRaw)
+	if err != nil {
+		return fmt.Errorf("%s %d: stored channels: %w", k, s.ID, err)
+	}
+	s.Channels = chs
 	return nil
 }
 

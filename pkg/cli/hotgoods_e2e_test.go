@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"mkt/pkg/hotgoods"
 	"mkt/pkg/provider"
 	"mkt/pkg/providersim"
+	"mkt/pkg/pushtest"
 )
 
 // writeDay writes the generated rows as a JSON Lines file and returns its path.
@@ -106,22 +108,30 @@ func TestHotgoodsImportAndLaunch(t *testing.T) {
 		}
 	}
 
-	// Two launches of the same day at once: each row once.
+	// Two nodes launch the same day at once (two mktctl processes): each
+	// row once.
 	const date = "2026-12-20"
 	var res hotgoods.ImportResult
 	e.runJSON(&res, "hotgoods", "import", "--date", date, file)
+	mktctl, err := pushtest.Build("mktctl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dsn := strings.TrimSpace(string(must(os.ReadFile(e.dsnFile))))
 	var wg sync.WaitGroup
 	results := make([]hotgoods.LaunchResult, 2)
 	for i := range results {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			code, out, errOut := e.run("hotgoods", "run", "--date", date, "--json")
-			if code != 0 {
-				t.Errorf("concurrent run: exit %d: %s", code, errOut)
+			cmd := exec.Command(mktctl, "hotgoods", "--mq-namespace", e.ns, "--log-level", "error", "run", "--date", date, "--json")
+			cmd.Env = append(os.Environ(), "MKT_MYSQL_DSN="+dsn)
+			out, err := cmd.Output()
+			if err != nil {
+				t.Errorf("concurrent run: %v: %s", err, out)
 				return
 			}
-			if err := json.Unmarshal([]byte(out), &results[i]); err != nil {
+			if err := json.Unmarshal(out, &results[i]); err != nil {
 				t.Errorf("%v: %s", err, out)
 			}
 		}()

@@ -233,17 +233,11 @@ func (r *Row) decode() error {
 	if err := json.Unmarshal(r.GoodsRaw, &r.Goods); err != nil {
 		return fmt.Errorf("hot-goods row %d: stored goods: %w", r.ID, err)
 	}
-	r.Channels = r.Channels[:0]
-	for _, s := range strings.Split(r.ChanRaw, ",") {
-		if s == "" {
-			continue
-		}
-		ch, err := provider.ParseChannel(s)
-		if err != nil {
-			return fmt.Errorf("hot-goods row %d: stored channels: %w", r.ID, err)
-		}
-		r.Channels = append(r.Channels, ch)
+	chs, err := provider.ParseChannels(r.ChanRaw)
+	if err != nil {
+		return fmt.Errorf("hot-goods row %d: stored channels: %w", r.ID, err)
 	}
+	r.Channels = chs
 	return nil
 }
 

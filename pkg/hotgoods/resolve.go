@@ -4,7 +4,7 @@ import (
 	"cmp"
 	"slices"
 
-	"mkt/pkg/membership"
+	"mkt/pkg/audience"
 )
 
 // Day is a day's rows compiled to resolve each member's row: the rows in
@@ -29,7 +29,7 @@ func NewDay(rows []Row) *Day {
 	for i := range rows {
 		r := &rows[i]
 		c := compiled{row: r, minActive: r.Filter.MinActiveDays, maxActive: r.Filter.MaxActiveDays,
-			all: tagMask(r.Filter.TagsAll), any: tagMask(r.Filter.TagsAny)}
+			all: audience.TagMask(r.Filter.TagsAll), any: audience.TagMask(r.Filter.TagsAny)}
 		for _, l := range r.Filter.Levels {
 			c.levels |= 1 << l
 		}
@@ -76,14 +76,4 @@ func (d *Day) Rows() []*Row {
 		out[i] = c.row
 	}
 	return out
-}
-
-func tagMask(names []string) uint64 {
-	var m uint64
-	for _, n := range names {
-		if t, err := membership.ParseTag(n); err == nil {
-			m |= t.Mask()
-		}
-	}
-	return m
 }
