@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -249,8 +250,10 @@ func parseID(arg string) (uint64, error) {
 // usageArgs makes a positional-argument check's error a usage error (exit 2).
 func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
-		if err := check(cmd, args); err != nil {
+		if err := check(cmd, args); err != nil && !errors.Is(err, ErrUsage) {
 			return fmt.Errorf("%w: %w", ErrUsage, err)
+		} else if err != nil {
+			return err
 		}
 		return nil
 	}

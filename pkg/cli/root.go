@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strings"
 	"sync"
 
 	"github.com/spf13/cobra"
@@ -181,7 +182,31 @@ func NewRootCmd(s Streams) (*cobra.Command, *App) {
 		newCouponCmd(app), newEventsCmd(app), newBenchCmd(app),
 		newWatchCmd(app, nil), newHotgoodsCmd(app),
 	)
+	usageInOnePlace(root)
 	return root, app
+}
+
+// usageInOnePlace makes, for the whole tree, a wrong number of arguments a
+// usage error (exit 2), and a command group given an unknown subcommand one
+// too (cobra would print the group's help and exit 0). Flag errors are
+// mapped by the root's flag error function, missing required flags by
+// exitCode.
+func usageInOnePlace(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		usageInOnePlace(sub)
+	}
+	switch {
+	case c.HasSubCommands() && !c.Runnable():
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageErrorf("unknown command %q for %q", args[0], cmd.CommandPath())
+			}
+			return nil
+		}
+		c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+	case c.Args != nil:
+		c.Args = usageArgs(c.Args)
+	}
 }
 
 // Main runs mktctl with args (without the program name) and returns the
@@ -202,11 +227,19 @@ func exitCode(err error) int {
 	switch {
 	case err == nil:
 		return ExitOK
-	case errors.Is(err, ErrUsage):
+	case errors.Is(err, ErrUsage), isFlagRuleError(err):
 		return ExitUsage
 	case errors.Is(err, ErrUnavailable):
 		return ExitUnavailable
 	default:
 		return ExitFailure
 	}
+}
+
+// isFlagRuleError reports cobra's errors for flags marked required or
+// grouped, which it returns as plain errors after parsing.
+func isFlagRuleError(err error) bool {
+	msg := err.Error()
+	return strings.HasPrefix(msg, "required flag(s) ") || strings.HasPrefix(msg, "if any flags in the group ") ||
+		strings.HasPrefix(msg, "at least one of the flags in the group ")
 }

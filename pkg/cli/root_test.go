@@ -1,0 +1,54 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+// TestUsageErrorsExitTwo: unknown subcommands, wrong argument counts and
+// missing required flags exit 2 with a message, for every command group,
+// before anything is opened.
+func TestUsageErrorsExitTwo(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"bogus"}, `unknown command "bogus" for "mktctl"`},
+		{[]string{"campaign", "bogus"}, `unknown command "bogus" for "mktctl campaign"`},
+		{[]string{"coupon", "bogus"}, `unknown command "bogus" for "mktctl coupon"`},
+		{[]string{"hotgoods", "bogus"}, `unknown command "bogus" for "mktctl hotgoods"`},
+		{[]string{"events", "bogus"}, `unknown command "bogus" for "mktctl events"`},
+		{[]string{"dev", "bogus"}, `unknown command "bogus" for "mktctl dev"`},
+		{[]string{"users", "bogus"}, `unknown command "bogus" for "mktctl users"`},
+		{[]string{"bench", "bogus"}, `unknown command "bogus" for "mktctl bench"`},
+		{[]string{"users", "seed", "extra"}, "unknown command"},
+		{[]string{"users", "seed"}, `required flag(s) "count" not set`},
+		{[]string{"migrate", "extra"}, "unknown command"},
+		{[]string{"migrate", "status", "extra"}, "unknown command"},
+		{[]string{"status", "extra"}, "unknown command"},
+		{[]string{"coupon", "show"}, "accepts 1 arg(s), received 0"},
+		{[]string{"coupon", "show", "1", "2"}, "accepts 1 arg(s), received 2"},
+		{[]string{"coupon", "claim", "5"}, `required flag(s) "member" not set`},
+		{[]string{"coupon", "disable"}, "accepts 1 arg(s)"},
+		{[]string{"coupon", "list", "x"}, "unknown command"},
+		{[]string{"campaign", "show"}, "accepts 1 arg(s), received 0"},
+		{[]string{"hotgoods", "show"}, "accepts 1 arg(s), received 0"},
+		{[]string{"watch", "1", "2"}, "accepts at most 1 arg(s)"},
+		{[]string{"users", "seed", "--count", "x"}, "invalid argument"},
+	} {
+		var out, errOut bytes.Buffer
+		code := Main(context.Background(), tc.args, Streams{In: strings.NewReader(""), Out: &out, Err: &errOut})
+		if code != ExitUsage || !strings.Contains(errOut.String(), tc.want) {
+			t.Errorf("mktctl %s: exit %d, %q; want %d and %q", strings.Join(tc.args, " "), code, errOut.String(), ExitUsage, tc.want)
+		}
+	}
+	// A group alone prints its help: exit 0.
+	var out bytes.Buffer
+	if code := Main(context.Background(), []string{"campaign"}, Streams{In: strings.NewReader(""), Out: &out, Err: &out}); code != 0 ||
+		!strings.Contains(out.String(), "Available Commands") {
+		t.Errorf("mktctl campaign: exit %d\n%s", code, out.String())
+	}
+}
