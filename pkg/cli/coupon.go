@@ -87,17 +87,21 @@ func couponParseTime(name, s string) (time.Time, error) {
 	return time.Time{}, usageErrorf("--%s %q: want RFC 3339 (2026-12-01T00:00:00Z), 2026-12-01T08:00 or 2026-12-01 (UTC)", name, s)
 }
 
-// couponParseDays accepts a Go duration or "<n>d".
+// couponParseDays accepts a Go duration or "<n>d", positive and at most
+// coupon.MaxWindow (checked before multiplying: a large day count must not
+// wrap around).
 func couponParseDays(s string) (time.Duration, error) {
+	bad := usageErrorf("--for %q: want a positive duration up to %d days, such as 72h or 30d", s, int(coupon.MaxWindow/(24*time.Hour)))
 	if n, ok := strings.CutSuffix(s, "d"); ok {
 		d, err := strconv.Atoi(n)
-		if err == nil && d > 0 {
-			return time.Duration(d) * 24 * time.Hour, nil
+		if err != nil || d <= 0 || time.Duration(d) > coupon.MaxWindow/(24*time.Hour) {
+			return 0, bad
 		}
+		return time.Duration(d) * 24 * time.Hour, nil
 	}
 	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		return 0, usageErrorf("--for %q: want a positive duration such as 72h or 30d", s)
+	if err != nil || d <= 0 || d > coupon.MaxWindow {
+		return 0, bad
 	}
 	return d, nil
 }
@@ -767,12 +771,20 @@ func couponParseMembers(list, rng string) ([]int64, error) {
 }
 
 // couponParseRange parses "A-B" (inclusive, positive, A ≤ B).
+// maxRangeMembers bounds a member id range given on the command line (bulk
+// issue, login events): ten million, the member base this system is sized
+// for.
+const maxRangeMembers = 10_000_000
+
 func couponParseRange(s string) (int64, int64, error) {
 	as, bs, ok := strings.Cut(s, "-")
 	a, err1 := strconv.ParseInt(strings.TrimSpace(as), 10, 64)
 	b, err2 := strconv.ParseInt(strings.TrimSpace(bs), 10, 64)
 	if !ok || err1 != nil || err2 != nil || a < 1 || b < a {
 		return 0, 0, usageErrorf("range %q: want A-B with 1 ≤ A ≤ B, e.g. 1-1000", s)
+	}
+	if b-a >= maxRangeMembers {
+		return 0, 0, usageErrorf("range %q covers %d members: at most %d at once", s, b-a+1, maxRangeMembers)
 	}
 	return a, b, nil
 }

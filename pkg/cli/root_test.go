@@ -52,3 +52,25 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		t.Errorf("mktctl campaign: exit %d\n%s", code, out.String())
 	}
 }
+
+// TestBoundedInputs: values that overflowed or flooded are refused before
+// anything is done.
+func TestBoundedInputs(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"coupon", "create", "--name", "x", "--amount", "1", "--for", "213504d"}, `--for "213504d": want a positive duration up to 3660 days`},
+		{[]string{"coupon", "create", "--name", "x", "--amount", "1", "--for", "100000000h"}, `--for "100000000h"`},
+		{[]string{"coupon", "create", "--name", "x", "--amount", "1", "--for", "0d"}, `--for "0d"`},
+		{[]string{"events", "login", "--range", "1-99999999999"}, "covers 99999999999 members: at most 10000000"},
+		{[]string{"coupon", "issue", "1", "--range", "1-20000000"}, "at most 10000000"},
+	} {
+		var out, errOut bytes.Buffer
+		code := Main(context.Background(), tc.args, Streams{In: strings.NewReader(""), Out: &out, Err: &errOut})
+		if code != ExitUsage || !strings.Contains(errOut.String(), tc.want) {
+			t.Errorf("mktctl %s: exit %d, %q; want %d and %q", strings.Join(tc.args, " "), code, errOut.String(), ExitUsage, tc.want)
+		}
+	}
+}
