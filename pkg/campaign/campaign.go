@@ -95,8 +95,21 @@ type Spec struct {
 // placeholder matches {name} in templates.
 var placeholder = regexp.MustCompile(`\{([a-z_]*)\}`)
 
-// Placeholders are the names a template may use, e.g. "{discount} off".
+// Placeholders are the names a template may use, e.g. "{discount} off";
+// Kind.Placeholders says which apply to a kind.
 var Placeholders = []string{"name", "threshold", "discount", "percent", "gift", "member_id"}
+
+// Placeholders returns the placeholders a template of the kind may use:
+// {name} and {member_id}, and the kind's own amounts.
+func (k Kind) Placeholders() []string {
+	own := map[Kind][]string{
+		KindFullReduction: {"threshold", "discount"},
+		KindFlatDiscount:  {"discount"},
+		KindPercentageOff: {"percent"},
+		KindGift:          {"gift"},
+	}[k]
+	return append([]string{"name"}, append(own, "member_id")...)
+}
 
 // Validate checks every field against now and returns all problems at once.
 func (s Spec) Validate(now time.Time) error {
@@ -145,10 +158,13 @@ func (s Spec) Validate(now time.Time) error {
 	case utf8.RuneCountInString(tmpl) > MaxTemplateLen:
 		bad("message template is longer than %d characters", MaxTemplateLen)
 	default:
-		for _, m := range placeholder.FindAllStringSubmatch(tmpl, -1) {
-			if !contains(Placeholders, m[1]) {
-				bad("template placeholder {%s} is unknown (want one of {%s})", m[1], strings.Join(Placeholders, "}, {"))
-			}
+		for _, p := range TemplateProblems(tmpl, s.Kind.Placeholders()) {
+			bad("message template: %s", p)
+		}
+	}
+	for _, f := range []struct{ name, value string }{{"name", s.Name}, {"gift text", s.GiftText}, {"created-by", s.CreatedBy}} {
+		for _, p := range TextProblems(f.value, false) {
+			bad("%s %s", f.name, p)
 		}
 	}
 	if len(s.Channels) == 0 {

@@ -49,7 +49,7 @@ func bindSpecFlags(fs *pflag.FlagSet, o *specOptions) {
 	fs.StringVar(&o.Discount, "discount", "", `full_reduction, flat_discount: amount off, e.g. "12.50"`)
 	fs.IntVar(&o.Percent, "percent", 0, "percentage_off: percent off, 1..99")
 	fs.StringVar(&o.Gift, "gift", "", "gift: what the member gets")
-	fs.StringVar(&o.Template, "template", "", "message text; placeholders {"+strings.Join(campaign.Placeholders, "} {")+"} (required)")
+	fs.StringVar(&o.Template, "template", "", "message text (required); placeholders {name}, {member_id} and the kind's own: {threshold} {discount} (full_reduction), {discount} (flat_discount), {percent} (percentage_off), {gift} (gift); braces only write placeholders")
 	fs.StringVar(&o.Channels, "channels", "", "comma-separated channels: sms, email, app, inbox (required)")
 	fs.IntSliceVar(&o.Levels, "levels", nil, "audience: member levels, e.g. 3,4")
 	fs.IntVar(&o.MinActiveDays, "min-active-days", 0, "audience: active on at least this many of the last 30 days")

@@ -61,14 +61,15 @@ func TestCampaignCreateFlags(t *testing.T) {
 					t.Errorf("start %v", s.StartAt)
 				}
 			}},
-		{name: "audience json", args: append([]string{"--kind", "gift", "--gift", "a mug", "--audience-json", `{"levels":[5]}`,
-			"--start-at", "2030-03-02T09:00:00+08:00"}, base...),
+		{name: "audience json", args: append(append([]string{"--kind", "gift", "--gift", "a mug", "--audience-json", `{"levels":[5]}`,
+			"--start-at", "2030-03-02T09:00:00+08:00"}, base...), "--template", "{gift} for {name}"),
 			check: func(t *testing.T, s campaign.Spec, _ *campaignCreateOptions) {
 				if len(s.Audience.Levels) != 1 || s.Audience.Levels[0] != 5 || s.StartAt.Format(time.RFC3339) != "2030-03-02T01:00:00Z" {
 					t.Errorf("spec %+v start %v", s.Audience, s.StartAt)
 				}
 			}},
-		{name: "percentage", args: append([]string{"--kind", "percentage_off", "--percent", "15"}, base...)},
+		{name: "percentage", args: append(append([]string{"--kind", "percentage_off", "--percent", "15"}, base...), "--template", "{percent} off {name}")},
+		{name: "placeholder of another kind", args: append([]string{"--kind", "percentage_off", "--percent", "15"}, base...), wantErr: "{discount} is unknown"},
 		{name: "no kind", args: base, wantErr: `kind ""`},
 		{name: "unknown kind", args: append([]string{"--kind", "bogo"}, base...), wantErr: `kind "bogo"`},
 		{name: "negative money", args: append([]string{"--kind", "flat_discount", "--discount", "-5"}, base...), wantErr: "--discount"},

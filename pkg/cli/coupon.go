@@ -219,8 +219,9 @@ A push-mode coupon (--mode push --message ... --channels ...) is stored and its
 "created" event published in one RocketMQ transaction, like a campaign: pushd
 shards its segment (--shard-size members per shard) from --from on, issues the
 coupon to each page of members in bulk and sends the message to every member
-holding it. The message may use {name}, {offer}, {amount}, {threshold},
-{percent}, {cap}, {valid_until} and {member_id}.
+holding it. The message may use {name}, {offer}, {threshold}, {valid_until},
+{member_id}, and {amount} (amount coupons) or {percent} and {cap} (percent
+coupons); braces only write placeholders.
 
 Kinds: amount (--amount off orders of at least --threshold), percent (--percent
 off, at most --cap, orders of at least --threshold). Money is decimal (12.50).

@@ -22,7 +22,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -106,6 +105,15 @@ var placeholder = regexp.MustCompile(`\{([a-z_]*)\}`)
 // orders from 100.00"), {amount}, {threshold}, {percent}, {cap}, {valid_until}
 // (the last day it is issued, UTC, e.g. 2026-12-07) and {member_id}.
 var Placeholders = []string{"name", "offer", "amount", "threshold", "percent", "cap", "valid_until", "member_id"}
+
+// Placeholders returns the placeholders a template of a coupon of kind k
+// may use: its amounts, not the other kind's.
+func (k Kind) Placeholders() []string {
+	if k == KindPercent {
+		return []string{"name", "offer", "percent", "cap", "threshold", "valid_until", "member_id"}
+	}
+	return []string{"name", "offer", "amount", "threshold", "valid_until", "member_id"}
+}
 
 // Status is whether a coupon is being issued.
 type Status string
@@ -224,6 +232,11 @@ func (s Spec) Validate(now time.Time) error {
 	case n > MaxNameLen:
 		bad("name is longer than %d characters", MaxNameLen)
 	}
+	for _, f := range []struct{ name, value string }{{"name", s.Name}, {"created-by", s.CreatedBy}} {
+		for _, p := range campaign.TextProblems(f.value, false) {
+			bad("%s %s", f.name, p)
+		}
+	}
 	money := func(what string, v int64) {
 		if v < 0 || v > MaxMoneyCents {
 			bad("%s %s is outside 0..%s", what, FormatMoney(v), FormatMoney(MaxMoneyCents))
@@ -296,10 +309,8 @@ func (s Spec) Validate(now time.Time) error {
 		case n > MaxTemplateLen:
 			bad("message template is longer than %d characters", MaxTemplateLen)
 		}
-		for _, m := range placeholder.FindAllStringSubmatch(s.Template, -1) {
-			if !slices.Contains(Placeholders, m[1]) {
-				bad("template placeholder {%s} is unknown (want one of {%s})", m[1], strings.Join(Placeholders, "}, {"))
-			}
+		for _, p := range campaign.TemplateProblems(s.Template, s.Kind.Placeholders()) {
+			bad("message template: %s", p)
 		}
 		if len(s.Channels) == 0 {
 			bad("a push-mode coupon needs at least one channel")

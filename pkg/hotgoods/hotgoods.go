@@ -123,6 +123,10 @@ func (in Input) problems() []string {
 		bad("segment", "is longer than %d characters", MaxSegmentName)
 	case name != in.Segment:
 		bad("segment", "has leading or trailing spaces")
+	default:
+		for _, p := range campaign.TextProblems(name, false) {
+			bad("segment", "%s", p)
+		}
 	}
 	if err := in.Filter.Validate(); err != nil {
 		for _, e := range strings.Split(err.Error(), "\n") {
@@ -155,6 +159,10 @@ func (in Input) problems() []string {
 			bad(f+".name", "is required")
 		case utf8.RuneCountInString(n) > MaxGoodsName:
 			bad(f+".name", "is longer than %d characters", MaxGoodsName)
+		default:
+			for _, p := range campaign.TextProblems(n, false) {
+				bad(f+".name", "%s", p)
+			}
 		}
 		if it.PriceCents <= 0 {
 			bad(f+".price", "must be positive")
@@ -170,10 +178,8 @@ func (in Input) problems() []string {
 	case utf8.RuneCountInString(tmpl) > MaxTemplate:
 		bad("template", "is longer than %d characters", MaxTemplate)
 	default:
-		for _, m := range placeholder.FindAllStringSubmatch(tmpl, -1) {
-			if !slices.Contains(Placeholders, m[1]) {
-				bad("template", "placeholder {%s} is unknown (want one of {%s})", m[1], strings.Join(Placeholders, "}, {"))
-			}
+		for _, p := range campaign.TemplateProblems(tmpl, Placeholders) {
+			bad("template", "%s", p)
 		}
 	}
 	if len(in.Channels) == 0 {
