@@ -1,6 +1,7 @@
 package campaign
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/rand"
@@ -9,7 +10,9 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -147,10 +150,10 @@ func (cr Creator) Create(ctx context.Context, s Spec, requestID string) (Created
 	if cr.DB == nil || cr.Tx == nil {
 		return Created{}, fmt.Errorf("campaign: create: Creator needs DB and Tx")
 	}
-	if c, err := GetByRequestID(ctx, cr.DB, requestID); err == nil {
+	if c, err := FindRequest(ctx, cr.DB, s, requestID); err == nil {
 		return Created{Campaign: c}, nil
 	} else if !errors.Is(err, ErrNotFound) {
-		return Created{}, err
+		return Created{Campaign: c}, err
 	}
 
 	err := cr.Announce(ctx, KindPromotion, requestID, func(ctx context.Context) error {
@@ -163,7 +166,10 @@ func (cr Creator) Create(ctx context.Context, s Spec, requestID string) (Created
 		if gerr != nil {
 			return Created{}, fmt.Errorf("campaign: load created campaign %q: %w", requestID, gerr)
 		}
-		return Created{Campaign: c, New: err == nil}, nil
+		if err != nil {
+			return Created{Campaign: c}, c.sameRequest(s, requestID)
+		}
+		return Created{Campaign: c, New: true}, nil
 	case errors.Is(err, ErrOutcomeUnknown):
 		if c, gerr := GetByRequestID(ctx, cr.DB, requestID); gerr == nil {
 			return Created{Campaign: c, New: true}, nil
@@ -172,6 +178,53 @@ func (cr Creator) Create(ctx context.Context, s Spec, requestID string) (Created
 	default:
 		return Created{}, err
 	}
+}
+
+// FindRequest returns the campaign created earlier with requestID, when s
+// asks for it again; ErrNotFound when there is none, and ErrInvalid naming
+// what differs when the request id was used for other parameters.
+func FindRequest(ctx context.Context, h store.Handler, s Spec, requestID string) (*Campaign, error) {
+	c, err := GetByRequestID(ctx, h, requestID)
+	if err != nil {
+		return nil, err
+	}
+	return c, c.sameRequest(s, requestID)
+}
+
+// sameRequest checks that s asks for the campaign c created earlier with
+// the same request id: reusing an idempotency key for other parameters is an
+// error naming what differs (as payment APIs treat their keys), not the
+// first campaign returned in silence. Start times within a minute are the
+// same request (a retried "--start-at +2h").
+func (c *Campaign) sameRequest(s Spec, requestID string) error {
+	var diff []string
+	differs := func(field string, same bool) {
+		if !same {
+			diff = append(diff, field)
+		}
+	}
+	differs("name", strings.TrimSpace(s.Name) == c.Name)
+	differs("kind", s.Kind == c.Kind)
+	differs("threshold", s.ThresholdCents == c.ThresholdCents)
+	differs("discount", s.DiscountCents == c.DiscountCents)
+	differs("percent", s.PercentOff == c.PercentOff)
+	differs("gift", strings.TrimSpace(s.GiftText) == c.GiftText)
+	differs("template", strings.TrimSpace(s.Template) == c.Template)
+	differs("channels", slices.Equal(s.Channels, c.Channels))
+	differs("audience", bytes.Equal(s.Audience.JSON(), c.Audience.JSON()))
+	differs("shard size", s.ShardSize == c.ShardSize)
+	switch {
+	case s.StartAt == nil || c.StartAt == nil:
+		differs("start", s.StartAt == nil && c.StartAt == nil)
+	default:
+		d := s.StartAt.Sub(*c.StartAt)
+		differs("start", d > -time.Minute && d < time.Minute)
+	}
+	if len(diff) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: request id %q created campaign %d with other parameters (%s differ): use a new request id",
+		ErrInvalid, requestID, c.ID, strings.Join(diff, ", "))
 }
 
 // ErrNothingToAnnounce, returned (wrapped) by an Announce insert, says it

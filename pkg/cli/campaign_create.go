@@ -82,9 +82,9 @@ func runCampaignCreate(ctx context.Context, app *App, q *campaignQueues, o *camp
 	}
 	// Fast path for a re-run: no broker needed to answer it.
 	res := campaign.Created{}
-	if res.Campaign, err = campaign.GetByRequestID(ctx, db, reqID); err != nil {
+	if res.Campaign, err = campaign.FindRequest(ctx, db, spec, reqID); err != nil {
 		if !errors.Is(err, campaign.ErrNotFound) {
-			return err
+			return campaignError(err)
 		}
 		tx, err := q.txProducer(app, db)
 		if err != nil {

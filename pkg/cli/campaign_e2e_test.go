@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -168,6 +169,13 @@ func TestCampaignCommandsEndToEnd(t *testing.T) {
 	code, out, errOut := e.run(create...)
 	if code != 0 || strings.TrimSpace(out) != formatID(created.ID) || !strings.Contains(errOut, "already exists") {
 		t.Errorf("create again: exit %d, %q, %q", code, out, errOut)
+	}
+	// The same request id with other parameters: refused, naming them.
+	changed := append([]string(nil), create...)
+	changed[slices.Index(changed, "15")] = "20"
+	changed[slices.Index(changed, "sms,email")] = "sms"
+	if code, _, errOut := e.run(changed...); code != ExitUsage || !strings.Contains(errOut, "discount, channels differ") {
+		t.Errorf("create again with other parameters: exit %d, %q", code, errOut)
 	}
 	// Bad input stores nothing.
 	if code, _, errOut := e.run("campaign", "create", "--name", "x", "--kind", "gift", "--template", "t", "--channels", "sms"); code != ExitUsage ||
