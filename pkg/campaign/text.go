@@ -79,3 +79,37 @@ func isPlaceholderName(s string) bool {
 	}
 	return true
 }
+
+// Printable returns s safe to print on a terminal: control characters
+// (escape sequences among them), line and paragraph separators and bytes
+// that are not UTF-8 are written as Go escapes (\x1b, \u2028), the rest
+// as is. Stored text is checked on the way in (TextProblems); this guards
+// what was stored before the check, or by other writers.
+func Printable(s string) string {
+	clean := true
+	for _, r := range s {
+		if r == utf8.RuneError || unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n <= 1:
+			fmt.Fprintf(&b, "\\x%02x", s[i])
+		case r < 0x80 && unicode.IsControl(r):
+			fmt.Fprintf(&b, "\\x%02x", r)
+		case unicode.IsControl(r) || r == '\u2028' || r == '\u2029':
+			fmt.Fprintf(&b, "\\u%04x", r)
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}

@@ -64,3 +64,18 @@ func TestSpecRefusesBadText(t *testing.T) {
 		}
 	}
 }
+
+func TestPrintable(t *testing.T) {
+	for in, want := range map[string]string{
+		"Spring sale":         "Spring sale",
+		"数码 sale":             "数码 sale",
+		"red\x1b[31mtext":     `red\x1b[31mtext`,
+		"tab\there":           `tab\x09here`,
+		"bad \xff byte":       `bad \xff byte`,
+		"line\u2028separator": `line\u2028separator`,
+	} {
+		if got := Printable(in); got != want {
+			t.Errorf("Printable(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

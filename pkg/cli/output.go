@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/user"
 	"text/tabwriter"
+
+	"mkt/pkg/campaign"
 )
 
 // writeJSON prints v as indented JSON followed by a newline.
@@ -19,7 +21,9 @@ func writeJSON(w io.Writer, v any) error {
 	return nil
 }
 
-// table prints aligned rows; the first row is the header.
+// table prints aligned rows; the first row is the header. Cells are printed
+// with control characters escaped (campaign.Printable): names come from
+// operators and files.
 func table(w io.Writer, rows [][]string) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, r := range rows {
@@ -27,7 +31,7 @@ func table(w io.Writer, rows [][]string) error {
 			if i > 0 {
 				fmt.Fprint(tw, "\t")
 			}
-			fmt.Fprint(tw, c)
+			fmt.Fprint(tw, campaign.Printable(c))
 		}
 		fmt.Fprintln(tw)
 	}

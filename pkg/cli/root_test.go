@@ -74,3 +74,20 @@ func TestBoundedInputs(t *testing.T) {
 		}
 	}
 }
+
+// TestStoredControlCharactersPrintEscaped: a name stored before names were
+// checked (or by another writer) is printed with its escape sequences
+// escaped by list and show.
+func TestStoredControlCharactersPrintEscaped(t *testing.T) {
+	e := newE2E(t, 10)
+	if _, err := e.db.ExecContext(context.Background(), `INSERT INTO sales_promotion (name, kind, discount_cents, message_template,
+		channels, audience) VALUES (?, 'flat_discount', 100, '{discount} off', 'sms', '{}')`, "evil\x1b[2Jname"); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"campaign", "list"}, {"campaign", "show", "1"}} {
+		code, out, errOut := e.run(args...)
+		if code != 0 || strings.ContainsRune(out, 0x1b) || !strings.Contains(out, `evil\x1b[2Jname`) {
+			t.Errorf("%v: exit %d, %q %s", args, code, out, errOut)
+		}
+	}
+}

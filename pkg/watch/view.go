@@ -208,7 +208,7 @@ func (m Model) listLines(l layout) []string {
 		if i == m.selected {
 			marker = "> "
 		}
-		row := marker + pad(r.Ref(), c.ref) + " " + pad(r.Name, c.name) + " " +
+		row := marker + pad(r.Ref(), c.ref) + " " + pad(campaign.Printable(r.Name), c.name) + " " +
 			statusStyle(r.Status).Render(pad(string(r.Status), c.status)) + " " +
 			bar(r.Percent, c.bar) + padLeft(fmt.Sprintf("%.1f%%", r.Percent), c.pct) + " " +
 			padLeft(rateText(r), c.rate) + " " + padLeft(etaText(r), c.eta)
@@ -224,13 +224,13 @@ func (m Model) listLines(l layout) []string {
 // deliveries, the heatmap, the workers and, when drilled into, failures.
 func (m Model) panel(r Run, l layout) []string {
 	w := m.width
-	title := styleBold.Render(r.Ref()) + " · " + r.Name + " · " + statusStyle(r.Status).Render(string(r.Status))
+	title := styleBold.Render(r.Ref()) + " · " + campaign.Printable(r.Name) + " · " + statusStyle(r.Status).Render(string(r.Status))
 	if l.list {
 		title = styleDim.Render("── ") + title
 	}
 	lines := []string{title}
 	if r.StatusReason != "" {
-		lines = append(lines, statusStyle(r.Status).Render("reason: "+r.StatusReason))
+		lines = append(lines, statusStyle(r.Status).Render("reason: "+campaign.Printable(r.StatusReason)))
 	}
 	barW := max(w-40, 10)
 	lines = append(lines,
@@ -340,7 +340,7 @@ func (m Model) workerLines(l layout) []string {
 			out = append(out, styleDim.Render(fmt.Sprintf("  … and %d more workers", len(ws)-i)))
 			break
 		}
-		owner := w.Owner
+		owner := campaign.Printable(w.Owner)
 		if owner == "" {
 			owner = "(released, awaiting republish)"
 		}
@@ -374,7 +374,7 @@ func (m Model) failureLines(r Run, l layout) []string {
 		if i == l.failRows {
 			break
 		}
-		out = append(out, "  "+padLeft(num(f.Count), 10)+"  "+pad(f.Channel, 6)+" "+f.Reason)
+		out = append(out, "  "+padLeft(num(f.Count), 10)+"  "+pad(f.Channel, 6)+" "+campaign.Printable(f.Reason))
 	}
 	for len(out) < 1+l.failRows {
 		out = append(out, "")
@@ -385,7 +385,7 @@ func (m Model) failureLines(r Run, l layout) []string {
 func (m Model) statusLine() string {
 	switch {
 	case m.confirm != nil:
-		return styleErr.Render(fmt.Sprintf("cancel %s %q? nothing more will be sent. y/n", m.confirm.Key(), m.confirm.Name))
+		return styleErr.Render(fmt.Sprintf("cancel %s %q? nothing more will be sent. y/n", m.confirm.Key(), campaign.Printable(m.confirm.Name)))
 	case m.filterOn:
 		return m.filter.View() + styleDim.Render("  enter keeps · esc clears")
 	}
