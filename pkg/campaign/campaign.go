@@ -180,17 +180,26 @@ func (s Spec) Validate(now time.Time) error {
 		errs = append(errs, fmt.Errorf("%w: %w", ErrInvalid, err))
 	}
 	if s.StartAt != nil {
-		if s.StartAt.Before(now.Add(-time.Minute)) {
-			bad("start time %s is in the past", s.StartAt.UTC().Format(time.RFC3339))
-		}
-		if s.StartAt.After(now.Add(MaxStartAhead)) {
-			bad("start time %s is more than %d days ahead", s.StartAt.UTC().Format(time.RFC3339), int(MaxStartAhead.Hours()/24))
+		if p := StartProblem(*s.StartAt, now); p != "" {
+			bad("%s", p)
 		}
 	}
 	if len(s.CreatedBy) > 64 {
 		bad("created-by is longer than 64 characters")
 	}
 	return errors.Join(errs...)
+}
+
+// StartProblem says what is wrong with a start time at now: in the past
+// (more than a minute ago) or more than MaxStartAhead ahead; "" when fine.
+func StartProblem(start, now time.Time) string {
+	switch {
+	case start.Before(now.Add(-time.Minute)):
+		return fmt.Sprintf("start time %s is in the past", start.UTC().Format(time.RFC3339))
+	case start.After(now.Add(MaxStartAhead)):
+		return fmt.Sprintf("start time %s is more than %d days ahead", start.UTC().Format(time.RFC3339), int(MaxStartAhead.Hours()/24))
+	}
+	return ""
 }
 
 func contains(list []string, s string) bool {

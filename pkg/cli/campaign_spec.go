@@ -150,10 +150,15 @@ func (o *specOptions) irrelevant() []string {
 	return out
 }
 
-// parsePreview is spec for `plan`: only the audience, channels, shard size
-// and start time matter, so only they are checked (the other flags are
-// accepted, so that a create command line can be previewed as it is).
+// parsePreview is spec for `plan`. A create command line (any of --name,
+// --kind, --template or an amount) is validated exactly as create validates
+// it, so plan never accepts what create refuses; an audience alone (with
+// channels, shard size and start) is previewed with those checked by the
+// same rules.
 func (o *specOptions) parsePreview(now time.Time) (campaign.Spec, error) {
+	if o.Name != "" || o.Kind != "" || o.Template != "" || o.Threshold != "" || o.Discount != "" || o.Percent != 0 || o.Gift != "" {
+		return o.spec(now)
+	}
 	var problems []string
 	s := campaign.Spec{ShardSize: o.ShardSize}
 	var err error
@@ -170,6 +175,11 @@ func (o *specOptions) parsePreview(now time.Time) (campaign.Spec, error) {
 	}
 	if err := audience.CheckShardSize(o.ShardSize); err != nil {
 		problems = append(problems, "--shard-size: "+err.Error())
+	}
+	if s.StartAt != nil {
+		if p := campaign.StartProblem(*s.StartAt, now); p != "" {
+			problems = append(problems, "--start-at: "+p)
+		}
 	}
 	if len(problems) > 0 {
 		return s, usageErrorf("%s", strings.Join(problems, "; "))

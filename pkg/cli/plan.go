@@ -21,9 +21,10 @@ enqueue them, and an estimate of the push duration for a provider latency,
 a number of sends in flight and a provider rate limit.
 
 Preview an existing campaign with --campaign ID, or describe one with the
-same flags as "campaign create" (only the audience, --channels, --shard-size
-and --start-at matter; the other create flags are accepted, so a create
-command line can be previewed as it is).
+same flags as "campaign create": a create command line (any of --name,
+--kind, --template or an amount) is validated exactly as create validates it,
+so plan refuses what create would refuse; an audience alone (with
+--channels, --shard-size and --start-at) is previewed as it is.
 
 The estimate:
   calls      = channels × ceil(members / provider_batch)

@@ -91,3 +91,33 @@ func TestStoredControlCharactersPrintEscaped(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanRefusesWhatCreateRefuses: one validation for both commands.
+func TestPlanRefusesWhatCreateRefuses(t *testing.T) {
+	t.Parallel()
+	base := []string{"--name", "x", "--channels", "sms"}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--kind", "flat_discount", "--discount", "-5", "--template", "{discount} off"}, "--discount"},
+		{[]string{"--kind", "percentage_off", "--percent", "101", "--template", "{percent} off"}, "1..99"},
+		{[]string{"--kind", "flat_discount", "--discount", "5", "--template", "{nickname}"}, "{nickname} is unknown"},
+		{[]string{"--kind", "flat_discount", "--discount", "5", "--template", "{discount} off", "--start-at", "2020-01-01T00:00:00Z"}, "is in the past"},
+	} {
+		for _, cmd := range [][]string{{"plan"}, {"campaign", "create"}} {
+			args := append(append(append([]string(nil), cmd...), base...), tc.args...)
+			var out, errOut bytes.Buffer
+			code := Main(context.Background(), args, Streams{In: strings.NewReader(""), Out: &out, Err: &errOut})
+			if code != ExitUsage || !strings.Contains(errOut.String(), tc.want) {
+				t.Errorf("mktctl %s: exit %d, %q; want %d and %q", strings.Join(args, " "), code, errOut.String(), ExitUsage, tc.want)
+			}
+		}
+	}
+	// An audience alone is still previewed, its start checked as create does.
+	var out, errOut bytes.Buffer
+	if code := Main(context.Background(), []string{"plan", "--levels", "1", "--start-at", "2020-01-01T00:00:00Z"},
+		Streams{In: strings.NewReader(""), Out: &out, Err: &errOut}); code != ExitUsage || !strings.Contains(errOut.String(), "is in the past") {
+		t.Errorf("plan with a past start: exit %d, %s", code, errOut.String())
+	}
+}
