@@ -111,6 +111,9 @@ func Parse(b []byte) (Segment, error) {
 	if err := dec.Decode(&s); err != nil {
 		return Segment{}, fmt.Errorf("%w: decode %q: %v", ErrInvalid, truncate(string(b), 120), err)
 	}
+	if rest := b[dec.InputOffset():]; len(bytes.TrimSpace(rest)) > 0 {
+		return Segment{}, fmt.Errorf("%w: decode %q: text after the JSON object", ErrInvalid, truncate(string(b), 120))
+	}
 	if err := s.Validate(); err != nil {
 		return Segment{}, err
 	}

@@ -151,3 +151,16 @@ func matching(t *testing.T, ctx context.Context, db store.Handler, s Segment) []
 	}
 	return ids
 }
+
+// TestParseRefusesTrailingText: an audience is one JSON object and nothing
+// after it.
+func TestParseRefusesTrailingText(t *testing.T) {
+	for _, in := range []string{`{"levels":[1]} garbage`, `{"levels":[1]}{"levels":[2]}`, `{} x`} {
+		if _, err := Parse([]byte(in)); err == nil || !strings.Contains(err.Error(), "text after the JSON object") {
+			t.Errorf("Parse(%q) = %v", in, err)
+		}
+	}
+	if s, err := Parse([]byte(" {\"levels\":[1]} \n")); err != nil || len(s.Levels) != 1 {
+		t.Errorf("surrounding spaces: %v %v", s, err)
+	}
+}

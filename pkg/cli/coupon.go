@@ -139,6 +139,13 @@ func (o couponCreateOptions) spec(now time.Time) (coupon.Spec, error) {
 		PerMemberLimit: o.PerMember, Mode: coupon.IssueMode(o.Mode), Template: o.Message,
 		ShardSize: o.ShardSize, CreatedBy: o.CreatedBy,
 	}
+	// A flag given is taken as given: 0 is not "the default" here.
+	if o.PerMember < 1 || o.PerMember > coupon.MaxPerMemberLimit {
+		return s, usageErrorf("--per-member %d: want 1..%d", o.PerMember, coupon.MaxPerMemberLimit)
+	}
+	if err := audience.CheckShardSize(o.ShardSize); err != nil {
+		return s, usageErrorf("--shard-size: %v", err)
+	}
 	var err error
 	for _, m := range []struct {
 		flag, v string

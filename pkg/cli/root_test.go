@@ -121,3 +121,26 @@ func TestPlanRefusesWhatCreateRefuses(t *testing.T) {
 		t.Errorf("plan with a past start: exit %d, %s", code, errOut.String())
 	}
 }
+
+// TestNoSilentCoercion: a value given is taken as given or refused, never
+// replaced by a default or read in part.
+func TestNoSilentCoercion(t *testing.T) {
+	t.Parallel()
+	coupon := []string{"coupon", "create", "--name", "x", "--amount", "1", "--for", "7d"}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{append(coupon, "--per-member", "0"), "--per-member 0: want 1..100"},
+		{append(coupon, "--mode", "push", "--message", "{name}", "--channels", "sms", "--shard-size", "0"), "--shard-size"},
+		{append(coupon, "--audience", `{"levels":[1]} garbage`), "text after the JSON object"},
+		{[]string{"campaign", "create", "--name", "x", "--kind", "flat_discount", "--discount", "5", "--template", "{discount} off",
+			"--channels", "sms", "--audience-json", `{"levels":[1]}{"levels":[2]}`}, "text after the JSON object"},
+	} {
+		var out, errOut bytes.Buffer
+		code := Main(context.Background(), tc.args, Streams{In: strings.NewReader(""), Out: &out, Err: &errOut})
+		if code != ExitUsage || !strings.Contains(errOut.String(), tc.want) {
+			t.Errorf("mktctl %s: exit %d, %q; want %d and %q", strings.Join(tc.args, " "), code, errOut.String(), ExitUsage, tc.want)
+		}
+	}
+}
