@@ -143,7 +143,7 @@ func (o couponCreateOptions) spec(now time.Time) (coupon.Spec, error) {
 	if o.PerMember < 1 || o.PerMember > coupon.MaxPerMemberLimit {
 		return s, usageErrorf("--per-member %d: want 1..%d", o.PerMember, coupon.MaxPerMemberLimit)
 	}
-	if err := audience.CheckShardSize(o.ShardSize); err != nil {
+	if err := audience.CheckShardSize(o.ShardSize); err != nil && coupon.IssueMode(o.Mode) == coupon.ModePush {
 		return s, usageErrorf("--shard-size: %v", err)
 	}
 	var err error
