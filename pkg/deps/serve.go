@@ -38,6 +38,9 @@ type DaemonSpec struct {
 	Topics []string
 	// BindFlags registers the daemon's own flags.
 	BindFlags func(fs *pflag.FlagSet)
+	// Validate checks the daemon's own flags once parsed, before anything
+	// is connected; its error is a usage error (exit 2).
+	Validate func() error
 	// Components builds the daemon's work once the dependencies are
 	// connected: they start after Deps, in order, and stop in reverse.
 	Components func(ctx context.Context, env *Env) ([]daemon.Component, error)
@@ -77,6 +80,11 @@ func Command(spec DaemonSpec, stderr io.Writer) *cobra.Command {
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if err := common.Resolve(); err != nil {
 			return usageError{err}
+		}
+		if spec.Validate != nil {
+			if err := spec.Validate(); err != nil {
+				return usageError{err}
+			}
 		}
 		logger, err := common.Logger(stderr)
 		if err != nil {

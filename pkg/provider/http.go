@@ -582,10 +582,27 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// redact removes the bearer token from s.
+// redact removes the bearer token from s, and the query strings and user
+// information of the provider's URLs (they may carry keys): a failure's
+// reason is stored with the delivery and shown to operators.
 func (p *HTTPProvider) redact(s string) string {
+	for _, u := range []string{p.cfg.URL, p.cfg.BatchURL} {
+		if u != "" && strings.Contains(s, u) {
+			s = strings.ReplaceAll(s, u, safeURL(u))
+		}
+	}
 	if p.cfg.Token == "" || !strings.Contains(s, p.cfg.Token) {
 		return s
 	}
 	return strings.ReplaceAll(s, p.cfg.Token, "[REDACTED]")
+}
+
+// safeURL is u without its user information, query and fragment.
+func safeURL(u string) string {
+	parsed, err := url.Parse(u)
+	if err != nil {
+		return "[provider URL]"
+	}
+	parsed.User, parsed.RawQuery, parsed.Fragment, parsed.RawFragment = nil, "", "", ""
+	return parsed.String()
 }

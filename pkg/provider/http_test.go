@@ -487,6 +487,17 @@ func TestTokenNeverInErrors(t *testing.T) {
 	pn := newProvider(t, provider.HTTPConfig{URL: "http://127.0.0.1:1/x?key=" + testToken, Token: testToken, MaxAttempts: 1})
 	check(pn.Send(context.Background(), smsMsg(1), recipients(1, 1)))
 
+	// Other secrets in the URL (a key in the query, user information) do not
+	// reach the stored reason either.
+	for _, u := range []string{"http://127.0.0.1:1/x?api_key=sekrit-42&sig=abc", "http://user:sekrit-42@127.0.0.1:1/x"} {
+		pu := newProvider(t, provider.HTTPConfig{URL: u, MaxAttempts: 1})
+		for _, r := range pu.Send(context.Background(), smsMsg(1), recipients(1, 1)) {
+			if r.Err == nil || strings.Contains(r.Err.Error(), "sekrit-42") || !strings.Contains(r.Err.Error(), "127.0.0.1:1/x") {
+				t.Errorf("%s: error %v", u, r.Err)
+			}
+		}
+	}
+
 	if _, err := provider.NewHTTP(provider.HTTPConfig{Channel: provider.ChannelSMS, URL: "ftp://x/" + testToken}); err == nil || strings.Contains(err.Error(), testToken) {
 		t.Fatalf("config error %v", err)
 	}

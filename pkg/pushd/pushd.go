@@ -67,6 +67,15 @@ func (o *Options) bind(fs *pflag.FlagSet) {
 	o.Providers = BindProviders(fs)
 }
 
+// validate refuses values that a default would otherwise replace in
+// silence (push.Config treats 0 as "the default").
+func (o *Options) validate() error {
+	if !(o.FailureThreshold > 0 && o.FailureThreshold <= 1) {
+		return fmt.Errorf("--failure-threshold %v: want more than 0 and at most 1 (1 = never pause)", o.FailureThreshold)
+	}
+	return nil
+}
+
 // Spec returns pushd's daemon description.
 func Spec() deps.DaemonSpec {
 	o := &Options{}
@@ -77,6 +86,7 @@ func Spec() deps.DaemonSpec {
 		DefaultOpsAddr: "127.0.0.1:9301",
 		Topics:         []string{campaign.TopicEvents, campaign.TopicShards},
 		BindFlags:      o.bind,
+		Validate:       o.validate,
 		Components: func(ctx context.Context, env *deps.Env) ([]daemon.Component, error) {
 			return components(env, o)
 		},
