@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"mkt/pkg/membership"
+	"mkt/pkg/strictjson"
 )
 
 // ErrInvalid is wrapped by every error about a Segment that cannot be used.
@@ -106,13 +107,8 @@ func Parse(b []byte) (Segment, error) {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return s, nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s); err != nil {
+	if err := strictjson.Decode(b, &s, strictjson.Options{}); err != nil {
 		return Segment{}, fmt.Errorf("%w: decode %q: %v", ErrInvalid, truncate(string(b), 120), err)
-	}
-	if rest := b[dec.InputOffset():]; len(bytes.TrimSpace(rest)) > 0 {
-		return Segment{}, fmt.Errorf("%w: decode %q: text after the JSON object", ErrInvalid, truncate(string(b), 120))
 	}
 	if err := s.Validate(); err != nil {
 		return Segment{}, err

@@ -156,7 +156,7 @@ func matching(t *testing.T, ctx context.Context, db store.Handler, s Segment) []
 // after it.
 func TestParseRefusesTrailingText(t *testing.T) {
 	for _, in := range []string{`{"levels":[1]} garbage`, `{"levels":[1]}{"levels":[2]}`, `{} x`} {
-		if _, err := Parse([]byte(in)); err == nil || !strings.Contains(err.Error(), "text after the JSON object") {
+		if _, err := Parse([]byte(in)); err == nil || !strings.Contains(err.Error(), "text after the JSON value") {
 			t.Errorf("Parse(%q) = %v", in, err)
 		}
 	}

@@ -1,11 +1,12 @@
 package campaign
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
+
+	"mkt/pkg/strictjson"
 )
 
 // Topics and tags of the push pipeline. Every pushd joins the planner group
@@ -116,15 +117,7 @@ func DecodeCreatedEvent(b []byte) (CreatedEvent, error) {
 }
 
 func strictDecode(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return fmt.Errorf("trailing data")
-	}
-	return nil
+	return strictjson.Decode(b, v, strictjson.Options{})
 }
 
 // Encode returns the JSON body of v.

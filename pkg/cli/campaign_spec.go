@@ -15,6 +15,7 @@ import (
 	"mkt/pkg/audience"
 	"mkt/pkg/campaign"
 	"mkt/pkg/provider"
+	"mkt/pkg/store"
 )
 
 // specOptions are the flags describing a campaign, shared by `campaign
@@ -250,8 +251,8 @@ func trimAll(in []string) []string {
 
 // parseID parses a campaign id argument.
 func parseID(arg string) (uint64, error) {
-	id, err := strconv.ParseUint(arg, 10, 64)
-	if err != nil || id == 0 {
+	id, err := store.ParseID(arg)
+	if err != nil {
 		return 0, usageErrorf("campaign id %q: want a positive integer", arg)
 	}
 	return id, nil

@@ -14,6 +14,7 @@ import (
 	"mkt/pkg/cache"
 	"mkt/pkg/coupon"
 	"mkt/pkg/provider"
+	"mkt/pkg/store"
 )
 
 func newCouponCmd(app *App) *cobra.Command {
@@ -405,11 +406,11 @@ func newCouponListCmd(app *App) *cobra.Command {
 }
 
 func couponParseID(what, s string) (int64, error) {
-	id, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || id <= 0 {
+	id, err := store.ParseID(s)
+	if err != nil {
 		return 0, usageErrorf("%s %q: want a positive integer", what, s)
 	}
-	return id, nil
+	return int64(id), nil
 }
 
 // couponShow is `coupon show`'s JSON.

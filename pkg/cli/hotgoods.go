@@ -15,6 +15,7 @@ import (
 	"mkt/pkg/campaign"
 	"mkt/pkg/hotgoods"
 	"mkt/pkg/provider"
+	"mkt/pkg/store"
 )
 
 const hotgoodsLong = `hotgoods pushes each user-portrait segment its daily hot goods.
@@ -291,8 +292,8 @@ func newHotgoodsShowCmd(app *App, runF func(*hotgoodsShowOptions) error) *cobra.
 		Short: "Show a row: its segment, goods, the messages it sends, and its run's progress",
 		Args:  usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := strconv.ParseUint(args[0], 10, 64)
-			if err != nil || id == 0 {
+			id, err := store.ParseID(args[0])
+			if err != nil {
 				return usageErrorf("row id %q: want a positive integer", args[0])
 			}
 			o.ID = id
@@ -489,8 +490,8 @@ func newHotgoodsControlCmd(app *App, q *campaignQueues, action string) *cobra.Co
 		Short: strings.ToUpper(action[:1]) + action[1:] + " a hot-goods run, as `campaign " + action + "` does a promotion",
 		Args:  usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := strconv.ParseUint(args[0], 10, 64)
-			if err != nil || id == 0 {
+			id, err := store.ParseID(args[0])
+			if err != nil {
 				return usageErrorf("run id %q: want a positive integer", args[0])
 			}
 			if len(reason) > 200 {

@@ -38,6 +38,11 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{[]string{"hotgoods", "show"}, "accepts 1 arg(s), received 0"},
 		{[]string{"watch", "1", "2"}, "accepts at most 1 arg(s)"},
 		{[]string{"users", "seed", "--count", "x"}, "invalid argument"},
+		{[]string{"campaign", "show", "+5"}, `campaign id "+5": want a positive integer`},
+		{[]string{"campaign", "pause", "007"}, `campaign id "007"`},
+		{[]string{"coupon", "show", "+5012"}, `"+5012": want a positive integer`},
+		{[]string{"hotgoods", "show", "0"}, `row id "0"`},
+		{[]string{"watch", "promotion:05"}, "positive integer"},
 	} {
 		var out, errOut bytes.Buffer
 		code := Main(context.Background(), tc.args, Streams{In: strings.NewReader(""), Out: &out, Err: &errOut})
@@ -133,9 +138,9 @@ func TestNoSilentCoercion(t *testing.T) {
 	}{
 		{append(coupon, "--per-member", "0"), "--per-member 0: want 1..100"},
 		{append(coupon, "--mode", "push", "--message", "{name}", "--channels", "sms", "--shard-size", "0"), "--shard-size"},
-		{append(coupon, "--audience", `{"levels":[1]} garbage`), "text after the JSON object"},
+		{append(coupon, "--audience", `{"levels":[1]} garbage`), "text after the JSON value"},
 		{[]string{"campaign", "create", "--name", "x", "--kind", "flat_discount", "--discount", "5", "--template", "{discount} off",
-			"--channels", "sms", "--audience-json", `{"levels":[1]}{"levels":[2]}`}, "text after the JSON object"},
+			"--channels", "sms", "--audience-json", `{"levels":[1]}{"levels":[2]}`}, "text after the JSON value"},
 	} {
 		var out, errOut bytes.Buffer
 		code := Main(context.Background(), tc.args, Streams{In: strings.NewReader(""), Out: &out, Err: &errOut})

@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	pathpkg "path"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"mkt/pkg/coupon"
 	"mkt/pkg/daemon"
 	"mkt/pkg/store"
+	"mkt/pkg/strictjson"
 )
 
 // API error codes, the "code" of every error body (see docs/COUPONS.md).
@@ -92,7 +95,22 @@ func NewAPI(cfg APIConfig) (http.Handler, error) {
 	mux.HandleFunc("POST /v1/items/{item_id}/redeem", a.redeem)
 	mux.HandleFunc("GET /v1/coupons/{coupon_id}", a.coupon)
 	mux.HandleFunc("POST /v1/coupons/{coupon_id}/issue", a.issue)
-	return a.auth(muxErrorsJSON(mux)), nil
+	return cleanPaths(a.auth(muxErrorsJSON(mux))), nil
+}
+
+// cleanPaths answers 400 to a path that is not in its clean form ("..",
+// ".", "//"): the mux would redirect /v1/members/1/../2/items to another
+// member's items.
+func cleanPaths(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		raw := strings.ToLower(r.URL.RawPath)
+		if p == "" || p != pathpkg.Clean(p) || strings.Contains(raw, "%2f") || strings.Contains(raw, "%2e") || strings.Contains(raw, "%5c") {
+			writeError(w, http.StatusBadRequest, CodeInvalidRequest, "the path must be in its clean form (no .., . or //)")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 type api struct {
@@ -193,17 +211,21 @@ func (a *api) fail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 func pathID(r *http.Request, name string) (int64, error) {
-	id, err := strconv.ParseInt(r.PathValue(name), 10, 64)
-	if err != nil || id <= 0 {
+	id, err := store.ParseID(r.PathValue(name))
+	if err != nil {
 		return 0, fmt.Errorf("%w: %s %q is not a positive integer", coupon.ErrInvalid, name, r.PathValue(name))
 	}
-	return id, nil
+	return int64(id), nil
 }
 
+// decode reads a request body strictly (strictjson): one JSON object of
+// the documented keys, exactly spelled, each once, nothing after it.
 func decode(r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxBodyBytes))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBodyBytes))
+	if err != nil {
+		return fmt.Errorf("%w: request body: %v", coupon.ErrInvalid, err)
+	}
+	if err := strictjson.Decode(body, v, strictjson.Options{}); err != nil {
 		return fmt.Errorf("%w: request body: %v", coupon.ErrInvalid, err)
 	}
 	return nil

@@ -336,9 +336,13 @@ type apiClient struct {
 func (a apiClient) do(method, path string, body any) (int, map[string]any) {
 	a.t.Helper()
 	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
+	switch b := body.(type) {
+	case nil:
+	case string: // sent as it is
+		rd = strings.NewReader(b)
+	default:
+		j, _ := json.Marshal(b)
+		rd = bytes.NewReader(j)
 	}
 	req, err := http.NewRequest(method, a.url+path, rd)
 	if err != nil {
@@ -426,6 +430,16 @@ func TestAPI(t *testing.T) {
 		{"GET", "/v1/nothing", nil, 404, CodeNotFound},
 		{"DELETE", path("claim"), nil, 405, CodeMethod},
 		{"POST", fmt.Sprintf("/v1/coupons/%d/issue", id), map[string]any{"member_ids": []int64{}}, 400, CodeInvalidRequest},
+		// Bodies are read strictly: one object, keys exact and once.
+		{"POST", path("claim"), `{"member_id":1} garbage`, 400, CodeInvalidRequest},
+		{"POST", path("claim"), `{"Member_ID":1}`, 400, CodeInvalidRequest},
+		{"POST", path("claim"), `{"member_id":2,"member_id":1}`, 400, CodeInvalidRequest},
+		// Ids are plain decimals; paths are clean.
+		{"GET", fmt.Sprintf("/v1/items/+%d", item), nil, 400, CodeInvalidRequest},
+		{"GET", fmt.Sprintf("/v1/items/00%d", item), nil, 400, CodeInvalidRequest},
+		{"GET", "/v1/members/2/../1/items", nil, 400, CodeInvalidRequest},
+		{"GET", "/v1/members/1/items/./", nil, 400, CodeInvalidRequest},
+		{"GET", "/v1//members/1/items", nil, 400, CodeInvalidRequest},
 	} {
 		code, body := api.do(tc.method, tc.path, tc.body)
 		if code != tc.status || errCode(body) != tc.code {

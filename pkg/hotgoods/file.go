@@ -15,6 +15,7 @@ import (
 	"mkt/pkg/audience"
 	"mkt/pkg/coupon"
 	"mkt/pkg/provider"
+	"mkt/pkg/strictjson"
 )
 
 // Format is an import file's format.
@@ -156,16 +157,9 @@ func parseJSONL(data []byte) ([]ParsedRow, []LineError) {
 		if len(text) == 0 {
 			continue
 		}
-		dec := json.NewDecoder(bytes.NewReader(text))
-		dec.DisallowUnknownFields()
-		dec.UseNumber()
 		var jr jsonRow
-		if err := dec.Decode(&jr); err != nil {
+		if err := strictjson.Decode(text, &jr, strictjson.Options{}); err != nil {
 			problems = append(problems, LineError{Line: line, Reason: "not a JSON object of the documented fields: " + err.Error()})
-			continue
-		}
-		if dec.More() {
-			problems = append(problems, LineError{Line: line, Reason: "more than one JSON value on the line"})
 			continue
 		}
 		var in Input
@@ -220,10 +214,8 @@ func parseJSONL(data []byte) ([]ParsedRow, []LineError) {
 }
 
 func decodeFilter(raw []byte) (audience.Segment, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
 	var f audience.Segment
-	if err := dec.Decode(&f); err != nil {
+	if err := strictjson.Decode(raw, &f, strictjson.Options{}); err != nil {
 		return f, fmt.Errorf("want an object of levels, min_active_days, max_active_days, tags_all, tags_any: %v", err)
 	}
 	return f, nil

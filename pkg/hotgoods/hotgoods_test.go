@@ -50,6 +50,8 @@ func TestParseNamesEveryBadLine(t *testing.T) {
 	cases := []struct{ line, field, reason string }{
 		{`{"segment": "broken"`, "", "not a JSON object"},
 		{edit(`"priority":10`, `"priority":10,"colour":"red"`), "", `unknown field "colour"`},
+		{edit(`"priority":10`, `"priority":10,"priority":11`), "", `key "priority" is given twice`},
+		{edit(`"goods_kind"`, `"Goods_Kind"`), "", `keys are case-sensitive`},
 		{edit(`"segment":"digital-fans",`, ``), "segment", "is required"},
 		{edit(`"digital-fans"`, `"`+strings.Repeat("x", 65)+`"`), "segment", "longer than 64"},
 		{edit(`"digital-fans"`, `" padded "`), "segment", "spaces"},

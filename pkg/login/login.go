@@ -32,6 +32,7 @@ import (
 	"unicode/utf8"
 
 	"mkt/pkg/mq"
+	"mkt/pkg/strictjson"
 )
 
 // Topic carries the account system's user-logged-in events.
@@ -141,15 +142,17 @@ func (e Event) Encode() []byte {
 	return b
 }
 
-// Decode parses and validates a JSON body. Unknown fields are ignored (the
-// account system may send more than the contract names). Every failure
+// Decode parses and validates a JSON body strictly (strictjson): one
+// object, keys spelled exactly and each given once, nothing after it.
+// Unknown fields are ignored (the account system may send more than the
+// contract names). Every failure
 // wraps ErrInvalid: such a message is poison and retrying cannot help.
 func Decode(body []byte) (Event, error) {
 	var e Event
 	if len(bytes.TrimSpace(body)) == 0 {
 		return Event{}, fmt.Errorf("%w: empty body", ErrInvalid)
 	}
-	if err := json.Unmarshal(body, &e); err != nil {
+	if err := strictjson.Decode(body, &e, strictjson.Options{AllowUnknown: true}); err != nil {
 		return Event{}, fmt.Errorf("%w: decode body: %v", ErrInvalid, err)
 	}
 	if err := e.Validate(); err != nil {

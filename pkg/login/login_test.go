@@ -44,6 +44,10 @@ func TestDecodeRejects(t *testing.T) {
 		`{"member_id":5,"login_at":"2026-11-26T08:15:30Z","ip":"999.1.1.1"}`,
 		`{"member_id":5,"login_at":"2026-11-26T08:15:30Z","event_id":"` + strings.Repeat("x", 65) + `"}`,
 		`{"member_id":"5","login_at":"2026-11-26T08:15:30Z"}`,
+		// Strict: nothing after the object, keys exact and once.
+		`{"member_id":5,"login_at":"2026-11-26T08:15:30Z"} trailing`,
+		`{"Member_ID":5,"login_at":"2026-11-26T08:15:30Z"}`,
+		`{"member_id":7,"member_id":5,"login_at":"2026-11-26T08:15:30Z"}`,
 	} {
 		if _, err := Decode([]byte(body)); !errors.Is(err, ErrInvalid) {
 			t.Errorf("Decode(%q) = %v, want ErrInvalid", body, err)

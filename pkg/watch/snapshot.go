@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -53,8 +52,8 @@ func ParseTarget(s string) (Target, error) {
 	if err != nil {
 		return Target{}, fmt.Errorf("campaign %q: %w", s, err)
 	}
-	id, err := strconv.ParseUint(idText, 10, 64)
-	if err != nil || id == 0 {
+	id, err := store.ParseID(idText)
+	if err != nil {
 		return Target{}, fmt.Errorf("campaign %q: the id must be a positive integer", s)
 	}
 	return Target{Kind: k, ID: id}, nil
