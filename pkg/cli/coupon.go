@@ -820,6 +820,9 @@ It does not check the audience: the caller chooses the members.`,
 			if err != nil {
 				return err
 			}
+			if err := coupon.CheckMembers(cmd.Context(), db, members); err != nil {
+				return couponErr(err)
+			}
 			res, err := coupon.IssueToMembers(cmd.Context(), db, id, members, time.Now())
 			if err != nil {
 				return couponErr(err)

@@ -15,6 +15,7 @@ import (
 
 	"mkt/pkg/cache"
 	"mkt/pkg/coupon"
+	"mkt/pkg/store"
 	"mkt/pkg/store/storetest"
 )
 
@@ -119,6 +120,12 @@ func TestCouponCommands(t *testing.T) {
 		defer c.Close()
 		_, _ = c.DeleteAll(ctx)
 	})
+	seedDB, err := store.Open(context.Background(), store.Config{DSN: dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.SeedMembers(t, seedDB, 100)
+	_ = seedDB.Close()
 	dir := t.TempDir()
 	dsnFile := dir + "/dsn"
 	if err := os.WriteFile(dsnFile, []byte(dsn), 0o600); err != nil {

@@ -61,8 +61,11 @@ func (c *attrCache) lookup(ctx context.Context, h store.Handler, members []int64
 	}
 	loaded := make(map[int64]memberAttrs, len(miss))
 	for chunk := range slices.Chunk(miss, 1000) {
-		q := `SELECT member_id, member_level, active_days, portrait_tags FROM membership_filter
-			WHERE member_id IN (?` + strings.Repeat(",?", len(chunk)-1) + `)`
+		// Found means a member: a login of an id that does not exist
+		// issues nothing.
+		q := `SELECT f.member_id, f.member_level, f.active_days, f.portrait_tags FROM membership_filter f
+			JOIN membership_account a ON a.id = f.member_id
+			WHERE f.member_id IN (?` + strings.Repeat(",?", len(chunk)-1) + `)`
 		args := make([]any, len(chunk))
 		for i, m := range chunk {
 			args[i] = m

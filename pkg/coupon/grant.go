@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -251,6 +252,38 @@ func IssueToMembers(ctx context.Context, db *store.DB, id int64, memberIDs []int
 		}
 	}
 	return res, nil
+}
+
+// CheckMembers refuses member ids that are not members, naming them (at
+// most 20): what a person or another system asks
+// to issue to is checked before anything is issued.
+func CheckMembers(ctx context.Context, db store.Handler, memberIDs []int64) error {
+	members := dedupe(memberIDs)
+	var unknown []string
+	for chunk := range slices.Chunk(members, maxGrantMembers) {
+		args := make([]any, len(chunk))
+		for i, m := range chunk {
+			args[i] = m
+		}
+		var found []int64
+		if err := db.SelectContext(ctx, &found, `SELECT id FROM membership_account
+			WHERE id IN (?`+strings.Repeat(",?", len(chunk)-1)+`)`, args...); err != nil {
+			return fmt.Errorf("coupon: check members: %w", store.MapError(err))
+		}
+		ok := make(map[int64]bool, len(found))
+		for _, f := range found {
+			ok[f] = true
+		}
+		for _, m := range chunk {
+			if !ok[m] && len(unknown) < 20 {
+				unknown = append(unknown, strconv.FormatInt(m, 10))
+			}
+		}
+	}
+	if len(unknown) > 0 {
+		return fmt.Errorf("%w: no such members: %s", ErrInvalid, strings.Join(unknown, ", "))
+	}
+	return nil
 }
 
 // dedupe returns ids without repeats, in first-seen order.

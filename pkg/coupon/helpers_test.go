@@ -71,6 +71,9 @@ func newTestEnv(t testing.TB) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Logins and bulk issues are for existing members only: the tests'
+	// members are 1..3000 (a test needing another one inserts it).
+	storetest.SeedMembers(t, db, 3000)
 	return &testEnv{db: db, cache: c, state: st}
 }
 

@@ -356,6 +356,12 @@ func TestRebuildFromMySQL(t *testing.T) {
 		evs = append(evs, loginOf(m, now))
 	}
 	evs = append(evs, loginOf(1<<30, now)) // beyond the bitfield: kept in the hash
+	if _, err := e.db.ExecContext(ctx, `INSERT INTO membership_account (id, username) VALUES (?, 'far')`, 1<<30); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.db.ExecContext(ctx, `INSERT INTO membership_filter (member_id) VALUES (?)`, 1<<30); err != nil {
+		t.Fatal(err)
+	}
 	if got := processUntilSettled(t, is, evs); got != 602 {
 		t.Fatalf("issued %d", got)
 	}
@@ -399,12 +405,13 @@ func TestSegmentAudience(t *testing.T) {
 	c := e.create(t, s)
 	is := e.issuer(t, nil)
 	var evs []login.Event
-	for m := int64(1); m <= 310; m++ { // 301..310 have no attributes
+	for m := int64(1); m <= 310; m++ {
 		evs = append(evs, loginOf(m, now))
 	}
+	evs = append(evs, loginOf(5000, now)) // no such member: nothing
 	processUntilSettled(t, is, evs)
 	var want []int64
-	if err := e.db.SelectContext(ctx, &want, `SELECT member_id FROM membership_filter WHERE member_level = 1 ORDER BY member_id`); err != nil {
+	if err := e.db.SelectContext(ctx, &want, `SELECT member_id FROM membership_filter WHERE member_level = 1 AND member_id <= 310 ORDER BY member_id`); err != nil {
 		t.Fatal(err)
 	}
 	per := checkInvariants(t, e.db, c.ID)
@@ -518,5 +525,44 @@ func TestHandleLoginBatches(t *testing.T) {
 	}
 	if per := checkInvariants(t, e.db, c.ID); len(per) != 2000 {
 		t.Errorf("%d members served, want 2000", len(per))
+	}
+}
+
+// TestLoginOfUnknownMemberGetsNothing: a login event for a member id that
+// does not exist issues nothing, even of an everyone coupon, and takes no
+// quota; a huge id does not grow Redis.
+func TestLoginOfUnknownMemberGetsNothing(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	now := time.Now()
+	s := baseSpec(now)
+	quota := int64(10)
+	s.TotalQuota = &quota
+	c := e.create(t, s)
+	is := e.issuer(t, nil)
+	before, err := e.state.ReadCounters(t.Context(), c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := processUntilSettled(t, is, []login.Event{loginOf(99999999999, now), loginOf(3001, now)}); got != 0 {
+		t.Fatalf("unknown members were issued %d items", got)
+	}
+	if per := checkInvariants(t, e.db, c.ID); len(per) != 0 {
+		t.Errorf("holders: %v", per)
+	}
+	after, err := e.state.ReadCounters(t.Context(), c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Issued != before.Issued {
+		t.Errorf("quota counter moved: %+v → %+v", before, after)
+	}
+	var bytes int64
+	for _, k := range e.cache.Redis().Keys(t.Context(), e.cache.Key("*")).Val() {
+		n, _ := e.cache.Redis().MemoryUsage(t.Context(), k).Result()
+		bytes += n
+	}
+	if bytes > 1<<20 {
+		t.Errorf("Redis holds %d bytes after two logins of unknown members", bytes)
 	}
 }

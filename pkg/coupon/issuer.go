@@ -474,14 +474,13 @@ func (is *Issuer) Process(ctx context.Context, evs []login.Event) []Result {
 		}
 		j.events[m] = append(j.events[m], i)
 	}
+	// Every candidate, of an everyone coupon too, is looked up: only an
+	// existing, active member is issued anything (an unknown id consumed
+	// quota and grew Redis before).
 	for i, ev := range evs {
 		at := is.loginTime(ev)
 		for _, c := range coupons {
 			if !c.IssuableAt(at) {
-				continue
-			}
-			if c.Audience.Everyone() {
-				add(c, i)
 				continue
 			}
 			segCands = append(segCands, segCand{c, i})
@@ -497,7 +496,7 @@ func (is *Issuer) Process(ctx context.Context, evs []login.Event) []Result {
 		} else {
 			for _, sc := range segCands {
 				a := attrs[evs[sc.idx].MemberID]
-				if a.found && sc.c.Audience.Matches(a.level, a.activeDays, a.tags) {
+				if a.found && (sc.c.Audience.Everyone() || sc.c.Audience.Matches(a.level, a.activeDays, a.tags)) {
 					add(sc.c, sc.idx)
 				}
 			}

@@ -367,6 +367,10 @@ func (a *api) issue(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
+	if err := coupon.CheckMembers(r.Context(), a.db, b.MemberIDs); err != nil {
+		a.fail(w, r, err)
+		return
+	}
 	res, err := coupon.IssueToMembers(r.Context(), a.db, id, b.MemberIDs, a.now())
 	if err != nil {
 		a.fail(w, r, err)

@@ -161,6 +161,7 @@ func itemsByMember(t testing.TB, db *store.DB, id int64) map[int64]int {
 func TestLoginsThroughRocketMQ(t *testing.T) {
 	t.Parallel()
 	db := storetest.NewDB(t)
+	storetest.SeedMembers(t, db, 3000)
 	c := testCache(t)
 	mqc := testMQ(t)
 	sfx := randHex(t)
@@ -375,6 +376,7 @@ func errCode(body map[string]any) string {
 func TestAPI(t *testing.T) {
 	t.Parallel()
 	db := storetest.NewDB(t)
+	storetest.SeedMembers(t, db, 100)
 	ctx := t.Context()
 	now := time.Now()
 	created, err := coupon.Create(ctx, db, nil, baseSpec(now), "", now)
@@ -430,6 +432,7 @@ func TestAPI(t *testing.T) {
 		{"GET", "/v1/nothing", nil, 404, CodeNotFound},
 		{"DELETE", path("claim"), nil, 405, CodeMethod},
 		{"POST", fmt.Sprintf("/v1/coupons/%d/issue", id), map[string]any{"member_ids": []int64{}}, 400, CodeInvalidRequest},
+		{"POST", fmt.Sprintf("/v1/coupons/%d/issue", id), map[string]any{"member_ids": []int64{1, 99999999999}}, 400, CodeInvalidRequest},
 		// Bodies are read strictly: one object, keys exact and once.
 		{"POST", path("claim"), `{"member_id":1} garbage`, 400, CodeInvalidRequest},
 		{"POST", path("claim"), `{"Member_ID":1}`, 400, CodeInvalidRequest},

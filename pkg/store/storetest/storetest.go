@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"mkt/pkg/membership"
 	"mkt/pkg/store"
 )
 
@@ -92,4 +93,15 @@ func NewDB(t testing.TB) *store.DB {
 	// Registered after the drop, so it runs first (cleanups run LIFO).
 	t.Cleanup(func() { _ = db.Close() })
 	return db
+}
+
+// SeedMembers adds the synthetic members 1..n to db (membership.Seed): what
+// is issued or sent goes to existing members only.
+func SeedMembers(t testing.TB, db *store.DB, n int64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
+	defer cancel()
+	if _, err := membership.Seed(ctx, db, membership.SeedOptions{Target: n}); err != nil {
+		t.Fatalf("storetest: seed %d members: %v", n, err)
+	}
 }
