@@ -154,12 +154,14 @@ func Lock(ctx context.Context, h store.Handler, r LockRequest, now time.Time) (T
 	heldByUs := func(it *Item) bool {
 		return it.Status == ItemLocked && it.OrderID != nil && *it.OrderID == r.OrderID
 	}
-	if heldByUs(it) {
-		return Transition{Item: it, DiscountCents: c.Discount(r.OrderTotalCents)}, nil
-	}
+	// The threshold holds for every lock, a repeated one by the same order
+	// too (its total may have dropped): no discount below it.
 	if r.OrderTotalCents < c.ThresholdCents {
 		return Transition{}, fmt.Errorf("%w: order total %s, the coupon needs %s", ErrThreshold,
 			FormatMoney(r.OrderTotalCents), FormatMoney(c.ThresholdCents))
+	}
+	if heldByUs(it) {
+		return Transition{Item: it, DiscountCents: c.Discount(r.OrderTotalCents)}, nil
 	}
 	changed, err := exec(ctx, h, fmt.Sprintf("lock item %d for order %s", r.ItemID, r.OrderID),
 		`UPDATE sales_promotion_coupon_item SET status = 'locked', order_id = ?, locked_at = ?, claimed_at = COALESCE(claimed_at, ?)

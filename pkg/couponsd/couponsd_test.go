@@ -420,6 +420,9 @@ func TestAPI(t *testing.T) {
 		{"POST", path("claim"), map[string]any{"member_id": 1}, 200, ""},
 		{"POST", path("lock"), map[string]any{"member_id": 1, "order_id": "o-1", "order_total_cents": 500}, 422, CodeThresholdNotMet},
 		{"POST", path("lock"), map[string]any{"member_id": 1, "order_id": "o-1", "order_total_cents": 20000}, 200, ""},
+		// Locked again by the same order, now below the threshold: no discount.
+		{"POST", path("lock"), map[string]any{"member_id": 1, "order_id": "o-1", "order_total_cents": 500}, 422, CodeThresholdNotMet},
+		{"POST", path("lock"), map[string]any{"member_id": 1, "order_id": "o-1", "order_total_cents": 20000}, 200, ""},
 		{"POST", path("lock"), map[string]any{"member_id": 1, "order_id": "o-2", "order_total_cents": 20000}, 409, CodeConflict},
 		{"POST", path("redeem"), map[string]any{"order_id": "o-2"}, 409, CodeConflict},
 		{"POST", path("redeem"), map[string]any{"order_id": "o-1"}, 200, ""},
