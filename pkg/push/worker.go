@@ -83,7 +83,11 @@ func (w *Worker) Start(context.Context) error { return nil }
 // page boundary, keeping their checkpoint, and are released for another
 // worker (Handle returns ErrDraining, so their tasks are redelivered); new
 // tasks are refused the same way.
-func (w *Worker) BeginStop() { w.draining.Store(true) }
+func (w *Worker) BeginStop() {
+	w.mu.Lock()
+	w.draining.Store(true)
+	w.mu.Unlock()
+}
 
 // Stop drains (see BeginStop) and waits until no task is being handled or
 // ctx is done.
@@ -125,10 +129,13 @@ func (w *Worker) Handle(ctx context.Context, d *mq.Delivery) error {
 // them ErrShardHeld, ErrDraining, ErrNoProvider — when the task must come
 // back later.
 func (w *Worker) HandleTask(ctx context.Context, t campaign.ShardTask) error {
+	// Draining is checked and the task counted under one lock, so a task
+	// cannot slip in after Stop saw none in progress.
+	w.mu.Lock()
 	if w.draining.Load() {
+		w.mu.Unlock()
 		return ErrDraining
 	}
-	w.mu.Lock()
 	w.active++
 	w.mu.Unlock()
 	defer func() {
