@@ -189,6 +189,13 @@ func (is *Issuer) Start(ctx context.Context) error {
 		}
 		is.log.Warn("coupon: start-up sync of redis state incomplete, continuing", "error", err.Error())
 	}
+	// The loops start under the mutex, and not at all when Stop came
+	// first: Stop reads cancel and waits for the loops only after that.
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	if is.stopping {
+		return nil
+	}
 	lctx, cancel := context.WithCancel(ctx)
 	is.cancel = cancel
 	is.loops.Add(2)
@@ -216,8 +223,11 @@ func (is *Issuer) Stop(ctx context.Context) error {
 	case <-ctx.Done():
 		err = fmt.Errorf("coupon: issuer stop: logins still in flight: %w", ctx.Err())
 	}
-	if is.cancel != nil {
-		is.cancel()
+	is.mu.Lock()
+	cancel := is.cancel
+	is.mu.Unlock()
+	if cancel != nil {
+		cancel()
 	}
 	is.loops.Wait()
 	return err
