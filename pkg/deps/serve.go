@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
@@ -163,18 +164,38 @@ type lateComponents struct {
 
 func (l *lateComponents) Name() string { return "workers" }
 
+// Start builds the components and starts them in order. When building or
+// starting fails, the run does not stop this component (it never started),
+// so Start itself stops what it started and shuts down what was built
+// (producers, the check-back, Redis clients), in reverse, before it returns
+// the error.
 func (l *lateComponents) Start(ctx context.Context) error {
 	comps, err := l.build(ctx)
 	if err != nil {
+		l.abandon(comps)
 		return err
 	}
-	for _, c := range comps {
+	for i, c := range comps {
 		if err := c.Start(ctx); err != nil {
+			l.abandon(comps[:i])
+			l.started = nil
 			return fmt.Errorf("start %T: %w", c, err)
 		}
 		l.started = append(l.started, c)
 	}
 	return nil
+}
+
+// abandon stops comps in reverse, with a bound on the time it may take,
+// logging what fails.
+func (l *lateComponents) abandon(comps []daemon.Component) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i := len(comps) - 1; i >= 0; i-- {
+		if err := comps[i].Stop(ctx); err != nil {
+			l.log.Warn("stop after a failed start", "component", fmt.Sprintf("%T", comps[i]), "error", err.Error())
+		}
+	}
 }
 
 func (l *lateComponents) BeginStop() {
