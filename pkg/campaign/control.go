@@ -238,6 +238,11 @@ func (c *Control) Cancel(ctx context.Context, id uint64, reason string) (Control
 		return res, err
 	}
 	c.logger().Info("campaign: cancelled", slog.Uint64("campaign_id", id), slog.Int64("shards", res.Shards))
+	// Shards in progress send until their next page boundary: say so, and
+	// show and watch say "cancelling" until they stopped.
+	if p, err := ShardProgress(ctx, c.DB, c.kind(), id); err == nil && p.Running > 0 {
+		res.Note = fmt.Sprintf("cancelling: %d running shards stop at their next page", p.Running)
+	}
 	return c.reload(ctx, id, res)
 }
 

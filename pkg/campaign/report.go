@@ -159,6 +159,15 @@ func ListActive(ctx context.Context, h store.Handler, finishedWithin time.Durati
 	return all, nil
 }
 
+// DisplayStatus is the status as operators see it: "cancelling" while a
+// cancelled run's shards are still running.
+func DisplayStatus(s Status, runningShards int) string {
+	if s == StatusCancelled && runningShards > 0 {
+		return fmt.Sprintf("cancelling (%d shards stop at their next page)", runningShards)
+	}
+	return string(s)
+}
+
 // Report is a run's progress at one moment: its shards by status, the
 // members processed, deliveries per channel and, when asked, a heatmap.
 type Report struct {

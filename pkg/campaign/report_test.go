@@ -233,3 +233,27 @@ func TestListActiveCoversEveryKind(t *testing.T) {
 		t.Error("summary of a missing campaign")
 	}
 }
+
+// TestCancelSaysCancellingWhileShardsRun: a campaign cancelled with shards
+// in progress is shown cancelling until its workers stopped them.
+func TestCancelSaysCancellingWhileShardsRun(t *testing.T) {
+	t.Parallel()
+	db := storetest.NewDB(t)
+	ctx := context.Background()
+	id := reportFixture(t, db, "to cancel", 3)
+	setShard(t, db, id, 0, campaign.ShardRunning, 50, 0, 0, "w1", time.Minute)
+	ctl := &campaign.Control{DB: db}
+	res, err := ctl.Cancel(ctx, id, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Campaign.Status != campaign.StatusCancelled || res.Note != "cancelling: 1 running shards stop at their next page" {
+		t.Errorf("cancel = %s, %q", res.Campaign.Status, res.Note)
+	}
+	if got := campaign.DisplayStatus(campaign.StatusCancelled, 1); got != "cancelling (1 shards stop at their next page)" {
+		t.Errorf("display = %q", got)
+	}
+	if got := campaign.DisplayStatus(campaign.StatusCancelled, 0); got != "cancelled" {
+		t.Errorf("display once stopped = %q", got)
+	}
+}

@@ -307,7 +307,7 @@ func writeCampaignReport(app *App, rep campaignReport) error {
 	case campaign.KindGift:
 		offer = "gift: " + c.GiftText
 	}
-	status := string(c.Status)
+	status := campaign.DisplayStatus(c.Status, p.Running)
 	if c.StatusReason != "" {
 		status += " (" + c.StatusReason + ")"
 	}

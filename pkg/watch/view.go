@@ -224,7 +224,8 @@ func (m Model) listLines(l layout) []string {
 // deliveries, the heatmap, the workers and, when drilled into, failures.
 func (m Model) panel(r Run, l layout) []string {
 	w := m.width
-	title := styleBold.Render(r.Ref()) + " · " + campaign.Printable(r.Name) + " · " + statusStyle(r.Status).Render(string(r.Status))
+	title := styleBold.Render(r.Ref()) + " · " + campaign.Printable(r.Name) + " · " +
+		statusStyle(r.Status).Render(campaign.DisplayStatus(r.Status, r.Progress.Running))
 	if l.list {
 		title = styleDim.Render("── ") + title
 	}
