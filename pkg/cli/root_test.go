@@ -44,11 +44,7 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		{[]string{"hotgoods", "show", "0"}, `row id "0"`},
 		{[]string{"watch", "promotion:05"}, "positive integer"},
 	} {
-		var out, errOut bytes.Buffer
-		code := Main(context.Background(), tc.args, Streams{In: strings.NewReader(""), Out: &out, Err: &errOut})
-		if code != ExitUsage || !strings.Contains(errOut.String(), tc.want) {
-			t.Errorf("mktctl %s: exit %d, %q; want %d and %q", strings.Join(tc.args, " "), code, errOut.String(), ExitUsage, tc.want)
-		}
+		expectUsage(t, tc.args, tc.want)
 	}
 	// A group alone prints its help: exit 0.
 	var out bytes.Buffer
@@ -72,11 +68,7 @@ func TestBoundedInputs(t *testing.T) {
 		{[]string{"events", "login", "--range", "1-99999999999"}, "covers 99999999999 members: at most 10000000"},
 		{[]string{"coupon", "issue", "1", "--range", "1-20000000"}, "at most 10000000"},
 	} {
-		var out, errOut bytes.Buffer
-		code := Main(context.Background(), tc.args, Streams{In: strings.NewReader(""), Out: &out, Err: &errOut})
-		if code != ExitUsage || !strings.Contains(errOut.String(), tc.want) {
-			t.Errorf("mktctl %s: exit %d, %q; want %d and %q", strings.Join(tc.args, " "), code, errOut.String(), ExitUsage, tc.want)
-		}
+		expectUsage(t, tc.args, tc.want)
 	}
 }
 
@@ -111,20 +103,11 @@ func TestPlanRefusesWhatCreateRefuses(t *testing.T) {
 		{[]string{"--kind", "flat_discount", "--discount", "5", "--template", "{discount} off", "--start-at", "2020-01-01T00:00:00Z"}, "is in the past"},
 	} {
 		for _, cmd := range [][]string{{"plan"}, {"campaign", "create"}} {
-			args := append(append(append([]string(nil), cmd...), base...), tc.args...)
-			var out, errOut bytes.Buffer
-			code := Main(context.Background(), args, Streams{In: strings.NewReader(""), Out: &out, Err: &errOut})
-			if code != ExitUsage || !strings.Contains(errOut.String(), tc.want) {
-				t.Errorf("mktctl %s: exit %d, %q; want %d and %q", strings.Join(args, " "), code, errOut.String(), ExitUsage, tc.want)
-			}
+			expectUsage(t, append(append(append([]string(nil), cmd...), base...), tc.args...), tc.want)
 		}
 	}
 	// An audience alone is still previewed, its start checked as create does.
-	var out, errOut bytes.Buffer
-	if code := Main(context.Background(), []string{"plan", "--levels", "1", "--start-at", "2020-01-01T00:00:00Z"},
-		Streams{In: strings.NewReader(""), Out: &out, Err: &errOut}); code != ExitUsage || !strings.Contains(errOut.String(), "is in the past") {
-		t.Errorf("plan with a past start: exit %d, %s", code, errOut.String())
-	}
+	expectUsage(t, []string{"plan", "--levels", "1", "--start-at", "2020-01-01T00:00:00Z"}, "is in the past")
 }
 
 // TestNoSilentCoercion: a value given is taken as given or refused, never
@@ -142,10 +125,17 @@ func TestNoSilentCoercion(t *testing.T) {
 		{[]string{"campaign", "create", "--name", "x", "--kind", "flat_discount", "--discount", "5", "--template", "{discount} off",
 			"--channels", "sms", "--audience-json", `{"levels":[1]}{"levels":[2]}`}, "text after the JSON value"},
 	} {
-		var out, errOut bytes.Buffer
-		code := Main(context.Background(), tc.args, Streams{In: strings.NewReader(""), Out: &out, Err: &errOut})
-		if code != ExitUsage || !strings.Contains(errOut.String(), tc.want) {
-			t.Errorf("mktctl %s: exit %d, %q; want %d and %q", strings.Join(tc.args, " "), code, errOut.String(), ExitUsage, tc.want)
-		}
+		expectUsage(t, tc.args, tc.want)
+	}
+}
+
+// expectUsage runs mktctl with args and expects exit 2 with want in the
+// message.
+func expectUsage(t *testing.T, args []string, want string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := Main(context.Background(), args, Streams{In: strings.NewReader(""), Out: &out, Err: &errOut})
+	if code != ExitUsage || !strings.Contains(errOut.String(), want) {
+		t.Errorf("mktctl %s: exit %d, %q; want %d and %q", strings.Join(args, " "), code, errOut.String(), ExitUsage, want)
 	}
 }
