@@ -74,6 +74,9 @@ const (
 	MaxTemplateLen = 2000
 	MaxGiftLen     = 255
 	MaxStartAhead  = 90 * 24 * time.Hour
+	// MaxMoneyCents bounds every amount of a campaign or coupon: 100
+	// million in currency units.
+	MaxMoneyCents = 100_000_000_00
 )
 
 // Spec is what an operator asks for when creating a campaign.
@@ -148,6 +151,9 @@ func (s Spec) Validate(now time.Time) error {
 	}
 	if s.ThresholdCents < 0 || s.DiscountCents < 0 {
 		bad("amounts must not be negative")
+	}
+	if s.ThresholdCents > MaxMoneyCents || s.DiscountCents > MaxMoneyCents {
+		bad("amounts must be at most %s", Money(MaxMoneyCents))
 	}
 	if utf8.RuneCountInString(s.GiftText) > MaxGiftLen {
 		bad("gift text is longer than %d characters", MaxGiftLen)

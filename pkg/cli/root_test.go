@@ -139,3 +139,22 @@ func expectUsage(t *testing.T, args []string, want string) {
 		t.Errorf("mktctl %s: exit %d, %q; want %d and %q", strings.Join(args, " "), code, errOut.String(), ExitUsage, want)
 	}
 }
+
+// TestSameBoundsForCampaignsAndCoupons: money and how far ahead a start may
+// lie are bounded alike.
+func TestSameBoundsForCampaignsAndCoupons(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"campaign", "create", "--name", "x", "--kind", "flat_discount", "--discount", "100000001", "--template", "{discount} off",
+			"--channels", "sms"}, "amounts must be at most 100000000.00"},
+		{[]string{"coupon", "create", "--name", "x", "--amount", "100000001", "--for", "7d"}, "100000000.00"},
+		{[]string{"campaign", "create", "--name", "x", "--kind", "flat_discount", "--discount", "5", "--template", "{discount} off",
+			"--channels", "sms", "--start-at", "+2400h"}, "more than 90 days ahead"},
+		{[]string{"coupon", "create", "--name", "x", "--amount", "5", "--from", "2090-01-01", "--for", "7d"}, "more than 90 days ahead"},
+	} {
+		expectUsage(t, tc.args, tc.want)
+	}
+}

@@ -153,7 +153,7 @@ const (
 	MaxPerMemberLimit = 100 // Redis keeps a member's count in one byte
 	MaxValidDays      = 3650
 	MaxWindow         = 10 * 366 * 24 * time.Hour
-	MaxMoneyCents     = 100_000_000_00 // 100 million in currency units
+	MaxMoneyCents     = campaign.MaxMoneyCents // 100 million in currency units, as campaigns
 	MaxQuota          = 1_000_000_000
 	DefaultShardSize  = 1000
 )
@@ -275,6 +275,9 @@ func (s Spec) Validate(now time.Time) error {
 		bad("the window already ended at %s", fmtTime(s.ValidUntil))
 	case s.ValidUntil.Sub(s.ValidFrom) > MaxWindow:
 		bad("the window is longer than %d days", int(MaxWindow.Hours()/24))
+	case s.ValidFrom.After(now.Add(campaign.MaxStartAhead)):
+		// As a campaign's start: at most MaxStartAhead ahead.
+		bad("the window starts at %s, more than %d days ahead", fmtTime(s.ValidFrom), int(campaign.MaxStartAhead.Hours()/24))
 	}
 	switch s.Validity {
 	case ValidityFixed:
