@@ -1,6 +1,7 @@
 package coupon
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -262,6 +263,37 @@ func ExpireDue(ctx context.Context, h store.Handler, now time.Time, batch int) (
 		n, err := res.RowsAffected()
 		if err != nil {
 			return total, fmt.Errorf("coupon: expire items: %w", err)
+		}
+		total += n
+		if n < int64(batch) {
+			return total, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+	}
+}
+
+// ReleaseStaleLocks gives back coupons held by orders that never finished:
+// items locked at or before now - timeout go back to claimed (their order
+// id cleared), so a member's coupon is not held forever by an abandoned
+// order; redeeming one later answers a conflict and the shop locks again.
+// It returns how many were released.
+func ReleaseStaleLocks(ctx context.Context, h store.Handler, now time.Time, timeout time.Duration, batch int) (int64, error) {
+	if timeout <= 0 {
+		return 0, fmt.Errorf("%w: lock timeout %v", ErrInvalid, timeout)
+	}
+	batch = cmp.Or(max(batch, 0), 1000)
+	var total int64
+	for {
+		res, err := h.ExecContext(ctx, `UPDATE sales_promotion_coupon_item SET status = 'claimed', order_id = NULL, locked_at = NULL
+			WHERE status = 'locked' AND locked_at <= ? LIMIT ?`, now.UTC().Add(-timeout), batch)
+		if err != nil {
+			return total, fmt.Errorf("coupon: release stale locks (%d so far): %w", total, store.MapError(err))
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, fmt.Errorf("coupon: release stale locks: %w", err)
 		}
 		total += n
 		if n < int64(batch) {

@@ -254,3 +254,40 @@ func TestNoDoubleSpend(t *testing.T) {
 		t.Errorf("status %s with order %v", got.Status, got.OrderID)
 	}
 }
+
+// TestStaleLocksAreReleased: a coupon locked by an order that never
+// finished goes back to its member after the lock timeout; a fresh lock
+// stays.
+func TestStaleLocksAreReleased(t *testing.T) {
+	t.Parallel()
+	e := newTestEnv(t)
+	ctx := t.Context()
+	now := time.Now()
+	_, items := issueItems(t, e, 1, 1, 2)
+	lock := func(member int64, order string, at time.Time) int64 {
+		t.Helper()
+		it := items[member][0].ID
+		if _, err := Lock(ctx, e.db, LockRequest{ItemID: it, MemberID: member, OrderID: order, OrderTotalCents: 25000}, at); err != nil {
+			t.Fatal(err)
+		}
+		return it
+	}
+	stale := lock(1, "order-old", now.Add(-45*time.Minute))
+	fresh := lock(2, "order-new", now.Add(-5*time.Minute))
+	n, err := ReleaseStaleLocks(ctx, e.db, now, 30*time.Minute, 0)
+	if err != nil || n != 1 {
+		t.Fatalf("released %d, %v; want 1", n, err)
+	}
+	for id, want := range map[int64]ItemStatus{stale: ItemClaimed, fresh: ItemLocked} {
+		it, err := GetItem(ctx, e.db, id)
+		if err != nil || it.Status != want || (want == ItemClaimed) != (it.OrderID == nil) {
+			t.Errorf("item %d = %+v, %v; want %s", id, it, err, want)
+		}
+	}
+	if _, err := Redeem(ctx, e.db, stale, 1, "order-old", now); !errors.Is(err, ErrConflict) {
+		t.Errorf("redeem by the order that lost its lock: %v", err)
+	}
+	if _, err := ReleaseStaleLocks(ctx, e.db, now, 0, 0); !errors.Is(err, ErrInvalid) {
+		t.Errorf("a zero timeout: %v", err)
+	}
+}

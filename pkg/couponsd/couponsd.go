@@ -35,6 +35,8 @@ const (
 	DefaultConcurrency    = 512
 	DefaultMaxReconsume   = 8
 	DefaultExpireInterval = time.Minute
+	// DefaultLockTimeout is how long an order may hold a coupon locked.
+	DefaultLockTimeout = 30 * time.Minute
 )
 
 const long = `couponsd is mkt's coupon daemon. It consumes user-login events from RocketMQ
@@ -84,6 +86,9 @@ type Options struct {
 	SyncInterval   time.Duration
 	Lease          time.Duration
 	ExpireInterval time.Duration
+	// LockTimeout is how long an order may hold a coupon locked before the
+	// expiry sweep gives it back (0 = forever).
+	LockTimeout time.Duration
 }
 
 // BindFlags registers the options on fs with MKT_COUPONSD_* environment defaults.
@@ -101,6 +106,7 @@ func BindFlags(fs *pflag.FlagSet, o *Options) {
 	config.Duration(fs, &o.ActiveTTL, "active-ttl", "MKT_COUPONSD_ACTIVE_TTL", coupon.DefaultActiveTTL, "how long the in-process active-coupon set is reused")
 	config.Duration(fs, &o.SyncInterval, "sync-interval", "MKT_COUPONSD_SYNC_INTERVAL", coupon.DefaultSyncInterval, "how often Redis state is checked against MySQL")
 	config.Duration(fs, &o.Lease, "reservation-lease", "MKT_COUPONSD_LEASE", coupon.DefaultLease, "how long a Redis reservation may stay unconfirmed")
+	config.Duration(fs, &o.LockTimeout, "lock-timeout", "MKT_COUPONSD_LOCK_TIMEOUT", DefaultLockTimeout, "how long an order may hold a coupon locked before the expiry sweep gives it back (0 = forever)")
 	config.Duration(fs, &o.ExpireInterval, "expire-interval", "MKT_COUPONSD_EXPIRE_INTERVAL", DefaultExpireInterval, "how often ended coupons are marked expired (0 = never)")
 }
 
@@ -225,6 +231,13 @@ func New(cfg Config) (*Service, error) {
 			n, err := coupon.ExpireDue(ctx, cfg.DB, cfg.Now(), 1000)
 			if n > 0 {
 				cfg.Logger.Info("couponsd: expired coupon items", "items", n)
+			}
+			if err != nil || cfg.LockTimeout <= 0 {
+				return err
+			}
+			released, err := coupon.ReleaseStaleLocks(ctx, cfg.DB, cfg.Now(), cfg.LockTimeout, 1000)
+			if released > 0 {
+				cfg.Logger.Info("couponsd: released coupons held by unfinished orders", "items", released, "lock_timeout", cfg.LockTimeout)
 			}
 			return err
 		}}
