@@ -258,17 +258,11 @@ type Campaign struct {
 
 // decode fills Channels and Audience from their stored forms.
 func (c *Campaign) decode() error {
-	c.Channels = c.Channels[:0]
-	for _, s := range strings.Split(c.ChannelsRaw, ",") {
-		if s == "" {
-			continue
-		}
-		ch, err := provider.ParseChannel(s)
-		if err != nil {
-			return fmt.Errorf("campaign %d: stored channels %q: %w", c.ID, c.ChannelsRaw, err)
-		}
-		c.Channels = append(c.Channels, ch)
+	chs, err := provider.ParseChannels(c.ChannelsRaw)
+	if err != nil {
+		return fmt.Errorf("campaign %d: stored channels %q: %w", c.ID, c.ChannelsRaw, err)
 	}
+	c.Channels = chs
 	seg, err := audience.Parse(c.AudienceRaw)
 	if err != nil {
 		return fmt.Errorf("campaign %d: stored audience: %w", c.ID, err)

@@ -131,19 +131,11 @@ type Progress struct {
 	FailedN   int64 `db:"failed" json:"failed"`
 }
 
-// ShardProgress aggregates the campaign_shard rows of a campaign.
+// ShardProgress aggregates the campaign_shard rows of a campaign (the
+// Progress of LoadReport).
 func ShardProgress(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64) (Progress, error) {
-	var p Progress
-	err := h.GetContext(ctx, &p, `SELECT COUNT(*) AS shards,
-		COALESCE(SUM(status='pending'),0) AS pending, COALESCE(SUM(status='running'),0) AS running,
-		COALESCE(SUM(status='paused'),0) AS paused, COALESCE(SUM(status='done'),0) AS done,
-		COALESCE(SUM(status='cancelled'),0) AS cancelled, COALESCE(SUM(status='failed'),0) AS failed_shards,
-		COALESCE(SUM(expected_members),0) AS expected, COALESCE(SUM(sent),0) AS sent, COALESCE(SUM(failed),0) AS failed
-		FROM campaign_shard WHERE campaign_kind = ? AND campaign_id = ?`, kind, campaignID)
-	if err != nil {
-		return p, fmt.Errorf("campaign %d: progress: %w", campaignID, store.MapError(err))
-	}
-	return p, nil
+	rep, err := LoadReport(ctx, h, kind, campaignID, ReportOptions{})
+	return rep.Progress, err
 }
 
 // SetShardsStatus moves every shard of a campaign in one of from to to and
@@ -231,24 +223,11 @@ func ShardsByNo(ctx context.Context, h store.Handler, kind CampaignKind, campaig
 }
 
 // EstimateProcessed estimates how many of a campaign's audience members its
-// workers got through, from the shard checkpoints: a done shard counts all
-// its expected members, an unfinished one the share of its id range below
-// its cursor (segment shards are id ranges too, so this is an estimate).
-// expected sums every shard's expected members.
+// workers got through, from the shard checkpoints (processedExpr): a done
+// shard counts all its expected members, an unfinished one the share of its
+// id range below its cursor (segment shards are id ranges too, so this is
+// an estimate). expected sums every shard's expected members.
 func EstimateProcessed(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64) (processed, expected int64, err error) {
-	var r struct {
-		Processed float64 `db:"processed"`
-		Expected  int64   `db:"expected"`
-	}
-	err = h.GetContext(ctx, &r, `SELECT
-		COALESCE(SUM(CASE
-			WHEN status = 'done' THEN expected_members
-			WHEN cursor_id >= start_id THEN expected_members * LEAST(cursor_id - start_id + 1, end_id - start_id) / (end_id - start_id)
-			ELSE 0 END), 0) AS processed,
-		COALESCE(SUM(expected_members), 0) AS expected
-		FROM campaign_shard WHERE campaign_kind = ? AND campaign_id = ?`, kind, campaignID)
-	if err != nil {
-		return 0, 0, fmt.Errorf("campaign %d: estimate progress: %w", campaignID, store.MapError(err))
-	}
-	return int64(r.Processed), r.Expected, nil
+	rep, err := LoadReport(ctx, h, kind, campaignID, ReportOptions{})
+	return rep.Processed, rep.Progress.Expected, err
 }

@@ -191,13 +191,7 @@ func runCampaignList(ctx context.Context, app *App, o *campaignListOptions) erro
 	return table(app.Out, rows)
 }
 
-func channelList(c campaign.Campaign) string {
-	names := make([]string, len(c.Channels))
-	for i, ch := range c.Channels {
-		names[i] = string(ch)
-	}
-	return strings.Join(names, ",")
-}
+func channelList(c campaign.Campaign) string { return channelNames(c.Channels) }
 
 func plannedOr(c campaign.Campaign, v string) string {
 	if c.PlannedAt == nil {
@@ -213,13 +207,7 @@ func startText(t *time.Time) string {
 	return t.UTC().Format(time.DateTime)
 }
 
-func ellipsis(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
-}
+func ellipsis(s string, n int) string { return campaign.Ellipsis(s, n) }
 
 // --- show
 

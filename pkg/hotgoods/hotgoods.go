@@ -288,7 +288,7 @@ func (r *Row) Render(ch provider.Channel, memberID uint64) string {
 		return m
 	})
 	if ch == provider.ChannelSMS {
-		return CutRunes(out, SMSMaxRunes)
+		return campaign.Ellipsis(out, SMSMaxRunes)
 	}
 	return out
 }
@@ -298,22 +298,3 @@ func (r *Row) HasMemberPlaceholder() bool { return strings.Contains(r.Template, 
 
 // Title is the heading of non-SMS messages.
 func (r *Row) Title() string { return fmt.Sprintf("Today's %s for %s", r.GoodsKind.Label(), r.Segment) }
-
-// CutRunes returns s cut to at most n characters, never inside one; a cut
-// string ends in "…" (counted in n).
-func CutRunes(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	if n <= 0 {
-		return ""
-	}
-	i, count := 0, 0
-	for i = range s {
-		if count == n-1 {
-			break
-		}
-		count++
-	}
-	return s[:i] + "…"
-}

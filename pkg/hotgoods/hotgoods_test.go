@@ -7,6 +7,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"mkt/pkg/campaign"
 	"mkt/pkg/membership"
 	"mkt/pkg/provider"
 )
@@ -160,8 +161,8 @@ func TestRenderCutsSMSAtACharacter(t *testing.T) {
 	if got := short.Render(provider.ChannelSMS, 42); got != "Mug 12.50 for s on 2026-12-02, member 42" {
 		t.Errorf("short = %q", got)
 	}
-	if CutRunes("abc", 3) != "abc" || CutRunes("abcd", 3) != "ab…" || CutRunes("数码数码", 2) != "数…" {
-		t.Error("CutRunes")
+	if campaign.Ellipsis("abc", 3) != "abc" || campaign.Ellipsis("abcd", 3) != "ab…" || campaign.Ellipsis("数码数码", 2) != "数…" {
+		t.Error("Ellipsis")
 	}
 }
 

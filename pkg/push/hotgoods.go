@@ -80,8 +80,7 @@ func (w *Worker) loadHotTarget(ctx context.Context, t campaign.ShardTask) (*targ
 			chans = append(chans, c)
 		}
 	}
-	return &target{kind: t.Kind, id: run.ID, name: run.Name, status: campaign.Status(run.Status), channels: chans,
-		render: func(uint64) string { return "" }, hot: ht}, nil
+	return &target{kind: t.Kind, id: run.ID, name: run.Name, status: campaign.Status(run.Status), channels: chans, hot: ht}, nil
 }
 
 // rowChannels builds, for each row the run launched, a channel job per

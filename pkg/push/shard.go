@@ -118,31 +118,33 @@ type job struct {
 
 func (w *Worker) newJob(c *target, s *campaign.Shard, mode campaign.TaskMode, log *slog.Logger) *job {
 	j := &job{w: w, c: c, s: s, mode: mode, log: log, perMember: c.perMember, pageSize: w.cfg.PageSize}
-	body := ""
-	if !j.perMember {
-		body = c.render(0) // once per shard: the same text for everyone
-	}
-	for _, ch := range c.channels {
-		p := w.cfg.Providers[ch]
-		cj := channelJob{ch: ch, p: p, batch: max(p.MaxBatch(), 1)}
-		if cs, ok := p.(CampaignSender); ok {
-			cj.cs = cs
+	if c.hot == nil { // a hot-goods run has its channel jobs per row (rowChannels)
+		body := ""
+		if !j.perMember {
+			body = c.render(0) // once per shard: the same text for everyone
 		}
-		if j.perMember {
-			cj.batch = 1
+		for _, ch := range c.channels {
+			p := w.cfg.Providers[ch]
+			cj := channelJob{ch: ch, p: p, batch: max(p.MaxBatch(), 1)}
+			if cs, ok := p.(CampaignSender); ok {
+				cj.cs = cs
+			}
+			if j.perMember {
+				cj.batch = 1
+			}
+			cj.msg = provider.Message{
+				CampaignID: c.id,
+				Channel:    ch,
+				Body:       body,
+				// The kind keeps promotion 42 and coupon 42 apart at the
+				// provider: "promotion:42:sms:<member>".
+				IdempotencyKey: fmt.Sprintf("%s:%d:%s", s.Kind, c.id, ch),
+			}
+			if ch != provider.ChannelSMS {
+				cj.msg.Title = c.name
+			}
+			j.chans = append(j.chans, cj)
 		}
-		cj.msg = provider.Message{
-			CampaignID: c.id,
-			Channel:    ch,
-			Body:       body,
-			// The kind keeps promotion 42 and coupon 42 apart at the
-			// provider: "promotion:42:sms:<member>".
-			IdempotencyKey: fmt.Sprintf("%s:%d:%s", s.Kind, c.id, ch),
-		}
-		if ch != provider.ChannelSMS {
-			cj.msg.Title = c.name
-		}
-		j.chans = append(j.chans, cj)
 	}
 	const cols = `SELECT a.id, a.mobile, a.email, a.push_token FROM membership_account a`
 	const rng = ` WHERE a.id >= ? AND a.id > ? AND a.id < ? AND a.status = 'active'`

@@ -27,17 +27,15 @@ type Options struct {
 
 // Decode decodes data into v (a pointer) strictly.
 func Decode(data []byte, v any, o Options) error {
+	// One pass over the tokens checks the keys and finds the value's end;
+	// encoding/json then decodes it.
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
-	var raw any
-	if err := dec.Decode(&raw); err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	if err := walk(dec, reflect.TypeOf(v), "", o); err != nil {
+		return err
 	}
 	if rest := bytes.TrimSpace(data[dec.InputOffset():]); len(rest) > 0 {
 		return fmt.Errorf("%w: text after the JSON value", ErrInvalid)
-	}
-	if err := checkKeys(data, reflect.TypeOf(v), o); err != nil {
-		return err
 	}
 	d := json.NewDecoder(bytes.NewReader(data))
 	if !o.AllowUnknown {
@@ -51,14 +49,9 @@ func Decode(data []byte, v any, o Options) error {
 
 var unmarshaler = reflect.TypeFor[json.Unmarshaler]()
 
-// checkKeys walks the JSON value and the Go type together: every object's
-// keys are unique and, where the type is a struct, name its fields exactly.
-func checkKeys(data []byte, t reflect.Type, o Options) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	return walk(dec, t, "", o)
-}
-
+// walk reads one JSON value from dec alongside the Go type t: every
+// object's keys are unique and, where the type is a struct, name its fields
+// exactly.
 func walk(dec *json.Decoder, t reflect.Type, path string, o Options) error {
 	tok, err := dec.Token()
 	if err != nil {

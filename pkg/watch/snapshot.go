@@ -164,6 +164,12 @@ func (s *Source) Fetch(ctx context.Context, req Request) Snapshot {
 		now = time.Now
 	}
 	snap := Snapshot{At: now(), Target: s.Target, Focus: req.Focus}
+	// failed records an unreadable MySQL: the runs read so far are dropped
+	// (the view keeps its last snapshot).
+	failed := func(err error) Snapshot {
+		snap.MySQLError, snap.Runs = err.Error(), nil
+		return snap
+	}
 	ctx, cancel := context.WithTimeout(ctx, cmp.Or(s.Timeout, 5*time.Second))
 	defer cancel()
 	if s.DB == nil {
@@ -173,16 +179,14 @@ func (s *Source) Fetch(ctx context.Context, req Request) Snapshot {
 		}
 		db, err := s.OpenDB(ctx)
 		if err != nil {
-			snap.MySQLError = err.Error()
-			return snap
+			return failed(err)
 		}
 		s.DB = db
 	}
 	live := s.openLive(ctx, &snap)
 	runs, err := s.summaries(ctx)
 	if err != nil {
-		snap.MySQLError = err.Error()
-		return snap
+		return failed(err)
 	}
 	snap.Runs = make([]Run, 0, len(runs))
 	for _, sum := range runs {
@@ -192,9 +196,7 @@ func (s *Source) Fetch(ctx context.Context, req Request) Snapshot {
 		}
 		rep, err := s.report(ctx, sum, o)
 		if err != nil {
-			snap.MySQLError = err.Error()
-			snap.Runs = nil
-			return snap
+			return failed(err)
 		}
 		if rep.LiveError != "" && snap.RedisError == "" {
 			snap.RedisError = rep.LiveError
@@ -213,9 +215,7 @@ func (s *Source) Fetch(ctx context.Context, req Request) Snapshot {
 	if len(runs) > 0 {
 		ws, err := campaign.Workers(ctx, s.DB, scope...)
 		if err != nil {
-			snap.MySQLError = err.Error()
-			snap.Runs = nil
-			return snap
+			return failed(err)
 		}
 		snap.Workers = make([]Worker, len(ws))
 		for i, w := range ws {
@@ -226,9 +226,7 @@ func (s *Source) Fetch(ctx context.Context, req Request) Snapshot {
 		fs, err := campaign.SampleFailureReasons(ctx, s.DB, req.Focus.Kind, req.Focus.ID,
 			cmp.Or(req.FailureSample, 1000), cmp.Or(req.TopFailures, 5))
 		if err != nil {
-			snap.MySQLError = err.Error()
-			snap.Runs = nil
-			return snap
+			return failed(err)
 		}
 		snap.Detail = &Detail{Failures: fs}
 	}
