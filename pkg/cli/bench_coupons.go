@@ -26,6 +26,7 @@ import (
 	"mkt/pkg/cache"
 	"mkt/pkg/coupon"
 	"mkt/pkg/login"
+	"mkt/pkg/membership"
 	"mkt/pkg/mq"
 	"mkt/pkg/store"
 )
@@ -182,6 +183,11 @@ func runBenchCoupons(ctx context.Context, app *App, o benchCouponsOptions) error
 	defer db.Close()
 	if _, err := store.Migrate(ctx, db); err != nil {
 		return err
+	}
+	// The logins are of members 1..distinct (below): coupons go to existing
+	// members only, so they are seeded (idempotent; not timed).
+	if _, err := membership.Seed(ctx, db, membership.SeedOptions{Target: max(1, int64(float64(o.Logins)*(1-o.Repeat)))}); err != nil {
+		return fmt.Errorf("seed the members of %s: %w", o.Database, err)
 	}
 	for _, tbl := range []string{"sales_promotion_coupon_item", "sales_promotion_coupon"} {
 		if _, err := db.ExecContext(ctx, "TRUNCATE TABLE "+tbl); err != nil {

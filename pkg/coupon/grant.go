@@ -259,7 +259,26 @@ func IssueToMembers(ctx context.Context, db *store.DB, id int64, memberIDs []int
 // to issue to is checked before anything is issued.
 func CheckMembers(ctx context.Context, db store.Handler, memberIDs []int64) error {
 	members := dedupe(memberIDs)
+	ok, err := existingMembers(ctx, db, members)
+	if err != nil {
+		return err
+	}
 	var unknown []string
+	for _, m := range members {
+		if !ok[m] && len(unknown) < 20 {
+			unknown = append(unknown, strconv.FormatInt(m, 10))
+		}
+	}
+	if len(unknown) > 0 {
+		return fmt.Errorf("%w: no such members: %s", ErrInvalid, strings.Join(unknown, ", "))
+	}
+	return nil
+}
+
+// existingMembers returns which of members (without repeats) exist, by
+// primary key, 1,000 at a time; nothing is cached.
+func existingMembers(ctx context.Context, db store.Handler, members []int64) (map[int64]bool, error) {
+	ok := make(map[int64]bool, len(members))
 	for chunk := range slices.Chunk(members, maxGrantMembers) {
 		args := make([]any, len(chunk))
 		for i, m := range chunk {
@@ -268,22 +287,13 @@ func CheckMembers(ctx context.Context, db store.Handler, memberIDs []int64) erro
 		var found []int64
 		if err := db.SelectContext(ctx, &found, `SELECT id FROM membership_account
 			WHERE id IN (?`+strings.Repeat(",?", len(chunk)-1)+`)`, args...); err != nil {
-			return fmt.Errorf("coupon: check members: %w", store.MapError(err))
+			return nil, fmt.Errorf("coupon: look up members: %w", store.MapError(err))
 		}
-		ok := make(map[int64]bool, len(found))
 		for _, f := range found {
 			ok[f] = true
 		}
-		for _, m := range chunk {
-			if !ok[m] && len(unknown) < 20 {
-				unknown = append(unknown, strconv.FormatInt(m, 10))
-			}
-		}
 	}
-	if len(unknown) > 0 {
-		return fmt.Errorf("%w: no such members: %s", ErrInvalid, strings.Join(unknown, ", "))
-	}
-	return nil
+	return ok, nil
 }
 
 // dedupe returns ids without repeats, in first-seen order.

@@ -484,17 +484,35 @@ func (is *Issuer) Process(ctx context.Context, evs []login.Event) []Result {
 		}
 		j.events[m] = append(j.events[m], i)
 	}
-	// Every candidate, of an everyone coupon too, is looked up: only an
-	// existing, active member is issued anything (an unknown id consumed
-	// quota and grew Redis before).
+	// Only an existing member is issued anything (an unknown id took quota
+	// and grew Redis before): an everyone coupon's candidates are looked up
+	// by primary key (nothing cached), a segment's with their attributes.
+	var everyCands []segCand
+	var everyMembers []int64
 	for i, ev := range evs {
 		at := is.loginTime(ev)
 		for _, c := range coupons {
 			if !c.IssuableAt(at) {
 				continue
 			}
+			if c.Audience.Everyone() {
+				everyCands = append(everyCands, segCand{c, i})
+				everyMembers = append(everyMembers, ev.MemberID)
+				continue
+			}
 			segCands = append(segCands, segCand{c, i})
 			segmentMembers = append(segmentMembers, ev.MemberID)
+		}
+	}
+	if len(everyCands) > 0 {
+		exists, err := existingMembers(ctx, is.cfg.DB, dedupe(everyMembers))
+		for _, ec := range everyCands {
+			switch {
+			case err != nil:
+				res[ec.idx].Err = errors.Join(res[ec.idx].Err, err)
+			case exists[evs[ec.idx].MemberID]:
+				add(ec.c, ec.idx)
+			}
 		}
 	}
 	if len(segCands) > 0 {
@@ -506,7 +524,7 @@ func (is *Issuer) Process(ctx context.Context, evs []login.Event) []Result {
 		} else {
 			for _, sc := range segCands {
 				a := attrs[evs[sc.idx].MemberID]
-				if a.found && (sc.c.Audience.Everyone() || sc.c.Audience.Matches(a.level, a.activeDays, a.tags)) {
+				if a.found && sc.c.Audience.Matches(a.level, a.activeDays, a.tags) {
 					add(sc.c, sc.idx)
 				}
 			}

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 )
 
 // ErrInvalid is wrapped by every error of Decode.
@@ -81,10 +82,10 @@ func walk(dec *json.Decoder, t reflect.Type, path string, o Options) error {
 		_, err = dec.Token() // ]
 		return err
 	case '{':
-		fields := map[string]reflect.Type{}
 		isStruct := t != nil && t.Kind() == reflect.Struct
+		var fields map[string]reflect.Type
 		if isStruct {
-			collect(t, fields)
+			fields = fieldsOf(t)
 		}
 		var valueType reflect.Type
 		if t != nil && t.Kind() == reflect.Map {
@@ -128,6 +129,21 @@ func walk(dec *json.Decoder, t reflect.Type, path string, o Options) error {
 		return err
 	}
 	return nil
+}
+
+// fieldCache holds fieldsOf's maps by type (they never change).
+var fieldCache sync.Map // reflect.Type → map[string]reflect.Type
+
+// fieldsOf maps a struct type's JSON field names to their types, once per
+// type.
+func fieldsOf(t reflect.Type) map[string]reflect.Type {
+	if m, ok := fieldCache.Load(t); ok {
+		return m.(map[string]reflect.Type)
+	}
+	m := map[string]reflect.Type{}
+	collect(t, m)
+	fieldCache.Store(t, m)
+	return m
 }
 
 // collect maps a struct's JSON field names to their types, through embedded
