@@ -280,6 +280,29 @@ func (c *Consumer) Shutdown(ctx context.Context) error {
 	return waitErr
 }
 
+// ShutdownAll shuts down consumers of one group together: every one is
+// suspended first (no new pulls, and no rebalance), then each is shut down
+// as Shutdown does. Shutting them down one after another instead makes the
+// broker tell the ones still running that a member left, and the rebalance
+// that starts races with their own shutdown inside rocketmq-client-go (its
+// client's closed flag is a plain bool, written by Shutdown and read by
+// every request: apache/rocketmq-client-go PR 1115). A process with one
+// consumer per group, as pushd and couponsd are, does not need this.
+func ShutdownAll(ctx context.Context, cs ...*Consumer) error {
+	for _, c := range cs {
+		c.mu.Lock()
+		if c.started && !c.closing {
+			c.client.Suspend()
+		}
+		c.mu.Unlock()
+	}
+	var errs []error
+	for _, c := range cs {
+		errs = append(errs, c.Shutdown(ctx))
+	}
+	return errors.Join(errs...)
+}
+
 // enter registers a handler run unless the consumer is closing.
 func (c *Consumer) enter() bool {
 	c.mu.Lock()

@@ -297,10 +297,25 @@ func TestIntegrationBatchPublishTwoConsumers(t *testing.T) {
 			return nil
 		}
 	}
+	var group2 []*Consumer
 	for _, name := range []string{"a", "b"} {
-		startConsumer(t, ConsumerConfig{Config: cfg, Group: group, Topic: topic,
+		c, err := NewConsumer(ConsumerConfig{Config: cfg, Group: group, Topic: topic,
 			Instance: "mqtest_" + name + "_" + sfx, Handler: handler(name)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Start(deadline(t, 15*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		group2 = append(group2, c)
 	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := ShutdownAll(ctx, group2...); err != nil {
+			t.Error(err)
+		}
+	})
 	p := newTestProducer(t, ProducerConfig{Config: cfg, MaxBatchBytes: maxBytes})
 
 	// Wait for a stable group: rounds of one probe per queue (the producer

@@ -109,20 +109,13 @@ func TestTwoWorkersShareAConsumerGroup(t *testing.T) {
 		workers, consumers = append(workers, w), append(consumers, c)
 	}
 	t.Cleanup(func() {
-		for i := range consumers {
-			if i > 0 {
-				// rocketmq-client-go races (an unsynchronised "closed" flag)
-				// between a consumer's Shutdown and the rebalance the
-				// broker triggers when another member of its group leaves:
-				// let that rebalance finish first.
-				time.Sleep(2 * time.Second)
-			}
-			sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			_ = workers[i].Stop(sctx) // drain first, as pushd does
-			if err := consumers[i].Shutdown(sctx); err != nil {
-				t.Error(err)
-			}
-			cancel()
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		for _, w := range workers {
+			_ = w.Stop(sctx) // drain first, as pushd does
+		}
+		if err := mq.ShutdownAll(sctx, consumers...); err != nil {
+			t.Error(err)
 		}
 	})
 	p, err := mq.NewProducer(mq.ProducerConfig{Config: cfg})
