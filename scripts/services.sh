@@ -3,13 +3,23 @@
 # (name server + broker), all on 127.0.0.1, all state under one git-ignored
 # directory (default: <repo>/.mkt, override with MKT_STATE_DIR).
 #
-#   scripts/services.sh up       install what is missing, start what is stopped, wait until ready
-#   scripts/services.sh down     stop what this script started (by PID), keep the data
-#   scripts/services.sh status   what runs where
-#   scripts/services.sh reset    down, then delete all state (data, logs, configs; keeps the jar cache)
+#   scripts/services.sh up           install what is missing, start what is stopped, wait until ready
+#   scripts/services.sh down         stop what this script started (by PID), keep the data
+#   scripts/services.sh status       what runs where
+#   scripts/services.sh reset        down, then delete all state (data, logs, configs; keeps the jar cache)
+#   scripts/services.sh stop NAME    stop one service (mariadb, redis, namesrv or broker), keep its data
+#   scripts/services.sh start NAME   start one service again and wait until it is ready
 #
 # Idempotent: `up` on a running stack checks readiness and returns in seconds.
-# Ports: MariaDB 3306, Redis 6379, RocketMQ name server 9876, broker 10911 (+10909, 10912).
+# Ports: MariaDB 3306, Redis 6379, RocketMQ name server 9876, broker 10911 (the
+# broker also listens on its port - 2 and port + 1: 10909, 10912). A second
+# stack runs next to the first with its own state directory and ports
+# (the fault suite does: MKT_STATE_DIR=.mkt-faults, ports 13306 16379 19876 20911):
+#   MKT_STATE_DIR     state directory (default <repo>/.mkt)
+#   MKT_MYSQL_PORT    MariaDB port (default 3306)
+#   MKT_REDIS_PORT    Redis port (default 6379)
+#   MKT_NAMESRV_PORT  RocketMQ name server port (default 9876)
+#   MKT_BROKER_PORT   RocketMQ broker port (default 10911; also uses port - 2 and port + 1)
 # The MariaDB account the project uses is mkt/mkt (local development only); it may
 # create and drop any database whose name starts with "mkt".
 set -Eeuo pipefail
@@ -20,10 +30,10 @@ ROCKETMQ_VERSION="${MKT_ROCKETMQ_VERSION:-5.3.3}"
 CACHE="$STATE/cache"
 RMQ_LIB="$CACHE/rocketmq-$ROCKETMQ_VERSION/lib"
 
-MYSQL_PORT=3306
-REDIS_PORT=6379
-NAMESRV_PORT=9876
-BROKER_PORT=10911
+MYSQL_PORT="${MKT_MYSQL_PORT:-3306}"
+REDIS_PORT="${MKT_REDIS_PORT:-6379}"
+NAMESRV_PORT="${MKT_NAMESRV_PORT:-9876}"
+BROKER_PORT="${MKT_BROKER_PORT:-10911}"
 
 MYSQL_DIR="$STATE/mariadb"
 REDIS_DIR="$STATE/redis"
@@ -32,6 +42,16 @@ BROKER_DIR="$STATE/rocketmq/broker"
 
 log() { printf '[services] %s\n' "$*" >&2; }
 die() { printf '[services] error: %s\n' "$*" >&2; exit 1; }
+
+for _port_var in MYSQL_PORT REDIS_PORT NAMESRV_PORT BROKER_PORT; do
+	[[ "${!_port_var}" =~ ^[1-9][0-9]{0,4}$ ]] && ((${!_port_var} >= 1024 && ${!_port_var} <= 65534)) ||
+		die "MKT_$_port_var=${!_port_var}: want a port number within 1024..65534"
+done
+unset _port_var
+# The broker's other listeners: its fast (VIP) channel on port - 2 and the HA
+# service on port + 1, both derived by RocketMQ from listenPort.
+BROKER_FAST_PORT=$((BROKER_PORT - 2))
+BROKER_HA_PORT=$((BROKER_PORT + 1))
 
 # ---------------------------------------------------------------- helpers
 
@@ -315,7 +335,7 @@ broker_up() {
 		log "rocketmq broker already running (pid $(cat "$pidfile"))"
 		return 0
 	fi
-	for p in "$BROKER_PORT" 10909 10912; do
+	for p in "$BROKER_PORT" "$BROKER_FAST_PORT" "$BROKER_HA_PORT"; do
 		check_port_free "rocketmq broker" "$p" "$pidfile"
 	done
 	mkdir -p "$BROKER_DIR/store" "$BROKER_DIR/tmp"
@@ -351,12 +371,22 @@ EOF
 		die "the RocketMQ broker did not listen on $BROKER_PORT in 90 s; see $BROKER_DIR/broker.out and $BROKER_DIR/logs/rocketmqlogs/broker.log"
 }
 
+java_or_die() {
+	find_java || die "no Java 11+ runtime found (RocketMQ needs one): install it, e.g. apt-get install openjdk-17-jre-headless, or set JAVA_HOME"
+}
+
 rocketmq_up() {
 	local java
-	java="$(find_java)" || die "no Java 11+ runtime found (RocketMQ needs one): install it, e.g. apt-get install openjdk-17-jre-headless, or set JAVA_HOME"
+	java="$(java_or_die)"
 	rocketmq_jars
 	namesrv_up "$java"
 	broker_up "$java"
+	broker_ready
+}
+
+# broker_ready: wait until the broker is registered with the name server and
+# a topic can be created and routed.
+broker_ready() {
 	# The routing check costs two JVM starts; skip it when this very broker
 	# process already passed it.
 	local marker="$BROKER_DIR/ready" pid
@@ -438,6 +468,51 @@ cmd_status() {
 	return $all
 }
 
+# service_name NAME: check NAME is one of the four services.
+service_name() {
+	case "${1:-}" in
+	mariadb | redis | namesrv | broker) ;;
+	"") die "which service? (want mariadb | redis | namesrv | broker)" ;;
+	*) die "unknown service '$1' (want mariadb | redis | namesrv | broker)" ;;
+	esac
+}
+
+# cmd_stop NAME: stop one service (SIGTERM, as down does), keeping its data;
+# the others keep running. For outages on purpose (the fault suite).
+cmd_stop() {
+	service_name "${1:-}"
+	case "$1" in
+	mariadb) stop_pidfile mariadb "$MYSQL_DIR/mysqld.pid" 60 ;;
+	redis) stop_pidfile redis "$REDIS_DIR/redis.pid" 20 ;;
+	namesrv) stop_pidfile "rocketmq name server" "$NAMESRV_DIR/namesrv.pid" 30 ;;
+	broker) stop_pidfile "rocketmq broker" "$BROKER_DIR/broker.pid" 60 ;;
+	esac
+}
+
+# cmd_start NAME: start one service (a no-op when it runs) and wait until it
+# is ready, as up does.
+cmd_start() {
+	service_name "${1:-}"
+	local java
+	case "$1" in
+	mariadb) check_disk && mariadb_up ;;
+	redis) redis_up ;;
+	namesrv)
+		java="$(java_or_die)"
+		rocketmq_jars
+		namesrv_up "$java"
+		;;
+	broker)
+		check_disk
+		java="$(java_or_die)"
+		rocketmq_jars
+		port_open "$NAMESRV_PORT" || die "the RocketMQ name server is not running on 127.0.0.1:$NAMESRV_PORT; start namesrv first"
+		broker_up "$java"
+		broker_ready
+		;;
+	esac
+}
+
 cmd_reset() {
 	cmd_down
 	log "deleting state under $STATE (keeping the jar cache)"
@@ -449,9 +524,11 @@ up) cmd_up ;;
 down) cmd_down ;;
 status) cmd_status ;;
 reset) cmd_reset ;;
+stop) cmd_stop "${2:-}" ;;
+start) cmd_start "${2:-}" ;;
 -h | --help | help | "")
-	sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'
 	[[ -n "${1:-}" ]] || exit 2
 	;;
-*) die "unknown command '$1' (want up | down | status | reset)" ;;
+*) die "unknown command '$1' (want up | down | status | reset | stop NAME | start NAME)" ;;
 esac
