@@ -50,10 +50,13 @@ read them back:
   GET  /deliveries?campaign_id=N&channel=sms&from=1&to=1000000
                                       per-campaign counts, missing and duplicated members
   POST /reset                         forget everything
+  GET  /faults                        the fault rates in force
+  PUT  /faults                        switch them while running, e.g.
+                                      {"error_rate":1,"timeout_rate":0,"rate_limit_429_rate":0}
 
-Faults are injected per call with the given rates; --seed makes them
-reproducible. Point a channel at it with e.g.
-MKT_PROVIDER_SMS_URL=http://127.0.0.1:9400/sms. Stop with Ctrl-C.`,
+Faults are injected per call with the given rates (from the flags at start,
+then as PUT /faults says); --seed makes them reproducible. Point a channel
+at it with e.g. MKT_PROVIDER_SMS_URL=http://127.0.0.1:9400/sms. Stop with Ctrl-C.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			fail, err := parseIDList(o.FailMembers)

@@ -1,6 +1,7 @@
 package providersim
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -80,10 +81,42 @@ func (c *Client) Reset(ctx context.Context) error {
 	return nil
 }
 
-func (c *Client) do(ctx context.Context, method, path string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, nil)
+// Faults reads GET /faults: the fault rates in force.
+func (c *Client) Faults(ctx context.Context) (Faults, error) {
+	var f Faults
+	if err := c.do(ctx, http.MethodGet, FaultsPath, &f); err != nil {
+		return Faults{}, fmt.Errorf("read simulator fault rates: %w", err)
+	}
+	return f, nil
+}
+
+// SetFaults switches the fault rates with PUT /faults.
+func (c *Client) SetFaults(ctx context.Context, f Faults) error {
+	body, err := json.Marshal(f)
 	if err != nil {
 		return err
+	}
+	if err := c.doBody(ctx, http.MethodPut, FaultsPath, body, nil); err != nil {
+		return fmt.Errorf("switch simulator fault rates: %w", err)
+	}
+	return nil
+}
+
+func (c *Client) do(ctx context.Context, method, path string, out any) error {
+	return c.doBody(ctx, method, path, nil, out)
+}
+
+func (c *Client) doBody(ctx context.Context, method, path string, body []byte, out any) error {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

@@ -155,7 +155,8 @@ func (l Latency) sample(u1, u2 float64) time.Duration {
 
 // Config configures a Simulator. Zero values take the defaults shown. The
 // fault rates are fractions of send calls (single or batch) in [0, 1]; their
-// sum must not exceed 1.
+// sum must not exceed 1. They are the rates at start: Simulator.SetFaults
+// (PUT /faults) switches them while the simulator runs.
 type Config struct {
 	// Latency is how long each send call takes to answer (default none).
 	Latency Latency
@@ -193,13 +194,8 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Seed == 0 {
 		c.Seed = rand.Uint64() | 1
 	}
-	for name, r := range map[string]float64{"ErrorRate": c.ErrorRate, "TimeoutRate": c.TimeoutRate, "RateLimit429Rate": c.RateLimit429Rate} {
-		if r < 0 || r > 1 || math.IsNaN(r) {
-			return c, fmt.Errorf("%w: %s %v outside [0, 1]", ErrInvalidConfig, name, r)
-		}
-	}
-	if sum := c.ErrorRate + c.TimeoutRate + c.RateLimit429Rate; sum > 1 {
-		return c, fmt.Errorf("%w: fault rates add up to %v > 1", ErrInvalidConfig, sum)
+	if err := (Faults{ErrorRate: c.ErrorRate, TimeoutRate: c.TimeoutRate, RateLimit429Rate: c.RateLimit429Rate}).validate(); err != nil {
+		return c, err
 	}
 	if c.RetryAfter < time.Second || c.RetryAfter%time.Second != 0 {
 		return c, fmt.Errorf("%w: RetryAfter %v must be a whole number of seconds", ErrInvalidConfig, c.RetryAfter)

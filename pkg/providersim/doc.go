@@ -48,5 +48,14 @@
 //	POST /reset        forget all counts and counters, restart the fault sequence
 //	GET  /healthz      liveness
 //
+// # Switching faults at runtime
+//
+//	GET  /faults       the fault rates in force (Faults as JSON)
+//	PUT  /faults       {"error_rate":1,"timeout_rate":0,"rate_limit_429_rate":0}
+//	                   replaces them from the next send call on (strict JSON,
+//	                   every rate in [0, 1], their sum at most 1): a provider
+//	                   answering 500s, timing out or rate limiting for a spell,
+//	                   then healthy again
+//
 // Client reads these from Go; Server runs a Simulator on a listener.
 package providersim

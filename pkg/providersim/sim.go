@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"mkt/pkg/provider"
+	"mkt/pkg/strictjson"
 )
 
 // Stats are the simulator's counters since start or the last reset.
@@ -162,10 +165,36 @@ type MemberCount struct {
 	Count int `json:"count"`
 }
 
+// Faults are the fault rates of send calls, fractions in [0, 1] whose sum
+// is at most 1: Config's at start, switchable while running (SetFaults,
+// PUT /faults) to simulate a provider that fails for a spell.
+type Faults struct {
+	// ErrorRate is the fraction of calls answered 500.
+	ErrorRate float64 `json:"error_rate"`
+	// TimeoutRate is the fraction of calls that never answer.
+	TimeoutRate float64 `json:"timeout_rate"`
+	// RateLimit429Rate is the fraction of calls answered 429 with Retry-After.
+	RateLimit429Rate float64 `json:"rate_limit_429_rate"`
+}
+
+// validate checks the rates.
+func (f Faults) validate() error {
+	for name, r := range map[string]float64{"ErrorRate": f.ErrorRate, "TimeoutRate": f.TimeoutRate, "RateLimit429Rate": f.RateLimit429Rate} {
+		if r < 0 || r > 1 || math.IsNaN(r) {
+			return fmt.Errorf("%w: %s %v outside [0, 1]", ErrInvalidConfig, name, r)
+		}
+	}
+	if sum := f.ErrorRate + f.TimeoutRate + f.RateLimit429Rate; sum > 1 {
+		return fmt.Errorf("%w: fault rates add up to %v > 1", ErrInvalidConfig, sum)
+	}
+	return nil
+}
+
 // Simulator is an http.Handler simulating a messaging provider that speaks
 // the wire format of package provider. It is safe for concurrent use.
 type Simulator struct {
 	cfg    Config
+	faults atomic.Pointer[Faults]
 	auth   []byte
 	fail   map[uint64]struct{}
 	store  *store
@@ -188,6 +217,7 @@ func New(cfg Config) (*Simulator, error) {
 		store:  newStore(),
 		closed: make(chan struct{}),
 	}
+	s.faults.Store(&Faults{ErrorRate: cfg.ErrorRate, TimeoutRate: cfg.TimeoutRate, RateLimit429Rate: cfg.RateLimit429Rate})
 	for _, m := range cfg.FailMembers {
 		s.fail[m] = struct{}{}
 	}
@@ -198,8 +228,28 @@ func New(cfg Config) (*Simulator, error) {
 	return s, nil
 }
 
-// Config returns the simulator's configuration, defaults filled in.
-func (s *Simulator) Config() Config { return s.cfg }
+// Config returns the simulator's configuration, defaults filled in, with
+// the fault rates in force now.
+func (s *Simulator) Config() Config {
+	c, f := s.cfg, s.Faults()
+	c.ErrorRate, c.TimeoutRate, c.RateLimit429Rate = f.ErrorRate, f.TimeoutRate, f.RateLimit429Rate
+	return c
+}
+
+// Faults returns the fault rates in force.
+func (s *Simulator) Faults() Faults { return *s.faults.Load() }
+
+// SetFaults replaces the fault rates from the next send call on (calls
+// already held by an injected timeout stay held). The fault sequence is not
+// restarted: with a fixed seed, the n-th call's draw is the same whatever
+// the rates, and the rates decide its fate.
+func (s *Simulator) SetFaults(f Faults) error {
+	if err := f.validate(); err != nil {
+		return err
+	}
+	s.faults.Store(&f)
+	return nil
+}
 
 // Close releases every call held by an injected timeout (they get a 503) and
 // makes later ones answer at once the same way. Deliveries stay readable.
@@ -274,10 +324,14 @@ func (s *Simulator) Count(campaign uint64, ch provider.Channel, member uint64) i
 }
 
 // ServeHTTP serves the send endpoints (POST to any other path: ".../batch"
-// for batches, anything else for single messages) and the read-back
-// endpoints GET /stats, GET /deliveries, POST /reset and GET /healthz.
+// for batches, anything else for single messages), the read-back endpoints
+// GET /stats, GET /deliveries, POST /reset and GET /healthz, and the fault
+// switch GET and PUT /faults.
 func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
+	case FaultsPath:
+		s.serveFaults(w, r)
+		return
 	case "/stats":
 		if r.Method != http.MethodGet {
 			methodNotAllowed(w, http.MethodGet)
@@ -344,6 +398,40 @@ func (s *Simulator) serveDeliveries(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, rep)
 }
 
+// FaultsPath is the admin endpoint reading (GET) and switching (PUT, a
+// Faults JSON object) the fault rates of a running simulator.
+const FaultsPath = "/faults"
+
+// maxFaultsBody bounds a PUT /faults body.
+const maxFaultsBody = 4 << 10
+
+func (s *Simulator) serveFaults(w http.ResponseWriter, r *http.Request) {
+	switch r.Method {
+	case http.MethodGet:
+	case http.MethodPut:
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxFaultsBody))
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "read body: "+err.Error())
+			return
+		}
+		var f Faults
+		if err := strictjson.Decode(body, &f, strictjson.Options{}); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		if err := s.SetFaults(f); err != nil {
+			writeError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		s.cfg.Logger.Info("provider simulator: fault rates switched", "error_rate", f.ErrorRate,
+			"timeout_rate", f.TimeoutRate, "rate_limit_429_rate", f.RateLimit429Rate)
+	default:
+		methodNotAllowed(w, http.MethodGet+", "+http.MethodPut)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.Faults())
+}
+
 // fate is what fault injection decided for one send call.
 type fate int
 
@@ -362,12 +450,13 @@ func (s *Simulator) roll(n uint64) (fate, time.Duration) {
 	h3 := splitmix64(h2)
 	u := unit(h1)
 	lat := s.cfg.Latency.sample(unit(h2), unit(h3))
+	f := s.faults.Load()
 	switch {
-	case u < s.cfg.ErrorRate:
+	case u < f.ErrorRate:
 		return fateError, lat
-	case u < s.cfg.ErrorRate+s.cfg.TimeoutRate:
+	case u < f.ErrorRate+f.TimeoutRate:
 		return fateTimeout, lat
-	case u < s.cfg.ErrorRate+s.cfg.TimeoutRate+s.cfg.RateLimit429Rate:
+	case u < f.ErrorRate+f.TimeoutRate+f.RateLimit429Rate:
 		return fate429, lat
 	}
 	return fateOK, lat
