@@ -56,6 +56,13 @@ type Delivery struct {
 	QueueOffset int64
 	// BornTime is when the producer sent the message.
 	BornTime time.Time
+	// StoreTime is when the broker stored the copy being delivered (for a
+	// dead letter read from DeadLetterTopic: when it was dead-lettered).
+	StoreTime time.Time
+	// OriginTopic is the topic a redelivered or dead-lettered copy was
+	// first published to (the broker's RETRY_TOPIC property); empty for a
+	// first delivery.
+	OriginTopic string
 }
 
 type permanentError struct{ err error }
@@ -107,6 +114,21 @@ type ConsumerConfig struct {
 	Concurrency int
 	// Handler processes deliveries. Required.
 	Handler Handler
+	// OnDeadLetter, if set, is called when a delivery's failure makes the
+	// consumer have the broker dead-letter it (a Permanent error, or the
+	// last attempt failed), with that error. Should the broker request
+	// fail, the client retries and OnDeadLetter may be called again.
+	OnDeadLetter func(d *Delivery, err error)
+	// ConsumeTimeout is how long a handler may hold a message before the
+	// client gives it back to the broker for redelivery. Default (0) the
+	// client's 15 minutes; a handler that blocks on purpose (retrying a
+	// store until it is back) sets more.
+	ConsumeTimeout time.Duration
+	// CancelOnShutdown cancels the handlers' context as soon as Shutdown
+	// begins instead of letting them finish: for handlers that block,
+	// retrying until they succeed. A handler that then returns an error
+	// has its message left for redelivery, without using up a retry.
+	CancelOnShutdown bool
 }
 
 func (c ConsumerConfig) withDefaults() ConsumerConfig {
@@ -177,7 +199,7 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 	if err != nil {
 		return nil, err
 	}
-	client, err := rocketmq.NewPushConsumer(
+	opts := []consumer.Option{
 		consumer.WithNsResolver(resolver),
 		consumer.WithGroupName(cfg.Group),
 		consumer.WithInstance(cfg.Instance),
@@ -190,7 +212,11 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 		consumer.WithConsumeMessageBatchMaxSize(1),
 		consumer.WithConsumeGoroutineNums(cfg.Concurrency),
 		consumer.WithRetry(cfg.Retries),
-	)
+	}
+	if cfg.ConsumeTimeout > 0 {
+		opts = append(opts, consumer.WithConsumeTimeout(cfg.ConsumeTimeout))
+	}
+	client, err := rocketmq.NewPushConsumer(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("mq: create consumer of group %q: %w", cfg.Group, err)
 	}
@@ -254,6 +280,9 @@ func (c *Consumer) Shutdown(ctx context.Context) error {
 	c.closing = true
 	started := c.started
 	c.mu.Unlock()
+	if c.cfg.CancelOnShutdown {
+		c.cancel()
+	}
 
 	var waitErr error
 	if started {
@@ -303,6 +332,13 @@ func ShutdownAll(ctx context.Context, cs ...*Consumer) error {
 	return errors.Join(errs...)
 }
 
+// shuttingDown reports whether Shutdown has begun.
+func (c *Consumer) shuttingDown() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closing
+}
+
 // enter registers a handler run unless the consumer is closing.
 func (c *Consumer) enter() bool {
 	c.mu.Lock()
@@ -323,7 +359,8 @@ func (c *Consumer) consume(ctx context.Context, msgs ...*primitive.MessageExt) (
 		<-c.stopped
 		return consumer.ConsumeRetryLater, nil
 	}
-	defer c.inflight.Done()
+	done := sync.OnceFunc(c.inflight.Done)
+	defer done()
 
 	cctx, _ := primitive.GetConcurrentlyCtx(ctx)
 	for _, m := range msgs {
@@ -331,6 +368,18 @@ func (c *Consumer) consume(ctx context.Context, msgs ...*primitive.MessageExt) (
 		err := c.handle(d)
 		if err == nil {
 			continue
+		}
+		if c.shuttingDown() {
+			// Failed while shutting down (or cut short by a hard stop):
+			// not counted as an attempt. Hold the message until the
+			// client is down, so its queue is dropped and the result
+			// ignored; it is delivered again later (the offset stays
+			// uncommitted) without using up a retry.
+			c.log.Warn("mq: handler failed during shutdown, message left for redelivery",
+				slog.String("msg_id", d.MsgID), slog.String("error", err.Error()))
+			done()
+			<-c.stopped
+			return consumer.ConsumeRetryLater, nil
 		}
 		attrs := []any{
 			slog.String("msg_id", d.MsgID),
@@ -340,12 +389,14 @@ func (c *Consumer) consume(ctx context.Context, msgs ...*primitive.MessageExt) (
 		switch {
 		case IsPermanent(err):
 			c.log.Error("mq: permanent failure, dead-lettering message", attrs...)
+			c.deadLettered(d, err)
 			if cctx != nil {
 				cctx.DelayLevelWhenNextConsume = -1 // broker: straight to %DLQ%
 			}
 		case d.ReconsumeTimes >= c.cfg.MaxReconsumeTimes:
 			c.log.Error("mq: message failed its last attempt, dead-lettering it",
 				append(attrs, slog.String("dlq_topic", DeadLetterTopic(c.cfg.Group)))...)
+			c.deadLettered(d, err)
 		default:
 			level := c.delayLevel(d.ReconsumeTimes)
 			c.log.Warn("mq: handler failed, message will be redelivered",
@@ -371,6 +422,20 @@ func (c *Consumer) handle(d *Delivery) (err error) {
 	return c.cfg.Handler(c.baseCtx, d)
 }
 
+// deadLettered calls the OnDeadLetter hook, if any, shielding the
+// consumer from its panic.
+func (c *Consumer) deadLettered(d *Delivery, err error) {
+	if c.cfg.OnDeadLetter == nil {
+		return
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error("mq: OnDeadLetter panicked", slog.String("msg_id", d.MsgID), slog.Any("panic", r))
+		}
+	}()
+	c.cfg.OnDeadLetter(d, err)
+}
+
 // delayLevel is the broker delay level of the redelivery after a failure at
 // reconsumeTimes.
 func (c *Consumer) delayLevel(reconsumeTimes int) int {
@@ -390,6 +455,8 @@ func toDelivery(m *primitive.MessageExt) *Delivery {
 		ReconsumeTimes: int(m.ReconsumeTimes),
 		QueueOffset:    m.QueueOffset,
 		BornTime:       time.UnixMilli(m.BornTimestamp),
+		StoreTime:      time.UnixMilli(m.StoreTimestamp),
+		OriginTopic:    m.GetProperty(primitive.PropertyRetryTopic),
 	}
 	if m.Queue != nil {
 		d.QueueID = m.Queue.QueueId

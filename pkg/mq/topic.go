@@ -130,3 +130,7 @@ func EnsureTopics(ctx context.Context, cfg Config, queueNums int, topics ...stri
 		}
 	}
 }
+
+// CheckGroupName returns an error wrapping ErrInvalidName unless name is a
+// consumer group name the broker accepts.
+func CheckGroupName(name string) error { return validateName("consumer group", name, maxGroupLen) }
