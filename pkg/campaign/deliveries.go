@@ -128,3 +128,92 @@ func truncateBytes(s string, n int) string {
 	}
 	return s[:n]
 }
+
+// RecordSent stores deliveries of one shard that went out (every one OK),
+// inside the caller's transaction, and adds them to the shard's counters:
+// sent + len(ds), failed - priorFailed (those of ds recorded failed before,
+// as the caller read them when its page began). It does not touch the
+// shard's lease or checkpoint: it is the fast journal of sends (push's
+// group commit), written while the page is still in flight, so that a
+// worker resuming the shard after a crash finds them sent and skips them.
+func RecordSent(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64, shardNo int, ds []Delivery, priorFailed int, now time.Time) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	if err := RecordDeliveries(ctx, h, kind, campaignID, shardNo, ds, now); err != nil {
+		return err
+	}
+	return addShardCounts(ctx, h, kind, campaignID, shardNo, len(ds), -priorFailed)
+}
+
+// RecordUnchecked stores outcomes of a shard's page whose checkpoint cannot
+// be written — the lease was lost, or the run was stopped mid-page — inside
+// the caller's transaction: the records are facts whoever holds the shard
+// now. The shard's counters change by what the records actually change
+// (read under lock first, since another worker may have recorded some of
+// these members meanwhile), and its cursor does not move: whoever resumes
+// the shard redoes the page and skips what is recorded sent.
+func RecordUnchecked(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64, shardNo int, ds []Delivery, now time.Time) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	lo, hi := ds[0].MemberID, ds[0].MemberID
+	for _, d := range ds {
+		lo, hi = min(lo, d.MemberID), max(hi, d.MemberID)
+	}
+	rows, err := h.QueryxContext(ctx, `SELECT member_id, channel, status FROM push_message FORCE INDEX (PRIMARY)
+		WHERE campaign_kind = ? AND campaign_id = ? AND member_id BETWEEN ? AND ? FOR UPDATE`, kind, campaignID, lo, hi)
+	if err != nil {
+		return fmt.Errorf("campaign %d shard %d: lock delivery records: %w", campaignID, shardNo, store.MapError(err))
+	}
+	type key struct {
+		member uint64
+		ch     string
+	}
+	cur := make(map[key]string)
+	for rows.Next() {
+		var k key
+		var st string
+		if err := rows.Scan(&k.member, &k.ch, &st); err != nil {
+			rows.Close()
+			return fmt.Errorf("campaign %d shard %d: scan delivery record: %w", campaignID, shardNo, err)
+		}
+		cur[k] = st
+	}
+	if err := rows.Close(); err != nil {
+		return fmt.Errorf("campaign %d shard %d: read delivery records: %w", campaignID, shardNo, store.MapError(err))
+	}
+	sent, failed := 0, 0
+	for _, d := range ds {
+		k := key{d.MemberID, string(d.Channel)}
+		switch st, had := cur[k]; {
+		case st == DeliverySent: // stays sent
+		case d.OK:
+			sent++
+			if had {
+				failed--
+			}
+			cur[k] = DeliverySent
+		case !had:
+			failed++
+			cur[k] = DeliveryFailed
+		}
+	}
+	if err := RecordDeliveries(ctx, h, kind, campaignID, shardNo, ds, now); err != nil {
+		return err
+	}
+	return addShardCounts(ctx, h, kind, campaignID, shardNo, sent, failed)
+}
+
+// addShardCounts adds to a shard's sent and failed counters, whoever owns it.
+func addShardCounts(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64, shardNo, sent, failed int) error {
+	if sent == 0 && failed == 0 {
+		return nil
+	}
+	_, err := h.ExecContext(ctx, `UPDATE campaign_shard SET sent = sent + ?, failed = GREATEST(CAST(failed AS SIGNED) + ?, 0)
+		WHERE campaign_kind = ? AND campaign_id = ? AND shard_no = ?`, max(sent, 0), failed, kind, campaignID, shardNo)
+	if err != nil {
+		return fmt.Errorf("campaign %d shard %d: count deliveries: %w", campaignID, shardNo, store.MapError(err))
+	}
+	return nil
+}

@@ -27,6 +27,14 @@ const (
 	DefaultStatusRefresh           = time.Second
 	// DefaultRampUp is pushd's --ramp-up (Config.RampUp has no default).
 	DefaultRampUp = 2 * time.Second
+	// DefaultJournalInterval is how often sends are group-committed while
+	// pages are in flight.
+	DefaultJournalInterval = 200 * time.Millisecond
+	// MaxJournalInterval bounds JournalInterval.
+	MaxJournalInterval = 10 * time.Second
+	// DefaultOutcomeHold is how long a page's outcomes are kept, and their
+	// commit retried, while the database is unreachable.
+	DefaultOutcomeHold = 10 * time.Minute
 	// MinLease is the shortest lease accepted (tests use short ones).
 	MinLease = 100 * time.Millisecond
 	// MaxPageSize bounds PageSize (one page is held in memory).
@@ -108,6 +116,17 @@ type Config struct {
 	// StatusRefresh is how stale the cached campaign status may get: pause
 	// and cancel take effect within it plus one page (default 1s).
 	StatusRefresh time.Duration
+	// JournalInterval is how often the deliveries that went out are
+	// group-committed while their pages are still in flight (default 200ms;
+	// negative: never, each page commits at its end). It bounds what a
+	// killed worker leaves unrecorded, and so sends again, to the calls on
+	// the wire plus one interval of outcomes.
+	JournalInterval time.Duration
+	// OutcomeHold is how long a page whose commit fails (the database
+	// unreachable) keeps its outcomes and retries the commit before giving
+	// the shard up (default 10m). Sends that went out are never thrown
+	// away because a commit failed.
+	OutcomeHold time.Duration
 	// Logger receives the worker's logs (default slog.Default()).
 	Logger *slog.Logger
 	// Clock tells the time (default the system clock).
@@ -121,6 +140,8 @@ func (c Config) withDefaults() (Config, error) {
 	c.FailureThreshold = cmp.Or(c.FailureThreshold, DefaultFailureThreshold)
 	c.MinAttemptsForAutoPause = cmp.Or(c.MinAttemptsForAutoPause, DefaultMinAttemptsForAutoPause)
 	c.StatusRefresh = cmp.Or(c.StatusRefresh, DefaultStatusRefresh)
+	c.JournalInterval = cmp.Or(c.JournalInterval, DefaultJournalInterval)
+	c.OutcomeHold = cmp.Or(c.OutcomeHold, DefaultOutcomeHold)
 	c.Logger = cmp.Or(c.Logger, slog.Default())
 	if c.Clock == nil {
 		c.Clock = systemClock{}
@@ -171,6 +192,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.StatusRefresh < 0 {
 		bad("negative status refresh")
+	}
+	if c.JournalInterval > MaxJournalInterval {
+		bad("journal interval %v is longer than %v", c.JournalInterval, MaxJournalInterval)
+	}
+	if c.OutcomeHold < 0 {
+		bad("negative outcome hold")
 	}
 	return c, errors.Join(errs...)
 }

@@ -99,6 +99,9 @@ type job struct {
 	s     *campaign.Shard
 	mode  campaign.TaskMode
 	log   *slog.Logger
+	// outer is the handler's context: it ends when the process stops, not
+	// when the shard's run is cancelled, so outcomes are still recorded.
+	outer context.Context
 	chans []channelJob
 	// rowChans are a hot-goods run's channel jobs by row id.
 	rowChans map[uint64][]channelJob
@@ -116,8 +119,8 @@ type job struct {
 	warnedShort bool
 }
 
-func (w *Worker) newJob(c *target, s *campaign.Shard, mode campaign.TaskMode, log *slog.Logger) *job {
-	j := &job{w: w, c: c, s: s, mode: mode, log: log, perMember: c.perMember, pageSize: w.cfg.PageSize}
+func (w *Worker) newJob(outer context.Context, c *target, s *campaign.Shard, mode campaign.TaskMode, log *slog.Logger) *job {
+	j := &job{w: w, c: c, s: s, mode: mode, log: log, outer: outer, perMember: c.perMember, pageSize: w.cfg.PageSize}
 	if c.hot == nil { // a hot-goods run has its channel jobs per row (rowChannels)
 		body := ""
 		if !j.perMember {
@@ -310,6 +313,7 @@ type delivery struct {
 	priorNoAddr bool
 	ok          bool
 	abandoned   bool // not settled: the run was stopped
+	journaled   bool // recorded and counted by the journal (see journal)
 	reason      string
 	providerID  string
 }
@@ -343,14 +347,24 @@ func (j *job) page(ctx context.Context, members []member, retryOnly bool, cursor
 		}
 	}
 	if ctx.Err() != nil {
-		// Stopped mid-page: record nothing; whoever resumes the shard
-		// redoes this page (the documented duplicate window).
+		// Stopped mid-page (the lease was lost, or the process is going
+		// down): the sends that went out are kept, without a checkpoint;
+		// whoever resumes the shard redoes the page and skips them.
+		var sent []campaign.Delivery
+		for i := range dels {
+			if x := &dels[i]; x.ok && !x.journaled {
+				sent = append(sent, campaign.Delivery{MemberID: x.member, Channel: x.ch, OK: true, ProviderID: x.providerID})
+			}
+		}
+		j.keepUnchecked(sent)
 		return endNone, context.Cause(ctx)
 	}
 	recs := make([]campaign.Delivery, 0, len(dels))
+	// dbSent and dbFailed are what the page's commit adds to the shard's
+	// counters: the journal already counted the sends it recorded.
+	var dbSent, dbFailed int64
 	for i := range dels {
 		x := &dels[i]
-		recs = append(recs, campaign.Delivery{MemberID: x.member, Channel: x.ch, OK: x.ok, Reason: x.reason, ProviderID: x.providerID})
 		chc := d.channel(x.ch)
 		if x.ok {
 			d.sent++
@@ -363,8 +377,17 @@ func (j *job) page(ctx context.Context, members []member, retryOnly bool, cursor
 					d.noAddress--
 				}
 			}
+			if x.journaled {
+				dbSent--
+				if x.priorFailed {
+					dbFailed++
+				}
+				continue
+			}
+			recs = append(recs, campaign.Delivery{MemberID: x.member, Channel: x.ch, OK: true, ProviderID: x.providerID})
 			continue
 		}
+		recs = append(recs, campaign.Delivery{MemberID: x.member, Channel: x.ch, Reason: x.reason})
 		noAddr := x.reason == ReasonNoAddress
 		switch {
 		case !x.priorFailed:
@@ -383,7 +406,9 @@ func (j *job) page(ctx context.Context, members []member, retryOnly bool, cursor
 			d.provFailed++
 		}
 	}
-	st, err := j.commit(ctx, recs, cursor, d)
+	dbSent += d.sent
+	dbFailed += d.failed
+	st, err := j.commit(recs, cursor, dbSent, dbFailed)
 	if err != nil {
 		return endNone, err
 	}
@@ -412,6 +437,7 @@ func (j *job) send(ctx context.Context, members []member, prior map[priorKey]pri
 		size += len(set.members)
 	}
 	dels := make([]delivery, size) // fixed: goroutines write in place
+	pl := j.w.journal.open(j, dels)
 	n := 0
 	var wg sync.WaitGroup
 	for _, set := range sets {
@@ -447,16 +473,18 @@ func (j *job) send(ctx context.Context, members []member, prior map[priorKey]pri
 			go func(to []provider.Recipient, at []int) {
 				defer wg.Done()
 				defer j.w.sem.Release()
-				j.call(ctx, cj, to, at, dels)
+				j.call(ctx, cj, to, at, dels, pl)
 			}(recips[lo:hi], at[lo:hi])
 		}
 	}
 	wg.Wait()
+	j.w.journal.close(pl)
 	return dels[:n], won
 }
 
-// call makes one provider call and writes its outcomes into dels.
-func (j *job) call(ctx context.Context, cj *channelJob, to []provider.Recipient, at []int, dels []delivery) {
+// call makes one provider call, writes its outcomes into dels and hands
+// the sends that went out to the journal.
+func (j *job) call(ctx context.Context, cj *channelJob, to []provider.Recipient, at []int, dels []delivery, pl *pageLog) {
 	msg := cj.msg
 	switch {
 	case cj.render != nil:
@@ -477,11 +505,13 @@ func (j *job) call(ctx context.Context, cj *channelJob, to []provider.Recipient,
 		}
 		return
 	}
+	var sent []int
 	for i, r := range res {
 		d := &dels[at[i]]
 		switch {
 		case r.OK:
 			d.ok, d.providerID = true, r.ProviderID
+			sent = append(sent, at[i])
 		case ctx.Err() != nil && (r.Retryable || r.Err == nil):
 			d.abandoned = true
 		case r.Err != nil:
@@ -490,21 +520,31 @@ func (j *job) call(ctx context.Context, cj *channelJob, to []provider.Recipient,
 			d.reason = "provider " + cj.p.Name() + " refused without a reason"
 		}
 	}
+	if len(sent) > 0 {
+		pl.sent(sent)
+	}
 }
 
 // commit records a page's outcomes and the shard's checkpoint in one
-// transaction (retried on deadlock), and returns the shard's status after
-// it: running, or paused/cancelled when an operator parked it meanwhile.
-func (j *job) commit(ctx context.Context, recs []campaign.Delivery, cursor uint64, d counts) (campaign.ShardStatus, error) {
+// transaction and returns the shard's status after it: running, or
+// paused/cancelled when an operator parked it meanwhile. The outcomes are
+// never thrown away because the database failed: the commit is retried,
+// backing off, for OutcomeHold (through an outage, with the page's sends
+// held in memory and no new page started) and as long as the process runs
+// (the handler's context, not the shard run's). When the lease turns out to
+// be lost, the outcomes are still recorded, without the checkpoint
+// (keepUnchecked).
+func (j *job) commit(recs []campaign.Delivery, cursor uint64, sent, failed int64) (campaign.ShardStatus, error) {
 	cp := campaign.Checkpoint{
 		Kind: j.s.Kind, CampaignID: j.s.CampaignID, No: j.s.No,
 		Owner: j.w.cfg.Owner, Lease: j.w.cfg.Lease,
-		Cursor: cursor, Sent: int(d.sent), Failed: int(d.failed),
+		Cursor: cursor, Sent: int(sent), Failed: int(failed),
 	}
+	ctx := j.outer
 	now := j.w.cfg.Clock.Now().UTC()
-	for attempt := 1; ; attempt++ {
-		var st campaign.ShardStatus
-		err := j.w.cfg.DB.InTxOptions(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx store.Handler) error {
+	var st campaign.ShardStatus
+	err := j.retryDB(ctx, "page commit", func() error {
+		return j.w.cfg.DB.InTxOptions(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx store.Handler) error {
 			if err := campaign.RecordDeliveries(ctx, tx, j.s.Kind, j.s.CampaignID, j.s.No, recs, now); err != nil {
 				return err
 			}
@@ -512,14 +552,63 @@ func (j *job) commit(ctx context.Context, recs []campaign.Delivery, cursor uint6
 			st, err = campaign.CheckpointShard(ctx, tx, cp)
 			return err
 		})
-		if err == nil {
-			return st, nil
+	})
+	if errors.Is(err, campaign.ErrLeaseLost) {
+		j.keepUnchecked(recs)
+	}
+	return st, err
+}
+
+// keepUnchecked records outcomes whose checkpoint cannot be written (lease
+// lost, run stopped mid-page), retrying like commit. Errors are logged: if
+// they are lost after all, the members are sent again by whoever redoes
+// the page.
+func (j *job) keepUnchecked(recs []campaign.Delivery) {
+	if len(recs) == 0 {
+		return
+	}
+	ctx := j.outer
+	now := j.w.cfg.Clock.Now().UTC()
+	err := j.retryDB(ctx, "recording outcomes without a checkpoint", func() error {
+		return j.w.cfg.DB.InTxOptions(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx store.Handler) error {
+			return campaign.RecordUnchecked(ctx, tx, j.s.Kind, j.s.CampaignID, j.s.No, recs, now)
+		})
+	})
+	if err != nil {
+		j.log.Error("push: outcomes of sends that went out could not be recorded; they will be sent again",
+			slog.Int("deliveries", len(recs)), slog.String("error", err.Error()))
+		return
+	}
+	j.log.Info("push: outcomes recorded without a checkpoint", slog.Int("deliveries", len(recs)))
+}
+
+// retryDB runs op until it succeeds, fails with the lease lost, ctx ends
+// or OutcomeHold has passed, backing off from 100 ms to 5 s and logging
+// the first failure and then every tenth.
+func (j *job) retryDB(ctx context.Context, what string, op func() error) error {
+	give := j.w.cfg.Clock.Now().Add(j.w.cfg.OutcomeHold)
+	wait := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := op()
+		switch {
+		case err == nil:
+			if attempt > 1 {
+				j.log.Info("push: "+what+" succeeded after retries", slog.Int("attempts", attempt))
+			}
+			return nil
+		case errors.Is(err, campaign.ErrLeaseLost), ctx.Err() != nil, j.w.cfg.Clock.Now().After(give):
+			return err
 		}
-		if attempt < 3 && store.Retryable(err) && ctx.Err() == nil {
-			j.log.Warn("push: checkpoint deadlocked, retrying", slog.String("error", err.Error()))
-			continue
+		if attempt == 1 || attempt%10 == 0 {
+			j.log.Warn("push: "+what+" failed; outcomes kept, retrying", slog.Int("attempt", attempt),
+				slog.String("error", err.Error()))
 		}
-		return "", err
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
 	}
 }
 

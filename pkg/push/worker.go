@@ -48,6 +48,9 @@ type Worker struct {
 	status *statusCache
 	window *failureWindow
 	hot    hotDays
+	// journal group-commits sends while pages are in flight (nil: pages
+	// commit everything at their end).
+	journal *journal
 
 	draining atomic.Bool
 	mu       sync.Mutex
@@ -60,13 +63,17 @@ func NewWorker(cfg Config) (*Worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Worker{
+	w := &Worker{
 		cfg:    cfg,
 		log:    cfg.Logger.With(slog.String("component", "push-worker"), slog.String("owner", cfg.Owner)),
 		sem:    newGate(cfg.MaxInFlight, cfg.RampUp, rampIdle, cfg.Clock.Now),
 		status: newStatusCache(cfg.DB, cfg.StatusRefresh, cfg.Clock),
 		window: newFailureWindow(cfg.MinAttemptsForAutoPause, cfg.FailureThreshold),
-	}, nil
+	}
+	if cfg.JournalInterval > 0 {
+		w.journal = newJournal(cfg.DB, cfg.JournalInterval, w.log, cfg.Clock.Now)
+	}
+	return w, nil
 }
 
 // Owner returns the name this worker claims shards under.
@@ -75,9 +82,13 @@ func (w *Worker) Owner() string { return w.cfg.Owner }
 // Name is the worker's name in daemon logs.
 func (w *Worker) Name() string { return "push-worker" }
 
-// Start implements the daemon component lifecycle; the worker runs inside
-// the consumer's handlers, so there is nothing to start.
-func (w *Worker) Start(context.Context) error { return nil }
+// Start implements the daemon component lifecycle: it starts the journal's
+// flusher (the worker itself runs inside the consumer's handlers). A worker
+// never started still works; its pages commit their sends at their end.
+func (w *Worker) Start(context.Context) error {
+	w.journal.start()
+	return nil
+}
 
 // BeginStop makes the worker drain: shards in progress stop at their next
 // page boundary, keeping their checkpoint, and are released for another
@@ -100,10 +111,12 @@ func (w *Worker) Stop(ctx context.Context) error {
 		n := w.active
 		w.mu.Unlock()
 		if n == 0 {
+			w.journal.stopFlusher()
 			return nil
 		}
 		select {
 		case <-ctx.Done():
+			w.journal.stopFlusher()
 			return fmt.Errorf("push: worker stopped with %d shards in progress: %w", n, ctx.Err())
 		case <-t.C:
 		}
@@ -235,7 +248,7 @@ func (w *Worker) runShard(ctx context.Context, log *slog.Logger, c *target, s *c
 		w.heartbeat(sctx, cancel, log, s)
 	}()
 	started := w.cfg.Clock.Now()
-	j := w.newJob(c, s, mode, log)
+	j := w.newJob(ctx, c, s, mode, log)
 	e, err := j.run(sctx)
 	if err == nil && sctx.Err() != nil {
 		err = context.Cause(sctx)
@@ -297,8 +310,9 @@ func (w *Worker) release(log *slog.Logger, s *campaign.Shard, err error) error {
 	return err
 }
 
-// heartbeat renews the lease every Lease/3 until ctx ends. A lost lease, or
-// no renewal for most of a lease, cancels the shard's run at once.
+// heartbeat renews the lease every Lease/3 until ctx ends. A lost lease
+// (another owner, or the shard moved) cancels the shard's run at once; a
+// renewal that fails because the database is unreachable does not.
 func (w *Worker) heartbeat(ctx context.Context, cancel context.CancelCauseFunc, log *slog.Logger, s *campaign.Shard) {
 	every := w.cfg.Lease / 3
 	t := time.NewTicker(every)
@@ -326,11 +340,13 @@ func (w *Worker) heartbeat(ctx context.Context, cancel context.CancelCauseFunc, 
 			}
 			cancel(err)
 			return
-		case now.Sub(lastOK) > w.cfg.Lease-every:
-			cancel(fmt.Errorf("%w: not renewed for %v: %v", campaign.ErrLeaseLost, now.Sub(lastOK).Round(time.Millisecond), err))
-			return
 		default:
-			log.Warn("push: lease renewal failed, will retry", slog.String("error", err.Error()))
+			// The database is unreachable: nobody can take the shard over
+			// meanwhile (a claim needs the database too), so the page in
+			// flight goes on; its commit keeps the outcomes until the
+			// database is back, and checks the lease then.
+			log.Warn("push: lease renewal failed, will retry", slog.String("error", err.Error()),
+				slog.Duration("since_renewed", now.Sub(lastOK).Round(time.Millisecond)))
 		}
 	}
 }

@@ -8,6 +8,7 @@
 package pushd
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -51,6 +52,8 @@ type Options struct {
 	Lease            time.Duration
 	FailureThreshold float64
 	AutoPauseWindow  int
+	JournalInterval  time.Duration
+	OutcomeHold      time.Duration
 	Providers        ProvidersConfig
 }
 
@@ -64,6 +67,8 @@ func (o *Options) bind(fs *pflag.FlagSet) {
 	config.Duration(fs, &o.Lease, "lease", "MKT_SHARD_LEASE", push.DefaultLease, "how long a shard stays with a silent pushd before another may take it")
 	config.Float64(fs, &o.FailureThreshold, "failure-threshold", "MKT_FAILURE_THRESHOLD", push.DefaultFailureThreshold, "provider failure rate (0..1) that pauses a campaign; 1 = never")
 	config.Int(fs, &o.AutoPauseWindow, "auto-pause-window", "MKT_AUTO_PAUSE_WINDOW", push.DefaultMinAttemptsForAutoPause, "sends over which the failure rate is judged")
+	config.Duration(fs, &o.JournalInterval, "journal-interval", "MKT_JOURNAL_INTERVAL", push.DefaultJournalInterval, "how often sends are recorded while their page is in flight (a kill -9 repeats at most the calls on the wire plus this much); 0 = at each page's end")
+	config.Duration(fs, &o.OutcomeHold, "outcome-hold", "MKT_OUTCOME_HOLD", push.DefaultOutcomeHold, "how long a page's outcomes are kept, and their commit retried, while MySQL is unreachable")
 	o.Providers = BindProviders(fs)
 }
 
@@ -72,6 +77,12 @@ func (o *Options) bind(fs *pflag.FlagSet) {
 func (o *Options) validate() error {
 	if !(o.FailureThreshold > 0 && o.FailureThreshold <= 1) {
 		return fmt.Errorf("--failure-threshold %v: want more than 0 and at most 1 (1 = never pause)", o.FailureThreshold)
+	}
+	if o.JournalInterval != 0 && (o.JournalInterval < 10*time.Millisecond || o.JournalInterval > push.MaxJournalInterval) {
+		return fmt.Errorf("--journal-interval %v: want 0 (off) or 10ms..%v", o.JournalInterval, push.MaxJournalInterval)
+	}
+	if o.OutcomeHold < time.Second || o.OutcomeHold > 24*time.Hour {
+		return fmt.Errorf("--outcome-hold %v: want 1s..24h", o.OutcomeHold)
 	}
 	return nil
 }
@@ -158,6 +169,8 @@ func components(env *deps.Env, o *Options) ([]daemon.Component, error) {
 		RampUp:                  o.RampUp,
 		FailureThreshold:        o.FailureThreshold,
 		MinAttemptsForAutoPause: o.AutoPauseWindow,
+		JournalInterval:         cmp.Or(o.JournalInterval, -1), // 0: off
+		OutcomeHold:             o.OutcomeHold,
 		Logger:                  log,
 	})
 	if err != nil {

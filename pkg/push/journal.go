@@ -1,0 +1,214 @@
+package push
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"mkt/pkg/campaign"
+	"mkt/pkg/store"
+)
+
+// journal is the worker's group commit of sends: every JournalInterval it
+// writes the deliveries that went out since the last flush, across all the
+// worker's pages in flight, to push_message with their shards' counters, in
+// one transaction (campaign.RecordSent). A worker killed mid-page therefore
+// leaves at most one interval of known sends unrecorded, besides the calls
+// on the wire: the worker resuming the shard redoes the page and skips every
+// member the journal recorded sent. The page's commit then writes only what
+// the journal has not (failures, and sends of the last interval) with the
+// checkpoint.
+//
+// Without a running flusher (Start not called, or JournalInterval < 0) pages
+// commit everything at their end, as one transaction.
+type journal struct {
+	db       *store.DB
+	interval time.Duration
+	log      *slog.Logger
+	now      func() time.Time
+
+	mu    sync.Mutex
+	pages map[*pageLog]struct{}
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+// pageLog is one page's sends as the journal sees them. Its mutex guards
+// pending, inFlush and the journaled marks of dels.
+type pageLog struct {
+	j    *job
+	dels []delivery
+
+	mu      sync.Mutex
+	cond    sync.Cond
+	pending []int // indexes in dels of sends not yet handed to a flush
+	inFlush int   // flushes under way holding some of this page's sends
+	closed  bool
+}
+
+func newJournal(db *store.DB, interval time.Duration, log *slog.Logger, now func() time.Time) *journal {
+	return &journal{db: db, interval: interval, log: log, now: now, pages: make(map[*pageLog]struct{})}
+}
+
+// open registers a page's deliveries with the journal.
+func (jr *journal) open(j *job, dels []delivery) *pageLog {
+	pl := &pageLog{j: j, dels: dels}
+	pl.cond.L = &pl.mu
+	if jr == nil {
+		return pl
+	}
+	jr.mu.Lock()
+	jr.pages[pl] = struct{}{}
+	jr.mu.Unlock()
+	return pl
+}
+
+// sent notes that the deliveries at the given indexes went out; their
+// outcome fields are written (happens-before via the mutex).
+func (pl *pageLog) sent(at []int) {
+	pl.mu.Lock()
+	pl.pending = append(pl.pending, at...)
+	pl.mu.Unlock()
+}
+
+// close unregisters the page once no flush holds any of its sends, and
+// leaves every delivery either journaled (recorded, counted) or not (for
+// the page's own commit).
+func (jr *journal) close(pl *pageLog) {
+	if jr != nil {
+		jr.mu.Lock()
+		delete(jr.pages, pl)
+		jr.mu.Unlock()
+	}
+	pl.mu.Lock()
+	for pl.inFlush > 0 {
+		pl.cond.Wait()
+	}
+	pl.closed = true
+	pl.pending = nil
+	pl.mu.Unlock()
+}
+
+// start runs the flusher until stopAndFlush.
+func (jr *journal) start() {
+	if jr == nil || jr.interval <= 0 || jr.stop != nil {
+		return
+	}
+	jr.stop, jr.done = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(jr.done)
+		t := time.NewTicker(jr.interval)
+		defer t.Stop()
+		wait := jr.interval
+		for {
+			select {
+			case <-jr.stop:
+				return
+			case <-t.C:
+			}
+			if err := jr.flush(); err != nil {
+				// The database is away: the pages keep their sends and
+				// commit them themselves; try again less often meanwhile.
+				jr.log.Warn("push: journal flush failed; pages keep their sends", slog.String("error", err.Error()))
+				wait = min(2*wait, 5*time.Second)
+			} else {
+				wait = jr.interval
+			}
+			t.Reset(wait)
+		}
+	}()
+}
+
+// stopFlusher ends the flusher; pages still open commit their own sends.
+func (jr *journal) stopFlusher() {
+	if jr == nil || jr.stop == nil {
+		return
+	}
+	select {
+	case <-jr.stop:
+	default:
+		close(jr.stop)
+	}
+	<-jr.done
+}
+
+// flushGroup is one shard's sends in a flush.
+type flushGroup struct {
+	pl          *pageLog
+	at          []int
+	recs        []campaign.Delivery
+	priorFailed int
+}
+
+// flush writes every open page's pending sends in one transaction.
+func (jr *journal) flush() error {
+	jr.mu.Lock()
+	pls := make([]*pageLog, 0, len(jr.pages))
+	for pl := range jr.pages {
+		pls = append(pls, pl)
+	}
+	jr.mu.Unlock()
+	var groups []flushGroup
+	for _, pl := range pls {
+		pl.mu.Lock()
+		if pl.closed || len(pl.pending) == 0 {
+			pl.mu.Unlock()
+			continue
+		}
+		at := pl.pending
+		pl.pending = nil
+		pl.inFlush++
+		pl.mu.Unlock()
+		g := flushGroup{pl: pl, at: at, recs: make([]campaign.Delivery, len(at))}
+		for i, k := range at {
+			d := &pl.dels[k]
+			g.recs[i] = campaign.Delivery{MemberID: d.member, Channel: d.ch, OK: true, ProviderID: d.providerID}
+			if d.priorFailed {
+				g.priorFailed++
+			}
+		}
+		groups = append(groups, g)
+	}
+	if len(groups) == 0 {
+		return nil
+	}
+	// One order for the shard rows a flush updates (against deadlocks).
+	slices.SortFunc(groups, func(a, b flushGroup) int { return compareShard(a.pl.j.s, b.pl.j.s) })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	now := jr.now().UTC()
+	err := jr.db.InTxOptions(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx store.Handler) error {
+		for _, g := range groups {
+			s := g.pl.j.s
+			if err := campaign.RecordSent(ctx, tx, s.Kind, s.CampaignID, s.No, g.recs, g.priorFailed, now); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for _, g := range groups {
+		pl := g.pl
+		pl.mu.Lock()
+		if err == nil {
+			for _, k := range g.at {
+				pl.dels[k].journaled = true
+			}
+		} else {
+			pl.pending = append(pl.pending, g.at...)
+		}
+		pl.inFlush--
+		pl.cond.Broadcast()
+		pl.mu.Unlock()
+	}
+	return err
+}
+
+// compareShard orders shards by kind, campaign and number.
+func compareShard(a, b *campaign.Shard) int {
+	return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.CampaignID, b.CampaignID), cmp.Compare(a.No, b.No))
+}
