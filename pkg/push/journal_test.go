@@ -31,8 +31,8 @@ type gatedSender struct {
 	sends    map[uint64]int
 	waiting  int
 	answered int // recipients of calls that returned without waiting
-	gate    chan struct{}
-	once    sync.Once
+	gate     chan struct{}
+	once     sync.Once
 }
 
 func newGatedSender(batch int, holdAbove uint64) *gatedSender {

@@ -94,11 +94,11 @@ func (d *counts) channel(ch provider.Channel) *[2]int64 {
 
 // job is one run of one claimed shard.
 type job struct {
-	w     *Worker
-	c     *target
-	s     *campaign.Shard
-	mode  campaign.TaskMode
-	log   *slog.Logger
+	w    *Worker
+	c    *target
+	s    *campaign.Shard
+	mode campaign.TaskMode
+	log  *slog.Logger
 	// outer is the handler's context: it ends when the process stops, not
 	// when the shard's run is cancelled, so outcomes are still recorded.
 	outer context.Context
