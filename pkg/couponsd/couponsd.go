@@ -19,6 +19,7 @@ import (
 	"mkt/pkg/config"
 	"mkt/pkg/coupon"
 	"mkt/pkg/daemon"
+	"mkt/pkg/deadletter"
 	"mkt/pkg/deps"
 	"mkt/pkg/login"
 	"mkt/pkg/mq"
@@ -89,6 +90,9 @@ type Options struct {
 	// LockTimeout is how long an order may hold a coupon locked before the
 	// expiry sweep gives it back (0 = forever).
 	LockTimeout time.Duration
+	// DrainDLQ stores the group's dead letters in MySQL for `mktctl
+	// events dlq` (deadletter.Drain).
+	DrainDLQ bool
 }
 
 // BindFlags registers the options on fs with MKT_COUPONSD_* environment defaults.
@@ -107,6 +111,7 @@ func BindFlags(fs *pflag.FlagSet, o *Options) {
 	config.Duration(fs, &o.SyncInterval, "sync-interval", "MKT_COUPONSD_SYNC_INTERVAL", coupon.DefaultSyncInterval, "how often Redis state is checked against MySQL")
 	config.Duration(fs, &o.Lease, "reservation-lease", "MKT_COUPONSD_LEASE", coupon.DefaultLease, "how long a Redis reservation may stay unconfirmed")
 	config.Duration(fs, &o.LockTimeout, "lock-timeout", "MKT_COUPONSD_LOCK_TIMEOUT", DefaultLockTimeout, "how long an order may hold a coupon locked before the expiry sweep gives it back (0 = forever)")
+	config.Bool(fs, &o.DrainDLQ, "drain-dlq", "MKT_COUPONSD_DRAIN_DLQ", true, "store the group's dead-lettered login events in MySQL (consumer group <group>_dlq) for mktctl events dlq list/replay")
 	config.Duration(fs, &o.ExpireInterval, "expire-interval", "MKT_COUPONSD_EXPIRE_INTERVAL", DefaultExpireInterval, "how often ended coupons are marked expired (0 = never)")
 }
 
@@ -169,8 +174,37 @@ type Service struct {
 	Issuer   *coupon.Issuer
 	State    *coupon.State
 	Consumer *mq.Consumer
-	API      *daemon.HTTPServer // nil when the API is off
-	expirer  *loop
+	// Drain stores the group's dead letters; nil without DrainDLQ.
+	Drain   *deadletter.Drain
+	API     *daemon.HTTPServer // nil when the API is off
+	expirer *loop
+	m       serviceMetrics
+}
+
+// serviceMetrics count what happens to login events around the issuer.
+type serviceMetrics struct {
+	deadLettered *prometheus.CounterVec
+	replayed     prometheus.Counter
+}
+
+func newServiceMetrics(reg prometheus.Registerer) (serviceMetrics, error) {
+	m := serviceMetrics{
+		deadLettered: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mkt_coupon_logins_dead_lettered_total",
+			Help: "Login events this couponsd gave up on (sent to the dead-letter topic): invalid = broke the contract, exhausted = failed every redelivery."},
+			[]string{"reason"}),
+		replayed: prometheus.NewCounter(prometheus.CounterOpts{Name: "mkt_coupon_logins_replayed_total",
+			Help: "Replayed dead letters (mktctl events dlq replay) handled successfully."}),
+	}
+	m.deadLettered.WithLabelValues("invalid")
+	m.deadLettered.WithLabelValues("exhausted")
+	if reg != nil {
+		for _, c := range []prometheus.Collector{m.deadLettered, m.replayed} {
+			if err := reg.Register(c); err != nil {
+				return m, fmt.Errorf("couponsd: register metrics: %w", err)
+			}
+		}
+	}
+	return m, nil
 }
 
 // New builds a Service; nothing runs before its components start.
@@ -200,6 +234,9 @@ func New(cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{cfg: cfg, Issuer: is, State: st}
+	if s.m, err = newServiceMetrics(cfg.Registerer); err != nil {
+		return nil, err
+	}
 	mqc := cfg.MQ
 	mqc.Logger = cmp.Or(mqc.Logger, cfg.Logger)
 	s.Consumer, err = mq.NewConsumer(mq.ConsumerConfig{
@@ -211,9 +248,23 @@ func New(cfg Config) (*Service, error) {
 		MaxReconsumeTimes: cfg.MaxReconsume,
 		Concurrency:       cfg.Concurrency,
 		Handler:           s.handle,
+		OnDeadLetter:      s.deadLettered,
 	})
 	if err != nil {
 		return nil, err
+	}
+	if cfg.DrainDLQ {
+		inst := ""
+		if cfg.Instance != "" {
+			inst = cfg.Instance + deadletter.DrainGroupSuffix
+		}
+		s.Drain, err = deadletter.NewDrain(deadletter.DrainConfig{
+			MQ: mqc, DB: cfg.DB, Group: cfg.Group, Instance: inst, DefaultTopic: cfg.Topic,
+			Classify: classifyLogin, Logger: cfg.Logger, Registerer: cfg.Registerer, Now: cfg.Now,
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
 	if cfg.APIAddr != "" && cfg.APIToken != "" {
 		h, err := NewAPI(APIConfig{DB: cfg.DB, Token: cfg.APIToken, Logger: cfg.Logger, Now: cfg.Now})
@@ -251,7 +302,46 @@ func (s *Service) handle(ctx context.Context, d *mq.Delivery) error {
 	if err != nil {
 		return mq.Permanent(err)
 	}
-	return s.Issuer.HandleLogin(ctx, ev)
+	if err := s.Issuer.HandleLogin(ctx, ev); err != nil {
+		return err
+	}
+	if d.Properties[deadletter.PropReplayOf] != "" {
+		s.m.replayed.Inc()
+	}
+	return nil
+}
+
+// deadLettered counts a login event given up on and notes why, for
+// `mktctl events dlq list` (best effort: MySQL may be what failed; the
+// drain then stores the message without its reason).
+func (s *Service) deadLettered(d *mq.Delivery, err error) {
+	kind := "exhausted"
+	if mq.IsPermanent(err) {
+		kind = "invalid"
+	}
+	s.m.deadLettered.WithLabelValues(kind).Inc()
+	if s.Drain == nil {
+		return
+	}
+	reason := err.Error()
+	if kind == "exhausted" {
+		reason = fmt.Sprintf("failed %d deliveries, the last: %s", d.ReconsumeTimes+1, reason)
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := deadletter.NoteReason(ctx, s.cfg.DB, s.cfg.Group, d.MsgID, reason, d.ReconsumeTimes); err != nil {
+			s.cfg.Logger.Debug("couponsd: could not note why a login event was dead-lettered", "msg_id", d.MsgID, "error", err.Error())
+		}
+	}()
+}
+
+// classifyLogin is why a login body was refused, "" when it is valid.
+func classifyLogin(body []byte) string {
+	if _, err := login.Decode(body); err != nil {
+		return err.Error()
+	}
+	return ""
 }
 
 // Components lists the service's daemon components in start order (the
@@ -263,6 +353,9 @@ func (s *Service) Components() []daemon.Component {
 	}
 	if s.expirer != nil {
 		comps = append(comps, s.expirer)
+	}
+	if s.Drain != nil {
+		comps = append(comps, s.Drain)
 	}
 	return append(comps, s.Consumer)
 }

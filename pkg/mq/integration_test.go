@@ -446,6 +446,11 @@ func TestIntegrationFailingHandlerDeadLetters(t *testing.T) {
 	if len(dl) != 1 || dl[0].MsgID != ds[0].MsgID || !bytes.Equal(dl[0].Body, in.Body) || dl[0].Topic != DeadLetterTopic(group) {
 		t.Fatalf("dead letters = %+v", dl)
 	}
+	// The dead letter names the topic it was published to, and when the
+	// broker stored it.
+	if dl[0].OriginTopic != topic || dl[0].StoreTime.Before(dl[0].BornTime) {
+		t.Errorf("dead letter origin %q, stored %v, born %v", dl[0].OriginTopic, dl[0].StoreTime, dl[0].BornTime)
+	}
 }
 
 // TestIntegrationPermanentErrorDeadLettersAtOnce: Permanent skips retries.
@@ -478,7 +483,7 @@ func TestIntegrationPermanentErrorDeadLettersAtOnce(t *testing.T) {
 	if n := attempts.count("poison"); n != 1 {
 		t.Fatalf("poison message attempts = %d, want 1", n)
 	}
-	if dl := dead.get("poison"); len(dl) != 1 || string(dl[0].Body) != "{not json" {
+	if dl := dead.get("poison"); len(dl) != 1 || string(dl[0].Body) != "{not json" || dl[0].OriginTopic != topic {
 		t.Fatalf("dead letters = %+v", dl)
 	}
 	if dead.count("fine") != 0 {

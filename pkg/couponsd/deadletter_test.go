@@ -1,0 +1,287 @@
+package couponsd
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/apache/rocketmq-client-go/v2/admin"
+	"github.com/apache/rocketmq-client-go/v2/primitive"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"mkt/pkg/coupon"
+	"mkt/pkg/deadletter"
+	"mkt/pkg/login"
+	"mkt/pkg/mq"
+	"mkt/pkg/store"
+	"mkt/pkg/store/storetest"
+)
+
+// metricValue sums the samples of a counter or gauge whose labels include
+// want.
+func metricValue(t *testing.T, g prometheus.Gatherer, name string, want map[string]string) float64 {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	metrics:
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			for k, v := range want {
+				if labels[k] != v {
+					continue metrics
+				}
+			}
+			if c := m.GetCounter(); c != nil {
+				sum += c.GetValue()
+			} else if g := m.GetGauge(); g != nil {
+				sum += g.GetValue()
+			}
+		}
+	}
+	return sum
+}
+
+func waitUntil(t *testing.T, d time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %s: %s", d, what)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// dropDrainTopics deletes the drain group's retry topic when the test ends
+// (testTopic deletes the login topic and the couponsd group's).
+func dropDrainTopics(t *testing.T, cfg mq.Config, group string) {
+	t.Cleanup(func() {
+		adm, err := admin.NewAdmin(admin.WithResolver(primitive.NewPassthroughResolver([]string{cfg.NameServer})))
+		if err != nil {
+			return
+		}
+		defer adm.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		tp := mq.RetryTopic(group + deadletter.DrainGroupSuffix)
+		if q, err := adm.FetchPublishMessageQueues(ctx, tp); err == nil && len(q) > 0 {
+			_ = adm.DeleteTopic(ctx, admin.WithTopicDelete(tp), admin.WithBrokerAddrDelete(cfg.BrokerAddr),
+				admin.WithNameSrvAddr([]string{cfg.NameServer}))
+		}
+	})
+}
+
+// TestDeadLettersDrainedAndReplayed: MariaDB goes away (a proxy in front of
+// it is cut) for longer than the login consumer's retries last. The logins
+// of that spell and a poison message end in the dead-letter topic, counted
+// in the metrics; the drain keeps them until MariaDB is back, then stores
+// each once. Replaying them (twice, and from two replays at once) issues
+// every member exactly its one coupon, also to the member whose login had
+// been handled before; a replayed poison message is dead-lettered again as
+// a new dead letter naming the one it replays.
+func TestDeadLettersDrainedAndReplayed(t *testing.T) {
+	t.Parallel()
+	dsn := storetest.NewDatabase(t)
+	ctx := t.Context()
+	db, err := store.Open(ctx, store.Config{DSN: dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	const members = 30
+	storetest.SeedMembers(t, db, members)
+	proxy, pdsn := storetest.NewProxy(t, dsn)
+	pdb, err := store.Open(ctx, store.Config{DSN: pdsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pdb.Close() })
+
+	c := testCache(t)
+	mqc := testMQ(t)
+	sfx := randHex(t)
+	topic, group := "coupontest_dlq_"+sfx, "coupontest_dlqg_"+sfx
+	testTopic(t, mqc, topic, group)
+	dropDrainTopics(t, mqc, group)
+	now := time.Now()
+	st, err := coupon.NewState(coupon.StateConfig{Cache: c, Namespace: db.Name()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := coupon.Create(ctx, db, st, baseSpec(now), "", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	svc, err := New(Config{
+		Options: Options{Group: group, Topic: topic, Instance: "couponsd_dlq_" + sfx, Concurrency: 16, MaxReconsume: 2,
+			ActiveTTL: time.Minute, SyncInterval: time.Minute, DrainDLQ: true},
+		DB: pdb, Cache: c, MQ: mqc, Logger: logger(), Registerer: reg,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := startAll(t, svc.Components())
+	t.Cleanup(stop)
+	p, err := mq.NewProducer(mq.ProducerConfig{Config: mqc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Shutdown() })
+	pub := login.Publisher{Sender: p, Topic: topic}
+
+	// Member 30 logs in while all is well: it holds the coupon.
+	if err := pub.Publish(ctx, login.Event{MemberID: members, LoginAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	held := func() map[int64]int { return itemsByMember(t, db, cp.Coupon.ID) }
+	waitUntil(t, 60*time.Second, "member 30 issued its coupon", func() bool { return held()[members] == 1 })
+	waitUntil(t, 30*time.Second, "the drain registered", func() bool {
+		return deadletter.CheckGroup(ctx, db, group) == nil
+	})
+
+	// MariaDB goes away for longer than the retries (1 s + 5 s) last.
+	proxy.Cut()
+	var evs []login.Event
+	for m := int64(1); m <= members; m++ { // member 30 again: already handled
+		evs = append(evs, login.Event{MemberID: m, LoginAt: now, DeviceID: "phone\x1b[31m"})
+	}
+	if err := pub.Publish(ctx, evs...); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Send(ctx, mq.Message{Topic: topic, Tag: login.Tag, Keys: []string{"poison"}, Body: []byte("{not json\x1b[2J")}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 90*time.Second, "every login of the outage dead-lettered", func() bool {
+		return metricValue(t, reg, "mkt_coupon_logins_dead_lettered_total", map[string]string{"reason": "exhausted"}) >= members &&
+			metricValue(t, reg, "mkt_coupon_logins_dead_lettered_total", map[string]string{"reason": "invalid"}) >= 1
+	})
+	waitUntil(t, 30*time.Second, "the drain failing to store while MariaDB is away", func() bool {
+		return metricValue(t, reg, "mkt_mq_dead_letter_store_errors_total", nil) > 0
+	})
+	proxy.Restore()
+	waitUntil(t, 90*time.Second, "the drain stored every dead letter", func() bool {
+		n, err := deadletter.Count(ctx, db, group)
+		return err == nil && n.Pending == members+1
+	})
+	if got := held(); len(got) != 1 {
+		t.Fatalf("holders before the replay: %v", got)
+	}
+	letters, err := deadletter.List(ctx, db, deadletter.ListOptions{Group: group, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var poisonID string
+	byKey := map[string]bool{}
+	for _, l := range letters {
+		if l.Topic != topic || l.MsgID == "" || !l.BornAt.Valid || !l.StoredAt.Valid || l.ReplayedAt.Valid {
+			t.Errorf("dead letter %+v", l)
+		}
+		if l.Keys == "poison" {
+			poisonID = l.MsgID
+			if !strings.Contains(l.Reason, "invalid event") || l.Tag != login.Tag {
+				t.Errorf("poison dead letter: reason %q tag %q", l.Reason, l.Tag)
+			}
+			if p := deadletter.BodyPreview(l.Body, 100); strings.ContainsRune(p, '\x1b') || !strings.Contains(p, `\x1b[2J`) {
+				t.Errorf("body preview not escaped: %q", p)
+			}
+			continue
+		}
+		byKey[l.Keys] = true
+		if l.Reason == "" || l.ReconsumeTimes < 1 {
+			t.Errorf("exhausted dead letter %s: reason %q, reconsume times %d", l.MsgID, l.Reason, l.ReconsumeTimes)
+		}
+	}
+	if poisonID == "" || len(byKey) != members {
+		t.Fatalf("dead letters: poison %q, %d members of %d", poisonID, len(byKey), members)
+	}
+
+	// A dry run changes nothing.
+	dry, err := deadletter.Replay(ctx, db, p, deadletter.ReplayOptions{Group: group, All: true, DryRun: true})
+	if err != nil || len(dry) != members+1 || dry[0].Outcome != deadletter.OutcomeWouldReplay {
+		t.Fatalf("dry run: %v %+v", err, dry)
+	}
+	// Two replays at once: each dead letter is published by one of them.
+	var wg sync.WaitGroup
+	results := make([][]deadletter.ReplayResult, 2)
+	for i := range results {
+		wg.Go(func() {
+			r, err := deadletter.Replay(ctx, db, p, deadletter.ReplayOptions{Group: group, All: true, By: "test"})
+			if err != nil {
+				t.Error(err)
+			}
+			results[i] = r
+		})
+	}
+	wg.Wait()
+	replayed := 0
+	for _, rs := range results {
+		for _, r := range rs {
+			if r.Outcome == deadletter.OutcomeReplayed {
+				replayed++
+			}
+		}
+	}
+	if replayed != members+1 {
+		t.Fatalf("replayed %d, want %d: %+v", replayed, members+1, results)
+	}
+	waitUntil(t, 60*time.Second, "every member holds its coupon", func() bool { return len(held()) == members })
+	// The replayed poison is dead-lettered again, as a new dead letter.
+	waitUntil(t, 60*time.Second, "the replayed poison message dead-lettered again", func() bool {
+		ls, err := deadletter.List(ctx, db, deadletter.ListOptions{Group: group, Limit: 100, PendingOnly: true})
+		return err == nil && len(ls) == 1 && ls[0].Properties()[deadletter.PropReplayOf] == poisonID
+	})
+	// Replaying the same dead letters again publishes nothing.
+	var ids []string
+	for _, l := range letters {
+		ids = append(ids, l.MsgID)
+	}
+	again, err := deadletter.Replay(ctx, db, p, deadletter.ReplayOptions{Group: group, MsgIDs: ids})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range again {
+		if r.Outcome != deadletter.OutcomeAlreadyReplayed {
+			t.Errorf("second replay of %s: %s", r.MsgID, r.Outcome)
+		}
+	}
+	// And a replayed login delivered once more (as if replayed twice)
+	// issues nothing: lazy issuance tops a member up to its limit.
+	if err := pub.Publish(ctx, evs[:5]...); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 60*time.Second, "the replay metric", func() bool {
+		return metricValue(t, reg, "mkt_coupon_logins_replayed_total", nil) >= members
+	})
+	time.Sleep(2 * time.Second)
+	for m, n := range held() {
+		if n != 1 {
+			t.Errorf("member %d holds %d items", m, n)
+		}
+	}
+	got, err := coupon.Get(ctx, db, cp.Coupon.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.IssuedCount != members {
+		t.Errorf("issued_count %d, want %d", got.IssuedCount, members)
+	}
+	if v := metricValue(t, reg, "mkt_mq_dead_letters_drained_total", map[string]string{"group": group}); v != members+2 {
+		t.Errorf("drained %v, want %d", v, members+2)
+	}
+	if _, err := deadletter.Replay(ctx, db, p, deadletter.ReplayOptions{Group: group + "x", All: true}); err == nil {
+		t.Error("replay of an undrained group accepted")
+	}
+}
