@@ -22,9 +22,9 @@ import (
 func newEventsCmd(app *App) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "events",
-		Short: "Publish the events other systems would (user logins)",
+		Short: "Publish the events other systems would (user logins); list and replay dead letters",
 	}
-	cmd.AddCommand(newEventsLoginCmd(app))
+	cmd.AddCommand(newEventsLoginCmd(app), newEventsDLQCmd(app))
 	return cmd
 }
 

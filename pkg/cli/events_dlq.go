@@ -1,0 +1,365 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"mkt/pkg/campaign"
+	"mkt/pkg/couponsd"
+	"mkt/pkg/deadletter"
+	"mkt/pkg/mq"
+)
+
+// Bounds of `events dlq list --limit`.
+const (
+	dlqDefaultLimit = 50
+	dlqMaxLimit     = 1000
+	dlqBodyPreview  = 120 // runes of body shown
+)
+
+func newEventsDLQCmd(app *App) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "dlq",
+		Short: "List and replay dead-lettered events (login events couponsd gave up on)",
+		Long: `dlq shows and re-drives the messages a consumer group gave up on. RocketMQ moves
+a message to %DLQ%<group> after its last redelivery failed (couponsd: 8, about
+5 minutes of retries), or at once when it breaks the contract; couponsd drains
+that topic into MySQL (table mq_dead_letter, consumer group <group>_dlq, on by
+default: --drain-dlq), where these commands read it. See docs/COUPONS.md,
+"Dead letters".`,
+	}
+	cmd.AddCommand(newEventsDLQListCmd(app), newEventsDLQReplayCmd(app))
+	return cmd
+}
+
+// dlqGroup resolves --group: couponsd's group in the --mq-namespace by
+// default; a name the broker would refuse is a usage error.
+func dlqGroup(app *App, group string) (string, error) {
+	if group == "" {
+		return app.Common.Topic(couponsd.DefaultGroup), nil
+	}
+	if err := mq.CheckGroupName(group); err != nil {
+		return "", usageErrorf("--group: %v", err)
+	}
+	return group, nil
+}
+
+// checkDLQGroup turns an undrained group into a usage error.
+func checkDLQGroup(ctx context.Context, app *App, group string) error {
+	db, err := app.DB(ctx)
+	if err != nil {
+		return err
+	}
+	if err := deadletter.CheckGroup(ctx, db, group); err != nil {
+		if errors.Is(err, deadletter.ErrUnknownGroup) {
+			return usageErrorf("--group: %v", err)
+		}
+		return err
+	}
+	return nil
+}
+
+type dlqListOptions struct {
+	Group   string
+	Limit   int
+	Pending bool
+}
+
+// dlqLetterView is one dead letter in `events dlq list --json`.
+type dlqLetterView struct {
+	MsgID          string     `json:"msg_id"`
+	Topic          string     `json:"topic"`
+	Tag            string     `json:"tag"`
+	Keys           []string   `json:"keys"`
+	Reason         string     `json:"reason"`
+	ReconsumeTimes int        `json:"reconsume_times"`
+	BornAt         *time.Time `json:"born_at"`
+	StoredAt       *time.Time `json:"stored_at"`
+	DrainedAt      *time.Time `json:"drained_at"`
+	ReplayedAt     *time.Time `json:"replayed_at"`
+	ReplayedBy     string     `json:"replayed_by,omitempty"`
+	ReplayOf       string     `json:"replay_of,omitempty"`
+	BodyBytes      int        `json:"body_bytes"`
+	BodyPreview    string     `json:"body_preview"`
+}
+
+// dlqListReport is `events dlq list --json`.
+type dlqListReport struct {
+	Group    string          `json:"group"`
+	Pending  int64           `json:"pending"`
+	Replayed int64           `json:"replayed"`
+	Letters  []dlqLetterView `json:"dead_letters"`
+}
+
+func newEventsDLQListCmd(app *App) *cobra.Command {
+	var o dlqListOptions
+	cmd := &cobra.Command{
+		Use:   "list [--group G] [--limit N] [--pending]",
+		Short: "List a consumer group's dead letters, newest first",
+		Long: `list shows the dead letters couponsd drained for a consumer group (default
+couponsd's, in the --mq-namespace), newest first: message id, original topic,
+key (the member id of a login), why it was dead-lettered when known,
+redeliveries it had, when it was sent (born) and dead-lettered (stored), whether
+it was replayed, and the start of its body with control characters escaped.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runEventsDLQList(cmd.Context(), app, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Group, "group", "", "consumer group whose dead letters to list (default couponsd's group)")
+	f.IntVar(&o.Limit, "limit", dlqDefaultLimit, "most dead letters shown (1.."+strconv.Itoa(dlqMaxLimit)+")")
+	f.BoolVar(&o.Pending, "pending", false, "only those not replayed yet")
+	return cmd
+}
+
+func runEventsDLQList(ctx context.Context, app *App, o dlqListOptions) error {
+	if o.Limit < 1 || o.Limit > dlqMaxLimit {
+		return usageErrorf("--limit %d: want 1..%d", o.Limit, dlqMaxLimit)
+	}
+	group, err := dlqGroup(app, o.Group)
+	if err != nil {
+		return err
+	}
+	if err := checkDLQGroup(ctx, app, group); err != nil {
+		return err
+	}
+	db, err := app.DB(ctx)
+	if err != nil {
+		return err
+	}
+	counts, err := deadletter.Count(ctx, db, group)
+	if err != nil {
+		return err
+	}
+	letters, err := deadletter.List(ctx, db, deadletter.ListOptions{Group: group, Limit: o.Limit, PendingOnly: o.Pending})
+	if err != nil {
+		return err
+	}
+	rep := dlqListReport{Group: group, Pending: counts.Pending, Replayed: counts.Replayed, Letters: []dlqLetterView{}}
+	for i := range letters {
+		rep.Letters = append(rep.Letters, dlqView(&letters[i]))
+	}
+	if app.JSON {
+		return writeJSON(app.Out, rep)
+	}
+	fmt.Fprintf(app.Out, "group %s: %d dead letters pending, %d replayed\n", group, counts.Pending, counts.Replayed)
+	if len(rep.Letters) == 0 {
+		return nil
+	}
+	rows := [][]string{{"MSG ID", "TOPIC", "KEY", "REASON", "RETRIES", "BORN", "STORED", "REPLAYED", "BODY"}}
+	for _, v := range rep.Letters {
+		replayed := "-"
+		if v.ReplayedAt != nil {
+			replayed = v.ReplayedAt.Format(time.DateTime)
+		}
+		reason := v.Reason
+		if reason == "" {
+			reason = "unknown"
+		}
+		rows = append(rows, []string{v.MsgID, v.Topic, dlqKeys(v.Keys), campaign.Ellipsis(reason, 60), strconv.Itoa(v.ReconsumeTimes),
+			fmtTime(v.BornAt), fmtTime(v.StoredAt), replayed, campaign.Ellipsis(v.BodyPreview, 60)})
+	}
+	return table(app.Out, rows)
+}
+
+func dlqView(l *deadletter.Letter) dlqLetterView {
+	v := dlqLetterView{
+		MsgID: l.MsgID, Topic: l.Topic, Tag: l.Tag, Keys: l.KeyList(), Reason: l.Reason, ReconsumeTimes: l.ReconsumeTimes,
+		ReplayedBy: l.ReplayedBy, BodyBytes: len(l.Body), BodyPreview: deadletter.BodyPreview(l.Body, dlqBodyPreview),
+	}
+	if v.Keys == nil {
+		v.Keys = []string{}
+	}
+	v.ReplayOf = l.Properties()[deadletter.PropReplayOf]
+	if l.BornAt.Valid {
+		v.BornAt = &l.BornAt.Time
+	}
+	if l.StoredAt.Valid {
+		v.StoredAt = &l.StoredAt.Time
+	}
+	if l.DrainedAt.Valid {
+		v.DrainedAt = &l.DrainedAt.Time
+	}
+	if l.ReplayedAt.Valid {
+		v.ReplayedAt = &l.ReplayedAt.Time
+	}
+	return v
+}
+
+func dlqKeys(keys []string) string {
+	switch len(keys) {
+	case 0:
+		return "-"
+	case 1:
+		return keys[0]
+	}
+	return fmt.Sprintf("%s (+%d)", keys[0], len(keys)-1)
+}
+
+func fmtTime(t *time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return t.UTC().Format(time.DateTime)
+}
+
+type dlqReplayOptions struct {
+	Group  string
+	IDs    []string
+	All    bool
+	DryRun bool
+	By     string
+}
+
+// dlqReplayReport is `events dlq replay --json`.
+type dlqReplayReport struct {
+	Group   string                    `json:"group"`
+	DryRun  bool                      `json:"dry_run"`
+	Counts  map[string]int            `json:"counts"`
+	Results []deadletter.ReplayResult `json:"results"`
+}
+
+func newEventsDLQReplayCmd(app *App) *cobra.Command {
+	var o dlqReplayOptions
+	cmd := &cobra.Command{
+		Use:   "replay [--group G] (--id MSGID ... | --all) [--dry-run]",
+		Short: "Publish dead letters again to their original topic, each once",
+		Long: `replay republishes dead letters of a consumer group (default couponsd's) to the
+topic they were first sent to, with their tag, keys, body and properties, so the
+group handles them again, and marks each replayed: a second replay skips it
+(reported already_replayed). --id names dead letters (repeat it or separate with
+commas; every one must be listed by "events dlq list", else nothing is done);
+--all replays every one not replayed yet, oldest first. --dry-run shows what
+would be replayed. A dead letter whose publish fails is left for a later replay
+(exit 1). Handling a replayed login is idempotent: a member who already holds
+the coupon is issued nothing.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runEventsDLQReplay(cmd.Context(), app, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Group, "group", "", "consumer group whose dead letters to replay (default couponsd's group)")
+	f.StringSliceVar(&o.IDs, "id", nil, "message id of a dead letter (32 hex digits), repeatable")
+	f.BoolVar(&o.All, "all", false, "replay every dead letter not replayed yet")
+	f.BoolVar(&o.DryRun, "dry-run", false, "show what would be replayed, change nothing")
+	f.StringVar(&o.By, "by", operatorName(), "operator name recorded with each replay")
+	return cmd
+}
+
+func (o *dlqReplayOptions) validate() ([]string, error) {
+	if o.All == (len(o.IDs) > 0) {
+		return nil, usageErrorf("give --id MSGID (one or more) or --all")
+	}
+	if len(o.IDs) > dlqMaxLimit {
+		return nil, usageErrorf("--id: at most %d ids at once (or --all)", dlqMaxLimit)
+	}
+	ids := make([]string, 0, len(o.IDs))
+	for _, s := range o.IDs {
+		id, err := deadletter.ParseMsgID(s)
+		if err != nil {
+			return nil, usageErrorf("--id: %v", err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+func runEventsDLQReplay(ctx context.Context, app *App, o dlqReplayOptions) error {
+	ids, err := o.validate()
+	if err != nil {
+		return err
+	}
+	group, err := dlqGroup(app, o.Group)
+	if err != nil {
+		return err
+	}
+	if err := checkDLQGroup(ctx, app, group); err != nil {
+		return err
+	}
+	db, err := app.DB(ctx)
+	if err != nil {
+		return err
+	}
+	if len(ids) > 0 { // every id must exist before anything is sent
+		if _, err := deadletter.Get(ctx, db, group, ids); err != nil {
+			if errors.Is(err, deadletter.ErrNotFound) {
+				return usageErrorf("--id: %v", err)
+			}
+			return err
+		}
+	}
+	var sender deadletter.Sender = dryRunSender{}
+	if !o.DryRun {
+		p, err := mq.NewProducer(mq.ProducerConfig{
+			Config: mq.Config{NameServer: app.Common.RocketMQNameServer, BrokerAddr: app.Common.RocketMQBroker, Logger: app.Logger},
+			Group:  "mkt_mktctl_dlq_replay",
+		})
+		if err != nil {
+			return fmt.Errorf("%w: RocketMQ at %s: %w", ErrUnavailable, app.Common.RocketMQNameServer, err)
+		}
+		defer func() { _ = p.Shutdown() }()
+		sender = p
+	}
+	results, err := deadletter.Replay(ctx, db, sender, deadletter.ReplayOptions{
+		Group: group, MsgIDs: ids, All: o.All, DryRun: o.DryRun, By: o.By,
+	})
+	if err != nil {
+		return err
+	}
+	rep := dlqReplayReport{Group: group, DryRun: o.DryRun, Counts: map[string]int{}, Results: results}
+	if rep.Results == nil {
+		rep.Results = []deadletter.ReplayResult{}
+	}
+	failed := 0
+	for _, r := range results {
+		rep.Counts[r.Outcome]++
+		if r.Outcome == deadletter.OutcomeFailed {
+			failed++
+		}
+	}
+	if app.JSON {
+		if err := writeJSON(app.Out, rep); err != nil {
+			return err
+		}
+	} else {
+		rows := [][]string{{"MSG ID", "TOPIC", "KEY", "OUTCOME", "ERROR"}}
+		for _, r := range results {
+			rows = append(rows, []string{r.MsgID, r.Topic, dlqKeys(splitKeys(r.Keys)), r.Outcome, r.Error})
+		}
+		if len(results) > 0 {
+			if err := table(app.Out, rows); err != nil {
+				return err
+			}
+		}
+		verb := "replayed"
+		if o.DryRun {
+			verb = "would replay"
+		}
+		n := rep.Counts[deadletter.OutcomeReplayed] + rep.Counts[deadletter.OutcomeWouldReplay]
+		fmt.Fprintf(app.Out, "group %s: %s %d, already replayed %d, being replayed elsewhere %d, failed %d\n",
+			group, verb, n, rep.Counts[deadletter.OutcomeAlreadyReplayed], rep.Counts[deadletter.OutcomeBusy], failed)
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d dead letters could not be replayed (left for a later replay)", failed)
+	}
+	return nil
+}
+
+func splitKeys(s string) []string {
+	l := deadletter.Letter{Keys: s}
+	return l.KeyList()
+}
+
+// dryRunSender is never called: a dry run publishes nothing.
+type dryRunSender struct{}
+
+func (dryRunSender) Send(context.Context, mq.Message) error {
+	return errors.New("dry run: nothing is published")
+}
