@@ -51,6 +51,15 @@ Redis by one Lua script, written to MySQL (the last word: a unique key and a
 quota-checked counter), then settled in Redis. Redis state missing at start or
 lost later is rebuilt from MySQL.
 
+A login event that fails is redelivered after 1s, 5s, 10s, 30s, then every
+minute; after --max-reconsume redeliveries (8: about 4 min 46 s of retries, so
+a MySQL outage of a few minutes costs nothing) RocketMQ moves it to the
+group's dead-letter topic %DLQ%<group>, as it does at once with an event that
+breaks the contract. With --drain-dlq (default) a consumer group <group>_dlq
+stores those dead letters in MySQL (mq_dead_letter), retrying while MySQL is
+down; mktctl events dlq list shows them and mktctl events dlq replay re-drives
+them, each once. /metrics counts them (mkt_coupon_logins_dead_lettered_total).
+
 The lifecycle HTTP JSON API (claim, lock for an order, release, redeem) listens
 on --api-addr and needs a bearer token (MKT_COUPONSD_API_TOKEN or
 MKT_COUPONSD_API_TOKEN_FILE, or --api-token-file); without a token it is off.
