@@ -37,8 +37,11 @@
 //     once across the whole worker (after an idle spell the limit opens
 //     gradually over RampUp); the text is rendered once unless the
 //     template uses {member_id};
-//  4. in one transaction, upserts every outcome into push_message (a sent
-//     record is never downgraded), brings push_failure — the failed
+//  4. while the page's calls are in flight, the worker's journal records
+//     the sends that came back every JournalInterval (see the delivery
+//     guarantee); at the end of the page, in one transaction, it upserts
+//     every other outcome into push_message (a sent record is never
+//     downgraded), brings push_failure — the failed
 //     push_message rows, which failure listing and retries read — in step
 //     over the page (campaign.RecordDeliveries) and moves the checkpoint:
 //     cursor = last id of the page, sent/failed counters, lease renewed —
@@ -61,19 +64,35 @@
 // # Delivery guarantee
 //
 // Each member is sent a campaign's message on a channel exactly once when
-// nothing fails, and at most once more than that when a worker dies (or
-// stalls past its lease) in the middle of a shard:
+// nothing fails. What a fault can repeat:
 //
-//   - outcomes and the checkpoint are committed together, per page, so a
-//     committed page is never sent again: a resumed shard starts after the
-//     cursor, and members recorded sent are skipped on every page anyway;
-//   - what a crash can repeat is the page in flight at that moment: the sends
-//     made since the shard's last checkpoint and not yet committed. That is
-//     at most PageSize members × the campaign's channels per shard that was
-//     running on the dead worker, and at most the worker's MaxInFlight
-//     provider calls were actually on the wire; with the consumer's
-//     concurrency C, a dead worker can cause at most C × PageSize × channels
-//     duplicate deliveries in all, whatever the audience size;
+//   - a worker killed (kill -9, a host lost) or stalled past its lease in
+//     the middle of a page: the provider calls that were on the wire at that
+//     moment, plus the sends answered in the last JournalInterval (200 ms)
+//     that the journal had not yet recorded. The journal group-commits every
+//     send that went out, across all of the worker's pages in flight, every
+//     JournalInterval (records and the shard's counters, no checkpoint); the
+//     worker that resumes the shard redoes the page from its checkpoint and
+//     skips every member recorded sent. The bound is the worker's calls in
+//     flight (at most MaxInFlight, each of up to the provider's batch) plus
+//     its send rate × JournalInterval — not pages;
+//   - a database outage: nothing. A page whose commit fails keeps its
+//     outcomes in memory and retries the commit, backing off up to 5 s, for
+//     OutcomeHold (10 min); no new page starts without the database (it
+//     reads the page first). A lease renewal that fails because the
+//     database is away does not stop the run: nobody can take the shard
+//     over without the database either. When the database is back the
+//     commit checks the lease: still ours (the usual case — a takeover needs
+//     the task redelivered or the Reaper's Grace, 2 min, after the lease
+//     ended), the page is checkpointed; taken over meanwhile, the outcomes
+//     are recorded all the same without the checkpoint
+//     (campaign.RecordUnchecked counts only what the records change), and
+//     the new owner, which reads a page's records just before sending it,
+//     skips them unless it had already read that page: only then can the
+//     same page go out twice;
+//   - a run stopped mid-page (lease lost to an operator's move, or the
+//     process going down past its drain deadline) records the sends that
+//     went out, without a checkpoint, the same way;
 //   - every provider call carries a per-recipient idempotency key
 //     "<kind>:<campaign>:<channel>:<member>" (see provider.RecipientKey), so a
 //     provider that honours it suppresses even those repeats;
@@ -81,6 +100,8 @@
 //     per campaign and member;
 //   - a graceful stop (BeginStop/Stop, SIGTERM in pushd) ends each shard at a
 //     page boundary, committed, and repeats nothing.
+//
+// docs/RELIABILITY.md has the fault suite's measured counts.
 //
 // Nothing is lost: a shard whose worker died keeps status running with an
 // expiring lease; its unacknowledged task comes back from the broker and the
