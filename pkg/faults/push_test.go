@@ -1,0 +1,320 @@
+//go:build faults
+
+package faults_test
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"mkt/pkg/campaign"
+	"mkt/pkg/faults"
+	"mkt/pkg/provider"
+	"mkt/pkg/providersim"
+	"mkt/pkg/pushtest"
+)
+
+// pushRun is one push scenario in progress: two pushd sending sms to an
+// in-process simulator (its per-member tallies are the oracle) and writing
+// the inbox, one everyone campaign.
+type pushRun struct {
+	t     *testing.T
+	s     *suite
+	ns    string
+	sim   *pushtest.Simulator
+	d     *daemons
+	procs []*pushtest.Pushd
+	id    uint64
+	notes []string
+}
+
+// pushFault injects a fault into a running campaign and returns once it is
+// lifted (the service ready again, the process replaced, the provider
+// healthy).
+type pushFault func(ctx context.Context, r *pushRun) error
+
+// pushScenarios are the push pipeline's faults, in the order they run.
+func pushScenarios(cfg suiteConfig) []struct {
+	name  string
+	fault pushFault
+} {
+	provider := func(f providersim.Faults, what string) pushFault {
+		return func(ctx context.Context, r *pushRun) error {
+			if err := r.sim.SetFaults(f); err != nil {
+				return err
+			}
+			time.Sleep(cfg.spell)
+			r.notes = append(r.notes, fmt.Sprintf("provider %s for %s", what, cfg.spell))
+			return r.sim.SetFaults(providersim.Faults{})
+		}
+	}
+	return []struct {
+		name  string
+		fault pushFault
+	}{
+		{"push-baseline", func(context.Context, *pushRun) error { return nil }},
+		{"push-kill9-pushd", func(ctx context.Context, r *pushRun) error { return r.replace(ctx, true) }},
+		{"push-sigterm-pushd", func(ctx context.Context, r *pushRun) error { return r.replace(ctx, false) }},
+		{"push-mariadb-down-15s", func(ctx context.Context, _ *pushRun) error { return outage(ctx, "mariadb", 15*time.Second) }},
+		{"push-mariadb-down-60s", func(ctx context.Context, _ *pushRun) error { return outage(ctx, "mariadb", 60*time.Second) }},
+		{"push-broker-down-30s", func(ctx context.Context, _ *pushRun) error { return outage(ctx, "broker", 30*time.Second) }},
+		{"push-redis-down-15s", func(ctx context.Context, _ *pushRun) error { return outage(ctx, "redis", 15*time.Second) }},
+		{"push-provider-500", provider(providersim.Faults{ErrorRate: 1}, "answering 500 to every call")},
+		{"push-provider-timeout", provider(providersim.Faults{TimeoutRate: 1}, "never answering (every call times out)")},
+		{"push-provider-429", provider(providersim.Faults{RateLimit429Rate: 1}, "answering 429 (Retry-After 1) to every call")},
+	}
+}
+
+// replace takes down the pushd holding a running shard of the campaign —
+// kill -9, or SIGTERM and its drain — and starts a replacement under a new
+// instance name, as a service manager would; it returns once the
+// replacement is ready.
+func (r *pushRun) replace(ctx context.Context, kill bool) error {
+	victim := r.procs[0]
+	var owner string
+	qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	err := r.s.db.GetContext(qctx, &owner, `SELECT owner FROM campaign_shard WHERE campaign_kind = 'promotion'
+		AND campaign_id = ? AND status = 'running' AND owner <> '' ORDER BY shard_no LIMIT 1`, r.id)
+	cancel()
+	if err == nil {
+		for _, p := range r.procs {
+			if p.Instance() == owner && !p.Exited() {
+				victim = p
+			}
+		}
+	}
+	var held int
+	qctx, cancel = context.WithTimeout(ctx, 2*time.Second)
+	_ = r.s.db.GetContext(qctx, &held, `SELECT COUNT(*) FROM campaign_shard WHERE campaign_kind = 'promotion'
+		AND campaign_id = ? AND status = 'running' AND owner = ?`, r.id, victim.Instance())
+	cancel()
+	if kill {
+		if err := victim.Kill(); err != nil {
+			return err
+		}
+		r.notes = append(r.notes, fmt.Sprintf("kill -9 of %s holding %d running shards; replacement started at once", victim.Instance(), held))
+	} else {
+		t0 := time.Now()
+		sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		code, err := victim.Stop(sctx)
+		cancel()
+		if err != nil {
+			return err
+		}
+		r.notes = append(r.notes, fmt.Sprintf("SIGTERM to %s holding %d running shards: exit %d after %s; replacement started then",
+			victim.Instance(), held, code, time.Since(t0).Round(100*time.Millisecond)))
+	}
+	p := r.d.start(victim.Instance() + "r")
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	return p.WaitReady(rctx)
+}
+
+func runPush(t *testing.T, s *suite, name string, fault pushFault) {
+	ensureStack(t)
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.timeout)
+	defer cancel()
+	r := &pushRun{t: t, s: s, ns: namespace("fp")}
+	res := faults.PushResult{Scenario: name}
+	defer func() {
+		res.Notes = append(res.Notes, r.notes...)
+		s.mu.Lock()
+		s.push = append(s.push, res)
+		s.mu.Unlock()
+		for _, v := range res.Violations {
+			t.Errorf("%s: %s", name, v)
+		}
+	}()
+
+	sim, err := pushtest.StartSimulator("127.0.0.1:0", providersim.Config{
+		Latency: providersim.Latency{Min: s.cfg.latency}, Seed: 1, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.sim = sim
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = sim.Shutdown(sctx)
+	}()
+	r.d = &daemons{t: t, s: s, bin: s.bins["pushd"], ns: r.ns, dir: s.scenarioDir(t, name),
+		env:  []string{"MKT_PROVIDER_SMS_URL=" + sim.ChannelURL(provider.ChannelSMS)},
+		args: []string{"--lease", s.cfg.lease}}
+	defer r.d.stopAll()
+	r.procs = r.d.startReady("pushd-1", "pushd-2")
+	time.Sleep(5 * time.Second) // the consumer group settles
+
+	var expected, inboxExpected uint64
+	q, _ := pushtest.EveryoneQuery(provider.ChannelSMS)
+	if err := s.db.GetContext(ctx, &expected, `SELECT COUNT(*) FROM (`+q+`) x`); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.db.GetContext(ctx, &inboxExpected, `SELECT COUNT(*) FROM membership_account WHERE status = 'active'`); err != nil {
+		t.Fatal(err)
+	}
+
+	created := time.Now()
+	out, err := s.mktctl(ctx, r.ns, "campaign", "create", "--name", "faults "+name, "--kind", "full_reduction",
+		"--threshold", "100", "--discount", "15", "--template", "Spend {threshold}, save {discount}!", "--channels", "sms,inbox")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.id, err = strconv.ParseUint(strings.TrimSpace(out), 10, 64); err != nil {
+		t.Fatalf("campaign create printed %q", out)
+	}
+	t.Logf("%s: campaign %d, %d members expected on sms, namespace %s", name, r.id, expected, r.ns)
+
+	var prog faults.Progress
+	stop := sampler(&prog, func(context.Context) (uint64, error) {
+		rep, err := sim.Deliveries(providersim.DeliveryQuery{CampaignID: r.id, Channel: provider.ChannelSMS, Limit: 1})
+		return rep.Channel(provider.ChannelSMS).Distinct, err
+	})
+	stopped := false
+	defer func() {
+		if !stopped {
+			stop()
+		}
+	}()
+	if err := waitUntil(ctx, s.cfg.timeout, "a third of the audience", func() bool { return prog.Last() >= expected/3 }); err != nil {
+		res.Violations = append(res.Violations, "never reached a third of the audience: "+err.Error())
+		return
+	}
+	faultAt := time.Now()
+	res.InFlightAtFault = sim.Stats().InFlight
+	if err := fault(ctx, r); err != nil {
+		res.Violations = append(res.Violations, "the fault could not be injected or lifted: "+err.Error())
+		ensureStack(t)
+	}
+	restoredAt := time.Now()
+	res.Outage = restoredAt.Sub(faultAt)
+	t.Logf("%s: fault at %d delivered, lifted after %s", name, prog.Last(), res.Outage.Round(100*time.Millisecond))
+
+	status, completedAt := r.waitDone(ctx, restoredAt)
+
+	// In-flight stragglers land within a provider timeout of completion at
+	// most.
+	time.Sleep(2 * time.Second)
+	actx, acancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer acancel()
+	if err := s.db.GetContext(actx, &res.FailedRecorded, `SELECT COUNT(*) FROM push_message WHERE campaign_kind = 'promotion'
+		AND campaign_id = ? AND channel = 'sms' AND status = 'failed'`, r.id); err != nil {
+		t.Fatal(err)
+	}
+	if res.FailedRecorded > 0 && status == string(campaign.StatusCompleted) {
+		// What an operator does next: re-send what was recorded failed.
+		// The run (total, recovery) lasts until that is done too.
+		if _, err := s.mktctl(actx, r.ns, "campaign", "retry-failed", strconv.FormatUint(r.id, 10)); err != nil {
+			r.notes = append(r.notes, "retry-failed refused: "+err.Error())
+		} else {
+			first := completedAt
+			status, completedAt = r.waitDone(ctx, time.Now())
+			r.notes = append(r.notes, fmt.Sprintf("%d sms recorded failed when the campaign completed (%s after creation); "+
+				"the suite then ran campaign retry-failed, which ended %s",
+				res.FailedRecorded, first.Sub(created).Round(100*time.Millisecond), status))
+			time.Sleep(2 * time.Second)
+		}
+	}
+	stop()
+	stopped = true
+	res.Status = status
+	res.Total = completedAt.Sub(created)
+	res.Recovery = faults.ComputeRecovery(prog.Samples(), faultAt, restoredAt, completedAt)
+
+	// What the members got.
+	a, err := pushtest.AuditEveryone(actx, s.db, sim.Simulator, r.id, provider.ChannelSMS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Expected, res.Delivered, res.Missing, res.Unexpected = a.Expected, a.Delivered, a.Missing, a.Unexpected
+	res.Duplicates, res.DuplicatedMembers = a.Duplicates, a.DuplicatedMembers
+	var inbox struct {
+		Rows     uint64 `db:"n_rows"`
+		Distinct uint64 `db:"n_members"`
+	}
+	if err := s.db.GetContext(actx, &inbox, `SELECT COUNT(*) AS n_rows, COUNT(DISTINCT member_id) AS n_members FROM member_inbox
+		WHERE campaign_kind = 'promotion' AND campaign_id = ?`, r.id); err != nil {
+		t.Fatal(err)
+	}
+	res.InboxExpected = inboxExpected
+	res.InboxDuplicates = inbox.Rows - inbox.Distinct
+	if inbox.Distinct < inboxExpected {
+		res.InboxMissing = inboxExpected - inbox.Distinct
+	}
+	st := sim.Stats()
+	t.Logf("%s: %v; inbox %d rows of %d members; simulator: %d calls, %d errors, %d timeouts, %d 429, %d abandoned",
+		name, a, inbox.Rows, inboxExpected, st.Requests, st.Errors, st.Timeouts, st.RateLimited, st.Abandoned)
+
+	// The guarantees.
+	v := &res.Violations
+	if status != string(campaign.StatusCompleted) {
+		*v = append(*v, "campaign ended "+status)
+	}
+	if a.Missing > 0 {
+		*v = append(*v, fmt.Sprintf("%d members never sent the sms", a.Missing))
+	}
+	if a.Unexpected > 0 {
+		*v = append(*v, fmt.Sprintf("%d members sent the sms who should not have been", a.Unexpected))
+	}
+	if res.InboxMissing > 0 || res.InboxDuplicates > 0 {
+		*v = append(*v, fmt.Sprintf("inbox: %d missing, %d duplicated", res.InboxMissing, res.InboxDuplicates))
+	}
+	switch {
+	case name == "push-kill9-pushd":
+		// The bound the design promises: the provider calls in flight at
+		// the moment of death (of both processes, an upper bound).
+		if a.Duplicates > uint64(max(res.InFlightAtFault, 0)) {
+			*v = append(*v, fmt.Sprintf("%d duplicate sms (%d members), more than the %d calls in flight at the kill",
+				a.Duplicates, a.DuplicatedMembers, res.InFlightAtFault))
+		}
+	case a.Duplicates > 0:
+		*v = append(*v, fmt.Sprintf("%d members sent the sms twice or more (%d extra sends)", a.DuplicatedMembers, a.Duplicates))
+	}
+}
+
+// waitDone waits until the campaign completed, failed or was cancelled (a
+// database outage only delays the answer). A campaign that paused itself is
+// resumed once the fault is lifted, as an operator would, and noted. It
+// returns the final status and when it was seen.
+func (r *pushRun) waitDone(ctx context.Context, restoredAt time.Time) (string, time.Time) {
+	resumes := 0
+	for {
+		qctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		c, err := campaign.Get(qctx, r.s.db, r.id)
+		cancel()
+		if err == nil {
+			switch c.Status {
+			case campaign.StatusCompleted, campaign.StatusFailed, campaign.StatusCancelled:
+				return string(c.Status), time.Now()
+			case campaign.StatusPaused:
+				if resumes < 5 && time.Now().After(restoredAt) {
+					resumes++
+					at := time.Now()
+					if _, err := r.s.mktctl(ctx, r.ns, "campaign", "resume", strconv.FormatUint(r.id, 10)); err != nil {
+						r.notes = append(r.notes, "resume failed: "+err.Error())
+					} else {
+						r.notes = append(r.notes, fmt.Sprintf("campaign paused itself (%s); the suite resumed it %s after the fault was lifted",
+							c.StatusReason, at.Sub(restoredAt).Round(time.Second)))
+					}
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return "timed out (" + statusOf(r) + ")", time.Now()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func statusOf(r *pushRun) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	c, err := campaign.Get(ctx, r.s.db, r.id)
+	if err != nil {
+		return err.Error()
+	}
+	return string(c.Status)
+}
