@@ -11,9 +11,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"strings"
 	"sync"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // ErrInvalid is wrapped by every error of Decode.
@@ -28,59 +31,77 @@ type Options struct {
 
 // Decode decodes data into v (a pointer) strictly.
 func Decode(data []byte, v any, o Options) error {
-	// One pass over the tokens checks the keys and finds the value's end;
-	// encoding/json then decodes it.
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if err := walk(dec, reflect.TypeOf(v), "", o); err != nil {
+	// One pass over the tokens (jsontext, the tokenizer of encoding/json/v2:
+	// it also refuses repeated keys and text after the value, and reads
+	// tokens without allocating) checks the keys; encoding/json then decodes.
+	tk := tokenizers.Get().(*tokenizer)
+	defer tokenizers.Put(tk)
+	tk.r.Reset(data)
+	tk.dec.Reset(&tk.r)
+	if err := walk(&tk.dec, reflect.TypeOf(v), "", o); err != nil {
 		return err
 	}
-	if rest := bytes.TrimSpace(data[dec.InputOffset():]); len(rest) > 0 {
+	if _, err := tk.dec.ReadToken(); err != io.EOF {
 		return fmt.Errorf("%w: text after the JSON value", ErrInvalid)
 	}
-	d := json.NewDecoder(bytes.NewReader(data))
-	if !o.AllowUnknown {
-		d.DisallowUnknownFields()
+	if o.AllowUnknown {
+		if err := json.Unmarshal(data, v); err != nil {
+			return fmt.Errorf("%w: %v", ErrInvalid, err)
+		}
+		return nil
 	}
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.DisallowUnknownFields()
 	if err := d.Decode(v); err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	return nil
 }
 
+// tokenizer is a reusable token reader (its buffers are kept between
+// calls).
+type tokenizer struct {
+	r   bytes.Reader
+	dec jsontext.Decoder
+}
+
+var tokenizers = sync.Pool{New: func() any { return new(tokenizer) }}
+
 var unmarshaler = reflect.TypeFor[json.Unmarshaler]()
 
 // walk reads one JSON value from dec alongside the Go type t: every
 // object's keys are unique and, where the type is a struct, name its fields
 // exactly.
-func walk(dec *json.Decoder, t reflect.Type, path string, o Options) error {
-	tok, err := dec.Token()
+func walk(dec *jsontext.Decoder, t reflect.Type, path string, o Options) error {
+	tok, err := dec.ReadToken()
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalid, err)
+		return tokenError(err, path)
 	}
 	for t != nil && t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if t != nil && (t.Implements(unmarshaler) || reflect.PointerTo(t).Implements(unmarshaler)) {
-		t = nil // decodes itself: only repeated keys are checked
-	}
-	delim, ok := tok.(json.Delim)
-	if !ok {
+	kind := tok.Kind()
+	if kind != '[' && kind != '{' {
 		return nil // a scalar
 	}
-	switch delim {
+	if t != nil && decodesItself(t) {
+		t = nil // only repeated keys are checked
+	}
+	switch kind {
 	case '[':
 		var elem reflect.Type
 		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
 			elem = t.Elem()
 		}
-		for i := 0; dec.More(); i++ {
+		for i := 0; dec.PeekKind() != ']'; i++ {
 			if err := walk(dec, elem, fmt.Sprintf("%s[%d]", path, i), o); err != nil {
 				return err
 			}
 		}
-		_, err = dec.Token() // ]
-		return err
+		if _, err := dec.ReadToken(); err != nil { // ]
+			return tokenError(err, path)
+		}
+		return nil
 	case '{':
 		isStruct := t != nil && t.Kind() == reflect.Struct
 		var fields map[string]reflect.Type
@@ -91,21 +112,16 @@ func walk(dec *json.Decoder, t reflect.Type, path string, o Options) error {
 		if t != nil && t.Kind() == reflect.Map {
 			valueType = t.Elem()
 		}
-		seen := map[string]bool{}
-		for dec.More() {
-			kt, err := dec.Token()
+		for dec.PeekKind() != '}' {
+			kt, err := dec.ReadToken()
 			if err != nil {
-				return fmt.Errorf("%w: %v", ErrInvalid, err)
+				return tokenError(err, path)
 			}
-			key := kt.(string)
+			key := kt.String()
 			at := key
 			if path != "" {
 				at = path + "." + key
 			}
-			if seen[key] {
-				return fmt.Errorf("%w: key %q is given twice", ErrInvalid, at)
-			}
-			seen[key] = true
 			next := valueType
 			if isStruct {
 				ft, exact := fields[key]
@@ -125,10 +141,41 @@ func walk(dec *json.Decoder, t reflect.Type, path string, o Options) error {
 				return err
 			}
 		}
-		_, err = dec.Token() // }
-		return err
+		if _, err := dec.ReadToken(); err != nil { // }
+			return tokenError(err, path)
+		}
+		return nil
 	}
 	return nil
+}
+
+// selfDecoding caches decodesItself by type.
+var selfDecoding sync.Map // reflect.Type → bool
+
+// decodesItself reports whether t (or *t) implements json.Unmarshaler.
+func decodesItself(t reflect.Type) bool {
+	if v, ok := selfDecoding.Load(t); ok {
+		return v.(bool)
+	}
+	yes := t.Implements(unmarshaler) || reflect.PointerTo(t).Implements(unmarshaler)
+	selfDecoding.Store(t, yes)
+	return yes
+}
+
+// tokenError words the tokenizer's errors; a repeated key is named as
+// "key \"a.b\" is given twice".
+func tokenError(err error, path string) error {
+	var se *jsontext.SyntacticError
+	if errors.As(err, &se) && errors.Is(se.Err, jsontext.ErrDuplicateName) {
+		key := strings.TrimPrefix(string(se.JSONPointer), "/")
+		key = strings.ReplaceAll(strings.ReplaceAll(key, "/", "."), "~1", "/")
+		key = strings.ReplaceAll(key, "~0", "~")
+		return fmt.Errorf("%w: key %q is given twice", ErrInvalid, key)
+	}
+	if err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return fmt.Errorf("%w: %v", ErrInvalid, err)
 }
 
 // fieldCache holds fieldsOf's maps by type (they never change).
