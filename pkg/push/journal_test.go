@@ -3,13 +3,9 @@ package push_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"net"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/go-sql-driver/mysql"
 
 	"mkt/pkg/audience"
 	"mkt/pkg/campaign"
@@ -17,6 +13,7 @@ import (
 	"mkt/pkg/providersim"
 	"mkt/pkg/push"
 	"mkt/pkg/store"
+	"mkt/pkg/store/storetest"
 )
 
 // gatedSender is a provider double (the provider is outside the system; the
@@ -183,72 +180,6 @@ func TestJournalRecordsSendsWhileThePageIsInFlight(t *testing.T) {
 	}
 }
 
-// dbProxy is a TCP proxy in front of MariaDB that a test can cut (every
-// connection dropped, new ones refused) and restore: a database outage
-// for one pool without touching the shared server.
-type dbProxy struct {
-	ln       net.Listener
-	upstream string
-
-	mu    sync.Mutex
-	down  bool
-	conns map[net.Conn]struct{}
-}
-
-func startDBProxy(t *testing.T, upstream string) *dbProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &dbProxy{ln: ln, upstream: upstream, conns: map[net.Conn]struct{}{}}
-	t.Cleanup(func() { _ = ln.Close(); p.cut() })
-	go p.serve()
-	return p
-}
-
-func (p *dbProxy) serve() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		down := p.down
-		p.mu.Unlock()
-		if down {
-			_ = c.Close()
-			continue
-		}
-		u, err := net.DialTimeout("tcp", p.upstream, 2*time.Second)
-		if err != nil {
-			_ = c.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.conns[c], p.conns[u] = struct{}{}, struct{}{}
-		p.mu.Unlock()
-		go func() { _, _ = io.Copy(u, c); _ = u.Close() }()
-		go func() { _, _ = io.Copy(c, u); _ = c.Close() }()
-	}
-}
-
-func (p *dbProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = true
-	for c := range p.conns {
-		_ = c.Close()
-	}
-	clear(p.conns)
-}
-
-func (p *dbProxy) restore() {
-	p.mu.Lock()
-	p.down = false
-	p.mu.Unlock()
-}
-
 // TestDatabaseOutageKeepsThePagesOutcomes: the database goes away while a
 // page's calls are on the wire and stays away for longer than the lease;
 // the worker keeps the outcomes, commits them when the database is back,
@@ -258,14 +189,8 @@ func TestDatabaseOutageKeepsThePagesOutcomes(t *testing.T) {
 	const members = 400
 	e := newEnv(t, members, providersim.Config{})
 	c, tasks := e.launch(audience.Segment{}, members, "Flash sale: {discount} off", provider.ChannelSMS)
-	cfg, err := mysql.ParseDSN(e.dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := startDBProxy(t, cfg.Addr)
-	cfg.Addr = proxy.ln.Addr().String()
-	cfg.Timeout = time.Second
-	db, err := store.Open(context.Background(), store.Config{DSN: cfg.FormatDSN(), MaxOpenConns: 8})
+	proxy, dsn := storetest.NewProxy(t, e.dsn)
+	db, err := store.Open(context.Background(), store.Config{DSN: dsn, MaxOpenConns: 8})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +206,7 @@ func TestDatabaseOutageKeepsThePagesOutcomes(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- w.HandleTask(context.Background(), tasks[0]) }()
 	waitFor(t, 30*time.Second, "the first page's 4 calls on the wire", func() bool { return gs.held() == 4 })
-	proxy.cut()
+	proxy.Cut()
 	gs.release()
 	time.Sleep(2500 * time.Millisecond) // the outage: longer than the lease
 	select {
@@ -289,7 +214,7 @@ func TestDatabaseOutageKeepsThePagesOutcomes(t *testing.T) {
 		t.Fatalf("the shard's run ended during the outage: %v", err)
 	default:
 	}
-	proxy.restore()
+	proxy.Restore()
 	if err := <-done; err != nil {
 		t.Fatalf("handle after the outage: %v", err)
 	}
