@@ -30,8 +30,9 @@ func (r rec) Stop(context.Context) error {
 	return nil
 }
 
-// TestLateComponentsCleanUpAFailedStart: what was built and started before
-// a failure is stopped, in reverse, by Start itself (the run does not stop a
+// TestLateComponentsCleanUpAFailedStart: everything built — started before
+// the failure, failed, or not started yet — is stopped, in reverse, by
+// Start itself (the run does not stop a
 // component whose Start failed).
 func TestLateComponentsCleanUpAFailedStart(t *testing.T) {
 	var log []string
@@ -41,7 +42,8 @@ func TestLateComponentsCleanUpAFailedStart(t *testing.T) {
 	if err := l.Start(context.Background()); err == nil {
 		t.Fatal("start succeeded")
 	}
-	if got := fmt.Sprint(log); got != "[start producer start worker stop producer]" {
+	// The failed worker and the consumer built after it are stopped too.
+	if got := fmt.Sprint(log); got != "[start producer start worker stop consumer stop worker stop producer]" {
 		t.Errorf("calls = %s", got)
 	}
 	// A build that fails half way: what it built is shut down.

@@ -166,9 +166,10 @@ func (l *lateComponents) Name() string { return "workers" }
 
 // Start builds the components and starts them in order. When building or
 // starting fails, the run does not stop this component (it never started),
-// so Start itself stops what it started and shuts down what was built
-// (producers, the check-back, Redis clients), in reverse, before it returns
-// the error.
+// so Start itself stops every component it built — started, failed halfway
+// or not started yet (producers, the check-back, Redis clients) — in
+// reverse, before it returns the error; a component's Stop must therefore
+// work whether or not it was started.
 func (l *lateComponents) Start(ctx context.Context) error {
 	comps, err := l.build(ctx)
 	if err != nil {
@@ -177,7 +178,10 @@ func (l *lateComponents) Start(ctx context.Context) error {
 	}
 	for i, c := range comps {
 		if err := c.Start(ctx); err != nil {
-			l.abandon(comps[:i])
+			// Everything built is stopped: those started, the one that
+			// failed halfway (it may hold what it opened) and those built
+			// after it (a built producer or client holds connections).
+			l.abandon(comps)
 			l.started = nil
 			return fmt.Errorf("start %T: %w", c, err)
 		}
