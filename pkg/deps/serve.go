@@ -176,7 +176,7 @@ func (l *lateComponents) Start(ctx context.Context) error {
 		l.abandon(comps)
 		return err
 	}
-	for i, c := range comps {
+	for _, c := range comps {
 		if err := c.Start(ctx); err != nil {
 			// Everything built is stopped: those started, the one that
 			// failed halfway (it may hold what it opened) and those built
