@@ -11,6 +11,7 @@ import (
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"mkt/pkg/cache"
 	"mkt/pkg/coupon"
 	"mkt/pkg/deadletter"
 	"mkt/pkg/login"
@@ -93,28 +94,9 @@ func dropDrainTopics(t *testing.T, cfg mq.Config, group string) {
 // a new dead letter naming the one it replays.
 func TestDeadLettersDrainedAndReplayed(t *testing.T) {
 	t.Parallel()
-	dsn := storetest.NewDatabase(t)
-	ctx := t.Context()
-	db, err := store.Open(ctx, store.Config{DSN: dsn})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
 	const members = 30
-	storetest.SeedMembers(t, db, members)
-	proxy, pdsn := storetest.NewProxy(t, dsn)
-	pdb, err := store.Open(ctx, store.Config{DSN: pdsn})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pdb.Close() })
-
-	c := testCache(t)
-	mqc := testMQ(t)
-	sfx := randHex(t)
-	topic, group := "coupontest_dlq_"+sfx, "coupontest_dlqg_"+sfx
-	testTopic(t, mqc, topic, group)
-	dropDrainTopics(t, mqc, group)
+	w := newProxiedWorld(t, members, "dlq")
+	ctx, db, pdb, proxy, c, mqc, sfx, topic, group := t.Context(), w.db, w.pdb, w.proxy, w.cache, w.mq, w.sfx, w.topic, w.group
 	now := time.Now()
 	st, err := coupon.NewState(coupon.StateConfig{Cache: c, Namespace: db.Name()})
 	if err != nil {
@@ -284,4 +266,39 @@ func TestDeadLettersDrainedAndReplayed(t *testing.T) {
 	if _, err := deadletter.Replay(ctx, db, p, deadletter.ReplayOptions{Group: group + "x", All: true}); err == nil {
 		t.Error("replay of an undrained group accepted")
 	}
+}
+
+// proxiedWorld is a couponsd test world whose service reaches MariaDB
+// through a proxy the test can cut: the database (seeded with members), a
+// pool through the proxy, Redis, the broker with a fresh topic and group.
+type proxiedWorld struct {
+	db, pdb      *store.DB
+	proxy        *storetest.Proxy
+	cache        *cache.Client
+	mq           mq.Config
+	sfx          string
+	topic, group string
+}
+
+func newProxiedWorld(t *testing.T, members int64, name string) *proxiedWorld {
+	t.Helper()
+	w := &proxiedWorld{}
+	dsn := storetest.NewDatabase(t)
+	var err error
+	if w.db, err = store.Open(t.Context(), store.Config{DSN: dsn}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = w.db.Close() })
+	storetest.SeedMembers(t, w.db, members)
+	proxy, pdsn := storetest.NewProxy(t, dsn)
+	w.proxy = proxy
+	if w.pdb, err = store.Open(t.Context(), store.Config{DSN: pdsn}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = w.pdb.Close() })
+	w.cache, w.mq, w.sfx = testCache(t), testMQ(t), randHex(t)
+	w.topic, w.group = "coupontest_"+name+"_"+w.sfx, "coupontest_"+name+"g_"+w.sfx
+	testTopic(t, w.mq, w.topic, w.group)
+	dropDrainTopics(t, w.mq, w.group)
+	return w
 }

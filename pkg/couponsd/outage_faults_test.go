@@ -12,8 +12,6 @@ import (
 	"mkt/pkg/deadletter"
 	"mkt/pkg/login"
 	"mkt/pkg/mq"
-	"mkt/pkg/store"
-	"mkt/pkg/store/storetest"
 )
 
 // TestDatabaseOutage60s (go test -tags faults): MariaDB is cut for 60 s in
@@ -25,27 +23,9 @@ import (
 // dead-lettered.
 func TestDatabaseOutage60s(t *testing.T) {
 	t.Parallel()
-	dsn := storetest.NewDatabase(t)
-	ctx := t.Context()
-	db, err := store.Open(ctx, store.Config{DSN: dsn})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
 	const members = 3000
-	storetest.SeedMembers(t, db, members)
-	proxy, pdsn := storetest.NewProxy(t, dsn)
-	pdb, err := store.Open(ctx, store.Config{DSN: pdsn})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pdb.Close() })
-	c := testCache(t)
-	mqc := testMQ(t)
-	sfx := randHex(t)
-	topic, group := "coupontest_outage_"+sfx, "coupontest_outg_"+sfx
-	testTopic(t, mqc, topic, group)
-	dropDrainTopics(t, mqc, group)
+	w := newProxiedWorld(t, members, "outage")
+	ctx, db, pdb, proxy, c, mqc, sfx, topic, group := t.Context(), w.db, w.pdb, w.proxy, w.cache, w.mq, w.sfx, w.topic, w.group
 	now := time.Now()
 	st, err := coupon.NewState(coupon.StateConfig{Cache: c, Namespace: db.Name()})
 	if err != nil {
