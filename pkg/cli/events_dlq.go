@@ -13,6 +13,7 @@ import (
 	"mkt/pkg/couponsd"
 	"mkt/pkg/deadletter"
 	"mkt/pkg/mq"
+	"mkt/pkg/store"
 )
 
 // Bounds of `events dlq list --limit`.
@@ -49,19 +50,24 @@ func dlqGroup(app *App, group string) (string, error) {
 	return group, nil
 }
 
-// checkDLQGroup turns an undrained group into a usage error.
-func checkDLQGroup(ctx context.Context, app *App, group string) error {
+// dlqOpen resolves --group (an undrained group is a usage error) and
+// returns it with the database.
+func dlqOpen(ctx context.Context, app *App, flag string) (string, *store.DB, error) {
+	group, err := dlqGroup(app, flag)
+	if err != nil {
+		return "", nil, err
+	}
 	db, err := app.DB(ctx)
 	if err != nil {
-		return err
+		return "", nil, err
 	}
 	if err := deadletter.CheckGroup(ctx, db, group); err != nil {
 		if errors.Is(err, deadletter.ErrUnknownGroup) {
-			return usageErrorf("--group: %v", err)
+			return "", nil, usageErrorf("--group: %v", err)
 		}
-		return err
+		return "", nil, err
 	}
-	return nil
+	return group, db, nil
 }
 
 type dlqListOptions struct {
@@ -122,14 +128,7 @@ func runEventsDLQList(ctx context.Context, app *App, o dlqListOptions) error {
 	if o.Limit < 1 || o.Limit > dlqMaxLimit {
 		return usageErrorf("--limit %d: want 1..%d", o.Limit, dlqMaxLimit)
 	}
-	group, err := dlqGroup(app, o.Group)
-	if err != nil {
-		return err
-	}
-	if err := checkDLQGroup(ctx, app, group); err != nil {
-		return err
-	}
-	db, err := app.DB(ctx)
+	group, db, err := dlqOpen(ctx, app, o.Group)
 	if err != nil {
 		return err
 	}
@@ -276,14 +275,7 @@ func runEventsDLQReplay(ctx context.Context, app *App, o dlqReplayOptions) error
 	if err != nil {
 		return err
 	}
-	group, err := dlqGroup(app, o.Group)
-	if err != nil {
-		return err
-	}
-	if err := checkDLQGroup(ctx, app, group); err != nil {
-		return err
-	}
-	db, err := app.DB(ctx)
+	group, db, err := dlqOpen(ctx, app, o.Group)
 	if err != nil {
 		return err
 	}
