@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"mkt/pkg/cache/cachetest"
 	"mkt/pkg/faults"
 	"mkt/pkg/pushtest"
 )
@@ -71,7 +72,16 @@ func couponScenarios() []struct {
 }
 
 func (r *couponRun) flushall(ctx context.Context) error {
-	out, err := exec.CommandContext(ctx, "redis-cli", "-h", "127.0.0.1", "-p", strconv.Itoa(r.s.cfg.redisPort), "FLUSHALL").CombinedOutput()
+	pw, err := cachetest.ReadPassword()
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, "redis-cli", "-h", "127.0.0.1", "-p", strconv.Itoa(r.s.cfg.redisPort), "FLUSHALL")
+	if pw != "" {
+		// REDISCLI_AUTH: the password on no command line.
+		cmd.Env = append(os.Environ(), "REDISCLI_AUTH="+pw)
+	}
+	out, err := cmd.CombinedOutput()
 	if err != nil || !bytes.Contains(out, []byte("OK")) {
 		return fmt.Errorf("redis-cli FLUSHALL: %v: %s", err, out)
 	}
@@ -177,14 +187,16 @@ func runCoupon(t *testing.T, s *suite, name string, fault couponFault) {
 		res.Violations = append(res.Violations, "never reached a third of the items: "+err.Error())
 		return
 	}
-	faultAt := time.Now()
+	faultAt, doneAtFault := time.Now(), prog.Last()
 	if err := fault(ctx, r); err != nil {
 		res.Violations = append(res.Violations, "the fault could not be injected or lifted: "+err.Error())
 		ensureStack(t)
 	}
 	restoredAt := time.Now()
 	res.Outage = restoredAt.Sub(faultAt)
-	t.Logf("%s: fault at %d issued, lifted after %s", name, prog.Last(), res.Outage.Round(100*time.Millisecond))
+	t.Logf("%s: fault injected at %d issued, lifted after %s at %d issued", name, doneAtFault,
+		res.Outage.Round(100*time.Millisecond), prog.Last())
+	r.notes = append(r.notes, fmt.Sprintf("fault injected at %d of %d items issued, lifted at %d", doneAtFault, res.Expected, prog.Last()))
 
 	// Done when every expected item is issued, or when nothing moved for
 	// the settle time after the fault was lifted and every login was

@@ -132,7 +132,7 @@ func (c suiteConfig) stackEnv(database string) map[string]string {
 		"MKT_MYSQL_DSN_FILE":      "",
 		"MKT_REDIS_ADDR":          fmt.Sprintf("127.0.0.1:%d", c.redisPort),
 		"MKT_REDIS_PASSWORD":      "",
-		"MKT_REDIS_PASSWORD_FILE": "",
+		"MKT_REDIS_PASSWORD_FILE": "", // set by run once services.sh up made it
 		"MKT_REDIS_DB":            "0",
 		"MKT_ROCKETMQ_NAMESRV":    fmt.Sprintf("127.0.0.1:%d", c.namesrvPort),
 		"MKT_ROCKETMQ_BROKER":     fmt.Sprintf("127.0.0.1:%d", c.brokerPort),
@@ -173,6 +173,13 @@ func run(m *testing.M) (int, error) {
 		if err := services(ctx, "up"); err != nil {
 			return 1, err
 		}
+	}
+	// services.sh up writes the stack's Redis password to a file; every
+	// binary (and redis-cli, through cachetest) logs in with it. A stack
+	// without one runs without AUTH.
+	pwFile := filepath.Join(cfg.stateDir, "redis", "password")
+	if _, err := os.Stat(pwFile); err == nil {
+		os.Setenv("MKT_REDIS_PASSWORD_FILE", pwFile)
 	}
 	fmt.Println("faults: building pushd, couponsd and mktctl")
 	for _, name := range []string{"pushd", "couponsd", "mktctl"} {
