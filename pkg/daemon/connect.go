@@ -78,6 +78,7 @@ func (r *Readiness) Connect(ctx context.Context, name string, fn CheckFunc, b Ba
 		if err == nil {
 			r.Set(name, nil)
 			r.log.Info("dependency connected", "dependency", name, "attempts", attempt)
+			r.status("connected to " + name)
 			return nil
 		}
 		if ctx.Err() != nil {
@@ -89,6 +90,7 @@ func (r *Readiness) Connect(ctx context.Context, name string, fn CheckFunc, b Ba
 		delay := b.Delay(attempt)
 		r.log.Warn("dependency not reachable, retrying",
 			"dependency", name, "attempt", attempt, "next_delay", delay, "error", err)
+		r.status(fmt.Sprintf("waiting for %s (attempt %d, next in %v): %v", name, attempt, delay.Round(time.Millisecond), err))
 		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
@@ -97,5 +99,12 @@ func (r *Readiness) Connect(ctx context.Context, name string, fn CheckFunc, b Ba
 				name, attempt, errors.Join(ErrNotConnected, context.Cause(ctx), err))
 		case <-t.C:
 		}
+	}
+}
+
+// status sets the service status line, logging a notification that failed.
+func (r *Readiness) status(s string) {
+	if err := r.notifier.Status(s); err != nil {
+		r.log.Warn("sd_notify failed", "state", "STATUS", "error", err)
 	}
 }

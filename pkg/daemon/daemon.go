@@ -7,9 +7,10 @@
 // A daemon's wiring typically reads:
 //
 //	reg := daemon.NewRegistry()
-//	ready, _ := daemon.NewReadiness(daemon.ReadinessConfig{Logger: log})
+//	notifier, _ := daemon.NotifierFromEnv() // nil outside systemd
+//	ready, _ := daemon.NewReadiness(daemon.ReadinessConfig{Logger: log, Notifier: notifier})
 //	ops, _ := daemon.NewServer(daemon.ServerConfig{Addr: opts.OpsAddr, Readiness: ready, Gatherer: reg, Logger: log})
-//	return daemon.Run(ctx, daemon.RunConfig{Logger: log, DrainTimeout: opts.DrainTimeout, Notifier: daemon.NotifierFromEnv()},
+//	return daemon.Run(ctx, daemon.RunConfig{Logger: log, DrainTimeout: opts.DrainTimeout, Notifier: notifier},
 //		ready, ops, store, workers, consumer) // consumer last: stopped first
 package daemon
 

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -352,49 +351,6 @@ func listenNotify(t *testing.T, addr string) func() string {
 	}
 }
 
-func TestNotifier(t *testing.T) {
-	t.Parallel()
-	for _, addr := range []string{
-		filepath.Join(t.TempDir(), "notify.sock"),
-		fmt.Sprintf("@mkt-test-notify-%d", rand.Int64()),
-	} {
-		read := listenNotify(t, addr)
-		n := NewNotifier(addr, 0)
-		if err := n.Ready(); err != nil {
-			t.Fatalf("%s: Ready: %v", addr, err)
-		}
-		if got := read(); got != "READY=1" {
-			t.Errorf("%s: got %q, want READY=1", addr, got)
-		}
-		if err := n.Notify("STATUS=draining", "WATCHDOG=1"); err != nil {
-			t.Fatal(err)
-		}
-		if got := read(); got != "STATUS=draining\nWATCHDOG=1" {
-			t.Errorf("%s: got %q", addr, got)
-		}
-	}
-	var nilN *Notifier
-	if err := nilN.Ready(); err != nil || nilN.Enabled() || NewNotifier("", time.Second).WatchdogInterval() != 0 {
-		t.Error("nil or empty Notifier should be a silent no-op")
-	}
-	if err := NewNotifier(filepath.Join(t.TempDir(), "absent.sock"), 0).Ready(); err == nil {
-		t.Error("notifying a missing socket should fail")
-	}
-}
-
-func TestNotifierFromEnv(t *testing.T) {
-	t.Setenv("NOTIFY_SOCKET", "/run/systemd/notify")
-	t.Setenv("WATCHDOG_USEC", "3000000")
-	t.Setenv("WATCHDOG_PID", "")
-	if n := NotifierFromEnv(); !n.Enabled() || n.WatchdogInterval() != 3*time.Second {
-		t.Errorf("got %+v", n)
-	}
-	t.Setenv("WATCHDOG_PID", "1") // someone else's watchdog
-	if n := NotifierFromEnv(); n.WatchdogInterval() != 0 {
-		t.Errorf("watchdog for another pid enabled: %+v", n)
-	}
-}
-
 // recorder logs lifecycle events of fake components in order.
 type recorder struct {
 	mu     sync.Mutex
@@ -443,10 +399,9 @@ func (f *fakeComponent) BeginStop()           { f.rec.add("begin-stop " + f.name
 func (f *fakeComponent) Failed() <-chan error { return f.failed }
 
 func TestRunStopsInReverseOrder(t *testing.T) {
-	t.Parallel()
+	// Not parallel: it sets NOTIFY_SOCKET.
 	rec := &recorder{}
-	sock := filepath.Join(t.TempDir(), "notify.sock")
-	read := listenNotify(t, sock)
+	n, read := notifySocket(t, filepath.Join(t.TempDir(), "notify.sock"))
 	ctx, cancel := context.WithCancel(t.Context())
 	var comps []Component
 	for _, name := range []string{"ops", "workers", "consumer"} {
@@ -454,14 +409,17 @@ func TestRunStopsInReverseOrder(t *testing.T) {
 	}
 	errc := make(chan error, 1)
 	go func() {
-		errc <- Run(ctx, RunConfig{DrainTimeout: time.Minute, Notifier: NewNotifier(sock, 0)}, comps...)
+		errc <- Run(ctx, RunConfig{DrainTimeout: time.Minute, Notifier: n}, comps...)
 	}()
-	if got := read(); got != "READY=1" {
-		t.Fatalf("notification %q, want READY=1", got)
+	for _, want := range []string{"STATUS=starting ops", "STATUS=starting workers", "STATUS=starting consumer",
+		"READY=1\nSTATUS=running"} {
+		if got := read(); got != want {
+			t.Fatalf("notification %q, want %q", got, want)
+		}
 	}
 	cancel()
-	if got := read(); got != "STOPPING=1" {
-		t.Fatalf("notification %q, want STOPPING=1", got)
+	if got, want := read(), "STOPPING=1\nSTATUS=stopping: draining in-flight work (at most 1m0s)"; got != want {
+		t.Fatalf("notification %q, want %q", got, want)
 	}
 	if err := <-errc; err != nil {
 		t.Fatalf("Run = %v", err)
@@ -478,7 +436,7 @@ func TestRunStopsInReverseOrder(t *testing.T) {
 }
 
 func TestRunDrainTimeoutCancelsInFlightWork(t *testing.T) {
-	t.Parallel()
+	// Not parallel: it sets NOTIFY_SOCKET.
 	rec := &recorder{}
 	ctx, cancel := context.WithCancel(t.Context())
 	// slow finishes its in-flight work only when its lifetime ends; stuck never returns.
@@ -489,16 +447,18 @@ func TestRunDrainTimeoutCancelsInFlightWork(t *testing.T) {
 	}
 	stuck := &fakeComponent{name: "stuck", rec: rec, stop: func(context.Context) error { select {} }}
 	first := &fakeComponent{name: "first", rec: rec}
-	sock := filepath.Join(t.TempDir(), "notify.sock")
-	read := listenNotify(t, sock)
+	n, read := notifySocket(t, filepath.Join(t.TempDir(), "notify.sock"))
 	go func() {
-		if read() == "READY=1" {
-			cancel()
+		for {
+			if got := read(); got == "" || strings.HasPrefix(got, "READY=1") {
+				cancel()
+				return
+			}
 		}
 	}()
 	// KillTimeout leaves slow ample time to return once its lifetime ends,
 	// even on a loaded machine; stuck is abandoned when it runs out.
-	err := Run(ctx, RunConfig{DrainTimeout: 20 * time.Millisecond, KillTimeout: time.Second, Notifier: NewNotifier(sock, 0)},
+	err := Run(ctx, RunConfig{DrainTimeout: 20 * time.Millisecond, KillTimeout: time.Second, Notifier: n},
 		first, stuck, slow)
 	if !errors.Is(err, ErrDrainTimeout) || !strings.Contains(err.Error(), "stop stuck: abandoned") {
 		t.Fatalf("Run = %v, want ErrDrainTimeout and stuck abandoned", err)

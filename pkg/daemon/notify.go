@@ -2,49 +2,43 @@ package daemon
 
 import (
 	"fmt"
-	"net"
 	"os"
-	"strconv"
 	"strings"
 	"time"
+
+	sd "github.com/coreos/go-systemd/v22/daemon"
 )
 
 // Notifier sends sd_notify(3) state changes to the service manager over the
-// unixgram socket named by $NOTIFY_SOCKET. A nil *Notifier, or one built with
-// an empty socket, does nothing, so daemons run the same under systemd and
-// in a terminal.
+// socket named by $NOTIFY_SOCKET, through go-systemd's implementation of the
+// protocol. A nil *Notifier, or one made where $NOTIFY_SOCKET is unset, does
+// nothing, so daemons run the same under systemd and in a terminal.
 type Notifier struct {
-	socket   string
 	watchdog time.Duration
 }
 
-// NewNotifier returns a Notifier writing to socket, a filesystem path or an
-// abstract socket name starting with '@'. An empty socket gives a no-op
-// Notifier. watchdog is the service's WatchdogSec (0 for none).
-func NewNotifier(socket string, watchdog time.Duration) *Notifier {
-	return &Notifier{socket: socket, watchdog: watchdog}
-}
-
-// NotifierFromEnv returns a Notifier for $NOTIFY_SOCKET, with the watchdog
-// interval from $WATCHDOG_USEC when $WATCHDOG_PID is unset or is this process.
-func NotifierFromEnv() *Notifier {
-	var wd time.Duration
-	if usec, err := strconv.ParseInt(os.Getenv("WATCHDOG_USEC"), 10, 64); err == nil && usec > 0 {
-		pid := os.Getenv("WATCHDOG_PID")
-		if pid == "" || pid == strconv.Itoa(os.Getpid()) {
-			wd = time.Duration(usec) * time.Microsecond
-		}
+// NotifierFromEnv returns a Notifier when $NOTIFY_SOCKET is set (nil
+// otherwise), with the watchdog interval from $WATCHDOG_USEC when
+// $WATCHDOG_PID is unset or is this process. A malformed $WATCHDOG_USEC is
+// returned as an error next to a Notifier without a watchdog.
+func NotifierFromEnv() (*Notifier, error) {
+	if os.Getenv("NOTIFY_SOCKET") == "" {
+		return nil, nil
 	}
-	return NewNotifier(os.Getenv("NOTIFY_SOCKET"), wd)
+	wd, err := sd.SdWatchdogEnabled(false)
+	if err != nil {
+		return &Notifier{}, fmt.Errorf("daemon: watchdog off: %w", err)
+	}
+	return &Notifier{watchdog: wd}, nil
 }
 
 // Enabled reports whether notifications go anywhere.
-func (n *Notifier) Enabled() bool { return n != nil && n.socket != "" }
+func (n *Notifier) Enabled() bool { return n != nil }
 
 // WatchdogInterval returns the service manager's watchdog timeout, 0 when the
 // watchdog is off. Send Watchdog at least twice per interval.
 func (n *Notifier) WatchdogInterval() time.Duration {
-	if !n.Enabled() {
+	if n == nil {
 		return 0
 	}
 	return n.watchdog
@@ -52,35 +46,34 @@ func (n *Notifier) WatchdogInterval() time.Duration {
 
 // Notify sends one datagram of newline-separated VAR=value assignments.
 func (n *Notifier) Notify(state ...string) error {
-	if !n.Enabled() {
+	if n == nil {
 		return nil
 	}
-	if strings.HasPrefix(n.socket, "vsock:") {
-		return fmt.Errorf("sd_notify to %s: vsock sockets are not supported", n.socket)
-	}
-	// Go's net package maps a leading '@' to the abstract namespace (a leading
-	// NUL byte in sun_path), which is how systemd spells abstract sockets.
-	conn, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: n.socket, Net: "unixgram"})
+	msg := strings.Join(state, "\n")
+	sent, err := sd.SdNotify(false, msg)
 	if err != nil {
-		return fmt.Errorf("sd_notify: dial %s: %w", n.socket, err)
+		return fmt.Errorf("sd_notify %q: %w", msg, err)
 	}
-	defer conn.Close()
-	if _, err := conn.Write([]byte(strings.Join(state, "\n"))); err != nil {
-		return fmt.Errorf("sd_notify: write to %s: %w", n.socket, err)
+	if !sent {
+		return fmt.Errorf("sd_notify %q: NOTIFY_SOCKET is no longer set", msg)
 	}
 	return nil
 }
 
-// Ready tells the service manager that start-up finished (READY=1).
-func (n *Notifier) Ready() error { return n.Notify("READY=1") }
+// Ready tells the service manager that start-up finished (READY=1) and sets
+// the status line.
+func (n *Notifier) Ready(status string) error { return n.Notify("READY=1", statusLine(status)) }
 
-// Stopping tells the service manager that shutdown began (STOPPING=1).
-func (n *Notifier) Stopping() error { return n.Notify("STOPPING=1") }
+// Stopping tells the service manager that shutdown began (STOPPING=1) and
+// sets the status line.
+func (n *Notifier) Stopping(status string) error {
+	return n.Notify("STOPPING=1", statusLine(status))
+}
 
 // Watchdog pets the service manager's watchdog (WATCHDOG=1).
 func (n *Notifier) Watchdog() error { return n.Notify("WATCHDOG=1") }
 
 // Status sets the one-line status shown by systemctl status (STATUS=...).
-func (n *Notifier) Status(s string) error {
-	return n.Notify("STATUS=" + strings.ReplaceAll(s, "\n", " "))
-}
+func (n *Notifier) Status(s string) error { return n.Notify(statusLine(s)) }
+
+func statusLine(s string) string { return "STATUS=" + strings.ReplaceAll(s, "\n", " ") }

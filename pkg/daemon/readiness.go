@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 )
@@ -22,6 +23,10 @@ type ReadinessConfig struct {
 	Interval time.Duration
 	// Timeout bounds each check call. Default 2s.
 	Timeout time.Duration
+	// Notifier, when set, receives STATUS= lines: each failed Connect
+	// attempt, and a polled check going bad ("degraded: ...") or the last
+	// failing one recovering ("running"). nil sends nothing.
+	Notifier *Notifier
 }
 
 // Check states reported by Readiness.
@@ -44,6 +49,10 @@ type Readiness struct {
 	mu       sync.Mutex
 	checks   map[string]*checkState
 	stopping bool
+
+	notifier *Notifier
+	// statusMu orders the STATUS= lines of concurrent check results.
+	statusMu sync.Mutex
 
 	trigger chan struct{}
 	cancel  context.CancelFunc
@@ -71,6 +80,7 @@ func NewReadiness(cfg ReadinessConfig) (*Readiness, error) {
 		interval: cmp.Or(cfg.Interval, 5*time.Second),
 		timeout:  cmp.Or(cfg.Timeout, 2*time.Second),
 		now:      time.Now,
+		notifier: cfg.Notifier,
 		checks:   make(map[string]*checkState),
 		trigger:  make(chan struct{}, 1),
 	}, nil
@@ -103,13 +113,16 @@ func (r *Readiness) AddCheck(name string, fn CheckFunc) {
 // next evaluation.
 func (r *Readiness) Set(name string, err error) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	cs := r.checks[name]
 	if cs == nil {
 		cs = &checkState{state: StatePending, since: r.now()}
 		r.checks[name] = cs
 	}
-	r.record(name, cs, err)
+	changed := r.record(name, cs, err)
+	r.mu.Unlock()
+	if changed {
+		r.announce()
+	}
 }
 
 // Remove forgets check name.
@@ -119,8 +132,10 @@ func (r *Readiness) Remove(name string) {
 	r.mu.Unlock()
 }
 
-// record stores a check result and logs state changes; r.mu must be held.
-func (r *Readiness) record(name string, cs *checkState, err error) {
+// record stores a check result and logs state changes; r.mu must be held. It
+// reports whether a polled check changed state: the caller then calls
+// announce once r.mu is released.
+func (r *Readiness) record(name string, cs *checkState, err error) (polledChange bool) {
 	now := r.now()
 	cs.lastChecked = now
 	newState, msg := StateOK, ""
@@ -134,9 +149,39 @@ func (r *Readiness) record(name string, cs *checkState, err error) {
 		} else {
 			r.log.Warn("readiness check failing", "check", name, "error", msg)
 		}
+		polledChange = cs.fn != nil
 		cs.state, cs.since = newState, now
 	}
 	cs.err = msg
+	return polledChange
+}
+
+// announce sends the readiness summary as the service status: "running"
+// when every check is ok, else "degraded: " and the checks that are not.
+// During shutdown Run owns the status line and nothing is sent.
+func (r *Readiness) announce() {
+	if !r.notifier.Enabled() {
+		return
+	}
+	r.statusMu.Lock()
+	defer r.statusMu.Unlock()
+	rep := r.Report()
+	if rep.Stopping {
+		return
+	}
+	status := "running"
+	if !rep.Ready {
+		var bad []string
+		for _, c := range rep.Checks {
+			if c.State != StateOK {
+				bad = append(bad, strings.TrimSuffix(c.Name+" "+c.State+": "+c.Error, ": "))
+			}
+		}
+		status = "degraded: " + strings.Join(bad, "; ") + " (see /readyz)"
+	}
+	if err := r.notifier.Status(status); err != nil {
+		r.log.Warn("sd_notify failed", "state", "STATUS", "error", err)
+	}
 }
 
 // BeginStop marks the daemon as stopping: from now on it reports not ready.
@@ -159,18 +204,22 @@ func (r *Readiness) Refresh(ctx context.Context) {
 		fn   CheckFunc
 	}
 	var jobs []job
+	changed := false
 	for name, cs := range r.checks {
 		if cs.fn == nil {
 			continue
 		}
 		if cs.running {
-			r.record(name, cs, errors.New("previous check still running"))
+			changed = r.record(name, cs, errors.New("previous check still running")) || changed
 			continue
 		}
 		cs.running = true
 		jobs = append(jobs, job{name, cs, cs.fn})
 	}
 	r.mu.Unlock()
+	if changed {
+		r.announce()
+	}
 
 	var wg sync.WaitGroup
 	for _, j := range jobs {
@@ -196,10 +245,12 @@ func (r *Readiness) runCheck(ctx context.Context, name string, cs *checkState, f
 	}()
 	finish := func(err error, record bool) {
 		r.mu.Lock()
-		defer r.mu.Unlock()
 		cs.running = false
-		if record && r.checks[name] == cs { // not removed meanwhile
+		changed := record && r.checks[name] == cs && // not removed meanwhile
 			r.record(name, cs, err)
+		r.mu.Unlock()
+		if changed {
+			r.announce()
 		}
 	}
 	select {
@@ -213,10 +264,12 @@ func (r *Readiness) runCheck(ctx context.Context, name string, cs *checkState, f
 		default:
 		}
 		r.mu.Lock()
-		if r.checks[name] == cs && ctx.Err() == nil { // not a shutdown
+		changed := r.checks[name] == cs && ctx.Err() == nil && // not a shutdown
 			r.record(name, cs, fmt.Errorf("check did not finish within %v", r.timeout))
-		}
 		r.mu.Unlock()
+		if changed {
+			r.announce()
+		}
 		go func() { <-res; finish(nil, false) }()
 	}
 }

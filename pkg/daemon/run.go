@@ -46,8 +46,9 @@ type RunConfig struct {
 	// KillTimeout is how long Run still waits, after the drain budget is spent
 	// and the lifetime context is cancelled, for components to return. Default 5s.
 	KillTimeout time.Duration
-	// Notifier receives READY=1, STOPPING=1 and watchdog pings; nil sends
-	// nothing. Daemons pass NotifierFromEnv().
+	// Notifier receives READY=1, STOPPING=1, STATUS= lines (the component
+	// starting, running, stopping) and watchdog pings; nil sends nothing.
+	// Daemons pass NotifierFromEnv().
 	Notifier *Notifier
 	// Signals that request a stop. Default SIGTERM and SIGINT.
 	Signals []os.Signal
@@ -152,6 +153,7 @@ startLoop:
 		if stopCtx.Err() != nil {
 			break
 		}
+		notifyFailed(log, "STATUS", n.Status("starting "+name))
 		res := make(chan error, 1)
 		go func() { res <- c.Start(lifeCtx) }()
 		select {
@@ -194,9 +196,7 @@ startLoop:
 	}
 
 	if runErr == nil && stopCtx.Err() == nil {
-		if err := n.Ready(); err != nil {
-			log.Warn("sd_notify failed", "state", "READY=1", "error", err)
-		}
+		notifyFailed(log, "READY=1", n.Ready("running"))
 		log.Info("daemon ready", "components", len(components))
 		if wd := n.WatchdogInterval(); wd > 0 {
 			go petWatchdog(lifeCtx, n, wd/2, log)
@@ -211,9 +211,7 @@ startLoop:
 
 	// Shutdown.
 	requestStop(errors.New("daemon: shutting down"))
-	if err := n.Stopping(); err != nil {
-		log.Warn("sd_notify failed", "state", "STOPPING=1", "error", err)
-	}
+	notifyFailed(log, "STOPPING=1", n.Stopping(fmt.Sprintf("stopping: draining in-flight work (at most %v)", drainTimeout)))
 	for _, c := range components[:started] {
 		if b, ok := c.(beginStopper); ok {
 			b.BeginStop()
@@ -262,6 +260,7 @@ startLoop:
 				drainExpired, drainDone = true, nil
 				log.Error("drain timeout, cancelling in-flight work", "component", name, "drain_timeout", drainTimeout)
 				hardCancel(ErrDrainTimeout)
+				notifyFailed(log, "STATUS", n.Status("stopping: drain timeout, in-flight work cancelled"))
 				var cancelKill context.CancelFunc
 				killCtx, cancelKill = context.WithTimeout(context.WithoutCancel(ctx), killTimeout)
 				defer cancelKill()
@@ -310,9 +309,15 @@ func petWatchdog(ctx context.Context, n *Notifier, every time.Duration, log *slo
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := n.Watchdog(); err != nil {
-				log.Warn("sd_notify failed", "state", "WATCHDOG=1", "error", err)
-			}
+			notifyFailed(log, "WATCHDOG=1", n.Watchdog())
 		}
+	}
+}
+
+// notifyFailed logs a notification that could not be sent; the daemon goes
+// on (systemd then times the unit out, which says more than a crash would).
+func notifyFailed(log *slog.Logger, state string, err error) {
+	if err != nil {
+		log.Warn("sd_notify failed", "state", state, "error", err)
 	}
 }

@@ -123,7 +123,12 @@ func Main(ctx context.Context, spec DaemonSpec, args []string) int {
 func serve(ctx context.Context, spec DaemonSpec, common config.Common, opts daemon.Options, logger *slog.Logger) error {
 	logger.Info("starting", "config", &common, "ops_addr", opts.OpsAddr)
 	reg := daemon.NewRegistry()
-	ready, err := daemon.NewReadiness(daemon.ReadinessConfig{Logger: logger, Interval: opts.ReadyInterval, Timeout: opts.ReadyTimeout})
+	notifier, err := daemon.NotifierFromEnv()
+	if err != nil {
+		logger.Warn("systemd notification", "error", err)
+	}
+	ready, err := daemon.NewReadiness(daemon.ReadinessConfig{Logger: logger, Interval: opts.ReadyInterval, Timeout: opts.ReadyTimeout,
+		Notifier: notifier})
 	if err != nil {
 		return err
 	}
@@ -145,7 +150,7 @@ func serve(ctx context.Context, spec DaemonSpec, common config.Common, opts daem
 	err = daemon.Run(ctx, daemon.RunConfig{
 		Logger:       logger,
 		DrainTimeout: opts.DrainTimeout,
-		Notifier:     daemon.NotifierFromEnv(),
+		Notifier:     notifier,
 	}, ready, ops, d, work)
 	if err != nil {
 		return err
