@@ -30,17 +30,20 @@ import (
 
 // suiteConfig is read from the environment (see scripts/faults.sh).
 type suiteConfig struct {
-	root                                          string // the repository
-	stateDir                                      string // MKT_FAULTS_STATE_DIR, default <repo>/.mkt-faults
+	root     string        // the repository
+	stateDir string        // MKT_FAULTS_STATE_DIR, default <repo>/.mkt-faults
+	members  int64         // MKT_FAULTS_MEMBERS, default 300,000
+	timeout  time.Duration // MKT_FAULTS_TIMEOUT: per scenario, default 20m
+	settle   time.Duration // MKT_FAULTS_SETTLE: coupons, no progress this long after the restore ends a run short
+	spell    time.Duration // MKT_FAULTS_SPELL: a provider fault's length, default 15s
+	latency  time.Duration // MKT_FAULTS_LATENCY: provider latency, default 200ms
+	lease    string        // MKT_FAULTS_LEASE: pushd --lease, default 10s
+	journal  time.Duration // MKT_FAULTS_JOURNAL_INTERVAL: pushd's journal interval in the kill -9 bound, default 200ms
+	report   string        // MKT_FAULTS_REPORT: the Markdown results file
+	skipUp   bool          // MKT_FAULTS_SKIP_UP=1: the stack is up already
+
+	// MKT_FAULTS_{MYSQL,REDIS,NAMESRV,BROKER}_PORT: 13306, 16379, 19876, 20911.
 	mysqlPort, redisPort, namesrvPort, brokerPort int
-	members                                       int64         // MKT_FAULTS_MEMBERS, default 300,000
-	timeout                                       time.Duration // MKT_FAULTS_TIMEOUT: per scenario, default 20m
-	settle                                        time.Duration // MKT_FAULTS_SETTLE: coupons, no progress this long after the restore ends a run short
-	spell                                         time.Duration // MKT_FAULTS_SPELL: a provider fault's length, default 15s
-	latency                                       time.Duration // MKT_FAULTS_LATENCY: provider latency, default 200ms
-	lease                                         string        // MKT_FAULTS_LEASE: pushd --lease, default 10s
-	report                                        string        // MKT_FAULTS_REPORT: the Markdown results file
-	skipUp                                        bool          // MKT_FAULTS_SKIP_UP=1: the stack is up already
 }
 
 // suite is the state every scenario shares.
@@ -99,6 +102,7 @@ func readConfig() suiteConfig {
 		spell:       envDuration("MKT_FAULTS_SPELL", 15*time.Second),
 		latency:     envDuration("MKT_FAULTS_LATENCY", 200*time.Millisecond),
 		lease:       cmp.Or(os.Getenv("MKT_FAULTS_LEASE"), "10s"),
+		journal:     envDuration("MKT_FAULTS_JOURNAL_INTERVAL", 200*time.Millisecond),
 		report:      os.Getenv("MKT_FAULTS_REPORT"),
 		skipUp:      os.Getenv("MKT_FAULTS_SKIP_UP") == "1",
 	}
