@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"mkt/pkg/campaign"
+	"mkt/pkg/config"
 	"mkt/pkg/hotgoods"
 	"mkt/pkg/provider"
 	"mkt/pkg/store"
@@ -375,11 +376,34 @@ type hotgoodsRunOptions struct {
 	CreatedBy              string
 }
 
+// hotgoodsRunDate resolves run's --date: a YYYY-MM-DD, or "today" — the
+// date at now in zone tz (an IANA name such as Asia/Shanghai, or Local), so
+// a timer firing at 00:10 in Shanghai launches Shanghai's day whatever the
+// host's zone. tzGiven says --tz was on the command line: it is refused
+// with an explicit date, where it would mean nothing.
+func hotgoodsRunDate(date, tz string, tzGiven bool, now time.Time) (time.Time, error) {
+	if date != "today" {
+		if tzGiven {
+			return time.Time{}, usageErrorf("--tz applies to --date today only")
+		}
+		return parseHotgoodsDate(date)
+	}
+	if tz == "" {
+		return time.Time{}, usageErrorf("--tz: want a zone name such as Asia/Shanghai, or Local")
+	}
+	loc, err := time.LoadLocation(tz)
+	if err != nil {
+		return time.Time{}, usageErrorf("--tz %q: unknown time zone", tz)
+	}
+	y, m, d := now.In(loc).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC), nil
+}
+
 func newHotgoodsRunCmd(app *App, q *campaignQueues, runF func(*hotgoodsRunOptions) error) *cobra.Command {
 	o := &hotgoodsRunOptions{}
-	var date string
+	var date, tz string
 	cmd := &cobra.Command{
-		Use:   "run --date YYYY-MM-DD [--shard-index I --shard-total N]",
+		Use:   "run --date YYYY-MM-DD|today [--tz ZONE] [--shard-index I --shard-total N]",
 		Short: "Launch a date's pending rows (or a shard of them) as a hot_goods campaign",
 		Long: `run launches the date's pending rows as one campaign of kind hot_goods: the run
 and its rows are stored atomically with its created event, and pushd plans
@@ -394,11 +418,16 @@ through the consumer group whatever N says.
 
 A row is launched once: a second run, overlapping assignments, two nodes
 given the same index or a cron retry after a crash find it taken and skip it.
+
+--date today is the current date in --tz (an IANA zone such as
+Asia/Shanghai, default $MKT_HOTGOODS_TZ or the host's zone): what a daily
+timer or cron job runs (deploy/systemd/mkt-hotgoods.service).
+
 Exit 0 when every row taken was launched (or none was pending), 1 when the
 launch failed, 2 for bad flags.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			d, err := parseHotgoodsDate(date)
+			d, err := hotgoodsRunDate(date, tz, cmd.Flags().Changed("tz"), time.Now())
 			if err != nil {
 				return err
 			}
@@ -425,7 +454,8 @@ launch failed, 2 for bad flags.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&date, "date", "", "the day whose rows to launch, YYYY-MM-DD")
+	f.StringVar(&date, "date", "", "the day whose rows to launch, YYYY-MM-DD, or today (in --tz)")
+	config.String(f, &tz, "tz", "MKT_HOTGOODS_TZ", "Local", "time zone of --date today, e.g. Asia/Shanghai")
 	f.IntVar(&o.ShardIndex, "shard-index", 0, "take the rows of this shard, 0..total-1 (with --shard-total)")
 	f.IntVar(&o.ShardTotal, "shard-total", 1, "number of shards the day's rows are split into")
 	f.IntVar(&o.ShardSize, "shard-size", hotgoods.DefaultShardSize, "members per shard of the run, 10..100000")
