@@ -34,6 +34,10 @@ running pushd shares the work, and sends through the channel providers:
 sms, email and app over HTTP (--sms-url …, see docs/PUSH.md), the in-site
 inbox into MySQL. Push-mode coupons go the same way: their segment is
 sharded, each page is issued the coupon in bulk, and its holders are told.
+It also fires the recurring schedules of "mktctl schedule" (the day's hot
+goods, copies of a template campaign): each firing once across every running
+pushd, a firing missed while none ran fired once on return within the
+schedule's max lateness (docs/SCHEDULES.md).
 
 It runs in the foreground, logs with slog to stderr, serves /healthz, /readyz
 and /metrics on --ops-addr, reports readiness to systemd when NOTIFY_SOCKET is
@@ -55,6 +59,7 @@ type Options struct {
 	JournalInterval  time.Duration
 	OutcomeHold      time.Duration
 	Providers        ProvidersConfig
+	Schedules        ScheduleOptions
 }
 
 func (o *Options) bind(fs *pflag.FlagSet) {
@@ -70,6 +75,7 @@ func (o *Options) bind(fs *pflag.FlagSet) {
 	config.Duration(fs, &o.JournalInterval, "journal-interval", "MKT_JOURNAL_INTERVAL", push.DefaultJournalInterval, "how often sends are recorded while their page is in flight (a kill -9 repeats at most the calls on the wire plus this much); 0 = at each page's end")
 	config.Duration(fs, &o.OutcomeHold, "outcome-hold", "MKT_OUTCOME_HOLD", push.DefaultOutcomeHold, "how long a page's outcomes are kept, and their commit retried, while MySQL is unreachable")
 	o.Providers = BindProviders(fs)
+	o.Schedules.bind(fs)
 }
 
 // validate refuses values that a default would otherwise replace in
@@ -83,6 +89,9 @@ func (o *Options) validate() error {
 	}
 	if o.OutcomeHold < time.Second || o.OutcomeHold > 24*time.Hour {
 		return fmt.Errorf("--outcome-hold %v: want 1s..24h", o.OutcomeHold)
+	}
+	if err := o.Schedules.validate(); err != nil {
+		return err
 	}
 	return nil
 }
@@ -105,7 +114,7 @@ func Spec() deps.DaemonSpec {
 }
 
 // components builds pushd's work. Start order: producers, worker, reaper,
-// scheduler, then the consumers; Run stops them in reverse, so the consumers
+// scheduler, schedule runner, then the consumers; Run stops them in reverse, so the consumers
 // stop fetching first, shards drain at a page boundary, and the producers go
 // last.
 func components(env *deps.Env, o *Options) ([]daemon.Component, error) {
@@ -191,6 +200,10 @@ func components(env *deps.Env, o *Options) ([]daemon.Component, error) {
 	if err != nil {
 		return out, err
 	}
+	schedules, err := scheduleRunner(env, o, tx, names.events)
+	if err != nil {
+		return out, err
+	}
 	plc := pl.ConsumerConfig(mqc)
 	plc.Instance = o.Instance + "-planner"
 	planCons, err := mq.NewConsumer(plc)
@@ -212,7 +225,7 @@ func components(env *deps.Env, o *Options) ([]daemon.Component, error) {
 	if err != nil {
 		return out, err
 	}
-	return append(out, worker, reaper, sched, planCons, workCons), nil
+	return append(out, worker, reaper, sched, schedules, planCons, workCons), nil
 }
 
 // stopFunc is a component already running that only needs stopping.
