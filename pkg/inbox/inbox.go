@@ -43,6 +43,12 @@ type Config struct {
 	Kind campaign.CampaignKind
 	// MaxBatch is the most recipients per statement (default DefaultMaxBatch).
 	MaxBatch int
+	// RetryFor is how long a statement that fails is retried (backing off
+	// from 100 ms to 5 s, while the context lives) before its recipients
+	// fail: the inbox is written to the database, so a database outage
+	// would otherwise record the inbox failed for every page in flight.
+	// Retrying is safe: the insert is idempotent. Zero: one attempt.
+	RetryFor time.Duration
 }
 
 // Provider delivers the inbox channel by inserting member_inbox rows. It is
@@ -61,6 +67,8 @@ func New(cfg Config) (*Provider, error) {
 	switch {
 	case cfg.DB == nil:
 		return nil, fmt.Errorf("%w: DB is required", ErrInvalidConfig)
+	case cfg.RetryFor < 0:
+		return nil, fmt.Errorf("%w: negative RetryFor", ErrInvalidConfig)
 	case cfg.MaxBatch < 1 || cfg.MaxBatch > maxBatch:
 		return nil, fmt.Errorf("%w: MaxBatch %d, want 1..%d", ErrInvalidConfig, cfg.MaxBatch, maxBatch)
 	case cfg.Kind != campaign.KindPromotion && cfg.Kind != campaign.KindCoupon && cfg.Kind != campaign.KindHotGoods:
@@ -83,8 +91,8 @@ func (p *Provider) Send(ctx context.Context, msg provider.Message, to []provider
 // SendCampaign writes msg into the inbox of every recipient, for a campaign
 // of the given kind, MaxBatch rows per INSERT IGNORE. A member who already
 // has the campaign's message counts as delivered (the unique key holds the
-// first copy). A database failure fails the recipients of that statement
-// with provider.ErrUnavailable, retryable.
+// first copy). A database failure is retried for RetryFor, then fails the
+// recipients of that statement with provider.ErrUnavailable, retryable.
 func (p *Provider) SendCampaign(ctx context.Context, kind campaign.CampaignKind, msg provider.Message, to []provider.Recipient) []provider.Result {
 	out := make([]provider.Result, len(to))
 	for i, r := range to {
@@ -100,7 +108,7 @@ func (p *Provider) SendCampaign(ctx context.Context, kind campaign.CampaignKind,
 	title := truncate(msg.Title, maxTitle)
 	for lo := 0; lo < len(to); lo += p.cfg.MaxBatch {
 		chunk := to[lo:min(lo+p.cfg.MaxBatch, len(to))]
-		err := insert(ctx, p.cfg.DB, kind, msg.CampaignID, title, msg.Body, chunk)
+		err := p.insertRetrying(ctx, kind, msg.CampaignID, title, msg.Body, chunk)
 		for i := range chunk {
 			r := &out[lo+i]
 			switch {
@@ -114,6 +122,24 @@ func (p *Provider) SendCampaign(ctx context.Context, kind campaign.CampaignKind,
 		}
 	}
 	return out
+}
+
+// insertRetrying inserts, retrying a failure for RetryFor while ctx lives.
+func (p *Provider) insertRetrying(ctx context.Context, kind campaign.CampaignKind, campaignID uint64, title, body string, to []provider.Recipient) error {
+	give := time.Now().Add(p.cfg.RetryFor)
+	wait := 100 * time.Millisecond
+	for {
+		err := insert(ctx, p.cfg.DB, kind, campaignID, title, body, to)
+		if err == nil || ctx.Err() != nil || time.Now().Add(wait).After(give) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
 }
 
 func insert(ctx context.Context, h store.Handler, kind campaign.CampaignKind, campaignID uint64, title, body string, to []provider.Recipient) error {

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"mkt/pkg/campaign"
 	"mkt/pkg/inbox"
 	"mkt/pkg/provider"
+	"mkt/pkg/store"
 	"mkt/pkg/store/storetest"
 )
 
@@ -53,5 +55,53 @@ func TestNewValidates(t *testing.T) {
 	t.Parallel()
 	if _, err := inbox.New(inbox.Config{}); !errors.Is(err, inbox.ErrInvalidConfig) {
 		t.Errorf("no DB: %v", err)
+	}
+}
+
+// TestInboxRidesThroughADatabaseOutage: with RetryFor, a write that meets
+// a database outage waits for the database and succeeds; without it, the
+// recipients fail at once, retryable.
+func TestInboxRidesThroughADatabaseOutage(t *testing.T) {
+	t.Parallel()
+	dsn := storetest.NewDatabase(t)
+	proxy, pdsn := storetest.NewProxy(t, dsn)
+	db, err := store.Open(context.Background(), store.Config{DSN: pdsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	msg := provider.Message{CampaignID: 78, Channel: provider.ChannelInbox, Title: "Sale", Body: "20% off"}
+	to := []provider.Recipient{{MemberID: 1}, {MemberID: 2}}
+
+	once, err := inbox.New(inbox.Config{DB: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy.Cut()
+	for _, r := range once.Send(context.Background(), msg, to) {
+		if r.OK || !r.Retryable {
+			t.Fatalf("without RetryFor, during the outage: %+v", r)
+		}
+	}
+
+	patient, err := inbox.New(inbox.Config{DB: db, RetryFor: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan []provider.Result, 1)
+	go func() { got <- patient.Send(context.Background(), msg, to) }()
+	select {
+	case res := <-got:
+		t.Fatalf("returned during the outage: %+v", res)
+	case <-time.After(time.Second): // the outage lasts a second
+	}
+	proxy.Restore()
+	for _, r := range <-got {
+		if !r.OK {
+			t.Errorf("after the outage: %+v", r)
+		}
+	}
+	if n, err := inbox.Count(context.Background(), db, campaign.KindPromotion, 78); err != nil || n != 2 {
+		t.Errorf("count = %d, %v; want 2", n, err)
 	}
 }

@@ -73,7 +73,7 @@ func (o *Options) bind(fs *pflag.FlagSet) {
 	config.Float64(fs, &o.FailureThreshold, "failure-threshold", "MKT_FAILURE_THRESHOLD", push.DefaultFailureThreshold, "provider failure rate (0..1) that pauses a campaign; 1 = never")
 	config.Int(fs, &o.AutoPauseWindow, "auto-pause-window", "MKT_AUTO_PAUSE_WINDOW", push.DefaultMinAttemptsForAutoPause, "sends over which the failure rate is judged")
 	config.Duration(fs, &o.JournalInterval, "journal-interval", "MKT_JOURNAL_INTERVAL", push.DefaultJournalInterval, "how often sends are recorded while their page is in flight (a kill -9 repeats at most the calls on the wire plus this much); 0 = at each page's end")
-	config.Duration(fs, &o.OutcomeHold, "outcome-hold", "MKT_OUTCOME_HOLD", push.DefaultOutcomeHold, "how long a page's outcomes are kept, and their commit retried, while MySQL is unreachable")
+	config.Duration(fs, &o.OutcomeHold, "outcome-hold", "MKT_OUTCOME_HOLD", push.DefaultOutcomeHold, "how long a page's outcomes are kept, and their commit and inbox writes retried, while MySQL is unreachable")
 	o.Providers = BindProviders(fs)
 	o.Schedules.bind(fs)
 }
@@ -146,7 +146,7 @@ func components(env *deps.Env, o *Options) ([]daemon.Component, error) {
 	for ch, p := range httpProviders {
 		senders[ch] = p
 	}
-	ib, err := inbox.New(inbox.Config{DB: db})
+	ib, err := inbox.New(inbox.Config{DB: db, RetryFor: o.OutcomeHold}) // a MySQL outage: wait, as page commits do
 	if err != nil {
 		return out, err
 	}
