@@ -126,9 +126,9 @@ func (a *App) Close() {
 }
 
 const rootLong = `mktctl is the operator command line of mkt, the marketing campaign toolkit:
-schema migrations, demo members, campaigns and coupons, shard plans, a live
-view of campaign progress (watch), and benchmarks against the real stack
-(MySQL, Redis, RocketMQ).
+schema migrations, demo members, campaigns and coupons, hot goods, recurring
+schedules fired by pushd, shard plans, a live view of campaign progress
+(watch), and benchmarks against the real stack (MySQL, Redis, RocketMQ).
 
 Every setting is a flag whose default comes from an MKT_* environment variable.
 Secrets (the MySQL DSN, the Redis password) are read from the environment or a
@@ -181,6 +181,7 @@ func NewRootCmd(s Streams) (*cobra.Command, *App) {
 		newCampaignCmd(app), newPlanCmd(app, nil),
 		newCouponCmd(app), newEventsCmd(app), newBenchCmd(app),
 		newWatchCmd(app, nil), newHotgoodsCmd(app),
+		newScheduleCmd(app),
 	)
 	usageInOnePlace(root)
 	return root, app
