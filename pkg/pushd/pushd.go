@@ -26,6 +26,7 @@ import (
 	"mkt/pkg/planner"
 	"mkt/pkg/provider"
 	"mkt/pkg/push"
+	"mkt/pkg/xxljob"
 )
 
 const long = `pushd is mkt's push daemon. It consumes campaign-created events (planner)
@@ -44,7 +45,14 @@ and /metrics on --ops-addr, reports readiness to systemd when NOTIFY_SOCKET is
 set, and drains gracefully on SIGTERM or SIGINT: shards stop at their next
 page and are released to other pushd processes (a second signal forces exit).
 Unreachable dependencies at start are retried with backoff while /readyz says
-what is missing.`
+what is missing.
+
+For shops that schedule with an XXL-Job admin, --xxl-job-admin URL (with
+--xxl-job-app and an access token from --xxl-job-token-file) makes pushd an
+XXL-Job executor too, on --xxl-job-listen: its job handler "hotgoods" launches
+the trigger's day of hot goods with broadcastIndex/broadcastTotal as shard
+index/total (docs/XXLJOB.md). Off by default; pushd's own schedules stay the
+default way to run recurring work.`
 
 // Options are pushd's own settings.
 type Options struct {
@@ -60,6 +68,7 @@ type Options struct {
 	OutcomeHold      time.Duration
 	Providers        ProvidersConfig
 	Schedules        ScheduleOptions
+	XXLJob           xxljob.Options
 }
 
 func (o *Options) bind(fs *pflag.FlagSet) {
@@ -76,6 +85,7 @@ func (o *Options) bind(fs *pflag.FlagSet) {
 	config.Duration(fs, &o.OutcomeHold, "outcome-hold", "MKT_OUTCOME_HOLD", push.DefaultOutcomeHold, "how long a page's outcomes are kept, and their commit and inbox writes retried, while MySQL is unreachable")
 	o.Providers = BindProviders(fs)
 	o.Schedules.bind(fs)
+	o.XXLJob.Bind(fs)
 }
 
 // validate refuses values that a default would otherwise replace in
@@ -93,7 +103,7 @@ func (o *Options) validate() error {
 	if err := o.Schedules.validate(); err != nil {
 		return err
 	}
-	return nil
+	return o.XXLJob.Validate()
 }
 
 // Spec returns pushd's daemon description.
@@ -225,7 +235,13 @@ func components(env *deps.Env, o *Options) ([]daemon.Component, error) {
 	if err != nil {
 		return out, err
 	}
-	return append(out, worker, reaper, sched, schedules, planCons, workCons), nil
+	out = append(out, worker, reaper, sched, schedules, planCons, workCons)
+	// The XXL-Job executor is a work source too: listed last, stopped first.
+	ex, err := xxlJobExecutor(env, o, tx, names.events)
+	if err != nil || ex == nil {
+		return out, err
+	}
+	return append(out, ex), nil
 }
 
 // stopFunc is a component already running that only needs stopping.
