@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -130,6 +131,20 @@ func TestScheduleCommands(t *testing.T) {
 	code, out, _ = e.run("schedule", "next", "2", "--count", "2")
 	if code != 0 || !strings.Contains(out, "LOCAL (Asia/Shanghai)") || !strings.Contains(out, "02:00 UTC") {
 		t.Errorf("next: exit %d\n%s", code, out)
+	}
+
+	// mktctl watch shows the upcoming firings, soonest first.
+	code, out, errOut = e.run("watch", "--once")
+	var snap struct {
+		Upcoming []struct {
+			ScheduleID uint64    `json:"schedule_id"`
+			Does       string    `json:"does"`
+			FireAt     time.Time `json:"fire_at"`
+		} `json:"upcoming_firings"`
+	}
+	if err := json.Unmarshal([]byte(out), &snap); code != 0 || err != nil || len(snap.Upcoming) != 2 ||
+		snap.Upcoming[0].FireAt.After(snap.Upcoming[1].FireAt) || snap.Upcoming[0].Does == "" {
+		t.Errorf("watch --once: exit %d, %v: %s %s", code, err, out, errOut)
 	}
 
 	// pause, pause again, resume, delete, resume a deleted one.

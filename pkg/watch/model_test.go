@@ -144,6 +144,28 @@ func TestViewOneRunning(t *testing.T) {
 	})
 }
 
+// TestViewUpcomingFirings: the all-campaigns view lists the schedules'
+// next firings, each in its zone and relative to the snapshot.
+func TestViewUpcomingFirings(t *testing.T) {
+	goldens(t, func(w, h int) Model {
+		m := feed(t, New(Config{}), size(w, h))
+		a, b := twoSnapshots(func(at time.Time, extra int) []Run {
+			r := promo(7, "Spring sale", 200, 60, 64, at)
+			r.Processed += int64(extra)
+			r.Percent = 100 * float64(r.Processed) / float64(r.Progress.Expected)
+			heat(&r, m.heatCapacity())
+			return []Run{r}
+		}, workers(32, 32))
+		b.Upcoming = []Upcoming{
+			{ScheduleID: 2, Name: "hot goods at 0 22 * * * Asia/Shanghai", Does: "hot-goods run of the day",
+				FireAt: time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC), Zone: "Asia/Shanghai"},
+			{ScheduleID: 1, Name: "Nightly gift", Does: "copy of promotion 3",
+				FireAt: time.Date(2026, 12, 2, 7, 30, 0, 0, time.UTC), Zone: "America/New_York"},
+		}
+		return feed(t, m, snapshotMsg(a), snapshotMsg(b))
+	})
+}
+
 func TestView10000Shards(t *testing.T) {
 	goldens(t, func(w, h int) Model {
 		m := feed(t, New(Config{Target: Target{Kind: campaign.KindPromotion, ID: 42}}), size(w, h))

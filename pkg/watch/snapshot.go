@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"mkt/pkg/campaign"
+	"mkt/pkg/schedule"
 	"mkt/pkg/store"
 )
 
@@ -99,11 +100,28 @@ type Snapshot struct {
 	// failures; zero and nil when none.
 	Focus  Target  `json:"focus"`
 	Detail *Detail `json:"detail,omitempty"`
+	// Upcoming are the next firings of the active schedules, soonest
+	// first (an all-runs watch only).
+	Upcoming []Upcoming `json:"upcoming_firings,omitempty"`
 	// MySQLError and RedisError say why a dependency could not be read;
 	// with MySQL unreadable Runs is empty (the view keeps what it had).
 	MySQLError string `json:"mysql_error,omitempty"`
 	RedisError string `json:"redis_error,omitempty"`
 }
+
+// Upcoming is the next firing of a schedule (mktctl schedule).
+type Upcoming struct {
+	ScheduleID uint64 `json:"schedule_id"`
+	Name       string `json:"name"`
+	// Does says what the firing does, e.g. "hot-goods run of the day".
+	Does string `json:"does"`
+	// FireAt is the firing's instant; Zone the schedule's time zone.
+	FireAt time.Time `json:"fire_at"`
+	Zone   string    `json:"time_zone"`
+}
+
+// MaxUpcoming is how many upcoming firings an all-runs snapshot reads.
+const MaxUpcoming = 3
 
 // Finished reports whether every watched run finished (and there is at
 // least one).
@@ -220,6 +238,16 @@ func (s *Source) Fetch(ctx context.Context, req Request) Snapshot {
 		snap.Workers = make([]Worker, len(ws))
 		for i, w := range ws {
 			snap.Workers[i] = Worker{Worker: w}
+		}
+	}
+	if s.Target.All() {
+		next, err := schedule.Upcoming(ctx, s.DB, MaxUpcoming)
+		if err != nil {
+			return failed(err)
+		}
+		for _, sc := range next {
+			snap.Upcoming = append(snap.Upcoming, Upcoming{ScheduleID: sc.ID, Name: sc.Name, Does: sc.Describe(),
+				FireAt: sc.NextFireAt.UTC(), Zone: sc.Zone})
 		}
 	}
 	if req.Focus.ID != 0 && req.Failures {

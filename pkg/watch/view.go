@@ -11,6 +11,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"mkt/pkg/campaign"
+	"mkt/pkg/schedule"
 )
 
 // MinWidth and MinHeight are the terminal size of the full view; below it
@@ -80,6 +81,9 @@ func (m Model) layout() layout {
 	if l.list {
 		l.listRows = min(max(len(m.visible()), 1), max(3, (m.height-3)/4))
 		used += 1 + l.listRows
+		if len(m.snap.Upcoming) > 0 {
+			used++
+		}
 	}
 	l.workerRows = min(max(len(m.snap.Workers), 1), 3)
 	if !l.list {
@@ -118,6 +122,9 @@ func (m Model) View() string {
 	var lines []string
 	lines = append(lines, m.header())
 	if l.list {
+		if len(m.snap.Upcoming) > 0 {
+			lines = append(lines, m.upcomingLine())
+		}
 		lines = append(lines, m.listLines(l)...)
 	}
 	if run, ok := m.focusRun(); ok {
@@ -164,6 +171,21 @@ func (m Model) header() string {
 		right = "last refresh " + m.lastTry.Format("15:04:05") + " · every " + m.cfg.Refresh.String()
 	}
 	return spread(left, right, m.width)
+}
+
+// upcomingLine lists the next schedule firings, each in its schedule's
+// zone and relative to the snapshot.
+func (m Model) upcomingLine() string {
+	parts := make([]string, len(m.snap.Upcoming))
+	for i, u := range m.snap.Upcoming {
+		at := u.FireAt
+		if loc, err := schedule.LoadZone(u.Zone); err == nil {
+			at = at.In(loc)
+		}
+		parts[i] = fmt.Sprintf("schedule %d %s %s (in %s)", u.ScheduleID, u.Does, at.Format("Mon 15:04 MST"),
+			dur(max(u.FireAt.Sub(m.snap.At), 0)))
+	}
+	return styleDim.Render("next firings: " + strings.Join(parts, " · "))
 }
 
 // spread puts left and right on one line of width w.
