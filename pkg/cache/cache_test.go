@@ -11,15 +11,9 @@ import (
 	"sync"
 	"testing"
 	"time"
-)
 
-// redisAddr is the test Redis, from MKT_REDIS_ADDR with the local default.
-func redisAddr() string {
-	if a := os.Getenv("MKT_REDIS_ADDR"); a != "" {
-		return a
-	}
-	return "127.0.0.1:6379"
-}
+	"mkt/pkg/cache/cachetest"
+)
 
 func randomPrefix(t *testing.T) string {
 	t.Helper()
@@ -38,7 +32,7 @@ func newClient(t *testing.T) *Client {
 	if os.Getenv("MKT_SKIP_INTEGRATION") == "1" {
 		t.Skip("MKT_SKIP_INTEGRATION=1")
 	}
-	c, err := Open(t.Context(), Config{Addr: redisAddr(), KeyPrefix: randomPrefix(t), DialTimeout: 2 * time.Second})
+	c, err := Open(t.Context(), Config{Addr: cachetest.Addr(), Password: cachetest.Password(t), KeyPrefix: randomPrefix(t), DialTimeout: 2 * time.Second})
 	if err != nil {
 		t.Fatalf("open test Redis (set MKT_REDIS_ADDR, or MKT_SKIP_INTEGRATION=1 to skip): %v", err)
 	}

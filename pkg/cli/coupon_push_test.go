@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"cmp"
 	"context"
 	"log/slog"
 	"os"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"mkt/pkg/cache"
+	"mkt/pkg/cache/cachetest"
 	"mkt/pkg/campaign"
 	"mkt/pkg/coupon"
 	"mkt/pkg/mq"
@@ -28,7 +28,7 @@ func TestCouponPushCommandsEndToEnd(t *testing.T) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		c, err := cache.Open(ctx, cache.Config{Addr: cmp.Or(os.Getenv("MKT_REDIS_ADDR"), "127.0.0.1:6379"), KeyPrefix: "mkt:coupon:" + e.db.Name()})
+		c, err := cache.Open(ctx, cache.Config{Addr: cachetest.Addr(), Password: cachetest.Password(t), KeyPrefix: "mkt:coupon:" + e.db.Name()})
 		if err != nil {
 			return
 		}

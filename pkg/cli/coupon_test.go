@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"os"
@@ -14,6 +13,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"mkt/pkg/cache"
+	"mkt/pkg/cache/cachetest"
 	"mkt/pkg/coupon"
 	"mkt/pkg/store"
 	"mkt/pkg/store/storetest"
@@ -113,7 +113,7 @@ func TestCouponCommands(t *testing.T) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		c, err := cache.Open(ctx, cache.Config{Addr: cmp.Or(os.Getenv("MKT_REDIS_ADDR"), "127.0.0.1:6379"), KeyPrefix: "mkt:coupon:" + mcfg.DBName})
+		c, err := cache.Open(ctx, cache.Config{Addr: cachetest.Addr(), Password: cachetest.Password(t), KeyPrefix: "mkt:coupon:" + mcfg.DBName})
 		if err != nil {
 			return
 		}

@@ -1,7 +1,6 @@
 package coupon
 
 import (
-	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"mkt/pkg/cache"
+	"mkt/pkg/cache/cachetest"
 	"mkt/pkg/login"
 	"mkt/pkg/store"
 	"mkt/pkg/store/storetest"
@@ -39,7 +39,8 @@ func newTestCache(t testing.TB) *cache.Client {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, err := cache.Open(ctx, cache.Config{
-		Addr:      cmp.Or(os.Getenv("MKT_REDIS_ADDR"), "127.0.0.1:6379"),
+		Addr:      cachetest.Addr(),
+		Password:  cachetest.Password(t),
 		KeyPrefix: "mkttest:coupon:" + randHex(t, 5),
 		PoolSize:  64,
 	})

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"mkt/pkg/cache"
+	"mkt/pkg/cache/cachetest"
 	"mkt/pkg/coupon"
 	"mkt/pkg/daemon"
 	"mkt/pkg/deps"
@@ -67,7 +68,8 @@ func testCache(t testing.TB) *cache.Client {
 	t.Helper()
 	skipIfAsked(t)
 	c, err := cache.Open(t.Context(), cache.Config{
-		Addr:      cmp.Or(os.Getenv("MKT_REDIS_ADDR"), "127.0.0.1:6379"),
+		Addr:      cachetest.Addr(),
+		Password:  cachetest.Password(t),
 		KeyPrefix: "mkttest:couponsd:" + randHex(t),
 		PoolSize:  64,
 	})

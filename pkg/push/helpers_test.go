@@ -14,6 +14,7 @@ import (
 
 	"mkt/pkg/audience"
 	"mkt/pkg/cache"
+	"mkt/pkg/cache/cachetest"
 	"mkt/pkg/campaign"
 	"mkt/pkg/inbox"
 	"mkt/pkg/membership"
@@ -71,11 +72,7 @@ func newEnv(t testing.TB, members int64, simCfg providersim.Config) *testEnv {
 	if os.Getenv("MKT_SKIP_INTEGRATION") == "1" {
 		t.Skip("MKT_SKIP_INTEGRATION=1")
 	}
-	addr := os.Getenv("MKT_REDIS_ADDR")
-	if addr == "" {
-		addr = "127.0.0.1:6379"
-	}
-	rc, err := cache.Open(context.Background(), cache.Config{Addr: addr, KeyPrefix: "mkt_test_" + randomHex(t, 6), DialTimeout: 2 * time.Second})
+	rc, err := cache.Open(context.Background(), cache.Config{Addr: cachetest.Addr(), Password: cachetest.Password(t), KeyPrefix: "mkt_test_" + randomHex(t, 6), DialTimeout: 2 * time.Second})
 	if err != nil {
 		t.Fatalf("open test Redis (set MKT_REDIS_ADDR, or MKT_SKIP_INTEGRATION=1 to skip): %v", err)
 	}

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"mkt/pkg/audience"
+	"mkt/pkg/cache/cachetest"
 	"mkt/pkg/campaign"
 	"mkt/pkg/membership"
 	"mkt/pkg/mq"
@@ -89,7 +90,7 @@ func newStack(t *testing.T, members int64, simCfg providersim.Config) *stack {
 	mq.RouteClientLogs(quietLogger(), slog.LevelError)
 	for name, addr := range map[string]string{
 		"RocketMQ name server": s.mq.NameServer, "RocketMQ broker": s.mq.BrokerAddr,
-		"Redis": cmp.Or(os.Getenv("MKT_REDIS_ADDR"), "127.0.0.1:6379"),
+		"Redis": cachetest.Addr(),
 	} {
 		conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
 		if err != nil {

@@ -1,7 +1,6 @@
 package watch
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -12,6 +11,7 @@ import (
 
 	"mkt/pkg/audience"
 	"mkt/pkg/cache"
+	"mkt/pkg/cache/cachetest"
 	"mkt/pkg/campaign"
 	"mkt/pkg/provider"
 	"mkt/pkg/store"
@@ -39,7 +39,7 @@ func BenchmarkRefresh(b *testing.B) {
 	} else {
 		db = storetest.NewDB(b)
 	}
-	live, err := cache.Open(ctx, cache.Config{Addr: cmp.Or(os.Getenv("MKT_REDIS_ADDR"), "127.0.0.1:6379"),
+	live, err := cache.Open(ctx, cache.Config{Addr: cachetest.Addr(), Password: cachetest.Password(b),
 		KeyPrefix: cache.DefaultKeyPrefix + db.Name()})
 	if err != nil {
 		b.Fatal(err)

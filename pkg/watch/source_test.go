@@ -1,14 +1,13 @@
 package watch
 
 import (
-	"cmp"
 	"context"
 	"errors"
-	"os"
 	"strings"
 	"testing"
 
 	"mkt/pkg/cache"
+	"mkt/pkg/cache/cachetest"
 	"mkt/pkg/campaign"
 	"mkt/pkg/store"
 	"mkt/pkg/store/storetest"
@@ -36,7 +35,7 @@ func TestSourceConnectsLate(t *testing.T) {
 			if !redisUp {
 				return nil, errors.New("dial tcp 127.0.0.1:6379: connect: connection refused")
 			}
-			c, err := cache.Open(context.Background(), cache.Config{Addr: cmp.Or(os.Getenv("MKT_REDIS_ADDR"), "127.0.0.1:6379"),
+			c, err := cache.Open(context.Background(), cache.Config{Addr: cachetest.Addr(), Password: cachetest.Password(t),
 				KeyPrefix: cache.DefaultKeyPrefix + db.Name()})
 			if err == nil {
 				t.Cleanup(func() { _ = c.Close() })
