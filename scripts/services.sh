@@ -12,16 +12,21 @@
 #
 # Idempotent: `up` on a running stack checks readiness and returns in seconds.
 # Ports: MariaDB 3306, Redis 6379, RocketMQ name server 9876, broker 10911 (the
-# broker also listens on its port - 2 and port + 1: 10909, 10912). A second
-# stack runs next to the first with its own state directory and ports
-# (the fault suite does: MKT_STATE_DIR=.mkt-faults, ports 13306 16379 19876 20911):
+# broker also listens on its port - 2 and port + 1: 10909, 10912), every one on
+# 127.0.0.1 only. A port held by a process this script did not start (a
+# distribution's MariaDB or Redis, another program) is never stopped: `up`
+# refuses, says who holds it and exits non-zero. A second stack runs next to
+# the first with its own state directory and ports (the fault suite does:
+# MKT_STATE_DIR=.mkt-faults, ports 13306 16379 19876 20911):
 #   MKT_STATE_DIR     state directory (default <repo>/.mkt)
 #   MKT_MYSQL_PORT    MariaDB port (default 3306)
 #   MKT_REDIS_PORT    Redis port (default 6379)
 #   MKT_NAMESRV_PORT  RocketMQ name server port (default 9876)
 #   MKT_BROKER_PORT   RocketMQ broker port (default 10911; also uses port - 2 and port + 1)
 # The MariaDB account the project uses is mkt/mkt (local development only); it may
-# create and drop any database whose name starts with "mkt".
+# create and drop any database whose name starts with "mkt". Redis requires a
+# password, generated on the first `up` into <state>/redis/password (mode 0600):
+# point mkt's binaries at it with MKT_REDIS_PASSWORD_FILE=<state>/redis/password.
 set -Eeuo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -37,6 +42,7 @@ BROKER_PORT="${MKT_BROKER_PORT:-10911}"
 
 MYSQL_DIR="$STATE/mariadb"
 REDIS_DIR="$STATE/redis"
+REDIS_PASSWORD_FILE="$REDIS_DIR/password"
 NAMESRV_DIR="$STATE/rocketmq/namesrv"
 BROKER_DIR="$STATE/rocketmq/broker"
 
@@ -49,9 +55,14 @@ for _port_var in MYSQL_PORT REDIS_PORT NAMESRV_PORT BROKER_PORT; do
 done
 unset _port_var
 # The broker's other listeners: its fast (VIP) channel on port - 2 and the HA
-# service on port + 1, both derived by RocketMQ from listenPort.
+# service on port + 1, both derived by RocketMQ from listenPort. RocketMQ binds
+# the HA port on every interface whatever bindAddress says; a small class of
+# ours (scripts/lib/rocketmq/LoopbackHAService.java, compiled on first use)
+# binds it to 127.0.0.1 instead.
 BROKER_FAST_PORT=$((BROKER_PORT - 2))
 BROKER_HA_PORT=$((BROKER_PORT + 1))
+RMQ_EXT="$CACHE/rocketmq-$ROCKETMQ_VERSION/mkt-ha"
+HA_SHIM_SRC="$ROOT/scripts/lib/rocketmq/LoopbackHAService.java"
 
 # ---------------------------------------------------------------- helpers
 
@@ -86,14 +97,18 @@ wait_for() {
 	log "$desc ready"
 }
 
-# check_port_free NAME PORT PIDFILE: fail clearly when PORT is held by a
-# process this script did not start.
+# check_port_free NAME PORT PIDFILE PORTVAR [SERVICE]: fail clearly when PORT
+# is held by a process this script did not start. That process is never
+# stopped here (it may be a distribution's MariaDB or Redis with data of its
+# own): the message says who holds the port and how to go on — stop it
+# yourself (SERVICE: the distribution's service name), or run this stack on
+# other ports (PORTVAR: the variable that moves it).
 check_port_free() {
-	local name="$1" port="$2" pidfile="$3"
+	local name="$1" port="$2" pidfile="$3" portvar="$4" svc="${5:-}"
 	if port_open "$port" && ! pid_alive "$pidfile"; then
 		local owner
 		owner="$(port_owner "$port")"
-		die "port 127.0.0.1:$port (for $name) is taken by another process${owner:+ ($owner)}; stop it, or stop the other mkt stack with its own 'scripts/services.sh down'"
+		die "port 127.0.0.1:$port (for $name) is held by a process this script did not start (${owner:-owner unknown; ss -ltnp as root names it}); it is left alone. To go on, stop it yourself (${svc:+if it is the distribution service: sudo service $svc stop; }if it is another mkt stack: its own scripts/services.sh down), or run this stack beside it on another port: $portvar=<free port> scripts/services.sh up, with the same variables for every later command"
 	fi
 }
 
@@ -117,19 +132,6 @@ ensure_apt() {
 		{ ((created_prc)) && rm -f "$prc"; die "apt-get install ${missing[*]} failed; see $STATE/apt.log"; }
 	((created_prc)) && rm -f "$prc"
 	return 0
-}
-
-# Binaries from Debian's packages that the package scripts may have started as
-# system services: stop those so our own instances own the ports.
-stop_distro_service() {
-	local svc="$1" port="$2" pidfile="$3"
-	if port_open "$port" && ! pid_alive "$pidfile"; then
-		if command -v service >/dev/null 2>&1 && service "$svc" status >/dev/null 2>&1; then
-			log "stopping the distribution's $svc service that holds port $port"
-			service "$svc" stop >/dev/null 2>&1 || true
-			wait_for "$svc stop" 20 bash -c "! (exec 3<>/dev/tcp/127.0.0.1/$port)" || true
-		fi
-	fi
 }
 
 check_disk() {
@@ -171,8 +173,7 @@ mariadb_up() {
 		return 0
 	fi
 	ensure_apt mariadb-server mariadb-client
-	stop_distro_service mariadb "$MYSQL_PORT" "$pidfile"
-	check_port_free mariadb "$MYSQL_PORT" "$pidfile"
+	check_port_free mariadb "$MYSQL_PORT" "$pidfile" MKT_MYSQL_PORT mariadb
 	mkdir -p "$MYSQL_DIR/data" "$MYSQL_DIR/tmp"
 	cat >"$MYSQL_DIR/my.cnf" <<EOF
 [mariadbd]
@@ -223,17 +224,84 @@ SQL
 
 # ---------------------------------------------------------------- Redis
 
+# redis_password_ensure: create the Redis password (random, 48 hex digits) in
+# REDIS_PASSWORD_FILE, mode 0600, unless it exists. `up` calls it; `start
+# redis` does not, so it restores Redis as the last `up` configured it.
+redis_password_ensure() {
+	[[ -s "$REDIS_PASSWORD_FILE" ]] && return 0
+	mkdir -p "$REDIS_DIR"
+	local pw tmp="$REDIS_PASSWORD_FILE.tmp"
+	pw="$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+	[[ "$pw" =~ ^[0-9a-f]{48}$ ]] || die "could not generate a Redis password"
+	(umask 077 && printf '%s\n' "$pw" >"$tmp") && mv -f "$tmp" "$REDIS_PASSWORD_FILE" ||
+		die "could not write $REDIS_PASSWORD_FILE"
+	log "generated the Redis password in $REDIS_PASSWORD_FILE (mode 0600)"
+}
+
+# redis_password: the password, empty when there is no password file.
+redis_password() {
+	if [[ -s "$REDIS_PASSWORD_FILE" ]]; then
+		local pw
+		pw="$(<"$REDIS_PASSWORD_FILE")"
+		printf '%s' "${pw%%$'\r'}"
+	fi
+}
+
+# rcli ARGS...: redis-cli on our Redis, authenticated when there is a
+# password. The password travels in REDISCLI_AUTH, never on a command line.
+rcli() {
+	local pw
+	pw="$(redis_password)"
+	if [[ -n "$pw" ]]; then
+		REDISCLI_AUTH="$pw" redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"
+	else
+		redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"
+	fi
+}
+
+redis_pong() { [[ "$(rcli ping 2>/dev/null)" == PONG ]]; }
+
+# redis_check_running: the running Redis answers with the password file's
+# password. A Redis started before there was one (no requirepass) gets it
+# live — CONFIG SET, no restart: connected clients stay connected, new ones
+# must AUTH — so `up` hardens a running stack and stays idempotent. Fails
+# when Redis does not answer or wants another password.
+redis_check_running() {
+	local pw
+	pw="$(redis_password)"
+	if [[ -n "$pw" && "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>&1)" == PONG ]]; then
+		log "redis runs without a password: setting the one in $REDIS_PASSWORD_FILE (CONFIG SET requirepass)"
+		# The command goes through stdin, so the password is on no command line.
+		[[ "$(printf 'CONFIG SET requirepass %s\n' "$pw" | redis-cli -h 127.0.0.1 -p "$REDIS_PORT" 2>&1)" == OK ]] ||
+			die "could not set the Redis password on 127.0.0.1:$REDIS_PORT"
+	fi
+	redis_pong && return 0
+	if [[ "$(rcli ping 2>&1)" == *NOAUTH* || "$(rcli ping 2>&1)" == *WRONGPASS* ]]; then
+		local which="the one in $REDIS_PASSWORD_FILE"
+		[[ -n "$pw" ]] || which="none ($REDIS_PASSWORD_FILE is missing; scripts/services.sh up creates it)"
+		die "redis on 127.0.0.1:$REDIS_PORT wants another password than $which (set by hand, or the file was replaced?); restart it with the file's: scripts/services.sh stop redis && scripts/services.sh start redis"
+	fi
+	die "redis (pid $(cat "$REDIS_DIR/redis.pid")) does not answer PING on 127.0.0.1:$REDIS_PORT; see $REDIS_DIR/redis.log"
+}
+
 redis_up() {
 	local pidfile="$REDIS_DIR/redis.pid"
-	if pid_alive "$pidfile" && redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; then
+	if pid_alive "$pidfile" && port_open "$REDIS_PORT"; then
+		redis_check_running
 		log "redis already running (pid $(cat "$pidfile"))"
 		return 0
 	fi
 	ensure_apt redis-server
-	stop_distro_service redis-server "$REDIS_PORT" "$pidfile"
-	check_port_free redis "$REDIS_PORT" "$pidfile"
+	check_port_free redis "$REDIS_PORT" "$pidfile" MKT_REDIS_PORT redis-server
 	mkdir -p "$REDIS_DIR"
-	cat >"$REDIS_DIR/redis.conf" <<EOF
+	chmod 700 "$REDIS_DIR"
+	local pw conf="$REDIS_DIR/redis.conf"
+	pw="$(redis_password)"
+	# The configuration holds the password: readable by its owner only,
+	# before the password is in it.
+	: >"$conf"
+	chmod 600 "$conf"
+	cat >"$conf" <<EOF
 bind 127.0.0.1
 port $REDIS_PORT
 protected-mode yes
@@ -243,11 +311,12 @@ logfile $REDIS_DIR/redis.log
 save ""
 appendonly no
 maxclients 10000
+${pw:+requirepass $pw}
 EOF
-	log "starting redis on 127.0.0.1:$REDIS_PORT"
-	setsid nohup redis-server "$REDIS_DIR/redis.conf" >>"$REDIS_DIR/redis.out" 2>&1 </dev/null &
+	log "starting redis on 127.0.0.1:$REDIS_PORT${pw:+ (password in $REDIS_PASSWORD_FILE)}"
+	setsid nohup redis-server "$conf" >>"$REDIS_DIR/redis.out" 2>&1 </dev/null &
 	echo $! >"$pidfile"
-	wait_for redis 30 bash -c "redis-cli -h 127.0.0.1 -p $REDIS_PORT ping | grep -q PONG" ||
+	wait_for redis 30 redis_pong ||
 		die "redis did not come up in 30 s; see $REDIS_DIR/redis.log"
 }
 
@@ -280,8 +349,40 @@ EOF
 	touch "$RMQ_LIB/.complete"
 }
 
-# jvm_common HOME: sets JVM_ARGS to the flags both RocketMQ processes share
-# (JDK 17 module openings, G1, state under HOME, the cached jars).
+# rocketmq_ha_shim JAVA: compile LoopbackHAService (the broker's HA service
+# bound to 127.0.0.1, see its source) into RMQ_EXT next to the resource that
+# makes the broker load it (RocketMQ's ServiceProvider reads
+# META-INF/service/org.apache.rocketmq.store.ha.HAService), once per change of
+# the source. Needs javac, from the JDK that JAVA belongs to.
+rocketmq_ha_shim() {
+	local java="$1" javac service="META-INF/service/org.apache.rocketmq.store.ha.HAService"
+	local cls="$RMQ_EXT/mkt/rocketmq/LoopbackHAService.class"
+	if [[ -f "$cls" && "$cls" -nt "$HA_SHIM_SRC" && -f "$RMQ_EXT/$service" ]]; then
+		return 0
+	fi
+	javac="$(dirname "$(readlink -f "$java")")/javac"
+	[[ -x "$javac" ]] || die "no javac next to $java: the broker's HA port is bound to 127.0.0.1 by a class compiled here ($HA_SHIM_SRC); install a JDK (apt-get install openjdk-17-jdk-headless) or set JAVA_HOME to one"
+	log "compiling the broker's loopback HA service ($HA_SHIM_SRC)"
+	rm -rf "$RMQ_EXT.tmp"
+	mkdir -p "$RMQ_EXT.tmp/META-INF/service"
+	"$javac" -nowarn -d "$RMQ_EXT.tmp" -cp "$RMQ_LIB/*" "$HA_SHIM_SRC" >"$CACHE/javac.log" 2>&1 ||
+		die "javac failed on $HA_SHIM_SRC; see $CACHE/javac.log"
+	echo mkt.rocketmq.LoopbackHAService >"$RMQ_EXT.tmp/$service"
+	rm -rf "$RMQ_EXT"
+	mv "$RMQ_EXT.tmp" "$RMQ_EXT"
+}
+
+# ha_port_exposed: the broker's HA port listens on an address other than
+# 127.0.0.1 (a broker started before the loopback HA service).
+ha_port_exposed() {
+	command -v ss >/dev/null 2>&1 || return 1
+	ss -Hltn "sport = :$BROKER_HA_PORT" 2>/dev/null | awk '{print $4}' |
+		grep -qv '^127\.0\.0\.1:\|^\[::ffff:127\.0\.0\.1\]:'
+}
+
+# jvm_common HOME [CLASSPATH]: sets JVM_ARGS to the flags both RocketMQ
+# processes share (JDK 17 module openings, G1, state under HOME, the cached
+# jars, after CLASSPATH when given).
 jvm_common() {
 	JVM_ARGS=(-server -XX:+UseG1GC -XX:MaxGCPauseMillis=100
 		--add-exports=java.base/sun.nio.ch=ALL-UNNAMED
@@ -289,7 +390,7 @@ jvm_common() {
 		--add-opens=java.base/sun.nio.ch=ALL-UNNAMED
 		--add-opens=java.base/java.lang=ALL-UNNAMED
 		"-Drocketmq.home.dir=$1" "-Duser.home=$1" "-Djava.io.tmpdir=$1/tmp"
-		-cp "$RMQ_LIB/*")
+		-cp "${2:+$2:}$RMQ_LIB/*")
 }
 
 # mqadmin ARGS...: the RocketMQ admin tool, against our name server.
@@ -312,7 +413,7 @@ namesrv_up() {
 		log "rocketmq name server already running (pid $(cat "$pidfile"))"
 		return 0
 	fi
-	check_port_free "rocketmq name server" "$NAMESRV_PORT" "$pidfile"
+	check_port_free "rocketmq name server" "$NAMESRV_PORT" "$pidfile" MKT_NAMESRV_PORT
 	mkdir -p "$NAMESRV_DIR/tmp"
 	cat >"$NAMESRV_DIR/namesrv.conf" <<EOF
 listenPort=$NAMESRV_PORT
@@ -333,11 +434,15 @@ broker_up() {
 	local pidfile="$BROKER_DIR/broker.pid" java="$1"
 	if pid_alive "$pidfile" && port_open "$BROKER_PORT"; then
 		log "rocketmq broker already running (pid $(cat "$pidfile"))"
+		if ha_port_exposed; then
+			log "warning: its HA port $BROKER_HA_PORT listens on every interface (started before the loopback HA service); restart it: scripts/services.sh stop broker && scripts/services.sh start broker"
+		fi
 		return 0
 	fi
 	for p in "$BROKER_PORT" "$BROKER_FAST_PORT" "$BROKER_HA_PORT"; do
-		check_port_free "rocketmq broker" "$p" "$pidfile"
+		check_port_free "rocketmq broker" "$p" "$pidfile" MKT_BROKER_PORT
 	done
+	rocketmq_ha_shim "$java"
 	mkdir -p "$BROKER_DIR/store" "$BROKER_DIR/tmp"
 	cat >"$BROKER_DIR/broker.conf" <<EOF
 brokerClusterName=DefaultCluster
@@ -362,8 +467,9 @@ fileReservedTime=24
 diskMaxUsedSpaceRatio=88
 EOF
 	log "starting rocketmq broker on 127.0.0.1:$BROKER_PORT"
-	jvm_common "$BROKER_DIR"
+	jvm_common "$BROKER_DIR" "$RMQ_EXT"
 	ROCKETMQ_HOME="$BROKER_DIR" setsid nohup "$java" -Xms1g -Xmx1g -XX:MaxDirectMemorySize=1g "${JVM_ARGS[@]}" \
+		-Dmkt.ha.bindAddress=127.0.0.1 \
 		org.apache.rocketmq.broker.BrokerStartup -c "$BROKER_DIR/broker.conf" \
 		>>"$BROKER_DIR/broker.out" 2>&1 </dev/null &
 	echo $! >"$pidfile"
@@ -431,6 +537,7 @@ cmd_up() {
 	check_disk
 	local t0=$SECONDS
 	mariadb_up
+	redis_password_ensure
 	redis_up
 	rocketmq_up
 	log "stack ready in $((SECONDS - t0))s (state in $STATE)"
@@ -462,6 +569,11 @@ cmd_status() {
 	status_line "rocketmq name server" "$NAMESRV_PORT" "$NAMESRV_DIR/namesrv.pid"
 	status_line "rocketmq broker" "$BROKER_PORT" "$BROKER_DIR/broker.pid"
 	printf 'state directory        %s\n' "$STATE"
+	if [[ -s "$REDIS_PASSWORD_FILE" ]]; then
+		printf 'redis password         %s\n' "$REDIS_PASSWORD_FILE"
+	else
+		printf 'redis password         none (the next up creates %s)\n' "$REDIS_PASSWORD_FILE"
+	fi
 	local all=0
 	pid_alive "$MYSQL_DIR/mysqld.pid" && pid_alive "$REDIS_DIR/redis.pid" &&
 		pid_alive "$NAMESRV_DIR/namesrv.pid" && pid_alive "$BROKER_DIR/broker.pid" || all=1
@@ -527,7 +639,7 @@ reset) cmd_reset ;;
 stop) cmd_stop "${2:-}" ;;
 start) cmd_start "${2:-}" ;;
 -h | --help | help | "")
-	sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,/^set -Eeuo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
 	[[ -n "${1:-}" ]] || exit 2
 	;;
 *) die "unknown command '$1' (want up | down | status | reset | stop NAME | start NAME)" ;;

@@ -9,6 +9,8 @@ set -Eeuo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash scripts/services.sh up
+# shellcheck source=scripts/lib/stack-env.sh
+source scripts/lib/stack-env.sh
 
 echo "== gofmt"
 unformatted="$(gofmt -l cmd pkg migrations)"

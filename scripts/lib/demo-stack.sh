@@ -14,6 +14,8 @@ cleanup() {
 trap cleanup EXIT
 
 bash scripts/services.sh up
+# shellcheck source=scripts/lib/stack-env.sh
+source scripts/lib/stack-env.sh
 
 echo "== build"
 go build -o bin/ ./cmd/...
