@@ -1,14 +1,19 @@
 # mkt — `make help` lists the targets.
 GO ?= go
 BIN := bin
+PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
 
-.PHONY: help build up down status test demo demo-hotgoods fmt vet bench-seed
+.PHONY: help build install up down status test demo demo-hotgoods fmt vet bench-seed
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 build: ## build mktctl, pushd and couponsd into bin/
 	$(GO) build -o $(BIN)/ ./cmd/...
+
+install: ## build and install binaries, systemd units, sysusers/tmpfiles, example env files (PREFIX=/usr/local DESTDIR= SYSCONFDIR=/etc UNITDIR=…; docs/OPERATIONS.md)
+	PREFIX="$(PREFIX)" DESTDIR="$(DESTDIR)" SYSCONFDIR="$(SYSCONFDIR)" UNITDIR="$(UNITDIR)" GO="$(GO)" bash scripts/install.sh
 
 up: ## start MariaDB, Redis and RocketMQ on 127.0.0.1 (installs what is missing)
 	bash scripts/services.sh up
@@ -29,7 +34,7 @@ demo-hotgoods: ## a hot-goods day end to end: generated segments, launched, fann
 	bash scripts/demo-hotgoods.sh
 
 fmt: ## gofmt every Go file
-	gofmt -w cmd pkg migrations
+	gofmt -w cmd pkg migrations deploy
 
 vet: ## go vet
 	$(GO) vet ./...

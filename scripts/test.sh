@@ -13,7 +13,7 @@ bash scripts/services.sh up
 source scripts/lib/stack-env.sh
 
 echo "== gofmt"
-unformatted="$(gofmt -l cmd pkg migrations)"
+unformatted="$(gofmt -l cmd pkg migrations deploy)"
 if [[ -n "$unformatted" ]]; then
 	echo "gofmt: these files need formatting:" >&2
 	echo "$unformatted" >&2
