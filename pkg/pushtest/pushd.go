@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"mkt/pkg/config"
 )
 
 // ErrExited is returned when a pushd process ended while it was expected to
@@ -102,6 +104,7 @@ func StartPushd(cfg PushdConfig) (*Pushd, error) {
 	}
 	args = append(args, cfg.Args...)
 	cmd := exec.Command(cfg.Bin, args...)
+	config.UseLocalStackRedisPassword() // the development stack's Redis, unless told otherwise
 	cmd.Env = os.Environ()
 	if cfg.MySQLDSN != "" {
 		// An inherited MKT_MYSQL_DSN_FILE would conflict with it (empty = unset).

@@ -3,8 +3,7 @@
 // MKT_REDIS_PASSWORD or the file MKT_REDIS_PASSWORD_FILE names, read the way
 // mkt's binaries read them (pkg/config), so a test and the daemons it starts
 // agree. The local stack's password is in <state>/redis/password
-// (scripts/services.sh): export MKT_REDIS_PASSWORD_FILE=$PWD/.mkt/redis/password
-// before go test; scripts/test.sh does.
+// (scripts/services.sh), found when neither variable is set.
 //
 // It does not import pkg/cache, so that package's own tests can use it.
 package cachetest
@@ -27,9 +26,13 @@ func Addr() string {
 }
 
 // ReadPassword returns the test Redis's password, "" for none: MKT_REDIS_PASSWORD,
-// or the contents of the file MKT_REDIS_PASSWORD_FILE names. Setting both,
-// or naming a file that cannot be read, is an error.
+// or the contents of the file MKT_REDIS_PASSWORD_FILE names, or, with
+// neither set, the local stack's password file (which it then names in
+// MKT_REDIS_PASSWORD_FILE for the daemons the test starts:
+// config.UseLocalStackRedisPassword). Setting both, or naming a file that
+// cannot be read, is an error.
 func ReadPassword() (string, error) {
+	config.UseLocalStackRedisPassword()
 	fs := pflag.NewFlagSet("cachetest", pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	var pw string
