@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"mkt/pkg/config"
 )
 
 func freeAddr(t *testing.T) string {
@@ -84,6 +86,7 @@ func TestDaemonReadyAgainstRealServices(t *testing.T) {
 	if os.Getenv("MKT_SKIP_INTEGRATION") == "1" {
 		t.Skip("MKT_SKIP_INTEGRATION=1")
 	}
+	config.UseLocalStackRedisPassword() // the in-process daemon reads the environment
 	addr, stop := startDaemon(t, testSpec())
 	waitFor(t, "/readyz 200", 60*time.Second, func() bool {
 		code, r, err := getReady(addr)
