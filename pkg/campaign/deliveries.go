@@ -42,40 +42,18 @@ func RecordDeliveries(ctx context.Context, h store.Handler, kind CampaignKind, c
 	}
 	lo, hi := ds[0].MemberID, ds[0].MemberID
 	anyFailed, anySent := false, false
-	for lo0 := 0; lo0 < len(ds); lo0 += deliveryChunk {
-		chunk := ds[lo0:min(lo0+deliveryChunk, len(ds))]
-		var b strings.Builder
-		b.Grow(300 + len(chunk)*20)
-		b.WriteString(`INSERT INTO push_message (campaign_kind, campaign_id, shard_no, member_id, channel, status, reason,
-			provider_message_id, sent_at) VALUES `)
-		args := make([]any, 0, len(chunk)*9)
-		for i, d := range chunk {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString("(?,?,?,?,?,?,?,?,?)")
-			status, sentAt := DeliveryFailed, any(nil)
-			if d.OK {
-				status, sentAt = DeliverySent, now
-				anySent = true
-			} else {
-				anyFailed = true
-			}
-			lo, hi = min(lo, d.MemberID), max(hi, d.MemberID)
-			args = append(args, kind, campaignID, shardNo, d.MemberID, string(d.Channel), status,
-				truncateBytes(d.Reason, 255), truncateBytes(d.ProviderID, 128), sentAt)
+	for _, d := range ds {
+		lo, hi = min(lo, d.MemberID), max(hi, d.MemberID)
+		if d.OK {
+			anySent = true
+		} else {
+			anyFailed = true
 		}
-		// Assignments run left to right: status, read by the others, last.
-		b.WriteString(` ON DUPLICATE KEY UPDATE
-			reason = IF(status = 'sent', reason, VALUES(reason)),
-			provider_message_id = IF(status = 'sent', provider_message_id, VALUES(provider_message_id)),
-			sent_at = IF(status = 'sent', sent_at, VALUES(sent_at)),
-			shard_no = VALUES(shard_no),
-			attempts = LEAST(attempts + 1, 65535),
-			status = IF(status = 'sent', 'sent', VALUES(status))`)
-		if _, err := h.ExecContext(ctx, b.String(), args...); err != nil {
-			return fmt.Errorf("campaign %d shard %d: record %d deliveries: %w", campaignID, shardNo, len(chunk), store.MapError(err))
-		}
+	}
+	if err := upsertDeliveries(ctx, h, len(ds), func(i int) (CampaignKind, uint64, int, *Delivery) {
+		return kind, campaignID, shardNo, &ds[i]
+	}, now); err != nil {
+		return fmt.Errorf("campaign %d shard %d: %w", campaignID, shardNo, err)
 	}
 	// The rows just written are locked by this transaction, so both
 	// statements below see their outcome, whoever else wrote them first.
@@ -91,15 +69,63 @@ func RecordDeliveries(ctx context.Context, h store.Handler, kind CampaignKind, c
 		}
 	}
 	if anySent {
-		// Usually an empty range of push_failure: nothing to read.
-		if _, err := h.ExecContext(ctx, `DELETE FROM push_failure
-			WHERE campaign_kind = ? AND campaign_id = ? AND member_id BETWEEN ? AND ?
-			AND EXISTS (SELECT 1 FROM push_message p WHERE p.campaign_kind = push_failure.campaign_kind
-				AND p.campaign_id = push_failure.campaign_id AND p.member_id = push_failure.member_id
-				AND p.channel = push_failure.channel AND p.status = 'sent')`,
-			kind, campaignID, lo, hi); err != nil {
-			return fmt.Errorf("campaign %d shard %d: clear delivered failures: %w", campaignID, shardNo, store.MapError(err))
+		if err := clearDelivered(ctx, h, kind, campaignID, lo, hi); err != nil {
+			return fmt.Errorf("campaign %d shard %d: %w", campaignID, shardNo, err)
 		}
+	}
+	return nil
+}
+
+// upsertDeliveries writes n delivery records, row i given by at(i), in
+// multi-row upserts of deliveryChunk rows: a new row per member and
+// channel, or attempts+1 and the new outcome for an existing one — a sent
+// row stays sent.
+func upsertDeliveries(ctx context.Context, h store.Handler, n int, at func(i int) (CampaignKind, uint64, int, *Delivery), now time.Time) error {
+	for lo := 0; lo < n; lo += deliveryChunk {
+		hi := min(lo+deliveryChunk, n)
+		var b strings.Builder
+		b.Grow(300 + (hi-lo)*20)
+		b.WriteString(`INSERT INTO push_message (campaign_kind, campaign_id, shard_no, member_id, channel, status, reason,
+			provider_message_id, sent_at) VALUES `)
+		args := make([]any, 0, (hi-lo)*9)
+		for i := lo; i < hi; i++ {
+			if i > lo {
+				b.WriteByte(',')
+			}
+			b.WriteString("(?,?,?,?,?,?,?,?,?)")
+			kind, campaignID, shardNo, d := at(i)
+			status, sentAt := DeliveryFailed, any(nil)
+			if d.OK {
+				status, sentAt = DeliverySent, now
+			}
+			args = append(args, kind, campaignID, shardNo, d.MemberID, string(d.Channel), status,
+				truncateBytes(d.Reason, 255), truncateBytes(d.ProviderID, 128), sentAt)
+		}
+		// Assignments run left to right: status, read by the others, last.
+		b.WriteString(` ON DUPLICATE KEY UPDATE
+			reason = IF(status = 'sent', reason, VALUES(reason)),
+			provider_message_id = IF(status = 'sent', provider_message_id, VALUES(provider_message_id)),
+			sent_at = IF(status = 'sent', sent_at, VALUES(sent_at)),
+			shard_no = VALUES(shard_no),
+			attempts = LEAST(attempts + 1, 65535),
+			status = IF(status = 'sent', 'sent', VALUES(status))`)
+		if _, err := h.ExecContext(ctx, b.String(), args...); err != nil {
+			return fmt.Errorf("record %d deliveries: %w", hi-lo, store.MapError(err))
+		}
+	}
+	return nil
+}
+
+// clearDelivered deletes the push_failure rows of members lo..hi that
+// push_message now records sent (usually an empty range: nothing to read).
+func clearDelivered(ctx context.Context, h store.Handler, kind CampaignKind, campaignID, lo, hi uint64) error {
+	if _, err := h.ExecContext(ctx, `DELETE FROM push_failure
+		WHERE campaign_kind = ? AND campaign_id = ? AND member_id BETWEEN ? AND ?
+		AND EXISTS (SELECT 1 FROM push_message p WHERE p.campaign_kind = push_failure.campaign_kind
+			AND p.campaign_id = push_failure.campaign_id AND p.member_id = push_failure.member_id
+			AND p.channel = push_failure.channel AND p.status = 'sent')`,
+		kind, campaignID, lo, hi); err != nil {
+		return fmt.Errorf("clear delivered failures: %w", store.MapError(err))
 	}
 	return nil
 }
@@ -129,21 +155,60 @@ func truncateBytes(s string, n int) string {
 	return s[:n]
 }
 
-// RecordSent stores deliveries of one shard that went out (every one OK),
-// inside the caller's transaction, and adds them to the shard's counters:
-// sent + len(ds), failed - priorFailed (those of ds recorded failed before,
-// as the caller read them when its page began). It does not touch the
-// shard's lease or checkpoint: it is the fast journal of sends (push's
-// group commit), written while the page is still in flight, so that a
-// worker resuming the shard after a crash finds them sent and skips them.
-func RecordSent(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64, shardNo int, ds []Delivery, priorFailed int, now time.Time) error {
-	if len(ds) == 0 {
+// ShardSends are deliveries of one shard that went out (every one OK), for
+// RecordSent.
+type ShardSends struct {
+	Kind       CampaignKind
+	CampaignID uint64
+	ShardNo    int
+	Deliveries []Delivery
+	// PriorFailed is how many of Deliveries were recorded failed before, as
+	// the caller read them when its page began.
+	PriorFailed int
+}
+
+// RecordSent stores sends of several shards, inside the caller's
+// transaction, in as few statements as the rows allow, and adds them to each
+// shard's counters: sent + len(Deliveries), failed - PriorFailed. It does
+// not touch a shard's lease or checkpoint: it is the fast journal of sends
+// (push's group commit), written while the pages are still in flight, so
+// that a worker resuming a shard after a crash finds them sent and skips
+// them. Give the shards in one order everywhere (against deadlocks).
+func RecordSent(ctx context.Context, h store.Handler, shards []ShardSends, now time.Time) error {
+	type row struct{ g, i int }
+	var rows []row
+	for g := range shards {
+		for i := range shards[g].Deliveries {
+			rows = append(rows, row{g, i})
+		}
+	}
+	if len(rows) == 0 {
 		return nil
 	}
-	if err := RecordDeliveries(ctx, h, kind, campaignID, shardNo, ds, now); err != nil {
-		return err
+	if err := upsertDeliveries(ctx, h, len(rows), func(k int) (CampaignKind, uint64, int, *Delivery) {
+		s := &shards[rows[k].g]
+		return s.Kind, s.CampaignID, s.ShardNo, &s.Deliveries[rows[k].i]
+	}, now); err != nil {
+		return fmt.Errorf("journal: %w", err)
 	}
-	return addShardCounts(ctx, h, kind, campaignID, shardNo, len(ds), -priorFailed)
+	for _, s := range shards {
+		if len(s.Deliveries) == 0 {
+			continue
+		}
+		if s.PriorFailed > 0 {
+			lo, hi := s.Deliveries[0].MemberID, s.Deliveries[0].MemberID
+			for _, d := range s.Deliveries {
+				lo, hi = min(lo, d.MemberID), max(hi, d.MemberID)
+			}
+			if err := clearDelivered(ctx, h, s.Kind, s.CampaignID, lo, hi); err != nil {
+				return fmt.Errorf("campaign %d shard %d: %w", s.CampaignID, s.ShardNo, err)
+			}
+		}
+		if err := addShardCounts(ctx, h, s.Kind, s.CampaignID, s.ShardNo, len(s.Deliveries), -s.PriorFailed); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // RecordUnchecked stores outcomes of a shard's page whose checkpoint cannot

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"mkt/pkg/faults"
+	"mkt/pkg/push"
 	"mkt/pkg/pushtest"
 	"mkt/pkg/store"
 )
@@ -38,7 +39,7 @@ type suiteConfig struct {
 	spell    time.Duration // MKT_FAULTS_SPELL: a provider fault's length, default 15s
 	latency  time.Duration // MKT_FAULTS_LATENCY: provider latency, default 200ms
 	lease    string        // MKT_FAULTS_LEASE: pushd --lease, default 10s
-	journal  time.Duration // MKT_FAULTS_JOURNAL_INTERVAL: pushd's journal interval in the kill -9 bound, default 200ms
+	journal  time.Duration // MKT_FAULTS_JOURNAL_INTERVAL: pushd's journal interval in the kill -9 bound, default 100ms (pushd's own default)
 	report   string        // MKT_FAULTS_REPORT: the Markdown results file
 	skipUp   bool          // MKT_FAULTS_SKIP_UP=1: the stack is up already
 
@@ -102,7 +103,7 @@ func readConfig() suiteConfig {
 		spell:       envDuration("MKT_FAULTS_SPELL", 15*time.Second),
 		latency:     envDuration("MKT_FAULTS_LATENCY", 200*time.Millisecond),
 		lease:       cmp.Or(os.Getenv("MKT_FAULTS_LEASE"), "10s"),
-		journal:     envDuration("MKT_FAULTS_JOURNAL_INTERVAL", 200*time.Millisecond),
+		journal:     envDuration("MKT_FAULTS_JOURNAL_INTERVAL", push.DefaultJournalInterval),
 		report:      os.Getenv("MKT_FAULTS_REPORT"),
 		skipUp:      os.Getenv("MKT_FAULTS_SKIP_UP") == "1",
 	}

@@ -29,7 +29,7 @@ const (
 	DefaultRampUp = 2 * time.Second
 	// DefaultJournalInterval is how often sends are group-committed while
 	// pages are in flight.
-	DefaultJournalInterval = 200 * time.Millisecond
+	DefaultJournalInterval = 100 * time.Millisecond
 	// MaxJournalInterval bounds JournalInterval.
 	MaxJournalInterval = 10 * time.Second
 	// DefaultOutcomeHold is how long a page's outcomes are kept, and their
@@ -117,10 +117,10 @@ type Config struct {
 	// and cancel take effect within it plus one page (default 1s).
 	StatusRefresh time.Duration
 	// JournalInterval is how often the deliveries that went out are
-	// group-committed while their pages are still in flight (default 200ms;
+	// group-committed while their pages are still in flight (default 100ms;
 	// negative: never, each page commits at its end). It bounds what a
 	// killed worker leaves unrecorded, and so sends again, to the calls on
-	// the wire plus one interval of outcomes.
+	// the wire plus the outcomes of one interval and one flush.
 	JournalInterval time.Duration
 	// OutcomeHold is how long a page whose commit fails (the database
 	// unreachable) keeps its outcomes and retries the commit before giving

@@ -111,15 +111,19 @@ func (jr *journal) start() {
 				return
 			case <-t.C:
 			}
+			// Fixed rate: a flush that takes longer than the interval is
+			// followed by the next at once (a tick is pending), so a send
+			// waits at most an interval plus a flush to be recorded.
 			if err := jr.flush(); err != nil {
 				// The database is away: the pages keep their sends and
 				// commit them themselves; try again less often meanwhile.
 				jr.log.Warn("push: journal flush failed; pages keep their sends", slog.String("error", err.Error()))
 				wait = min(2*wait, 5*time.Second)
-			} else {
+				t.Reset(wait)
+			} else if wait != jr.interval {
 				wait = jr.interval
+				t.Reset(wait)
 			}
-			t.Reset(wait)
 		}
 	}()
 }
@@ -182,14 +186,13 @@ func (jr *journal) flush() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	now := jr.now().UTC()
+	sends := make([]campaign.ShardSends, len(groups))
+	for i, g := range groups {
+		s := g.pl.j.s
+		sends[i] = campaign.ShardSends{Kind: s.Kind, CampaignID: s.CampaignID, ShardNo: s.No, Deliveries: g.recs, PriorFailed: g.priorFailed}
+	}
 	err := jr.db.InTxOptions(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx store.Handler) error {
-		for _, g := range groups {
-			s := g.pl.j.s
-			if err := campaign.RecordSent(ctx, tx, s.Kind, s.CampaignID, s.No, g.recs, g.priorFailed, now); err != nil {
-				return err
-			}
-		}
-		return nil
+		return campaign.RecordSent(ctx, tx, sends, now)
 	})
 	for _, g := range groups {
 		pl := g.pl
