@@ -3,8 +3,10 @@
 package faults_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
@@ -29,6 +31,9 @@ type pushRun struct {
 	procs []*pushtest.Pushd
 	id    uint64
 	notes []string
+	// victimOnWire is the killed pushd's mkt_push_recipients_in_flight read
+	// just before the kill (-1: not read).
+	victimOnWire int64
 }
 
 // pushFault injects a fault into a running campaign and returns once it is
@@ -92,6 +97,7 @@ func (r *pushRun) replace(ctx context.Context, kill bool) error {
 		AND campaign_id = ? AND status = 'running' AND owner = ?`, r.id, victim.Instance())
 	cancel()
 	if kill {
+		r.victimOnWire = recipientsInFlight(ctx, victim.OpsAddr())
 		if err := victim.Kill(); err != nil {
 			return err
 		}
@@ -280,10 +286,15 @@ func runPush(t *testing.T, s *suite, name string, fault pushFault) {
 		// a flush in progress (allowed a whole second interval). Both are
 		// taken over both processes (the simulator cannot tell them
 		// apart), so this is an upper bound of the victim's share.
+		// On the wire: the victim's own count of recipients in its calls
+		// (which includes calls still queued in its connections, that the
+		// simulator has not begun to handle), or the simulator's count if
+		// larger.
 		window := 2 * s.cfg.journal
-		bound := uint64(max(res.InFlightAtFault, 0)) + uint64(res.Rate*window.Seconds())
-		r.notes = append(r.notes, fmt.Sprintf("kill -9 bound: %d calls in flight (both pushd) + %.0f members/s × %s (journal interval + a flush) = %d",
-			res.InFlightAtFault, res.Rate, window, bound))
+		onWire := max(res.InFlightAtFault, r.victimOnWire, 0)
+		bound := uint64(onWire) + uint64(res.Rate*window.Seconds())
+		r.notes = append(r.notes, fmt.Sprintf("kill -9 bound: %d on the wire (the victim's recipients in flight %d, the simulator's calls in flight %d) + %.0f members/s × %s (journal interval + a flush) = %d",
+			onWire, r.victimOnWire, res.InFlightAtFault, res.Rate, window, bound))
 		if a.Duplicates > bound {
 			*v = append(*v, fmt.Sprintf("%d duplicate sms (%d members), more than the bound of %d", a.Duplicates, a.DuplicatedMembers, bound))
 		}
@@ -335,4 +346,31 @@ func statusOf(r *pushRun) string {
 		return err.Error()
 	}
 	return string(c.Status)
+}
+
+// recipientsInFlight reads mkt_push_recipients_in_flight from a pushd's
+// /metrics; -1 when it cannot.
+func recipientsInFlight(ctx context.Context, opsAddr string) int64 {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+opsAddr+"/metrics", nil)
+	if err != nil {
+		return -1
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "mkt_push_recipients_in_flight "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return -1
+			}
+			return int64(f)
+		}
+	}
+	return -1
 }

@@ -493,11 +493,13 @@ func (j *job) call(ctx context.Context, cj *channelJob, to []provider.Recipient,
 		msg.Body = j.c.render(to[0].MemberID)
 	}
 	var res []provider.Result
+	j.w.onWire.Add(int64(len(to)))
 	if cj.cs != nil {
 		res = cj.cs.SendCampaign(ctx, j.s.Kind, msg, to)
 	} else {
 		res = cj.p.Send(ctx, msg, to)
 	}
+	j.w.onWire.Add(-int64(len(to)))
 	if len(res) != len(to) {
 		reason := fmt.Sprintf("provider %s returned %d results for %d recipients", cj.p.Name(), len(res), len(to))
 		for _, k := range at {

@@ -55,7 +55,14 @@ type Worker struct {
 	draining atomic.Bool
 	mu       sync.Mutex
 	active   int
+	// onWire counts the recipients of provider calls in flight.
+	onWire atomic.Int64
 }
+
+// RecipientsInFlight is how many recipients the worker's provider calls in
+// flight carry now: what a kill -9 at this moment could have sent without
+// knowing it (pushd's mkt_push_recipients_in_flight).
+func (w *Worker) RecipientsInFlight() int64 { return w.onWire.Load() }
 
 // NewWorker validates cfg, fills its defaults and returns a worker.
 func NewWorker(cfg Config) (*Worker, error) {

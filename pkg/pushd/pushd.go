@@ -14,6 +14,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/pflag"
 
 	"mkt/pkg/cache"
@@ -194,6 +195,14 @@ func components(env *deps.Env, o *Options) ([]daemon.Component, error) {
 	})
 	if err != nil {
 		return out, err
+	}
+	if env.Registry != nil {
+		inFlight := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "mkt_push_recipients_in_flight",
+			Help: "Recipients of provider calls in flight: what a kill -9 at this moment could send again."},
+			func() float64 { return float64(worker.RecipientsInFlight()) })
+		if err := env.Registry.Register(inFlight); err != nil {
+			return out, fmt.Errorf("pushd: register metrics: %w", err)
+		}
 	}
 	reaper, err := push.NewReaper(push.ReaperConfig{DB: db, Publisher: prod, Topic: names.shards, Logger: log})
 	if err != nil {
