@@ -173,7 +173,8 @@ type ShardSends struct {
 // not touch a shard's lease or checkpoint: it is the fast journal of sends
 // (push's group commit), written while the pages are still in flight, so
 // that a worker resuming a shard after a crash finds them sent and skips
-// them. Give the shards in one order everywhere (against deadlocks).
+// them. Give the shards sorted by kind, campaign and shard number (one order
+// everywhere, against deadlocks; a campaign's shards contiguous).
 func RecordSent(ctx context.Context, h store.Handler, shards []ShardSends, now time.Time) error {
 	type row struct{ g, i int }
 	var rows []row
@@ -192,21 +193,66 @@ func RecordSent(ctx context.Context, h store.Handler, shards []ShardSends, now t
 		return fmt.Errorf("journal: %w", err)
 	}
 	for _, s := range shards {
+		if len(s.Deliveries) == 0 || s.PriorFailed == 0 {
+			continue
+		}
+		lo, hi := s.Deliveries[0].MemberID, s.Deliveries[0].MemberID
+		for _, d := range s.Deliveries {
+			lo, hi = min(lo, d.MemberID), max(hi, d.MemberID)
+		}
+		if err := clearDelivered(ctx, h, s.Kind, s.CampaignID, lo, hi); err != nil {
+			return fmt.Errorf("campaign %d shard %d: %w", s.CampaignID, s.ShardNo, err)
+		}
+	}
+	// The counters: one UPDATE per campaign, its shards' deltas in CASEs.
+	for lo := 0; lo < len(shards); {
+		hi := lo + 1
+		for hi < len(shards) && shards[hi].Kind == shards[lo].Kind && shards[hi].CampaignID == shards[lo].CampaignID {
+			hi++
+		}
+		if err := addCampaignShardCounts(ctx, h, shards[lo:hi]); err != nil {
+			return err
+		}
+		lo = hi
+	}
+	return nil
+}
+
+// addCampaignShardCounts adds each shard's sends to its counters (shards of
+// one campaign, contiguous in shards) in one statement.
+func addCampaignShardCounts(ctx context.Context, h store.Handler, shards []ShardSends) error {
+	var sent, failed, in strings.Builder
+	var sentArgs, failedArgs, inArgs []any
+	for _, s := range shards {
 		if len(s.Deliveries) == 0 {
 			continue
 		}
+		if in.Len() > 0 {
+			in.WriteByte(',')
+		}
+		in.WriteByte('?')
+		inArgs = append(inArgs, s.ShardNo)
+		sent.WriteString(" WHEN ? THEN ?")
+		sentArgs = append(sentArgs, s.ShardNo, len(s.Deliveries))
 		if s.PriorFailed > 0 {
-			lo, hi := s.Deliveries[0].MemberID, s.Deliveries[0].MemberID
-			for _, d := range s.Deliveries {
-				lo, hi = min(lo, d.MemberID), max(hi, d.MemberID)
-			}
-			if err := clearDelivered(ctx, h, s.Kind, s.CampaignID, lo, hi); err != nil {
-				return fmt.Errorf("campaign %d shard %d: %w", s.CampaignID, s.ShardNo, err)
-			}
+			failed.WriteString(" WHEN ? THEN ?")
+			failedArgs = append(failedArgs, s.ShardNo, -s.PriorFailed)
 		}
-		if err := addShardCounts(ctx, h, s.Kind, s.CampaignID, s.ShardNo, len(s.Deliveries), -s.PriorFailed); err != nil {
-			return err
-		}
+	}
+	if in.Len() == 0 {
+		return nil
+	}
+	q := `UPDATE campaign_shard SET sent = sent + CASE shard_no` + sent.String() + ` ELSE 0 END`
+	args := sentArgs
+	if failed.Len() > 0 {
+		q += `, failed = GREATEST(CAST(failed AS SIGNED) + CASE shard_no` + failed.String() + ` ELSE 0 END, 0)`
+		args = append(args, failedArgs...)
+	}
+	q += ` WHERE campaign_kind = ? AND campaign_id = ? AND shard_no IN (` + in.String() + `)`
+	args = append(args, shards[0].Kind, shards[0].CampaignID)
+	args = append(args, inArgs...)
+	if _, err := h.ExecContext(ctx, q, args...); err != nil {
+		return fmt.Errorf("campaign %d: count the journal's sends: %w", shards[0].CampaignID, store.MapError(err))
 	}
 	return nil
 }

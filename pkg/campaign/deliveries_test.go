@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"mkt/pkg/audience"
 	"mkt/pkg/provider"
 	"mkt/pkg/store"
 	"mkt/pkg/store/storetest"
@@ -175,5 +176,75 @@ func TestTruncateBytesKeepsUTF8(t *testing.T) {
 		if got := truncateBytes(c.in, c.n); got != c.want {
 			t.Errorf("truncateBytes(%q, %d) = %q, want %q", c.in, c.n, got, c.want)
 		}
+	}
+}
+
+// TestRecordSentJournalsSeveralShards: the journal's group commit records
+// the sends of several shards of two campaigns in one call, adds each to
+// its own shard's counters (failed - PriorFailed), clears push_failure
+// for sends that were recorded failed before, and touches no checkpoint.
+func TestRecordSentJournalsSeveralShards(t *testing.T) {
+	t.Parallel()
+	db := storetest.NewDB(t)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	for _, id := range []uint64{1, 2} {
+		if _, err := InsertShards(ctx, db, KindPromotion, id, []audience.Range{
+			{No: 0, Start: 1, End: 101, Expected: 100}, {No: 1, Start: 101, End: 201, Expected: 100},
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sms := provider.ChannelSMS
+	// Member 150 of campaign 1 failed once (counted failed on shard 1).
+	if err := db.InTx(ctx, func(tx store.Handler) error {
+		if err := RecordDeliveries(ctx, tx, KindPromotion, 1, 1, []Delivery{{MemberID: 150, Channel: sms, Reason: "HTTP 503"}}, now); err != nil {
+			return err
+		}
+		return addShardCounts(ctx, tx, KindPromotion, 1, 1, 0, 1)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sent := func(ids ...uint64) []Delivery {
+		var ds []Delivery
+		for _, id := range ids {
+			ds = append(ds, Delivery{MemberID: id, Channel: sms, OK: true, ProviderID: fmt.Sprint("p", id)})
+		}
+		return ds
+	}
+	if err := db.InTx(ctx, func(tx store.Handler) error {
+		return RecordSent(ctx, tx, []ShardSends{
+			{Kind: KindPromotion, CampaignID: 1, ShardNo: 0, Deliveries: sent(1, 2, 3)},
+			{Kind: KindPromotion, CampaignID: 1, ShardNo: 1, Deliveries: sent(150, 151), PriorFailed: 1},
+			{Kind: KindPromotion, CampaignID: 2, ShardNo: 1, Deliveries: sent(101)},
+		}, now)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	type shardRow struct {
+		Campaign uint64 `db:"campaign_id"`
+		No       int    `db:"shard_no"`
+		Sent     int    `db:"sent"`
+		Failed   int    `db:"failed"`
+		Cursor   uint64 `db:"cursor_id"`
+	}
+	var got []shardRow
+	if err := db.SelectContext(ctx, &got, `SELECT campaign_id, shard_no, sent, failed, cursor_id FROM campaign_shard
+		ORDER BY campaign_id, shard_no`); err != nil {
+		t.Fatal(err)
+	}
+	want := []shardRow{{1, 0, 3, 0, 0}, {1, 1, 2, 0, 0}, {2, 0, 0, 0, 0}, {2, 1, 1, 0, 0}}
+	if !slices.Equal(got, want) {
+		t.Errorf("shards = %+v, want %+v", got, want)
+	}
+	for _, id := range []uint64{1, 2} {
+		checkFailuresInStep(t, db, id)
+	}
+	rows := readDeliveries(t, db, 1)
+	if r := rows["150/sms"]; r.Status != "sent" || r.Attempts != 2 || r.Provider != "p150" {
+		t.Errorf("150/sms = %+v, want sent after 2 attempts by p150", r)
+	}
+	if len(rows) != 5 {
+		t.Errorf("campaign 1 has %d records, want 5", len(rows))
 	}
 }
