@@ -2,6 +2,7 @@ package push_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -234,4 +235,37 @@ func TestDatabaseOutageKeepsThePagesOutcomes(t *testing.T) {
 	if st := e.campaign(c.ID).Status; st != campaign.StatusCompleted {
 		t.Errorf("campaign %s, want completed", st)
 	}
+}
+
+// TestSecondCopyOfATaskWaits: the broker may deliver a shard task again
+// while its first copy is still being handled by the same worker (after a
+// rebalance). The lease, being the worker's own, would let the copy claim
+// the shard; the worker refuses it (ErrShardHeld, so it comes back later)
+// and nobody is sent twice.
+func TestSecondCopyOfATaskWaits(t *testing.T) {
+	t.Parallel()
+	const members = 200
+	e := newEnv(t, members, providersim.Config{})
+	_, tasks := e.launch(audience.Segment{}, members, "Flash sale: {discount} off", provider.ChannelSMS)
+	gs := newGatedSender(50, 0)
+	w := e.worker(push.Config{Owner: "pushd-a", PageSize: members,
+		Providers: map[provider.Channel]push.Sender{provider.ChannelSMS: gs}})
+	first := make(chan error, 1)
+	go func() { first <- w.HandleTask(context.Background(), tasks[0]) }()
+	waitFor(t, 30*time.Second, "the first copy's calls on the wire", func() bool { return gs.held() == 4 })
+	if err := w.HandleTask(context.Background(), tasks[0]); !errors.Is(err, push.ErrShardHeld) {
+		t.Fatalf("second copy while the first runs: %v, want ErrShardHeld", err)
+	}
+	gs.release()
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if err := w.HandleTask(context.Background(), tasks[0]); err != nil {
+		t.Fatalf("a copy after the first finished: %v", err)
+	}
+	sends, dups := gs.counts()
+	if dups != 0 {
+		t.Errorf("%d members sent twice", dups)
+	}
+	expectExactlyOnce(t, "sms", sends, e.smsAudience())
 }

@@ -55,6 +55,11 @@ type Worker struct {
 	draining atomic.Bool
 	mu       sync.Mutex
 	active   int
+	// running are the shards this worker is running now: a second copy of
+	// a task (the broker may deliver one again while its handler runs, e.g.
+	// after a rebalance) must not run the shard beside the first — the
+	// lease, being ours, would let it.
+	running map[shardKey]bool
 	// onWire counts the recipients of provider calls in flight.
 	onWire atomic.Int64
 }
@@ -151,16 +156,26 @@ func (w *Worker) Handle(ctx context.Context, d *mq.Delivery) error {
 func (w *Worker) HandleTask(ctx context.Context, t campaign.ShardTask) error {
 	// Draining is checked and the task counted under one lock, so a task
 	// cannot slip in after Stop saw none in progress.
+	key := shardKey{t.Kind, t.CampaignID, t.ShardNo}
 	w.mu.Lock()
 	if w.draining.Load() {
 		w.mu.Unlock()
 		return ErrDraining
 	}
+	if w.running[key] {
+		w.mu.Unlock()
+		return fmt.Errorf("%w: task %s is being run by this worker already", ErrShardHeld, t.Key())
+	}
+	if w.running == nil {
+		w.running = make(map[shardKey]bool)
+	}
+	w.running[key] = true
 	w.active++
 	w.mu.Unlock()
 	defer func() {
 		w.mu.Lock()
 		w.active--
+		delete(w.running, key)
 		w.mu.Unlock()
 	}()
 
@@ -232,6 +247,13 @@ func (w *Worker) HandleTask(ctx context.Context, t campaign.ShardTask) error {
 		log = log.With(slog.String("run_mode", string(mode)))
 	}
 	return w.runShard(ctx, log, c, s, mode)
+}
+
+// shardKey names a shard.
+type shardKey struct {
+	kind     campaign.CampaignKind
+	campaign uint64
+	no       int
 }
 
 // end is how a shard run ended without error.
