@@ -15,6 +15,7 @@ import (
 
 	"mkt/pkg/membership"
 	"mkt/pkg/strictjson"
+	"mkt/pkg/textlimit"
 )
 
 // ErrInvalid is wrapped by every error about a Segment that cannot be used.
@@ -108,7 +109,7 @@ func Parse(b []byte) (Segment, error) {
 		return s, nil
 	}
 	if err := strictjson.Decode(b, &s, strictjson.Options{}); err != nil {
-		return Segment{}, fmt.Errorf("%w: decode %q: %v", ErrInvalid, truncate(string(b), 120), err)
+		return Segment{}, fmt.Errorf("%w: decode %q: %v", ErrInvalid, textlimit.RunesMarked(string(b), 120), err)
 	}
 	if err := s.Validate(); err != nil {
 		return Segment{}, err
@@ -222,11 +223,4 @@ func TagMask(names []string) uint64 {
 		}
 	}
 	return m
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

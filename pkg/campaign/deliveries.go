@@ -8,6 +8,7 @@ import (
 
 	"mkt/pkg/provider"
 	"mkt/pkg/store"
+	"mkt/pkg/textlimit"
 )
 
 // Delivery is one delivery outcome to record: a member on a channel, sent
@@ -99,7 +100,7 @@ func upsertDeliveries(ctx context.Context, h store.Handler, n int, at func(i int
 				status, sentAt = DeliverySent, now
 			}
 			args = append(args, kind, campaignID, shardNo, d.MemberID, string(d.Channel), status,
-				truncateBytes(d.Reason, 255), truncateBytes(d.ProviderID, 128), sentAt)
+				textlimit.Bytes(d.Reason, 255), textlimit.Bytes(d.ProviderID, 128), sentAt)
 		}
 		// Assignments run left to right: status, read by the others, last.
 		b.WriteString(` ON DUPLICATE KEY UPDATE
@@ -141,18 +142,6 @@ func FailedMembers(ctx context.Context, h store.Handler, kind CampaignKind, camp
 		return nil, fmt.Errorf("campaign %d: failed members after %d: %w", campaignID, after, store.MapError(err))
 	}
 	return ids, nil
-}
-
-// truncateBytes cuts s to at most n bytes without splitting a UTF-8
-// sequence (a column limit, so no marker is added).
-func truncateBytes(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n]
 }
 
 // ShardSends are deliveries of one shard that went out (every one OK), for

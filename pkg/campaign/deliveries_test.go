@@ -166,19 +166,6 @@ func TestRecordDeliveriesConcurrentWritersStayInStep(t *testing.T) {
 	}
 }
 
-func TestTruncateBytesKeepsUTF8(t *testing.T) {
-	t.Parallel()
-	for _, c := range []struct {
-		in   string
-		n    int
-		want string
-	}{{"abc", 5, "abc"}, {"abcdef", 3, "abc"}, {"aé", 2, "a"}, {"€€", 4, "€"}} {
-		if got := truncateBytes(c.in, c.n); got != c.want {
-			t.Errorf("truncateBytes(%q, %d) = %q, want %q", c.in, c.n, got, c.want)
-		}
-	}
-}
-
 // TestRecordSentJournalsSeveralShards: the journal's group commit records
 // the sends of several shards of two campaigns in one call, adds each to
 // its own shard's counters (failed - PriorFailed), clears push_failure

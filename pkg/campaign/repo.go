@@ -130,15 +130,6 @@ func CompleteIfDone(ctx context.Context, h store.Handler, id uint64) (bool, erro
 	return KindPromotion.CompleteIfDone(ctx, h, id)
 }
 
-func truncateReason(s string) string { return truncate(s, 255) }
-
-// LockStatus reads a campaign's status with a row lock (SELECT … FOR
-// UPDATE); use it inside a transaction to serialise with status changes
-// (KindPromotion.LockStatus).
-func LockStatus(ctx context.Context, tx store.Handler, id uint64) (Status, error) {
-	return KindPromotion.LockStatus(ctx, tx, id)
-}
-
 // Stale lists, oldest first, campaigns stuck before running for longer than
 // age: created with their start time passed (or none) and created more than
 // age ago (their event was dead-lettered), or planning with no update for

@@ -10,6 +10,7 @@ import (
 
 	"mkt/pkg/audience"
 	"mkt/pkg/store"
+	"mkt/pkg/textlimit"
 )
 
 // Runs. The push pipeline drives campaigns of three kinds through one status
@@ -194,7 +195,7 @@ func (k CampaignKind) Transition(ctx context.Context, h store.Handler, id uint64
 	args := []any{to}
 	if t.reason != "" {
 		set += `, ` + t.reason + ` = ?`
-		args = append(args, truncateReason(reason))
+		args = append(args, textlimit.BytesMarked(reason, 255))
 	}
 	if t.finished != "" {
 		set += `, ` + t.finished + ` = IF(? IN ('cancelled','completed','failed'), CURRENT_TIMESTAMP(3), NULL)`

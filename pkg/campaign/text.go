@@ -80,19 +80,6 @@ func isPlaceholderName(s string) bool {
 	return true
 }
 
-// Ellipsis cuts s to at most n characters, never inside one; a cut string
-// ends in "…" (counted in n).
-func Ellipsis(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	if n <= 0 {
-		return ""
-	}
-	r := []rune(s)
-	return string(r[:n-1]) + "…"
-}
-
 // Printable returns s safe to print on a terminal: control characters
 // (escape sequences among them), line and paragraph separators and bytes
 // that are not UTF-8 are written as Go escapes (\x1b, \u2028), the rest

@@ -14,6 +14,7 @@ import (
 	"mkt/pkg/config"
 	"mkt/pkg/mq"
 	"mkt/pkg/store"
+	"mkt/pkg/textlimit"
 )
 
 const campaignLong = `campaign manages promotion campaigns pushed to members over SMS, e-mail,
@@ -207,7 +208,7 @@ func startText(t *time.Time) string {
 	return t.UTC().Format(time.DateTime)
 }
 
-func ellipsis(s string, n int) string { return campaign.Ellipsis(s, n) }
+func ellipsis(s string, n int) string { return textlimit.RunesMarked(s, n) }
 
 // --- show
 

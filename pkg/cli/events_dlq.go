@@ -9,11 +9,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"mkt/pkg/campaign"
 	"mkt/pkg/couponsd"
 	"mkt/pkg/deadletter"
 	"mkt/pkg/mq"
 	"mkt/pkg/store"
+	"mkt/pkg/textlimit"
 )
 
 // Bounds of `events dlq list --limit`.
@@ -161,8 +161,8 @@ func runEventsDLQList(ctx context.Context, app *App, o dlqListOptions) error {
 		if reason == "" {
 			reason = "unknown"
 		}
-		rows = append(rows, []string{v.MsgID, v.Topic, dlqKeys(v.Keys), campaign.Ellipsis(reason, 60), strconv.Itoa(v.ReconsumeTimes),
-			fmtTime(v.BornAt), fmtTime(v.StoredAt), replayed, campaign.Ellipsis(v.BodyPreview, 60)})
+		rows = append(rows, []string{v.MsgID, v.Topic, dlqKeys(v.Keys), textlimit.RunesMarked(reason, 60), strconv.Itoa(v.ReconsumeTimes),
+			fmtTime(v.BornAt), fmtTime(v.StoredAt), replayed, textlimit.RunesMarked(v.BodyPreview, 60)})
 	}
 	return table(app.Out, rows)
 }

@@ -24,6 +24,7 @@ import (
 
 	"mkt/pkg/campaign"
 	"mkt/pkg/store"
+	"mkt/pkg/textlimit"
 )
 
 // ErrUnknownGroup is returned for a group whose dead letters are not drained.
@@ -53,7 +54,7 @@ var msgIDPattern = regexp.MustCompile(`^[0-9A-Fa-f]{32}$`)
 // broker writes it.
 func ParseMsgID(s string) (string, error) {
 	if !msgIDPattern.MatchString(s) {
-		return "", fmt.Errorf("%w: %q", ErrBadMsgID, campaign.Printable(campaign.Ellipsis(s, 40)))
+		return "", fmt.Errorf("%w: %q", ErrBadMsgID, campaign.Printable(textlimit.RunesMarked(s, 40)))
 	}
 	return strings.ToUpper(s), nil
 }
@@ -99,13 +100,13 @@ func (l *Letter) KeyList() []string { return strings.Fields(l.Keys) }
 // BodyPreview is the body safe to print: control characters and bytes that
 // are not UTF-8 escaped, at most n runes.
 func BodyPreview(body []byte, n int) string {
-	return campaign.Ellipsis(campaign.Printable(string(body)), n)
+	return textlimit.RunesMarked(campaign.Printable(string(body)), n)
 }
 
 // cleanReason makes a reason storable: valid UTF-8 without control
 // characters, bounded.
 func cleanReason(s string) string {
-	return campaign.Ellipsis(campaign.Printable(s), maxReasonRunes)
+	return textlimit.RunesMarked(campaign.Printable(s), maxReasonRunes)
 }
 
 // Record stores a drained dead letter once: a dead letter delivered to the
@@ -132,7 +133,7 @@ func Record(ctx context.Context, db store.Handler, l Letter, now time.Time) (boo
 			born_at = IF(drained_at IS NULL, VALUES(born_at), born_at),
 			stored_at = IF(drained_at IS NULL, VALUES(stored_at), stored_at),
 			drained_at = IF(drained_at IS NULL, VALUES(drained_at), drained_at)`,
-		l.Group, l.MsgID, l.Topic, campaign.Ellipsis(l.Tag, maxTagLen), truncateKeys(l.Keys), props, l.Body,
+		l.Group, l.MsgID, l.Topic, textlimit.RunesMarked(l.Tag, maxTagLen), truncateKeys(l.Keys), props, l.Body,
 		cleanReason(l.Reason), l.ReconsumeTimes, l.BornAt, l.StoredAt, now.UTC())
 	if err != nil {
 		return false, fmt.Errorf("deadletter: store %s of group %s: %w", l.MsgID, l.Group, store.MapError(err))

@@ -29,6 +29,7 @@ import (
 	"mkt/pkg/audience"
 	"mkt/pkg/campaign"
 	"mkt/pkg/provider"
+	"mkt/pkg/textlimit"
 )
 
 // ErrInvalid is wrapped by every validation error of imported rows and
@@ -288,7 +289,7 @@ func (r *Row) Render(ch provider.Channel, memberID uint64) string {
 		return m
 	})
 	if ch == provider.ChannelSMS {
-		return campaign.Ellipsis(out, SMSMaxRunes)
+		return textlimit.RunesMarked(out, SMSMaxRunes)
 	}
 	return out
 }

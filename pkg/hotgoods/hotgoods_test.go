@@ -7,9 +7,9 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"mkt/pkg/campaign"
 	"mkt/pkg/membership"
 	"mkt/pkg/provider"
+	"mkt/pkg/textlimit"
 )
 
 const goodLine = `{"segment":"digital-fans","filter":{"tags_all":["digital"],"levels":[3,4]},"goods_kind":"best_selling","priority":10,` +
@@ -161,8 +161,8 @@ func TestRenderCutsSMSAtACharacter(t *testing.T) {
 	if got := short.Render(provider.ChannelSMS, 42); got != "Mug 12.50 for s on 2026-12-02, member 42" {
 		t.Errorf("short = %q", got)
 	}
-	if campaign.Ellipsis("abc", 3) != "abc" || campaign.Ellipsis("abcd", 3) != "ab…" || campaign.Ellipsis("数码数码", 2) != "数…" {
-		t.Error("Ellipsis")
+	if textlimit.RunesMarked("abc", 3) != "abc" || textlimit.RunesMarked("abcd", 3) != "ab…" || textlimit.RunesMarked("数码数码", 2) != "数…" {
+		t.Error("RunesMarked")
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"mkt/pkg/campaign"
 	"mkt/pkg/provider"
 	"mkt/pkg/store"
+	"mkt/pkg/textlimit"
 )
 
 // Defaults and limits.
@@ -105,7 +106,7 @@ func (p *Provider) SendCampaign(ctx context.Context, kind campaign.CampaignKind,
 		}
 		return out
 	}
-	title := truncate(msg.Title, maxTitle)
+	title := textlimit.Runes(msg.Title, maxTitle)
 	for lo := 0; lo < len(to); lo += p.cfg.MaxBatch {
 		chunk := to[lo:min(lo+p.cfg.MaxBatch, len(to))]
 		err := p.insertRetrying(ctx, kind, msg.CampaignID, title, msg.Body, chunk)
@@ -219,16 +220,4 @@ func MarkRead(ctx context.Context, h store.Handler, memberID, messageID uint64) 
 	}
 	n, _ := res.RowsAffected()
 	return n == 1, nil
-}
-
-// truncate cuts s to at most n runes.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n])
 }

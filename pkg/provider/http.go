@@ -16,9 +16,10 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"golang.org/x/time/rate"
+
+	"mkt/pkg/textlimit"
 )
 
 // RateUnit says what a provider's rate limit counts.
@@ -431,7 +432,7 @@ func (p *HTTPProvider) sendBatch(ctx context.Context, msg Message, to []Recipien
 
 // recipientFailure maps a per-recipient "ok":false to an error.
 func (p *HTTPProvider) recipientFailure(reason string, retryable bool) (error, bool) {
-	reason = truncate(p.redact(reason), 200)
+	reason = textlimit.BytesMarked(p.redact(reason), 200)
 	if reason == "" {
 		reason = "no reason given"
 	}
@@ -564,22 +565,11 @@ func (p *HTTPProvider) statusError(resp *http.Response, body []byte) *StatusErro
 		reason = string(body)
 	}
 	// Redact before truncating, so that no part of the token can survive.
-	reason = truncate(strings.TrimSpace(p.redact(reason)), 200)
+	reason = textlimit.BytesMarked(strings.TrimSpace(p.redact(reason)), 200)
 	if reason == "" {
 		reason = http.StatusText(resp.StatusCode)
 	}
 	return &StatusError{StatusCode: resp.StatusCode, Reason: reason}
-}
-
-// truncate shortens s to at most n bytes without splitting a UTF-8 sequence.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n] + "…"
 }
 
 // redact removes the bearer token from s, and the query strings and user

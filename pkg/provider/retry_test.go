@@ -72,13 +72,3 @@ func TestRetryableStatus(t *testing.T) {
 		}
 	}
 }
-
-func TestTruncate(t *testing.T) {
-	t.Parallel()
-	if got := truncate("héllo", 2); got != "h…" {
-		t.Errorf("truncate split a rune: %q", got)
-	}
-	if got := truncate("abc", 5); got != "abc" {
-		t.Errorf("truncate short: %q", got)
-	}
-}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"mkt/pkg/campaign"
 	"mkt/pkg/store"
@@ -135,16 +134,4 @@ func Decide(c *Cron, due, now time.Time, maxLateness time.Duration) Decision {
 	d.Late = now.Sub(d.FireAt)
 	d.Fire = d.Late <= maxLateness
 	return d
-}
-
-// truncate shortens s to at most n bytes on a rune boundary.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	cut := n - 3
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "..."
 }

@@ -18,6 +18,7 @@ import (
 	"mkt/pkg/campaign"
 	"mkt/pkg/hotgoods"
 	"mkt/pkg/store"
+	"mkt/pkg/textlimit"
 )
 
 // Runner defaults.
@@ -434,7 +435,7 @@ func (r *Runner) fire(ctx context.Context, s *Schedule, f *Firing, mayCreate boo
 		}
 		res, err := r.db.ExecContext(ctx, `UPDATE schedule_firing SET status = ?, campaign_kind = ?, campaign_id = ?,
 			reason = ?, lease_until = NULL, finished_at = ? WHERE id = ? AND owner = ? AND status = 'firing'`,
-			to, k, cid, truncate(reason, 1000), now, f.ID, r.owner)
+			to, k, cid, textlimit.BytesMarked(reason, 1000), now, f.ID, r.owner)
 		if err != nil {
 			// The lease runs out and another runner settles it (the
 			// campaign, if created, is found by its request id).
@@ -484,7 +485,7 @@ func (r *Runner) fire(ctx context.Context, s *Schedule, f *Firing, mayCreate boo
 		p.Retrying++
 		log.Warn("schedule: firing failed, will retry", slog.String("error", err.Error()), slog.Duration("retry_in", r.cfg.RetryDelay))
 		if _, uerr := r.db.ExecContext(ctx, `UPDATE schedule_firing SET lease_until = ?, reason = ?
-			WHERE id = ? AND owner = ? AND status = 'firing'`, now.Add(r.cfg.RetryDelay), truncate(err.Error(), 1000), f.ID, r.owner); uerr != nil {
+			WHERE id = ? AND owner = ? AND status = 'firing'`, now.Add(r.cfg.RetryDelay), textlimit.BytesMarked(err.Error(), 1000), f.ID, r.owner); uerr != nil {
 			log.Error("schedule: record failed attempt", slog.String("error", store.MapError(uerr).Error()))
 		}
 	}
