@@ -24,6 +24,7 @@ import (
 	"mkt/pkg/mq"
 	"mkt/pkg/provider"
 	"mkt/pkg/providersim"
+	"mkt/pkg/push"
 	"mkt/pkg/pushtest"
 	"mkt/pkg/store"
 )
@@ -115,7 +116,7 @@ func newBenchPushCmd(app *App, runF func(*benchPushOptions) error) *cobra.Comman
 	f.IntVar(&o.Pushd, "pushd", 2, "pushd processes sharing the work")
 	f.StringVar(&o.PushdBin, "pushd-bin", "", "pushd executable (default: next to mktctl, then $PATH)")
 	f.IntVar(&o.ShardSize, "shard-size", 1000, "members per shard")
-	f.IntVar(&o.MaxInFlight, "max-in-flight", 3000, "provider calls in flight per pushd (pushd --max-in-flight)")
+	f.IntVar(&o.MaxInFlight, "max-in-flight", push.DefaultMaxInFlight, "provider calls in flight per pushd (pushd --max-in-flight)")
 	f.IntVar(&o.ShardConcurrency, "shard-concurrency", 32, "shards worked on at once per pushd (pushd --shard-concurrency)")
 	f.IntVar(&o.PageSize, "page-size", 0, "members read, sent and checkpointed at once (pushd --page-size; 0 = pushd's default)")
 	f.StringVar(&o.Channel, "channel", string(provider.ChannelSMS), "channel pushed: sms, email or app")

@@ -21,7 +21,7 @@ import (
 const (
 	DefaultLease                   = 30 * time.Second
 	DefaultPageSize                = 500
-	DefaultMaxInFlight             = 2000
+	DefaultMaxInFlight             = 3000
 	DefaultFailureThreshold        = 0.5
 	DefaultMinAttemptsForAutoPause = 1000
 	DefaultStatusRefresh           = time.Second
@@ -99,7 +99,7 @@ type Config struct {
 	// PageSize is members read, sent and checkpointed at once (default 500).
 	PageSize int
 	// MaxInFlight bounds concurrent provider calls of this worker, across
-	// all its shards (default 2000).
+	// all its shards (default 3000, DefaultMaxInFlight).
 	MaxInFlight int
 	// RampUp is the slow start of provider calls: after the worker has been
 	// idle for 10 s (or at its first call) it allows MaxInFlight/20 calls in
