@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"mkt/pkg/campaign"
+	"mkt/pkg/daemon"
 	"mkt/pkg/provider"
 	"mkt/pkg/store"
 	"mkt/pkg/textlimit"
@@ -45,7 +46,7 @@ type Config struct {
 	// MaxBatch is the most recipients per statement (default DefaultMaxBatch).
 	MaxBatch int
 	// RetryFor is how long a statement that fails is retried (backing off
-	// from 100 ms to 5 s, while the context lives) before its recipients
+	// from 100 ms to 5 s, retryBackoff, while the context lives) before its recipients
 	// fail: the inbox is written to the database, so a database outage
 	// would otherwise record the inbox failed for every page in flight.
 	// Retrying is safe: the insert is idempotent. Zero: one attempt.
@@ -128,9 +129,9 @@ func (p *Provider) SendCampaign(ctx context.Context, kind campaign.CampaignKind,
 // insertRetrying inserts, retrying a failure for RetryFor while ctx lives.
 func (p *Provider) insertRetrying(ctx context.Context, kind campaign.CampaignKind, campaignID uint64, title, body string, to []provider.Recipient) error {
 	give := time.Now().Add(p.cfg.RetryFor)
-	wait := 100 * time.Millisecond
-	for {
+	for attempt := 1; ; attempt++ {
 		err := insert(ctx, p.cfg.DB, kind, campaignID, title, body, to)
+		wait := retryBackoff.Delay(attempt)
 		if err == nil || ctx.Err() != nil || time.Now().Add(wait).After(give) {
 			return err
 		}
@@ -139,9 +140,11 @@ func (p *Provider) insertRetrying(ctx context.Context, kind campaign.CampaignKin
 			return err
 		case <-time.After(wait):
 		}
-		wait = min(2*wait, 5*time.Second)
 	}
 }
+
+// retryBackoff paces insertRetrying: from 100 ms to 5 s.
+var retryBackoff = daemon.Backoff{Initial: 100 * time.Millisecond, Max: 5 * time.Second}
 
 func insert(ctx context.Context, h store.Handler, kind campaign.CampaignKind, campaignID uint64, title, body string, to []provider.Recipient) error {
 	var b strings.Builder

@@ -104,7 +104,7 @@ func (jr *journal) start() {
 		defer close(jr.done)
 		t := time.NewTicker(jr.interval)
 		defer t.Stop()
-		wait := jr.interval
+		fails := 0
 		for {
 			select {
 			case <-jr.stop:
@@ -118,11 +118,11 @@ func (jr *journal) start() {
 				// The database is away: the pages keep their sends and
 				// commit them themselves; try again less often meanwhile.
 				jr.log.Warn("push: journal flush failed; pages keep their sends", slog.String("error", err.Error()))
-				wait = min(2*wait, 5*time.Second)
-				t.Reset(wait)
-			} else if wait != jr.interval {
-				wait = jr.interval
-				t.Reset(wait)
+				fails++
+				t.Reset(max(jr.interval, dbRetry.Delay(fails)))
+			} else if fails > 0 {
+				fails = 0
+				t.Reset(jr.interval)
 			}
 		}
 	}()

@@ -12,6 +12,7 @@ import (
 
 	"mkt/pkg/campaign"
 	"mkt/pkg/coupon"
+	"mkt/pkg/daemon"
 	"mkt/pkg/provider"
 	"mkt/pkg/store"
 )
@@ -585,11 +586,10 @@ func (j *job) keepUnchecked(recs []campaign.Delivery) {
 }
 
 // retryDB runs op until it succeeds, fails with the lease lost, ctx ends
-// or OutcomeHold has passed, backing off from 100 ms to 5 s and logging
-// the first failure and then every tenth.
+// or OutcomeHold has passed, backing off (dbRetry) and logging the first
+// failure and then every tenth.
 func (j *job) retryDB(ctx context.Context, what string, op func() error) error {
 	give := j.w.cfg.Clock.Now().Add(j.w.cfg.OutcomeHold)
-	wait := 100 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		err := op()
 		switch {
@@ -608,11 +608,14 @@ func (j *job) retryDB(ctx context.Context, what string, op func() error) error {
 		select {
 		case <-ctx.Done():
 			return errors.Join(err, ctx.Err())
-		case <-time.After(wait):
+		case <-time.After(dbRetry.Delay(attempt)):
 		}
-		wait = min(2*wait, 5*time.Second)
 	}
 }
+
+// dbRetry is the backoff of writes retried through a database outage (page
+// commits, the journal's flushes): from 100 ms to 5 s.
+var dbRetry = daemon.Backoff{Initial: 100 * time.Millisecond, Max: 5 * time.Second}
 
 // progress adds a page's counts to the campaign's live counters, in one
 // round trip.

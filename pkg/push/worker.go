@@ -76,11 +76,12 @@ func NewWorker(cfg Config) (*Worker, error) {
 		return nil, err
 	}
 	w := &Worker{
-		cfg:    cfg,
-		log:    cfg.Logger.With(slog.String("component", "push-worker"), slog.String("owner", cfg.Owner)),
-		sem:    newGate(cfg.MaxInFlight, cfg.RampUp, rampIdle, cfg.Clock.Now),
-		status: newStatusCache(cfg.DB, cfg.StatusRefresh, cfg.Clock),
-		window: newFailureWindow(cfg.MinAttemptsForAutoPause, cfg.FailureThreshold),
+		cfg:     cfg,
+		log:     cfg.Logger.With(slog.String("component", "push-worker"), slog.String("owner", cfg.Owner)),
+		sem:     newGate(cfg.MaxInFlight, cfg.RampUp, rampIdle, cfg.Clock.Now),
+		status:  newStatusCache(cfg.DB, cfg.StatusRefresh, cfg.Clock),
+		window:  newFailureWindow(cfg.MinAttemptsForAutoPause, cfg.FailureThreshold),
+		running: make(map[shardKey]bool),
 	}
 	if cfg.JournalInterval > 0 {
 		w.journal = newJournal(cfg.DB, cfg.JournalInterval, w.log, cfg.Clock.Now)
@@ -165,9 +166,6 @@ func (w *Worker) HandleTask(ctx context.Context, t campaign.ShardTask) error {
 	if w.running[key] {
 		w.mu.Unlock()
 		return fmt.Errorf("%w: task %s is being run by this worker already", ErrShardHeld, t.Key())
-	}
-	if w.running == nil {
-		w.running = make(map[shardKey]bool)
 	}
 	w.running[key] = true
 	w.active++
