@@ -3,7 +3,7 @@
 // machine, its shards in campaign_shard (the durable truth of progress), and
 // the messages that carry it through RocketMQ (the created event and shard
 // tasks). The push pipeline's machinery here — the status machine
-// (CampaignKind's methods, Run), atomic create (Creator.Announce), shards,
+// (Kind's methods, Run), atomic create (Creator.Announce), shards,
 // leases and Control — also drives the push runs of push-mode coupons
 // (KindCoupon, their push_status in sales_promotion_coupon).
 package campaign
@@ -31,20 +31,22 @@ var ErrNotFound = errors.New("campaign: not found")
 // campaign's current status.
 var ErrConflict = errors.New("campaign: status conflict")
 
-// Kind is a promotion kind from the seed.
-type Kind string
+// Offer is what a promotion gives, one of the seed's four promotion kinds
+// (stored in sales_promotion.kind). It is not the campaign Kind, which says
+// which table a campaign lives in.
+type Offer string
 
-// Promotion kinds.
+// Offers of a promotion.
 const (
-	KindFullReduction Kind = "full_reduction" // spend ThresholdCents, get DiscountCents off
-	KindFlatDiscount  Kind = "flat_discount"  // DiscountCents off
-	KindGift          Kind = "gift"           // a gift (GiftText)
-	KindPercentageOff Kind = "percentage_off" // PercentOff % off
+	OfferFullReduction Offer = "full_reduction" // spend ThresholdCents, get DiscountCents off
+	OfferFlatDiscount  Offer = "flat_discount"  // DiscountCents off
+	OfferGift          Offer = "gift"           // a gift (GiftText)
+	OfferPercentageOff Offer = "percentage_off" // PercentOff % off
 )
 
-// Kinds lists the promotion kinds.
-func Kinds() []Kind {
-	return []Kind{KindFullReduction, KindFlatDiscount, KindGift, KindPercentageOff}
+// Offers lists the offers a promotion may make.
+func Offers() []Offer {
+	return []Offer{OfferFullReduction, OfferFlatDiscount, OfferGift, OfferPercentageOff}
 }
 
 // Status is where a campaign is in its life.
@@ -82,7 +84,7 @@ const (
 // Spec is what an operator asks for when creating a campaign.
 type Spec struct {
 	Name           string             `json:"name"`
-	Kind           Kind               `json:"kind"`
+	Offer          Offer              `json:"kind"`
 	ThresholdCents int64              `json:"threshold_cents,omitempty"`
 	DiscountCents  int64              `json:"discount_cents,omitempty"`
 	PercentOff     int                `json:"percent_off,omitempty"`
@@ -99,17 +101,17 @@ type Spec struct {
 var placeholder = regexp.MustCompile(`\{([a-z_]*)\}`)
 
 // Placeholders are the names a template may use, e.g. "{discount} off";
-// Kind.Placeholders says which apply to a kind.
+// Offer.Placeholders says which apply to an offer.
 var Placeholders = []string{"name", "threshold", "discount", "percent", "gift", "member_id"}
 
-// Placeholders returns the placeholders a template of the kind may use:
-// {name} and {member_id}, and the kind's own amounts.
-func (k Kind) Placeholders() []string {
-	own := map[Kind][]string{
-		KindFullReduction: {"threshold", "discount"},
-		KindFlatDiscount:  {"discount"},
-		KindPercentageOff: {"percent"},
-		KindGift:          {"gift"},
+// Placeholders returns the placeholders a template of the offer may use:
+// {name} and {member_id}, and the offer's own amounts.
+func (k Offer) Placeholders() []string {
+	own := map[Offer][]string{
+		OfferFullReduction: {"threshold", "discount"},
+		OfferFlatDiscount:  {"discount"},
+		OfferPercentageOff: {"percent"},
+		OfferGift:          {"gift"},
 	}[k]
 	return append([]string{"name"}, append(own, "member_id")...)
 }
@@ -127,27 +129,27 @@ func (s Spec) Validate(now time.Time) error {
 	case utf8.RuneCountInString(name) > MaxNameLen:
 		bad("name is longer than %d characters", MaxNameLen)
 	}
-	switch s.Kind {
-	case KindFullReduction:
+	switch s.Offer {
+	case OfferFullReduction:
 		if s.ThresholdCents <= 0 || s.DiscountCents <= 0 {
 			bad("full_reduction needs a positive threshold and discount")
 		} else if s.DiscountCents >= s.ThresholdCents {
 			bad("full_reduction discount %s must be below its threshold %s", Money(s.DiscountCents), Money(s.ThresholdCents))
 		}
-	case KindFlatDiscount:
+	case OfferFlatDiscount:
 		if s.DiscountCents <= 0 {
 			bad("flat_discount needs a positive discount")
 		}
-	case KindGift:
+	case OfferGift:
 		if strings.TrimSpace(s.GiftText) == "" {
 			bad("gift needs the gift's description")
 		}
-	case KindPercentageOff:
+	case OfferPercentageOff:
 		if s.PercentOff < 1 || s.PercentOff > 99 {
 			bad("percentage_off needs a percent within 1..99 (got %d)", s.PercentOff)
 		}
 	default:
-		bad("kind %q: want one of full_reduction, flat_discount, gift, percentage_off", s.Kind)
+		bad("kind %q: want one of full_reduction, flat_discount, gift, percentage_off", s.Offer)
 	}
 	if s.ThresholdCents < 0 || s.DiscountCents < 0 {
 		bad("amounts must not be negative")
@@ -164,7 +166,7 @@ func (s Spec) Validate(now time.Time) error {
 	case utf8.RuneCountInString(tmpl) > MaxTemplateLen:
 		bad("message template is longer than %d characters", MaxTemplateLen)
 	default:
-		for _, p := range TemplateProblems(tmpl, s.Kind.Placeholders()) {
+		for _, p := range TemplateProblems(tmpl, s.Offer.Placeholders()) {
 			bad("message template: %s", p)
 		}
 	}
@@ -231,7 +233,7 @@ type Campaign struct {
 	ID             uint64     `db:"id" json:"id"`
 	RequestID      *string    `db:"request_id" json:"request_id,omitempty"`
 	Name           string     `db:"name" json:"name"`
-	Kind           Kind       `db:"kind" json:"kind"`
+	Offer          Offer      `db:"kind" json:"kind"`
 	ThresholdCents int64      `db:"threshold_cents" json:"threshold_cents"`
 	DiscountCents  int64      `db:"discount_cents" json:"discount_cents"`
 	PercentOff     int        `db:"percent_off" json:"percent_off"`

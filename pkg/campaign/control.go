@@ -99,7 +99,7 @@ type Control struct {
 	DB *store.DB
 	// Kind is the kind of campaign controlled: KindPromotion (default) or
 	// KindCoupon.
-	Kind CampaignKind
+	Kind Kind
 	// Publisher sends shard tasks and created events (resume, retry-failed).
 	// Required for those two.
 	Publisher Publisher
@@ -115,7 +115,7 @@ func (c *Control) logger() *slog.Logger {
 	return cmp.Or(c.Logger, slog.Default()).With(slog.String("kind", string(c.kind())))
 }
 
-func (c *Control) kind() CampaignKind { return cmp.Or(c.Kind, KindPromotion) }
+func (c *Control) kind() Kind { return cmp.Or(c.Kind, KindPromotion) }
 
 // ControlResult reports what a control operation did.
 type ControlResult struct {

@@ -204,7 +204,7 @@ func (c *Campaign) sameRequest(s Spec, requestID string) error {
 		}
 	}
 	differs("name", strings.TrimSpace(s.Name) == c.Name)
-	differs("kind", s.Kind == c.Kind)
+	differs("kind", s.Offer == c.Offer)
 	differs("threshold", s.ThresholdCents == c.ThresholdCents)
 	differs("discount", s.DiscountCents == c.DiscountCents)
 	differs("percent", s.PercentOff == c.PercentOff)
@@ -244,7 +244,7 @@ var ErrNothingToAnnounce = errors.New("campaign: nothing to announce")
 // insert's own error when the server refused it (rolled back); and
 // ErrOutcomeUnknown when insert's outcome is unknown (the connection broke):
 // look the campaign up by request id, the check-back settles the event.
-func (cr Creator) Announce(ctx context.Context, kind CampaignKind, requestID string, insert func(ctx context.Context) error) error {
+func (cr Creator) Announce(ctx context.Context, kind Kind, requestID string, insert func(ctx context.Context) error) error {
 	if cr.Tx == nil {
 		return fmt.Errorf("campaign: announce %s: Creator needs Tx", kind)
 	}

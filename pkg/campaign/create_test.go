@@ -17,7 +17,7 @@ import (
 
 func validSpec() Spec {
 	return Spec{
-		Name: "Spring sale", Kind: KindPercentageOff, PercentOff: 15, Template: "{percent} off: {name}",
+		Name: "Spring sale", Offer: OfferPercentageOff, PercentOff: 15, Template: "{percent} off: {name}",
 		Channels: []provider.Channel{provider.ChannelSMS}, Audience: audience.Segment{Levels: []int{3}}, ShardSize: 1000,
 	}
 }

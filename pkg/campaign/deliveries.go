@@ -37,7 +37,7 @@ const deliveryChunk = 1000
 // in step with push_message over the page's member range: it holds exactly
 // the failed rows, so listing and retrying failures reads only them while
 // the fan-out writes one B-tree per delivery.
-func RecordDeliveries(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64, shardNo int, ds []Delivery, now time.Time) error {
+func RecordDeliveries(ctx context.Context, h store.Handler, kind Kind, campaignID uint64, shardNo int, ds []Delivery, now time.Time) error {
 	if len(ds) == 0 {
 		return nil
 	}
@@ -51,7 +51,7 @@ func RecordDeliveries(ctx context.Context, h store.Handler, kind CampaignKind, c
 			anyFailed = true
 		}
 	}
-	if err := upsertDeliveries(ctx, h, len(ds), func(i int) (CampaignKind, uint64, int, *Delivery) {
+	if err := upsertDeliveries(ctx, h, len(ds), func(i int) (Kind, uint64, int, *Delivery) {
 		return kind, campaignID, shardNo, &ds[i]
 	}, now); err != nil {
 		return fmt.Errorf("campaign %d shard %d: %w", campaignID, shardNo, err)
@@ -81,7 +81,7 @@ func RecordDeliveries(ctx context.Context, h store.Handler, kind CampaignKind, c
 // multi-row upserts of deliveryChunk rows: a new row per member and
 // channel, or attempts+1 and the new outcome for an existing one — a sent
 // row stays sent.
-func upsertDeliveries(ctx context.Context, h store.Handler, n int, at func(i int) (CampaignKind, uint64, int, *Delivery), now time.Time) error {
+func upsertDeliveries(ctx context.Context, h store.Handler, n int, at func(i int) (Kind, uint64, int, *Delivery), now time.Time) error {
 	for lo := 0; lo < n; lo += deliveryChunk {
 		hi := min(lo+deliveryChunk, n)
 		var b strings.Builder
@@ -119,7 +119,7 @@ func upsertDeliveries(ctx context.Context, h store.Handler, n int, at func(i int
 
 // clearDelivered deletes the push_failure rows of members lo..hi that
 // push_message now records sent (usually an empty range: nothing to read).
-func clearDelivered(ctx context.Context, h store.Handler, kind CampaignKind, campaignID, lo, hi uint64) error {
+func clearDelivered(ctx context.Context, h store.Handler, kind Kind, campaignID, lo, hi uint64) error {
 	if _, err := h.ExecContext(ctx, `DELETE FROM push_failure
 		WHERE campaign_kind = ? AND campaign_id = ? AND member_id BETWEEN ? AND ?
 		AND EXISTS (SELECT 1 FROM push_message p WHERE p.campaign_kind = push_failure.campaign_kind
@@ -133,7 +133,7 @@ func clearDelivered(ctx context.Context, h store.Handler, kind CampaignKind, cam
 
 // FailedMembers returns the next members (after after, inside [start, end))
 // with a failed delivery, in id order, at most limit.
-func FailedMembers(ctx context.Context, h store.Handler, kind CampaignKind, campaignID, start, after, end uint64, limit int) ([]uint64, error) {
+func FailedMembers(ctx context.Context, h store.Handler, kind Kind, campaignID, start, after, end uint64, limit int) ([]uint64, error) {
 	var ids []uint64
 	err := h.SelectContext(ctx, &ids, `SELECT DISTINCT member_id FROM push_failure
 		WHERE campaign_kind = ? AND campaign_id = ? AND member_id >= ? AND member_id > ? AND member_id < ?
@@ -147,7 +147,7 @@ func FailedMembers(ctx context.Context, h store.Handler, kind CampaignKind, camp
 // ShardSends are deliveries of one shard that went out (every one OK), for
 // RecordSent.
 type ShardSends struct {
-	Kind       CampaignKind
+	Kind       Kind
 	CampaignID uint64
 	ShardNo    int
 	Deliveries []Delivery
@@ -175,7 +175,7 @@ func RecordSent(ctx context.Context, h store.Handler, shards []ShardSends, now t
 	if len(rows) == 0 {
 		return nil
 	}
-	if err := upsertDeliveries(ctx, h, len(rows), func(k int) (CampaignKind, uint64, int, *Delivery) {
+	if err := upsertDeliveries(ctx, h, len(rows), func(k int) (Kind, uint64, int, *Delivery) {
 		s := &shards[rows[k].g]
 		return s.Kind, s.CampaignID, s.ShardNo, &s.Deliveries[rows[k].i]
 	}, now); err != nil {
@@ -253,7 +253,7 @@ func addCampaignShardCounts(ctx context.Context, h store.Handler, shards []Shard
 // (read under lock first, since another worker may have recorded some of
 // these members meanwhile), and its cursor does not move: whoever resumes
 // the shard redoes the page and skips what is recorded sent.
-func RecordUnchecked(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64, shardNo int, ds []Delivery, now time.Time) error {
+func RecordUnchecked(ctx context.Context, h store.Handler, kind Kind, campaignID uint64, shardNo int, ds []Delivery, now time.Time) error {
 	if len(ds) == 0 {
 		return nil
 	}
@@ -306,7 +306,7 @@ func RecordUnchecked(ctx context.Context, h store.Handler, kind CampaignKind, ca
 }
 
 // addShardCounts adds to a shard's sent and failed counters, whoever owns it.
-func addShardCounts(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64, shardNo, sent, failed int) error {
+func addShardCounts(ctx context.Context, h store.Handler, kind Kind, campaignID uint64, shardNo, sent, failed int) error {
 	if sent == 0 && failed == 0 {
 		return nil
 	}

@@ -29,22 +29,23 @@ const (
 	GroupTx = "mkt_campaign_tx"
 )
 
-// CampaignKind names the table a campaign id belongs to (the campaign_kind
-// column).
-type CampaignKind string
+// Kind says which kind of campaign an id belongs to, that is which table
+// holds it: a promotion, a push-mode coupon or a hot-goods run (the
+// campaign_kind column). A promotion's Offer is another matter.
+type Kind string
 
 // Campaign kinds.
 const (
-	KindPromotion CampaignKind = "promotion"
-	KindCoupon    CampaignKind = "coupon"
-	KindHotGoods  CampaignKind = "hot_goods"
+	KindPromotion Kind = "promotion"
+	KindCoupon    Kind = "coupon"
+	KindHotGoods  Kind = "hot_goods"
 )
 
 // CreatedEvent says a campaign was stored; its key is the request id.
 type CreatedEvent struct {
-	Kind       CampaignKind `json:"kind"`
-	RequestID  string       `json:"request_id"`
-	CampaignID uint64       `json:"campaign_id,omitempty"`
+	Kind       Kind   `json:"kind"`
+	RequestID  string `json:"request_id"`
+	CampaignID uint64 `json:"campaign_id,omitempty"`
 }
 
 // TaskMode says what a shard task does.
@@ -61,12 +62,12 @@ const (
 
 // ShardTask is the message for one shard: an id range, never a list of ids.
 type ShardTask struct {
-	Kind       CampaignKind `json:"kind"`
-	CampaignID uint64       `json:"campaign_id"`
-	ShardNo    int          `json:"shard_no"`
-	StartID    uint64       `json:"start_id"`
-	EndID      uint64       `json:"end_id"`
-	Mode       TaskMode     `json:"mode"`
+	Kind       Kind     `json:"kind"`
+	CampaignID uint64   `json:"campaign_id"`
+	ShardNo    int      `json:"shard_no"`
+	StartID    uint64   `json:"start_id"`
+	EndID      uint64   `json:"end_id"`
+	Mode       TaskMode `json:"mode"`
 }
 
 // Key is the message key: "<kind>:<campaign>:<shard>".

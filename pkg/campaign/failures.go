@@ -20,7 +20,7 @@ type Failure struct {
 
 // ListFailures pages through a campaign's failed deliveries in member id
 // order, starting after member afterID, at most limit rows (1..10000).
-func ListFailures(ctx context.Context, h store.Handler, kind CampaignKind, campaignID, afterID uint64, limit int) ([]Failure, error) {
+func ListFailures(ctx context.Context, h store.Handler, kind Kind, campaignID, afterID uint64, limit int) ([]Failure, error) {
 	limit = min(max(limit, 1), 10_000)
 	var out []Failure
 	err := h.SelectContext(ctx, &out, `SELECT member_id, channel, shard_no, reason, attempts, updated_at
@@ -41,14 +41,14 @@ type FailureReason struct {
 
 // CountFailureReasons groups a campaign's failed deliveries by channel and
 // reason, most frequent first (the top 50).
-func CountFailureReasons(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64) ([]FailureReason, error) {
+func CountFailureReasons(ctx context.Context, h store.Handler, kind Kind, campaignID uint64) ([]FailureReason, error) {
 	return failureReasons(ctx, h, kind, campaignID, 0, 50)
 }
 
 // failureReasons groups the first sample failed deliveries of a campaign
 // (every one when sample is 0) by channel and reason and returns the top
 // most frequent.
-func failureReasons(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64, sample, top int) ([]FailureReason, error) {
+func failureReasons(ctx context.Context, h store.Handler, kind Kind, campaignID uint64, sample, top int) ([]FailureReason, error) {
 	from := `push_failure WHERE campaign_kind = ? AND campaign_id = ?`
 	args := []any{kind, campaignID}
 	if sample > 0 {

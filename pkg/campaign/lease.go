@@ -40,7 +40,7 @@ type ClaimOptions struct {
 // allow it. A claim sets status running, a fresh lease and attempts+1. It
 // returns the shard as it is after the attempt and whether the claim won; a
 // lost claim's shard tells why (finished, or held: Owner and LeaseUntil).
-func ClaimShard(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64, no int, opts ClaimOptions) (*Shard, bool, error) {
+func ClaimShard(ctx context.Context, h store.Handler, kind Kind, campaignID uint64, no int, opts ClaimOptions) (*Shard, bool, error) {
 	if opts.Owner == "" || opts.Lease <= 0 {
 		return nil, false, fmt.Errorf("campaign %d: claim shard %d: owner and lease are required", campaignID, no)
 	}
@@ -69,7 +69,7 @@ func ClaimShard(ctx context.Context, h store.Handler, kind CampaignKind, campaig
 
 // RenewLease extends opts.Owner's lease on a running shard; ErrLeaseLost if
 // the shard is no longer running under that owner.
-func RenewLease(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64, no int, owner string, lease time.Duration) error {
+func RenewLease(ctx context.Context, h store.Handler, kind Kind, campaignID uint64, no int, owner string, lease time.Duration) error {
 	res, err := h.ExecContext(ctx, `UPDATE campaign_shard SET lease_until = CURRENT_TIMESTAMP(3) + INTERVAL ? MICROSECOND
 		WHERE campaign_kind = ? AND campaign_id = ? AND shard_no = ? AND owner = ? AND status = 'running'`,
 		lease.Microseconds(), kind, campaignID, no, owner)
@@ -84,7 +84,7 @@ func RenewLease(ctx context.Context, h store.Handler, kind CampaignKind, campaig
 
 // confirmOwner tells "nothing changed" (MySQL reports 0 affected rows when
 // an UPDATE writes the values already there) from a lost lease.
-func confirmOwner(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64, no int, owner string, lock bool) error {
+func confirmOwner(ctx context.Context, h store.Handler, kind Kind, campaignID uint64, no int, owner string, lock bool) error {
 	var cur struct {
 		Status ShardStatus `db:"status"`
 		Owner  string      `db:"owner"`
@@ -109,7 +109,7 @@ func confirmOwner(ctx context.Context, h store.Handler, kind CampaignKind, campa
 // Checkpoint is one step of progress on a shard, recorded with
 // CheckpointShard in the transaction that records the members' outcomes.
 type Checkpoint struct {
-	Kind       CampaignKind
+	Kind       Kind
 	CampaignID uint64
 	No         int
 	// Owner must hold the shard's lease.
@@ -168,21 +168,21 @@ func CheckpointShard(ctx context.Context, h store.Handler, cp Checkpoint) (Shard
 // FinishShard marks owner's running shard done, stamps finished_at and
 // clears the lease. It reports false (no error) if the owner no longer held
 // it: finished, parked or taken by another worker meanwhile.
-func FinishShard(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64, no int, owner string) (bool, error) {
+func FinishShard(ctx context.Context, h store.Handler, kind Kind, campaignID uint64, no int, owner string) (bool, error) {
 	return setOwned(ctx, h, kind, campaignID, no, owner, ShardDone, "")
 }
 
 // ParkShard moves owner's running shard to to (paused, cancelled or
 // failed), keeping its checkpoint and clearing the lease; reason goes to
 // last_error. It reports false if the owner no longer held it.
-func ParkShard(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64, no int, owner string, to ShardStatus, reason string) (bool, error) {
+func ParkShard(ctx context.Context, h store.Handler, kind Kind, campaignID uint64, no int, owner string, to ShardStatus, reason string) (bool, error) {
 	if to != ShardPaused && to != ShardCancelled && to != ShardFailed {
 		return false, fmt.Errorf("campaign %d: park shard %d as %s: want paused, cancelled or failed", campaignID, no, to)
 	}
 	return setOwned(ctx, h, kind, campaignID, no, owner, to, reason)
 }
 
-func setOwned(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64, no int, owner string, to ShardStatus, reason string) (bool, error) {
+func setOwned(ctx context.Context, h store.Handler, kind Kind, campaignID uint64, no int, owner string, to ShardStatus, reason string) (bool, error) {
 	res, err := h.ExecContext(ctx, `UPDATE campaign_shard SET owner = '', lease_until = NULL,
 		last_error = IF(? = 'done', '', LEFT(?, 1000)),
 		finished_at = IF(? IN ('done','cancelled','failed'), CURRENT_TIMESTAMP(3), finished_at),
@@ -200,7 +200,7 @@ func setOwned(ctx context.Context, h store.Handler, kind CampaignKind, campaignI
 // it (the worker stops or failed), so that the next delivery of its task,
 // on any worker, claims it at once and resumes from its checkpoint; reason
 // goes to last_error. It reports false if the owner no longer held it.
-func ReleaseShard(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64, no int, owner, reason string) (bool, error) {
+func ReleaseShard(ctx context.Context, h store.Handler, kind Kind, campaignID uint64, no int, owner, reason string) (bool, error) {
 	res, err := h.ExecContext(ctx, `UPDATE campaign_shard SET owner = '', lease_until = CURRENT_TIMESTAMP(3),
 		last_error = LEFT(?, 1000)
 		WHERE campaign_kind = ? AND campaign_id = ? AND shard_no = ? AND owner = ? AND status = 'running'`,
@@ -214,7 +214,7 @@ func ReleaseShard(ctx context.Context, h store.Handler, kind CampaignKind, campa
 
 // SetShardStatusIf moves one shard from one of from to to, clearing any
 // lease, and reports whether it moved.
-func SetShardStatusIf(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64, no int, from []ShardStatus, to ShardStatus) (bool, error) {
+func SetShardStatusIf(ctx context.Context, h store.Handler, kind Kind, campaignID uint64, no int, from []ShardStatus, to ShardStatus) (bool, error) {
 	if len(from) == 0 {
 		return false, fmt.Errorf("campaign %d: shard %d to %s without a from status", campaignID, no, to)
 	}
@@ -235,7 +235,7 @@ func SetShardStatusIf(ctx context.Context, h store.Handler, kind CampaignKind, c
 // AbandonedShards returns running shards of campaigns of kind whose lease
 // ended (or was released) more than grace ago, oldest first, at most limit:
 // their worker died or gave up and their task message may never come back.
-func AbandonedShards(ctx context.Context, h store.Handler, kind CampaignKind, grace time.Duration, limit int) ([]Shard, error) {
+func AbandonedShards(ctx context.Context, h store.Handler, kind Kind, grace time.Duration, limit int) ([]Shard, error) {
 	var out []Shard
 	err := h.SelectContext(ctx, &out, `SELECT `+shardColumns+` FROM campaign_shard
 		WHERE status = 'running' AND (lease_until IS NULL OR lease_until < CURRENT_TIMESTAMP(3) - INTERVAL ? MICROSECOND)
@@ -250,7 +250,7 @@ func AbandonedShards(ctx context.Context, h store.Handler, kind CampaignKind, gr
 // StrandedPausedShards returns paused shards of kind whose run is running
 // again, untouched for more than grace, at most limit: a resume that did not
 // republish them (or raced with a worker parking them) left them behind.
-func StrandedPausedShards(ctx context.Context, h store.Handler, kind CampaignKind, grace time.Duration, limit int) ([]Shard, error) {
+func StrandedPausedShards(ctx context.Context, h store.Handler, kind Kind, grace time.Duration, limit int) ([]Shard, error) {
 	t, err := kind.runs()
 	if err != nil {
 		return nil, err
@@ -301,7 +301,7 @@ func MarkRepublished(ctx context.Context, h store.Handler, s Shard, grace time.D
 
 // FailShard marks a shard that keeps failing as failed (with reason), if it
 // is still in status from, and reports whether it did.
-func FailShard(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64, no int, from ShardStatus, reason string) (bool, error) {
+func FailShard(ctx context.Context, h store.Handler, kind Kind, campaignID uint64, no int, from ShardStatus, reason string) (bool, error) {
 	res, err := h.ExecContext(ctx, `UPDATE campaign_shard SET status = 'failed', owner = '', lease_until = NULL,
 		last_error = LEFT(?, 1000), finished_at = CURRENT_TIMESTAMP(3)
 		WHERE campaign_kind = ? AND campaign_id = ? AND shard_no = ? AND status = ?`,

@@ -18,7 +18,7 @@ import (
 
 // ProgressKey is the Redis hash (under the cache prefix) of a campaign's live
 // counters, e.g. "progress:promotion:42" or "progress:coupon:7".
-func ProgressKey(kind CampaignKind, campaignID uint64) string {
+func ProgressKey(kind Kind, campaignID uint64) string {
 	return fmt.Sprintf("progress:%s:%d", kind, campaignID)
 }
 
@@ -79,7 +79,7 @@ type Live struct {
 }
 
 // ReadLive reads the live counters of a campaign sending on channels.
-func ReadLive(ctx context.Context, lc LiveCounters, kind CampaignKind, id uint64, channels []provider.Channel) (Live, error) {
+func ReadLive(ctx context.Context, lc LiveCounters, kind Kind, id uint64, channels []provider.Channel) (Live, error) {
 	raw, err := lc.HCounters(ctx, ProgressKey(kind, id))
 	if err != nil {
 		return Live{}, err

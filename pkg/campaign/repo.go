@@ -36,7 +36,7 @@ func Insert(ctx context.Context, h store.Handler, s Spec, requestID string) (uin
 		(request_id, name, kind, threshold_cents, discount_cents, percent_off, gift_text,
 		 message_template, channels, audience, status, shard_size, start_at, created_by)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'created', ?, ?, ?)`,
-		reqID, strings.TrimSpace(s.Name), s.Kind, s.ThresholdCents, s.DiscountCents, s.PercentOff,
+		reqID, strings.TrimSpace(s.Name), s.Offer, s.ThresholdCents, s.DiscountCents, s.PercentOff,
 		strings.TrimSpace(s.GiftText), strings.TrimSpace(s.Template), strings.Join(channels, ","),
 		string(s.Audience.JSON()), s.ShardSize, startAt, s.CreatedBy)
 	if err != nil {

@@ -23,7 +23,7 @@ import (
 // Summary is a run of any kind as an operator sees it: what it is called,
 // where it is in its life and its plan.
 type Summary struct {
-	Kind           CampaignKind       `db:"-" json:"kind"`
+	Kind           Kind               `db:"-" json:"kind"`
 	ID             uint64             `db:"id" json:"id"`
 	Name           string             `db:"name" json:"name"`
 	Status         Status             `db:"status" json:"status"`
@@ -62,7 +62,7 @@ func (s Summary) Elapsed(now time.Time) time.Duration {
 }
 
 // ParseKind reads a campaign kind as the views name it.
-func ParseKind(s string) (CampaignKind, error) {
+func ParseKind(s string) (Kind, error) {
 	for _, k := range PipelineKinds() {
 		if string(k) == s {
 			return k, nil
@@ -95,7 +95,7 @@ func (t runTable) finishedExpr() string {
 }
 
 // GetSummary loads the summary of run id of kind k; ErrNotFound if none.
-func (k CampaignKind) GetSummary(ctx context.Context, h store.Handler, id uint64) (*Summary, error) {
+func (k Kind) GetSummary(ctx context.Context, h store.Handler, id uint64) (*Summary, error) {
 	t, err := k.runs()
 	if err != nil {
 		return nil, err
@@ -110,7 +110,7 @@ func (k CampaignKind) GetSummary(ctx context.Context, h store.Handler, id uint64
 	return &out[0], out[0].decode(k)
 }
 
-func (s *Summary) decode(k CampaignKind) error {
+func (s *Summary) decode(k Kind) error {
 	s.Kind, s.Channels = k, nil
 	if s.ChannelsRaw == "" {
 		return nil
@@ -217,7 +217,7 @@ type ReportOptions struct {
 // an index), one pass over its shard rows for the sums, and one more
 // grouped by heatmap cell (an index again) when a heatmap is asked for. An error of the live counters does not fail the report: it is
 // recorded in LiveError.
-func LoadReport(ctx context.Context, h store.Handler, kind CampaignKind, id uint64, o ReportOptions) (Report, error) {
+func LoadReport(ctx context.Context, h store.Handler, kind Kind, id uint64, o ReportOptions) (Report, error) {
 	var rep Report
 	// Shards by status from the (campaign, status) index alone; the sums
 	// in one pass over the rows, comparing the status once per row.
@@ -283,7 +283,7 @@ func LoadReport(ctx context.Context, h store.Handler, kind CampaignKind, id uint
 // loadHeatmap lays a run's shards out in at most cells cells, each showing
 // the most urgent status of its shards (cellPrecedence), computed by the
 // database.
-func loadHeatmap(ctx context.Context, h store.Handler, kind CampaignKind, id uint64, shards, cells int) (*Heatmap, error) {
+func loadHeatmap(ctx context.Context, h store.Handler, kind Kind, id uint64, shards, cells int) (*Heatmap, error) {
 	perCell := max(1, (shards+cells-1)/cells)
 	hm := &Heatmap{Shards: shards, PerCell: perCell, Cells: make([]ShardStatus, (shards+perCell-1)/perCell)}
 	order := make([]string, len(cellPrecedence))
@@ -374,7 +374,7 @@ type FailureSample struct {
 // SampleFailureReasons groups at most sample of run id's failed deliveries
 // (the first by member id) by channel and reason and returns the top most
 // frequent. Its cost is bounded by sample whatever the failures.
-func SampleFailureReasons(ctx context.Context, h store.Handler, kind CampaignKind, id uint64, sample, top int) (FailureSample, error) {
+func SampleFailureReasons(ctx context.Context, h store.Handler, kind Kind, id uint64, sample, top int) (FailureSample, error) {
 	if sample <= 0 {
 		return FailureSample{}, errors.New("campaign: failure sample size must be positive")
 	}

@@ -19,7 +19,7 @@ import (
 // push-mode coupons, whose push run's status is
 // sales_promotion_coupon.push_status (the coupon's own status, active or
 // disabled, is another matter); and hot-goods runs (hot_goods_run.status,
-// pkg/hotgoods). The methods of CampaignKind below are the kind-aware forms
+// pkg/hotgoods). The methods of Kind below are the kind-aware forms
 // of Transition, LockStatus, SetPlanned, CompleteIfDone and Stale; the
 // planner, the workers, the reaper and Control use them, so one code path
 // serves every kind.
@@ -30,7 +30,7 @@ import (
 
 // PipelineKinds are the kinds of campaign the push pipeline drives — plans,
 // fans out, reaps, controls and reports — in display order.
-func PipelineKinds() []CampaignKind { return []CampaignKind{KindPromotion, KindCoupon, KindHotGoods} }
+func PipelineKinds() []Kind { return []Kind{KindPromotion, KindCoupon, KindHotGoods} }
 
 // ErrUnsupportedKind is returned for a campaign kind the push pipeline does
 // not drive.
@@ -56,7 +56,7 @@ type runTable struct {
 	only string
 }
 
-func (k CampaignKind) runs() (runTable, error) {
+func (k Kind) runs() (runTable, error) {
 	switch k {
 	case KindPromotion:
 		return runTable{table: "sales_promotion", status: "status", reason: "status_reason", finished: "finished_at",
@@ -83,9 +83,9 @@ func (t runTable) where(cond string) string {
 // Run is the push pipeline's view of a campaign of any kind: its status and
 // what planning needs, whatever the table it lives in.
 type Run struct {
-	Kind      CampaignKind `db:"-" json:"kind"`
-	ID        uint64       `db:"id" json:"id"`
-	RequestID *string      `db:"request_id" json:"request_id,omitempty"`
+	Kind      Kind    `db:"-" json:"kind"`
+	ID        uint64  `db:"id" json:"id"`
+	RequestID *string `db:"request_id" json:"request_id,omitempty"`
 	// Status is the run's status (a coupon's push_status).
 	Status Status `db:"status" json:"status"`
 	// Planned is true once the planner recorded its plan.
@@ -117,16 +117,16 @@ func (c *Campaign) Run() *Run {
 
 // GetRun loads the run of campaign id of kind k; ErrNotFound if there is
 // none (for coupons: no push-mode coupon with that id).
-func (k CampaignKind) GetRun(ctx context.Context, h store.Handler, id uint64) (*Run, error) {
+func (k Kind) GetRun(ctx context.Context, h store.Handler, id uint64) (*Run, error) {
 	return k.getRun(ctx, h, "id = ?", id)
 }
 
 // GetRunByRequestID loads the run of kind k created with requestID.
-func (k CampaignKind) GetRunByRequestID(ctx context.Context, h store.Handler, requestID string) (*Run, error) {
+func (k Kind) GetRunByRequestID(ctx context.Context, h store.Handler, requestID string) (*Run, error) {
 	return k.getRun(ctx, h, "request_id = ?", requestID)
 }
 
-func (k CampaignKind) getRun(ctx context.Context, h store.Handler, where string, arg any) (*Run, error) {
+func (k Kind) getRun(ctx context.Context, h store.Handler, where string, arg any) (*Run, error) {
 	t, err := k.runs()
 	if err != nil {
 		return nil, err
@@ -149,17 +149,17 @@ func (k CampaignKind) getRun(ctx context.Context, h store.Handler, where string,
 }
 
 // ReadStatus returns the status of run id of kind k; ErrNotFound if none.
-func (k CampaignKind) ReadStatus(ctx context.Context, h store.Handler, id uint64) (Status, error) {
+func (k Kind) ReadStatus(ctx context.Context, h store.Handler, id uint64) (Status, error) {
 	return k.readStatus(ctx, h, id, false)
 }
 
 // LockStatus reads run id's status with a row lock (SELECT … FOR UPDATE);
 // use it inside a transaction to serialise with status changes.
-func (k CampaignKind) LockStatus(ctx context.Context, tx store.Handler, id uint64) (Status, error) {
+func (k Kind) LockStatus(ctx context.Context, tx store.Handler, id uint64) (Status, error) {
 	return k.readStatus(ctx, tx, id, true)
 }
 
-func (k CampaignKind) readStatus(ctx context.Context, h store.Handler, id uint64, lock bool) (Status, error) {
+func (k Kind) readStatus(ctx context.Context, h store.Handler, id uint64, lock bool) (Status, error) {
 	t, err := k.runs()
 	if err != nil {
 		return "", err
@@ -183,7 +183,7 @@ func (k CampaignKind) readStatus(ctx context.Context, h store.Handler, id uint64
 // one of from, recording reason where the kind keeps one; otherwise it
 // returns ErrConflict naming the current status (or ErrNotFound). Moving to
 // the status it already has is a no-op.
-func (k CampaignKind) Transition(ctx context.Context, h store.Handler, id uint64, from []Status, to Status, reason string) error {
+func (k Kind) Transition(ctx context.Context, h store.Handler, id uint64, from []Status, to Status, reason string) error {
 	t, err := k.runs()
 	if err != nil {
 		return err
@@ -225,7 +225,7 @@ func (k CampaignKind) Transition(ctx context.Context, h store.Handler, id uint64
 
 // SetPlanned records the planner's result on run id and moves planning →
 // running.
-func (k CampaignKind) SetPlanned(ctx context.Context, h store.Handler, id uint64, members int64, shards int) error {
+func (k Kind) SetPlanned(ctx context.Context, h store.Handler, id uint64, members int64, shards int) error {
 	t, err := k.runs()
 	if err != nil {
 		return err
@@ -242,7 +242,7 @@ func (k CampaignKind) SetPlanned(ctx context.Context, h store.Handler, id uint64
 
 // CompleteIfDone moves running run id to completed when it was planned and
 // none of its shards is unfinished, and reports whether it did.
-func (k CampaignKind) CompleteIfDone(ctx context.Context, h store.Handler, id uint64) (bool, error) {
+func (k Kind) CompleteIfDone(ctx context.Context, h store.Handler, id uint64) (bool, error) {
 	t, err := k.runs()
 	if err != nil {
 		return false, err
@@ -266,7 +266,7 @@ func (k CampaignKind) CompleteIfDone(ctx context.Context, h store.Handler, id ui
 // longer than age: created with their start time passed (or none) and
 // created more than age ago (their event was dead-lettered), or planning
 // with no update for age (their planner gave up).
-func (k CampaignKind) Stale(ctx context.Context, h store.Handler, age time.Duration, limit int) ([]uint64, error) {
+func (k Kind) Stale(ctx context.Context, h store.Handler, age time.Duration, limit int) ([]uint64, error) {
 	t, err := k.runs()
 	if err != nil {
 		return nil, err

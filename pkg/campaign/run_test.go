@@ -51,7 +51,7 @@ func TestRunsOfBothKinds(t *testing.T) {
 	if _, err := campaign.KindHotGoods.GetRun(ctx, db, id); !errors.Is(err, campaign.ErrNotFound) {
 		t.Errorf("hot goods run: %v", err)
 	}
-	if _, err := campaign.CampaignKind("flyer").GetRun(ctx, db, id); !errors.Is(err, campaign.ErrUnsupportedKind) {
+	if _, err := campaign.Kind("flyer").GetRun(ctx, db, id); !errors.Is(err, campaign.ErrUnsupportedKind) {
 		t.Errorf("flyer run: %v", err)
 	}
 

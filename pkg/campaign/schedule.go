@@ -25,7 +25,7 @@ const (
 // RunAt.
 type ScheduledPush struct {
 	ID         uint64         `db:"id" json:"id"`
-	Kind       CampaignKind   `db:"campaign_kind" json:"kind"`
+	Kind       Kind           `db:"campaign_kind" json:"kind"`
 	CampaignID uint64         `db:"campaign_id" json:"campaign_id"`
 	RunAt      time.Time      `db:"run_at" json:"run_at"`
 	Status     ScheduleStatus `db:"status" json:"status"`
@@ -40,7 +40,7 @@ const scheduleColumns = `id, campaign_kind, campaign_id, run_at, status, attempt
 // Schedule records that the campaign must be launched at runAt. It is
 // idempotent: the row is keyed by (kind, campaign, run_at), so a redelivered
 // event adds nothing. It reports whether a row was created.
-func Schedule(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64, runAt time.Time, createdBy string) (bool, error) {
+func Schedule(ctx context.Context, h store.Handler, kind Kind, campaignID uint64, runAt time.Time, createdBy string) (bool, error) {
 	res, err := h.ExecContext(ctx, `INSERT IGNORE INTO push_message_crontab (campaign_kind, campaign_id, run_at, created_by)
 		VALUES (?, ?, ?, ?)`, kind, campaignID, runAt.UTC(), createdBy)
 	if err != nil {
@@ -51,7 +51,7 @@ func Schedule(ctx context.Context, h store.Handler, kind CampaignKind, campaignI
 }
 
 // ListSchedules returns the scheduled pushes of a campaign, oldest first.
-func ListSchedules(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64) ([]ScheduledPush, error) {
+func ListSchedules(ctx context.Context, h store.Handler, kind Kind, campaignID uint64) ([]ScheduledPush, error) {
 	var out []ScheduledPush
 	if err := h.SelectContext(ctx, &out, `SELECT `+scheduleColumns+` FROM push_message_crontab
 		WHERE campaign_kind = ? AND campaign_id = ? ORDER BY run_at, id`, kind, campaignID); err != nil {
@@ -65,7 +65,7 @@ func ListSchedules(ctx context.Context, h store.Handler, kind CampaignKind, camp
 // runner died), for owner until lease from now (database clock). The claim is
 // one conditional UPDATE, so two runners never both hold a row. It returns
 // the claimed rows. owner must be unique per claim call.
-func ClaimDueSchedules(ctx context.Context, h store.Handler, kind CampaignKind, owner string, lease time.Duration, limit int) ([]ScheduledPush, error) {
+func ClaimDueSchedules(ctx context.Context, h store.Handler, kind Kind, owner string, lease time.Duration, limit int) ([]ScheduledPush, error) {
 	_, err := h.ExecContext(ctx, `UPDATE push_message_crontab
 		SET status = 'running', owner = ?, lease_until = CURRENT_TIMESTAMP(3) + INTERVAL ? MICROSECOND, attempts = attempts + 1
 		WHERE campaign_kind = ? AND run_at <= CURRENT_TIMESTAMP(3)
@@ -110,7 +110,7 @@ func FinishSchedule(ctx context.Context, h store.Handler, id uint64, owner strin
 
 // CancelSchedules cancels the pending scheduled pushes of a campaign and
 // returns how many.
-func CancelSchedules(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64, note string) (int64, error) {
+func CancelSchedules(ctx context.Context, h store.Handler, kind Kind, campaignID uint64, note string) (int64, error) {
 	res, err := h.ExecContext(ctx, `UPDATE push_message_crontab SET status = 'cancelled', last_error = ?, lease_until = NULL
 		WHERE campaign_kind = ? AND campaign_id = ? AND status = 'pending'`, textlimit.BytesMarked(note, 1000), kind, campaignID)
 	if err != nil {

@@ -27,22 +27,22 @@ const (
 
 // Shard is a campaign_shard row: the durable truth of one shard's progress.
 type Shard struct {
-	Kind       CampaignKind `db:"campaign_kind" json:"kind"`
-	CampaignID uint64       `db:"campaign_id" json:"campaign_id"`
-	No         int          `db:"shard_no" json:"shard_no"`
-	StartID    uint64       `db:"start_id" json:"start_id"`
-	EndID      uint64       `db:"end_id" json:"end_id"`
-	Expected   int          `db:"expected_members" json:"expected_members"`
-	Status     ShardStatus  `db:"status" json:"status"`
-	CursorID   uint64       `db:"cursor_id" json:"cursor_id"`
-	Sent       int          `db:"sent" json:"sent"`
-	Failed     int          `db:"failed" json:"failed"`
-	Attempts   int          `db:"attempts" json:"attempts"`
-	Owner      string       `db:"owner" json:"owner,omitempty"`
-	LeaseUntil *time.Time   `db:"lease_until" json:"lease_until,omitempty"`
-	LastError  string       `db:"last_error" json:"last_error,omitempty"`
-	StartedAt  *time.Time   `db:"started_at" json:"started_at,omitempty"`
-	FinishedAt *time.Time   `db:"finished_at" json:"finished_at,omitempty"`
+	Kind       Kind        `db:"campaign_kind" json:"kind"`
+	CampaignID uint64      `db:"campaign_id" json:"campaign_id"`
+	No         int         `db:"shard_no" json:"shard_no"`
+	StartID    uint64      `db:"start_id" json:"start_id"`
+	EndID      uint64      `db:"end_id" json:"end_id"`
+	Expected   int         `db:"expected_members" json:"expected_members"`
+	Status     ShardStatus `db:"status" json:"status"`
+	CursorID   uint64      `db:"cursor_id" json:"cursor_id"`
+	Sent       int         `db:"sent" json:"sent"`
+	Failed     int         `db:"failed" json:"failed"`
+	Attempts   int         `db:"attempts" json:"attempts"`
+	Owner      string      `db:"owner" json:"owner,omitempty"`
+	LeaseUntil *time.Time  `db:"lease_until" json:"lease_until,omitempty"`
+	LastError  string      `db:"last_error" json:"last_error,omitempty"`
+	StartedAt  *time.Time  `db:"started_at" json:"started_at,omitempty"`
+	FinishedAt *time.Time  `db:"finished_at" json:"finished_at,omitempty"`
 }
 
 // Task returns the shard's task message in mode m.
@@ -60,7 +60,7 @@ const shardInsertChunk = 1000
 // number already present is left as it is (INSERT IGNORE on the primary
 // key), so a planner that runs twice creates nothing twice. It returns the
 // number of rows it created.
-func InsertShards(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64, shards []audience.Range) (int64, error) {
+func InsertShards(ctx context.Context, h store.Handler, kind Kind, campaignID uint64, shards []audience.Range) (int64, error) {
 	var created int64
 	for lo := 0; lo < len(shards); lo += shardInsertChunk {
 		chunk := shards[lo:min(lo+shardInsertChunk, len(shards))]
@@ -86,7 +86,7 @@ func InsertShards(ctx context.Context, h store.Handler, kind CampaignKind, campa
 
 // ListShards returns a campaign's shards in order, optionally only those in
 // the given statuses.
-func ListShards(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64, statuses ...ShardStatus) ([]Shard, error) {
+func ListShards(ctx context.Context, h store.Handler, kind Kind, campaignID uint64, statuses ...ShardStatus) ([]Shard, error) {
 	q := `SELECT ` + shardColumns + ` FROM campaign_shard WHERE campaign_kind = ? AND campaign_id = ?`
 	args := []any{kind, campaignID}
 	if len(statuses) > 0 {
@@ -104,7 +104,7 @@ func ListShards(ctx context.Context, h store.Handler, kind CampaignKind, campaig
 }
 
 // GetShard loads one shard; ErrNotFound if missing.
-func GetShard(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64, no int) (*Shard, error) {
+func GetShard(ctx context.Context, h store.Handler, kind Kind, campaignID uint64, no int) (*Shard, error) {
 	var s Shard
 	err := h.GetContext(ctx, &s, `SELECT `+shardColumns+` FROM campaign_shard
 		WHERE campaign_kind = ? AND campaign_id = ? AND shard_no = ?`, kind, campaignID, no)
@@ -133,14 +133,14 @@ type Progress struct {
 
 // ShardProgress aggregates the campaign_shard rows of a campaign (the
 // Progress of LoadReport).
-func ShardProgress(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64) (Progress, error) {
+func ShardProgress(ctx context.Context, h store.Handler, kind Kind, campaignID uint64) (Progress, error) {
 	rep, err := LoadReport(ctx, h, kind, campaignID, ReportOptions{})
 	return rep.Progress, err
 }
 
 // SetShardsStatus moves every shard of a campaign in one of from to to and
 // returns how many moved.
-func SetShardsStatus(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64, from []ShardStatus, to ShardStatus) (int64, error) {
+func SetShardsStatus(ctx context.Context, h store.Handler, kind Kind, campaignID uint64, from []ShardStatus, to ShardStatus) (int64, error) {
 	args := []any{to, to, kind, campaignID}
 	for _, f := range from {
 		args = append(args, f)
@@ -155,7 +155,7 @@ func SetShardsStatus(ctx context.Context, h store.Handler, kind CampaignKind, ca
 }
 
 // CountShards returns how many shard rows a campaign has.
-func CountShards(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64) (int, error) {
+func CountShards(ctx context.Context, h store.Handler, kind Kind, campaignID uint64) (int, error) {
 	var n int
 	if err := h.GetContext(ctx, &n, `SELECT COUNT(*) FROM campaign_shard WHERE campaign_kind = ? AND campaign_id = ?`,
 		kind, campaignID); err != nil {
@@ -166,7 +166,7 @@ func CountShards(ctx context.Context, h store.Handler, kind CampaignKind, campai
 
 // FailedShardNos lists, in order, the shards of a campaign holding at least
 // one failed delivery (push_failure).
-func FailedShardNos(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64) ([]int, error) {
+func FailedShardNos(ctx context.Context, h store.Handler, kind Kind, campaignID uint64) ([]int, error) {
 	var out []int
 	if err := h.SelectContext(ctx, &out, `SELECT DISTINCT shard_no FROM push_failure
 		WHERE campaign_kind = ? AND campaign_id = ? ORDER BY shard_no`, kind, campaignID); err != nil {
@@ -180,7 +180,7 @@ func FailedShardNos(ctx context.Context, h store.Handler, kind CampaignKind, cam
 // and finished_at (a worker handed a send task for a shard that finished
 // once runs it as a retry), and returns how many moved. Retry-failed uses it
 // so that the campaign is not completed again before the retries ran.
-func ReopenShards(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64, nos []int) (int64, error) {
+func ReopenShards(ctx context.Context, h store.Handler, kind Kind, campaignID uint64, nos []int) (int64, error) {
 	var moved int64
 	for lo := 0; lo < len(nos); lo += shardInsertChunk {
 		chunk := nos[lo:min(lo+shardInsertChunk, len(nos))]
@@ -203,7 +203,7 @@ func ReopenShards(ctx context.Context, h store.Handler, kind CampaignKind, campa
 
 // ShardsByNo loads the given shards of a campaign, in order (missing numbers
 // are left out).
-func ShardsByNo(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64, nos []int) ([]Shard, error) {
+func ShardsByNo(ctx context.Context, h store.Handler, kind Kind, campaignID uint64, nos []int) ([]Shard, error) {
 	var out []Shard
 	for lo := 0; lo < len(nos); lo += shardInsertChunk {
 		chunk := nos[lo:min(lo+shardInsertChunk, len(nos))]
@@ -227,7 +227,7 @@ func ShardsByNo(ctx context.Context, h store.Handler, kind CampaignKind, campaig
 // shard counts all its expected members, an unfinished one the share of its
 // id range below its cursor (segment shards are id ranges too, so this is
 // an estimate). expected sums every shard's expected members.
-func EstimateProcessed(ctx context.Context, h store.Handler, kind CampaignKind, campaignID uint64) (processed, expected int64, err error) {
+func EstimateProcessed(ctx context.Context, h store.Handler, kind Kind, campaignID uint64) (processed, expected int64, err error) {
 	rep, err := LoadReport(ctx, h, kind, campaignID, ReportOptions{})
 	return rep.Processed, rep.Progress.Expected, err
 }

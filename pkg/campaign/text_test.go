@@ -7,7 +7,7 @@ import (
 )
 
 func TestTemplateProblems(t *testing.T) {
-	allowed := KindFlatDiscount.Placeholders()
+	allowed := OfferFlatDiscount.Placeholders()
 	for _, tc := range []struct {
 		tmpl string
 		want string // "" = valid
@@ -41,7 +41,7 @@ func TestTemplateProblems(t *testing.T) {
 // another kind, malformed braces, and names that are not clean text.
 func TestSpecRefusesBadText(t *testing.T) {
 	now := time.Now()
-	base := Spec{Name: "Sale", Kind: KindFlatDiscount, DiscountCents: 500, Template: "{discount} off", Channels: nil}
+	base := Spec{Name: "Sale", Offer: OfferFlatDiscount, DiscountCents: 500, Template: "{discount} off", Channels: nil}
 	base.Channels = append(base.Channels, "sms")
 	base.ShardSize = 1000
 	if err := base.Validate(now); err != nil {
@@ -55,7 +55,7 @@ func TestSpecRefusesBadText(t *testing.T) {
 		{func(s *Spec) { s.Template = "{{discount}} off" }, "nested braces"},
 		{func(s *Spec) { s.Name = "Sale\x1b[2J" }, "name holds the control character U+001B"},
 		{func(s *Spec) { s.Name = "Sale \xc3" }, "name is not valid UTF-8"},
-		{func(s *Spec) { s.Kind, s.PercentOff, s.Template = KindPercentageOff, 10, "{discount} off" }, "{discount} is unknown"},
+		{func(s *Spec) { s.Offer, s.PercentOff, s.Template = OfferPercentageOff, 10, "{discount} off" }, "{discount} is unknown"},
 	} {
 		s := base
 		tc.edit(&s)

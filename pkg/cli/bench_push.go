@@ -257,9 +257,9 @@ type benchPushRun struct {
 	procs        []*pushtest.Pushd
 	logs         []*os.File
 	tx           *mq.TxProducer
-	id           uint64                // the campaign, once created
-	kind         campaign.CampaignKind // of the campaign: promotion, or hot_goods
-	launchSecs   float64               // hotgoods.Launch's own time
+	id           uint64        // the campaign, once created
+	kind         campaign.Kind // of the campaign: promotion, or hot_goods
+	launchSecs   float64       // hotgoods.Launch's own time
 	watchers     *benchWatchers
 	done         bool // the campaign completed
 }
@@ -482,7 +482,7 @@ func (r *benchPushRun) runCampaign(ctx context.Context) (*campaign.Summary, erro
 	r.tx = tx
 	spec := campaign.Spec{
 		Name:           fmt.Sprintf("bench push %d users, %s, batch %d", o.Users, o.Latency, o.BatchSize),
-		Kind:           campaign.KindFullReduction,
+		Offer:          campaign.OfferFullReduction,
 		ThresholdCents: 10000, DiscountCents: 1500,
 		Template:  "Spend {threshold}, save {discount}! (mktctl bench push)",
 		Channels:  []provider.Channel{provider.Channel(o.Channel)},

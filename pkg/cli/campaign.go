@@ -184,7 +184,7 @@ func runCampaignList(ctx context.Context, app *App, o *campaignListOptions) erro
 	rows := [][]string{{"ID", "STATUS", "KIND", "NAME", "CHANNELS", "AUDIENCE", "MEMBERS", "SHARDS", "START", "CREATED"}}
 	for _, c := range list {
 		rows = append(rows, []string{
-			fmt.Sprint(c.ID), string(c.Status), string(c.Kind), ellipsis(c.Name, 32), channelList(c),
+			fmt.Sprint(c.ID), string(c.Status), string(c.Offer), ellipsis(c.Name, 32), channelList(c),
 			ellipsis(c.Audience.String(), 40), plannedOr(c, fmt.Sprint(c.PlannedMembers)), plannedOr(c, fmt.Sprint(c.PlannedShards)),
 			startText(c.StartAt), c.CreatedAt.UTC().Format(time.DateTime),
 		})
@@ -286,14 +286,14 @@ func runCampaignShow(ctx context.Context, app *App, o *campaignShowOptions) erro
 func writeCampaignReport(app *App, rep campaignReport) error {
 	c, p := rep.Campaign, rep.Progress
 	offer := ""
-	switch c.Kind {
-	case campaign.KindFullReduction:
+	switch c.Offer {
+	case campaign.OfferFullReduction:
 		offer = fmt.Sprintf("spend %s, save %s", campaign.Money(c.ThresholdCents), campaign.Money(c.DiscountCents))
-	case campaign.KindFlatDiscount:
+	case campaign.OfferFlatDiscount:
 		offer = campaign.Money(c.DiscountCents) + " off"
-	case campaign.KindPercentageOff:
+	case campaign.OfferPercentageOff:
 		offer = fmt.Sprintf("%d%% off", c.PercentOff)
-	case campaign.KindGift:
+	case campaign.OfferGift:
 		offer = "gift: " + c.GiftText
 	}
 	status := campaign.DisplayStatus(c.Status, p.Running)
@@ -303,7 +303,7 @@ func writeCampaignReport(app *App, rep campaignReport) error {
 	rows := [][]string{
 		{"id", fmt.Sprint(c.ID)},
 		{"name", c.Name},
-		{"kind", fmt.Sprintf("%s: %s", c.Kind, offer)},
+		{"kind", fmt.Sprintf("%s: %s", c.Offer, offer)},
 		{"status", status},
 		{"channels", channelList(*c)},
 		{"audience", c.Audience.String()},

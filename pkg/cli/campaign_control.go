@@ -82,7 +82,7 @@ func runCampaignControl(ctx context.Context, app *App, q *campaignQueues, action
 // campaignControl runs action (pause, resume, cancel, retry-failed) on run
 // id of kind (promotions, hot-goods runs): the code behind `mktctl campaign
 // ACTION`, `mktctl hotgoods ACTION` and the control keys of `mktctl watch`.
-func campaignControl(ctx context.Context, app *App, q *campaignQueues, kind campaign.CampaignKind, action string, id uint64, reason string) (campaign.ControlResult, error) {
+func campaignControl(ctx context.Context, app *App, q *campaignQueues, kind campaign.Kind, action string, id uint64, reason string) (campaign.ControlResult, error) {
 	var res campaign.ControlResult
 	db, err := app.DB(ctx)
 	if err != nil {
@@ -120,7 +120,7 @@ func campaignControl(ctx context.Context, app *App, q *campaignQueues, kind camp
 }
 
 // kindLabel names a kind of run for the operator.
-func kindLabel(k campaign.CampaignKind) string {
+func kindLabel(k campaign.Kind) string {
 	switch k {
 	case campaign.KindPromotion:
 		return "campaign"

@@ -91,7 +91,7 @@ func (o *specOptions) segment() (audience.Segment, error) {
 func (o *specOptions) spec(now time.Time) (campaign.Spec, error) {
 	var problems []string
 	s := campaign.Spec{
-		Name: o.Name, Kind: campaign.Kind(o.Kind), PercentOff: o.Percent, GiftText: o.Gift,
+		Name: o.Name, Offer: campaign.Offer(o.Kind), PercentOff: o.Percent, GiftText: o.Gift,
 		Template: o.Template, ShardSize: o.ShardSize, CreatedBy: o.CreatedBy,
 	}
 	var err error
@@ -124,9 +124,9 @@ func (o *specOptions) spec(now time.Time) (campaign.Spec, error) {
 
 // irrelevant reports amount flags given for a kind that does not use them.
 func (o *specOptions) irrelevant() []string {
-	k := campaign.Kind(o.Kind)
+	k := campaign.Offer(o.Kind)
 	var out []string
-	check := func(given bool, flag string, kinds ...campaign.Kind) {
+	check := func(given bool, flag string, kinds ...campaign.Offer) {
 		if !given {
 			return
 		}
@@ -141,13 +141,13 @@ func (o *specOptions) irrelevant() []string {
 		}
 		out = append(out, fmt.Sprintf("%s applies only to --kind %s", flag, strings.Join(names, " or ")))
 	}
-	if !slices.Contains(campaign.Kinds(), k) {
+	if !slices.Contains(campaign.Offers(), k) {
 		return nil // the kind itself is reported
 	}
-	check(o.Threshold != "", "--threshold", campaign.KindFullReduction)
-	check(o.Discount != "", "--discount", campaign.KindFullReduction, campaign.KindFlatDiscount)
-	check(o.Percent != 0, "--percent", campaign.KindPercentageOff)
-	check(o.Gift != "", "--gift", campaign.KindGift)
+	check(o.Threshold != "", "--threshold", campaign.OfferFullReduction)
+	check(o.Discount != "", "--discount", campaign.OfferFullReduction, campaign.OfferFlatDiscount)
+	check(o.Percent != 0, "--percent", campaign.OfferPercentageOff)
+	check(o.Gift != "", "--gift", campaign.OfferGift)
 	return out
 }
 

@@ -42,8 +42,8 @@ func TestCampaignCreateFlags(t *testing.T) {
 	}{
 		{name: "full reduction", args: append([]string{"--kind", "full_reduction", "--threshold", "100", "--discount", "12.5"}, base...),
 			check: func(t *testing.T, s campaign.Spec, _ *campaignCreateOptions) {
-				if s.ThresholdCents != 10000 || s.DiscountCents != 1250 || s.Kind != campaign.KindFullReduction {
-					t.Errorf("amounts %d/%d kind %s", s.ThresholdCents, s.DiscountCents, s.Kind)
+				if s.ThresholdCents != 10000 || s.DiscountCents != 1250 || s.Offer != campaign.OfferFullReduction {
+					t.Errorf("amounts %d/%d kind %s", s.ThresholdCents, s.DiscountCents, s.Offer)
 				}
 				if len(s.Channels) != 2 || s.Channels[1] != provider.ChannelApp || !s.Audience.Everyone() || s.ShardSize != 1000 || s.StartAt != nil {
 					t.Errorf("spec %+v", s)

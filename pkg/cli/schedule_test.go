@@ -63,7 +63,7 @@ func TestScheduleUsage(t *testing.T) {
 func TestScheduleCommands(t *testing.T) {
 	e := newE2E(t, 10)
 	ctx := context.Background()
-	tmpl, err := campaign.Insert(ctx, e.db, campaign.Spec{Name: "Weekly", Kind: campaign.KindGift, GiftText: "a mug",
+	tmpl, err := campaign.Insert(ctx, e.db, campaign.Spec{Name: "Weekly", Offer: campaign.OfferGift, GiftText: "a mug",
 		Template: "Free {gift}", Channels: []provider.Channel{provider.ChannelInbox}, Audience: audience.Segment{}, ShardSize: 1000}, "")
 	if err != nil {
 		t.Fatal(err)

@@ -42,7 +42,7 @@ type Config struct {
 	Name string
 	// Kind is the campaign kind Send assumes; SendCampaign names it
 	// explicitly (default campaign.KindPromotion).
-	Kind campaign.CampaignKind
+	Kind campaign.Kind
 	// MaxBatch is the most recipients per statement (default DefaultMaxBatch).
 	MaxBatch int
 	// RetryFor is how long a statement that fails is retried (backing off
@@ -95,7 +95,7 @@ func (p *Provider) Send(ctx context.Context, msg provider.Message, to []provider
 // has the campaign's message counts as delivered (the unique key holds the
 // first copy). A database failure is retried for RetryFor, then fails the
 // recipients of that statement with provider.ErrUnavailable, retryable.
-func (p *Provider) SendCampaign(ctx context.Context, kind campaign.CampaignKind, msg provider.Message, to []provider.Recipient) []provider.Result {
+func (p *Provider) SendCampaign(ctx context.Context, kind campaign.Kind, msg provider.Message, to []provider.Recipient) []provider.Result {
 	out := make([]provider.Result, len(to))
 	for i, r := range to {
 		out[i].MemberID = r.MemberID
@@ -127,7 +127,7 @@ func (p *Provider) SendCampaign(ctx context.Context, kind campaign.CampaignKind,
 }
 
 // insertRetrying inserts, retrying a failure for RetryFor while ctx lives.
-func (p *Provider) insertRetrying(ctx context.Context, kind campaign.CampaignKind, campaignID uint64, title, body string, to []provider.Recipient) error {
+func (p *Provider) insertRetrying(ctx context.Context, kind campaign.Kind, campaignID uint64, title, body string, to []provider.Recipient) error {
 	give := time.Now().Add(p.cfg.RetryFor)
 	for attempt := 1; ; attempt++ {
 		err := insert(ctx, p.cfg.DB, kind, campaignID, title, body, to)
@@ -146,7 +146,7 @@ func (p *Provider) insertRetrying(ctx context.Context, kind campaign.CampaignKin
 // retryBackoff paces insertRetrying: from 100 ms to 5 s.
 var retryBackoff = daemon.Backoff{Initial: 100 * time.Millisecond, Max: 5 * time.Second}
 
-func insert(ctx context.Context, h store.Handler, kind campaign.CampaignKind, campaignID uint64, title, body string, to []provider.Recipient) error {
+func insert(ctx context.Context, h store.Handler, kind campaign.Kind, campaignID uint64, title, body string, to []provider.Recipient) error {
 	var b strings.Builder
 	b.Grow(96 + len(to)*12)
 	b.WriteString(`INSERT IGNORE INTO member_inbox (member_id, campaign_kind, campaign_id, title, body) VALUES `)
@@ -177,14 +177,14 @@ func insert(ctx context.Context, h store.Handler, kind campaign.CampaignKind, ca
 
 // Message is one message in a member's inbox.
 type Message struct {
-	ID           uint64                `db:"id" json:"id"`
-	MemberID     uint64                `db:"member_id" json:"member_id"`
-	CampaignKind campaign.CampaignKind `db:"campaign_kind" json:"campaign_kind"`
-	CampaignID   uint64                `db:"campaign_id" json:"campaign_id"`
-	Title        string                `db:"title" json:"title,omitempty"`
-	Body         string                `db:"body" json:"body"`
-	ReadAt       *time.Time            `db:"read_at" json:"read_at,omitempty"`
-	CreatedAt    time.Time             `db:"created_at" json:"created_at"`
+	ID           uint64        `db:"id" json:"id"`
+	MemberID     uint64        `db:"member_id" json:"member_id"`
+	CampaignKind campaign.Kind `db:"campaign_kind" json:"campaign_kind"`
+	CampaignID   uint64        `db:"campaign_id" json:"campaign_id"`
+	Title        string        `db:"title" json:"title,omitempty"`
+	Body         string        `db:"body" json:"body"`
+	ReadAt       *time.Time    `db:"read_at" json:"read_at,omitempty"`
+	CreatedAt    time.Time     `db:"created_at" json:"created_at"`
 }
 
 // List returns a member's newest inbox messages, at most limit (default 50,
@@ -204,7 +204,7 @@ func List(ctx context.Context, h store.Handler, memberID uint64, limit int) ([]M
 }
 
 // Count returns how many inboxes hold a campaign's message.
-func Count(ctx context.Context, h store.Handler, kind campaign.CampaignKind, campaignID uint64) (int64, error) {
+func Count(ctx context.Context, h store.Handler, kind campaign.Kind, campaignID uint64) (int64, error) {
 	var n int64
 	err := h.GetContext(ctx, &n, `SELECT COUNT(*) FROM member_inbox WHERE campaign_kind = ? AND campaign_id = ?`, kind, campaignID)
 	if err != nil {

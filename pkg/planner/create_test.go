@@ -19,7 +19,7 @@ import (
 
 func testSpec() campaign.Spec {
 	return campaign.Spec{
-		Name: "Spring sale", Kind: campaign.KindFullReduction, ThresholdCents: 10000, DiscountCents: 1500,
+		Name: "Spring sale", Offer: campaign.OfferFullReduction, ThresholdCents: 10000, DiscountCents: 1500,
 		Template: "Spend {threshold}, save {discount}", Channels: []provider.Channel{provider.ChannelEmail},
 		Audience: audience.Segment{}, ShardSize: 200, CreatedBy: "test",
 	}

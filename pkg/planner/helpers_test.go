@@ -172,7 +172,7 @@ func (s *stack) startConsumer(t testing.TB, cfg mq.ConsumerConfig) *mq.Consumer 
 func (s *stack) insert(t testing.TB, seg audience.Segment, shardSize int, startAt *time.Time) *campaign.Campaign {
 	t.Helper()
 	spec := campaign.Spec{
-		Name: "test " + s.sfx, Kind: campaign.KindFlatDiscount, DiscountCents: 500,
+		Name: "test " + s.sfx, Offer: campaign.OfferFlatDiscount, DiscountCents: 500,
 		Template: "{discount} off for you, member {member_id}", Channels: []provider.Channel{provider.ChannelSMS, provider.ChannelInbox},
 		Audience: seg, ShardSize: shardSize, StartAt: startAt, CreatedBy: "test",
 	}

@@ -6,7 +6,7 @@
 // start time, a coupon's window start) are recorded in push_message_crontab
 // and launched by the Scheduler when due. Everything here is safe to run
 // twice and on several pushd at once. Both kinds follow the same status
-// machine (campaign.CampaignKind's methods): a promotion's status column, a
+// machine (campaign.Kind's methods): a promotion's status column, a
 // coupon's push_status.
 //
 // Planning a run (PlanRun), by its status:
@@ -222,8 +222,8 @@ func (p *Planner) load(ctx context.Context, ev campaign.CreatedEvent) (*campaign
 // PlanResult reports what Plan did and how long it took.
 type PlanResult struct {
 	// Kind is the kind of campaign planned (promotion or coupon).
-	Kind       campaign.CampaignKind `json:"kind"`
-	CampaignID uint64                `json:"campaign_id"`
+	Kind       campaign.Kind `json:"kind"`
+	CampaignID uint64        `json:"campaign_id"`
 	// Status is the run's status when Plan returned.
 	Status campaign.Status `json:"status"`
 	// Members and Shards are the planned audience size and shard count.

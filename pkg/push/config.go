@@ -59,7 +59,7 @@ type Sender interface {
 // kind (the inbox, keyed by kind and id); the worker prefers it to Send.
 type CampaignSender interface {
 	// SendCampaign is Send for a campaign of the given kind.
-	SendCampaign(ctx context.Context, kind campaign.CampaignKind, msg provider.Message, to []provider.Recipient) []provider.Result
+	SendCampaign(ctx context.Context, kind campaign.Kind, msg provider.Message, to []provider.Recipient) []provider.Result
 }
 
 // Counter adds to live progress counters; *cache.Client satisfies it.

@@ -28,7 +28,7 @@ type statusCache struct {
 
 // runKey names a campaign of a kind (promotion 42 and coupon 42 differ).
 type runKey struct {
-	kind campaign.CampaignKind
+	kind campaign.Kind
 	id   uint64
 }
 
@@ -49,7 +49,7 @@ func newStatusCache(db store.Handler, ttl time.Duration, clock Clock) *statusCac
 
 // get returns the status of campaign id of kind (a coupon's push_status),
 // at most ttl old.
-func (c *statusCache) get(ctx context.Context, kind campaign.CampaignKind, id uint64) (campaign.Status, error) {
+func (c *statusCache) get(ctx context.Context, kind campaign.Kind, id uint64) (campaign.Status, error) {
 	key := runKey{kind, id}
 	c.mu.Lock()
 	e, ok := c.m[key]
@@ -76,7 +76,7 @@ func (c *statusCache) get(ctx context.Context, kind campaign.CampaignKind, id ui
 }
 
 // put records a status just read.
-func (c *statusCache) put(kind campaign.CampaignKind, id uint64, s campaign.Status) {
+func (c *statusCache) put(kind campaign.Kind, id uint64, s campaign.Status) {
 	now := c.clock.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -91,7 +91,7 @@ func (c *statusCache) put(kind campaign.CampaignKind, id uint64, s campaign.Stat
 }
 
 // forget drops a campaign's entry so the next get reads the database.
-func (c *statusCache) forget(kind campaign.CampaignKind, id uint64) {
+func (c *statusCache) forget(kind campaign.Kind, id uint64) {
 	c.mu.Lock()
 	delete(c.m, runKey{kind, id})
 	c.mu.Unlock()

@@ -183,7 +183,7 @@ func (e *testEnv) launch(seg audience.Segment, shardSize int, template string, c
 	e.t.Helper()
 	ctx := context.Background()
 	spec := campaign.Spec{
-		Name: "Spring sale " + randomHex(e.t, 3), Kind: campaign.KindFlatDiscount, DiscountCents: 500,
+		Name: "Spring sale " + randomHex(e.t, 3), Offer: campaign.OfferFlatDiscount, DiscountCents: 500,
 		Template: template, Channels: chans, Audience: seg, ShardSize: shardSize,
 	}
 	if err := spec.Validate(time.Now()); err != nil {

@@ -174,7 +174,7 @@ func (r *Reaper) Sweep(ctx context.Context) (SweepResult, error) {
 
 // sweepKind marks the abandoned and stranded shards of kind and returns
 // their tasks to publish.
-func (r *Reaper) sweepKind(ctx context.Context, kind campaign.CampaignKind, res *SweepResult) ([]mq.Message, error) {
+func (r *Reaper) sweepKind(ctx context.Context, kind campaign.Kind, res *SweepResult) ([]mq.Message, error) {
 	var msgs []mq.Message
 	var errs []error
 	abandoned, err := campaign.AbandonedShards(ctx, r.cfg.DB, kind, r.cfg.Grace, r.cfg.Batch)

@@ -28,7 +28,7 @@ type prior struct {
 // loadPrior reads the delivery records of members lo..hi (inclusive) of a
 // campaign: one range scan of the primary key (kind, campaign, member,
 // channel), forced so the optimizer never prefers the status index.
-func loadPrior(ctx context.Context, h store.Handler, kind campaign.CampaignKind, campaignID, lo, hi uint64) (map[priorKey]prior, error) {
+func loadPrior(ctx context.Context, h store.Handler, kind campaign.Kind, campaignID, lo, hi uint64) (map[priorKey]prior, error) {
 	rows, err := h.QueryxContext(ctx, `SELECT member_id, channel, status, reason FROM push_message FORCE INDEX (PRIMARY)
 		WHERE campaign_kind = ? AND campaign_id = ? AND member_id BETWEEN ? AND ?`,
 		kind, campaignID, lo, hi)

@@ -16,7 +16,7 @@ import (
 // campaign, a push-mode coupon (issued to each page before it is
 // announced), or a hot-goods run (each member sent its row of the day).
 type target struct {
-	kind     campaign.CampaignKind
+	kind     campaign.Kind
 	id       uint64
 	name     string // title of non-SMS messages
 	status   campaign.Status

@@ -249,7 +249,7 @@ func (w *Worker) HandleTask(ctx context.Context, t campaign.ShardTask) error {
 
 // shardKey names a shard.
 type shardKey struct {
-	kind     campaign.CampaignKind
+	kind     campaign.Kind
 	campaign uint64
 	no       int
 }

@@ -252,7 +252,7 @@ func (s *stack) stopAll() {
 // spec is a full-reduction campaign to seg on the given channels.
 func spec(name string, shardSize int, seg audience.Segment, channels ...provider.Channel) campaign.Spec {
 	return campaign.Spec{
-		Name: name, Kind: campaign.KindFullReduction, ThresholdCents: 10000, DiscountCents: 1500,
+		Name: name, Offer: campaign.OfferFullReduction, ThresholdCents: 10000, DiscountCents: 1500,
 		Template: "Spend {threshold}, save {discount}!", Channels: channels, Audience: seg, ShardSize: shardSize,
 	}
 }

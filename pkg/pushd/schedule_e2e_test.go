@@ -31,7 +31,7 @@ import (
 // inbox only, to every member.
 func (s *stack) template() uint64 {
 	s.t.Helper()
-	return s.create(campaign.Spec{Name: "Daily inbox note", Kind: campaign.KindFlatDiscount, DiscountCents: 300,
+	return s.create(campaign.Spec{Name: "Daily inbox note", Offer: campaign.OfferFlatDiscount, DiscountCents: 300,
 		Template: "{discount} off today", Channels: []provider.Channel{provider.ChannelInbox}, Audience: audience.Segment{}, ShardSize: 1000})
 }
 

@@ -23,19 +23,19 @@ const (
 
 // Firing is one firing of a schedule (a schedule_firing row).
 type Firing struct {
-	ID           uint64                 `db:"id" json:"id"`
-	ScheduleID   uint64                 `db:"schedule_id" json:"schedule_id"`
-	FireAt       time.Time              `db:"fire_at" json:"fire_at"`
-	Status       FiringStatus           `db:"status" json:"status"`
-	RequestID    string                 `db:"request_id" json:"request_id"`
-	CampaignKind *campaign.CampaignKind `db:"campaign_kind" json:"campaign_kind,omitempty"`
-	CampaignID   *uint64                `db:"campaign_id" json:"campaign_id,omitempty"`
-	Reason       string                 `db:"reason" json:"reason,omitempty"`
-	Attempts     int                    `db:"attempts" json:"attempts"`
-	Owner        string                 `db:"owner" json:"owner,omitempty"`
-	LeaseUntil   *time.Time             `db:"lease_until" json:"lease_until,omitempty"`
-	ClaimedAt    time.Time              `db:"claimed_at" json:"claimed_at"`
-	FinishedAt   *time.Time             `db:"finished_at" json:"finished_at,omitempty"`
+	ID           uint64         `db:"id" json:"id"`
+	ScheduleID   uint64         `db:"schedule_id" json:"schedule_id"`
+	FireAt       time.Time      `db:"fire_at" json:"fire_at"`
+	Status       FiringStatus   `db:"status" json:"status"`
+	RequestID    string         `db:"request_id" json:"request_id"`
+	CampaignKind *campaign.Kind `db:"campaign_kind" json:"campaign_kind,omitempty"`
+	CampaignID   *uint64        `db:"campaign_id" json:"campaign_id,omitempty"`
+	Reason       string         `db:"reason" json:"reason,omitempty"`
+	Attempts     int            `db:"attempts" json:"attempts"`
+	Owner        string         `db:"owner" json:"owner,omitempty"`
+	LeaseUntil   *time.Time     `db:"lease_until" json:"lease_until,omitempty"`
+	ClaimedAt    time.Time      `db:"claimed_at" json:"claimed_at"`
+	FinishedAt   *time.Time     `db:"finished_at" json:"finished_at,omitempty"`
 }
 
 const firingColumns = `id, schedule_id, fire_at, status, request_id, campaign_kind, campaign_id, reason, attempts,

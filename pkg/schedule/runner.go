@@ -517,7 +517,7 @@ func (r *Runner) hold(ctx context.Context, point string, log *slog.Logger) bool 
 // created under the firing's request id is returned, not created again.
 // When mayCreate is false and nothing was created it returns errTooLate. It
 // returns what was created, or, when there was nothing to launch, a note.
-func (r *Runner) act(ctx context.Context, s *Schedule, f *Firing, mayCreate bool) (campaign.CampaignKind, uint64, string, error) {
+func (r *Runner) act(ctx context.Context, s *Schedule, f *Firing, mayCreate bool) (campaign.Kind, uint64, string, error) {
 	kind := campaign.KindHotGoods
 	if s.Action == ActionCampaign {
 		kind = campaign.KindPromotion

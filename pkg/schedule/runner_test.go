@@ -126,7 +126,7 @@ func (w *world) runner(t *testing.T, owner string, reg prometheus.Registerer, op
 func (w *world) template(t *testing.T) uint64 {
 	t.Helper()
 	id, err := campaign.Insert(context.Background(), w.db, campaign.Spec{
-		Name: "Spring sale", Kind: campaign.KindFlatDiscount, DiscountCents: 500, Template: "{discount} off today",
+		Name: "Spring sale", Offer: campaign.OfferFlatDiscount, DiscountCents: 500, Template: "{discount} off today",
 		Channels: []provider.Channel{provider.ChannelSMS, provider.ChannelInbox}, Audience: audience.Segment{Levels: []int{3, 4}},
 		ShardSize: 1000,
 	}, "")

@@ -80,11 +80,11 @@ type Spec struct {
 	Zone string `json:"time_zone"`
 	// Action is what each firing does; TemplateKind and TemplateID name the
 	// template campaign of ActionCampaign (only promotions can be copied).
-	Action       Action                `json:"action"`
-	TemplateKind campaign.CampaignKind `json:"template_kind,omitempty"`
-	TemplateID   uint64                `json:"template_campaign_id,omitempty"`
-	MaxLateness  time.Duration         `json:"max_lateness"`
-	CreatedBy    string                `json:"created_by,omitempty"`
+	Action       Action        `json:"action"`
+	TemplateKind campaign.Kind `json:"template_kind,omitempty"`
+	TemplateID   uint64        `json:"template_campaign_id,omitempty"`
+	MaxLateness  time.Duration `json:"max_lateness"`
+	CreatedBy    string        `json:"created_by,omitempty"`
 }
 
 // Validate checks every field that needs no database and returns the
@@ -135,7 +135,7 @@ func (s Spec) Validate() (*Cron, error) {
 
 // TemplateKindProblem says why campaigns of kind cannot be templates: only
 // promotions are copied.
-func TemplateKindProblem(kind campaign.CampaignKind) error {
+func TemplateKindProblem(kind campaign.Kind) error {
 	switch kind {
 	case campaign.KindPromotion, "":
 		return nil
@@ -252,7 +252,7 @@ func TemplateSpec(t *campaign.Campaign, scheduleID uint64, fireAt time.Time, loc
 		name = string([]rune(name)[:room-1]) + "…"
 	}
 	s := campaign.Spec{
-		Name: name + suffix, Kind: t.Kind, ThresholdCents: t.ThresholdCents, DiscountCents: t.DiscountCents,
+		Name: name + suffix, Offer: t.Offer, ThresholdCents: t.ThresholdCents, DiscountCents: t.DiscountCents,
 		PercentOff: t.PercentOff, GiftText: t.GiftText, Template: t.Template, Channels: t.Channels,
 		Audience: t.Audience, ShardSize: t.ShardSize, CreatedBy: "schedule:" + strconv.FormatUint(scheduleID, 10),
 	}

@@ -28,8 +28,8 @@ import (
 // Target names the run a watch is limited to; the zero Target watches every
 // run.
 type Target struct {
-	Kind campaign.CampaignKind `json:"kind"`
-	ID   uint64                `json:"id"`
+	Kind campaign.Kind `json:"kind"`
+	ID   uint64        `json:"id"`
 }
 
 // All reports whether t watches every run.
