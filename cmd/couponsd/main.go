@@ -6,9 +6,9 @@ import (
 	"os"
 
 	"mkt/pkg/couponsd"
-	"mkt/pkg/deps"
+	"mkt/pkg/daemon/daemoncmd"
 )
 
 func main() {
-	os.Exit(deps.Main(context.Background(), couponsd.Spec(), os.Args[1:]))
+	os.Exit(daemoncmd.Main(context.Background(), couponsd.Spec(), os.Args[1:]))
 }

@@ -5,10 +5,10 @@ import (
 	"context"
 	"os"
 
-	"mkt/pkg/deps"
+	"mkt/pkg/daemon/daemoncmd"
 	"mkt/pkg/pushd"
 )
 
 func main() {
-	os.Exit(deps.Main(context.Background(), pushd.Spec(), os.Args[1:]))
+	os.Exit(daemoncmd.Main(context.Background(), pushd.Spec(), os.Args[1:]))
 }

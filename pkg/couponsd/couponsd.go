@@ -19,8 +19,8 @@ import (
 	"mkt/pkg/config"
 	"mkt/pkg/coupon"
 	"mkt/pkg/daemon"
+	"mkt/pkg/daemon/daemoncmd"
 	"mkt/pkg/deadletter"
-	"mkt/pkg/deps"
 	"mkt/pkg/login"
 	"mkt/pkg/mq"
 	"mkt/pkg/store"
@@ -125,9 +125,9 @@ func BindFlags(fs *pflag.FlagSet, o *Options) {
 }
 
 // Spec returns couponsd's daemon description.
-func Spec() deps.DaemonSpec {
+func Spec() daemoncmd.Spec {
 	var opts Options
-	return deps.DaemonSpec{
+	return daemoncmd.Spec{
 		Name:           "couponsd",
 		Short:          "mkt coupon daemon: lazy issuance on login and the coupon lifecycle",
 		Long:           long,
@@ -135,7 +135,7 @@ func Spec() deps.DaemonSpec {
 		// The login topic is created by Components, in the --mq-namespace.
 		Topics:    nil,
 		BindFlags: func(fs *pflag.FlagSet) { BindFlags(fs, &opts) },
-		Components: func(ctx context.Context, env *deps.Env) ([]daemon.Component, error) {
+		Components: func(ctx context.Context, env *daemoncmd.Env) ([]daemon.Component, error) {
 			o := opts
 			// --mq-namespace prefixes topics and groups.
 			o.Topic, o.Group = env.Common.Topic(opts.Topic), env.Common.Topic(opts.Group)

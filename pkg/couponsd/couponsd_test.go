@@ -26,7 +26,7 @@ import (
 	"mkt/pkg/cache/cachetest"
 	"mkt/pkg/coupon"
 	"mkt/pkg/daemon"
-	"mkt/pkg/deps"
+	"mkt/pkg/daemon/daemoncmd"
 	"mkt/pkg/login"
 	"mkt/pkg/mq"
 	"mkt/pkg/store"
@@ -525,7 +525,7 @@ func counterValue(t *testing.T, g prometheus.Gatherer, name string) float64 {
 func TestSpecFlags(t *testing.T) {
 	t.Parallel()
 	var errb bytes.Buffer
-	cmd := deps.Command(Spec(), &errb)
+	cmd := daemoncmd.Command(Spec(), &errb)
 	for _, name := range []string{"group", "login-topic", "api-addr", "api-token-file", "batch-size", "consume-concurrency", "reservation-lease", "expire-interval"} {
 		if cmd.Flags().Lookup(name) == nil {
 			t.Errorf("flag --%s missing", name)

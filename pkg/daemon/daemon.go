@@ -1,8 +1,38 @@
 // Package daemon owns the runtime shared by the mkt daemons (pushd,
-// couponsd): the component lifecycle with graceful drain (Run), systemd
-// readiness notification (Notifier), readiness checks and dependency
-// connection with backoff (Readiness, Connect), and the local ops HTTP server
-// serving /healthz, /readyz and /metrics (Server).
+// couponsd): the component lifecycle (StartStop) and running components with
+// graceful drain (Run), systemd readiness notification (Notifier), readiness
+// checks and dependency connection with backoff (Readiness, Connect), and the
+// local ops HTTP server serving /healthz, /readyz and /metrics (Server). The
+// daemon binaries' command (flags, environment, exit codes) is in the
+// subpackage daemoncmd.
+//
+// # Component lifecycle
+//
+// Every background component (the push worker and reaper, the planner's
+// scheduler, the schedule runner, the coupon issuer, couponsd's loops, the
+// dead-letter drain, the XXL-Job executor, the ops and HTTP servers,
+// readiness) embeds StartStop, and so behaves the same way:
+//
+//   - A component is new, then started, then stopped; a stop is final.
+//     Start on a started component does nothing and returns nil; Start
+//     after Stop returns ErrStopped. A Start that fails leaves the component
+//     new, with nothing running: it may be tried again.
+//   - Stop is safe before Start (the component is then stopped without ever
+//     running), twice, and from several goroutines at once: the first Stop
+//     does the work, the others wait for it (or their own context), a later
+//     one returns nil at once. A Stop during a Start waits for the Start and
+//     stops what it started.
+//   - Stop is soft, then hard: it tells the component to take no new work
+//     (Lifetime.Stopping), lets the work in flight finish until its context ends
+//     — the component's own drain, or its goroutines returning — then
+//     cancels the run's context (Lifetime.Context) and waits, on a channel, for
+//     every goroutine of the run to return. It never polls. A component's
+//     goroutines must therefore return promptly once Lifetime.Context is done.
+//   - Started and Stopped are channels closed when the component has
+//     started and when it has stopped, for tests (and anyone) to wait on.
+//   - The context given to Start is the parent of the run's contexts: when
+//     it ends they end, as at a hard stop (the component stays started until
+//     Stop).
 //
 // A daemon's wiring typically reads:
 //

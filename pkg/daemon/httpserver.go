@@ -33,6 +33,8 @@ type HTTPServerConfig struct {
 // gracefully within its context, Failed reports a server that stopped on
 // its own.
 type HTTPServer struct {
+	StartStop
+
 	cfg HTTPServerConfig
 	log *slog.Logger
 
@@ -61,33 +63,32 @@ func (s *HTTPServer) Name() string { return s.cfg.Name }
 
 // Start listens on Addr and serves in the background.
 func (s *HTTPServer) Start(ctx context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.srv != nil {
-		return fmt.Errorf("daemon: %s already started", s.cfg.Name)
-	}
-	var lc net.ListenConfig
-	l, err := lc.Listen(ctx, "tcp", s.cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("daemon: %s: listen on %s: %w", s.cfg.Name, s.cfg.Addr, err)
-	}
-	s.addr = l.Addr()
-	s.srv = &http.Server{
-		Handler:           s.cfg.Handler,
-		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
-		ReadTimeout:       s.cfg.ReadTimeout,
-		WriteTimeout:      s.cfg.WriteTimeout,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-	}
-	s.log.Info(s.cfg.Name+" listening", "addr", s.addr.String())
-	go func(srv *http.Server) {
-		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			s.log.Error(s.cfg.Name+" failed", "error", err)
-			s.failed <- fmt.Errorf("daemon: %s: %w", s.cfg.Name, err)
+	return s.StartWith(ctx, func(life *Lifetime) error {
+		var lc net.ListenConfig
+		l, err := lc.Listen(ctx, "tcp", s.cfg.Addr)
+		if err != nil {
+			return fmt.Errorf("daemon: %s: listen on %s: %w", s.cfg.Name, s.cfg.Addr, err)
 		}
-	}(s.srv)
-	return nil
+		srv := &http.Server{
+			Handler:           s.cfg.Handler,
+			ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
+			ReadTimeout:       s.cfg.ReadTimeout,
+			WriteTimeout:      s.cfg.WriteTimeout,
+			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+			BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+		}
+		s.mu.Lock()
+		s.addr, s.srv = l.Addr(), srv
+		s.mu.Unlock()
+		s.log.Info(s.cfg.Name+" listening", "addr", l.Addr().String())
+		life.Go(func() {
+			if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error(s.cfg.Name+" failed", "error", err)
+				s.failed <- fmt.Errorf("daemon: %s: %w", s.cfg.Name, err)
+			}
+		})
+		return nil
+	})
 }
 
 // Addr returns the address actually listened on (useful with port 0), nil
@@ -104,17 +105,16 @@ func (s *HTTPServer) Failed() <-chan error { return s.failed }
 // Stop shuts the server down, waiting for in-flight requests until ctx is
 // done, then closing the remaining connections.
 func (s *HTTPServer) Stop(ctx context.Context) error {
-	s.mu.Lock()
-	srv := s.srv
-	s.mu.Unlock()
-	if srv == nil {
+	return s.StopWith(ctx, func(ctx context.Context, _ *Lifetime) error {
+		s.mu.Lock()
+		srv := s.srv
+		s.mu.Unlock()
+		if err := srv.Shutdown(ctx); err != nil {
+			_ = srv.Close()
+			return fmt.Errorf("daemon: %s shutdown: %w", s.cfg.Name, err)
+		}
 		return nil
-	}
-	if err := srv.Shutdown(ctx); err != nil {
-		_ = srv.Close()
-		return fmt.Errorf("daemon: %s shutdown: %w", s.cfg.Name, err)
-	}
-	return nil
+	})
 }
 
 // Handler returns the served handler.

@@ -39,8 +39,11 @@ const (
 // Readiness tracks whether the daemon can do its work: a set of named checks,
 // either polled (AddCheck, evaluated every Interval, the result cached) or
 // pushed (Set, Connect). The daemon is ready when every check is ok and
-// shutdown has not begun. It is a Component: Start runs the polling loop.
+// shutdown has not begun. It is a Component: Start runs the polling loop; Stop
+// ends it, and the last states stay readable.
 type Readiness struct {
+	StartStop
+
 	log      *slog.Logger
 	interval time.Duration
 	timeout  time.Duration
@@ -55,8 +58,6 @@ type Readiness struct {
 	statusMu sync.Mutex
 
 	trigger chan struct{}
-	cancel  context.CancelFunc
-	done    chan struct{}
 }
 
 type checkState struct {
@@ -284,49 +285,28 @@ func safeCall(ctx context.Context, fn CheckFunc) (err error) {
 	return fn(ctx)
 }
 
-// Start evaluates the checks at once and then every Interval until Stop.
+// Start evaluates the checks at once and then every Interval until Stop,
+// which abandons the round in progress (see StartStop for the lifecycle).
 func (r *Readiness) Start(ctx context.Context) error {
-	r.mu.Lock()
-	if r.done != nil {
-		r.mu.Unlock()
-		return errors.New("daemon: readiness already started")
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	r.cancel, r.done = cancel, make(chan struct{})
-	done := r.done
-	r.mu.Unlock()
-
-	go func() {
-		defer close(done)
-		t := time.NewTicker(r.interval)
-		defer t.Stop()
-		for {
-			r.Refresh(ctx)
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			case <-r.trigger:
-			}
-		}
-	}()
-	return nil
+	return r.StartWith(ctx, func(life *Lifetime) error {
+		life.Go(func() { r.poll(life.Stopping()) })
+		return nil
+	})
 }
 
-// Stop ends the polling loop; the last states stay readable.
-func (r *Readiness) Stop(ctx context.Context) error {
-	r.mu.Lock()
-	cancel, done := r.cancel, r.done
-	r.mu.Unlock()
-	if cancel == nil {
-		return nil
-	}
-	cancel()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("daemon: stop readiness: %w", context.Cause(ctx))
+// poll evaluates the checks every interval, or when triggered, until ctx
+// ends.
+func (r *Readiness) poll(ctx context.Context) {
+	t := time.NewTicker(r.interval)
+	defer t.Stop()
+	for {
+		r.Refresh(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-r.trigger:
+		}
 	}
 }
 

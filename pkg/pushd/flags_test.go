@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"mkt/pkg/deps"
+	"mkt/pkg/daemon/daemoncmd"
 	"mkt/pkg/pushd"
 )
 
@@ -12,8 +12,8 @@ import (
 // refused (exit 2) before anything is connected, not replaced by the default.
 func TestFlagsRefusedBeforeConnecting(t *testing.T) {
 	for _, args := range [][]string{{"--failure-threshold", "0"}, {"--failure-threshold", "1.5"}, {"--failure-threshold", "-0.1"}} {
-		if code := deps.Main(context.Background(), pushd.Spec(), args); code != deps.ExitUsage {
-			t.Errorf("pushd %v: exit %d, want %d", args, code, deps.ExitUsage)
+		if code := daemoncmd.Main(context.Background(), pushd.Spec(), args); code != daemoncmd.ExitUsage {
+			t.Errorf("pushd %v: exit %d, want %d", args, code, daemoncmd.ExitUsage)
 		}
 	}
 }

@@ -21,7 +21,7 @@ import (
 	"mkt/pkg/campaign"
 	"mkt/pkg/config"
 	"mkt/pkg/daemon"
-	"mkt/pkg/deps"
+	"mkt/pkg/daemon/daemoncmd"
 	"mkt/pkg/inbox"
 	"mkt/pkg/mq"
 	"mkt/pkg/planner"
@@ -108,9 +108,9 @@ func (o *Options) validate() error {
 }
 
 // Spec returns pushd's daemon description.
-func Spec() deps.DaemonSpec {
+func Spec() daemoncmd.Spec {
 	o := &Options{}
-	return deps.DaemonSpec{
+	return daemoncmd.Spec{
 		Name:           "pushd",
 		Short:          "mkt push daemon: campaign planner and shard fan-out workers",
 		Long:           long,
@@ -118,7 +118,7 @@ func Spec() deps.DaemonSpec {
 		Topics:         []string{campaign.TopicEvents, campaign.TopicShards},
 		BindFlags:      o.bind,
 		Validate:       o.validate,
-		Components: func(ctx context.Context, env *deps.Env) ([]daemon.Component, error) {
+		Components: func(ctx context.Context, env *daemoncmd.Env) ([]daemon.Component, error) {
 			return components(env, o)
 		},
 	}
@@ -128,7 +128,7 @@ func Spec() deps.DaemonSpec {
 // scheduler, schedule runner, then the consumers; Run stops them in reverse, so the consumers
 // stop fetching first, shards drain at a page boundary, and the producers go
 // last.
-func components(env *deps.Env, o *Options) ([]daemon.Component, error) {
+func components(env *daemoncmd.Env, o *Options) ([]daemon.Component, error) {
 	c := &env.Common
 	log := env.Logger
 	db := env.Deps.DB

@@ -8,7 +8,7 @@ import (
 
 	"mkt/pkg/campaign"
 	"mkt/pkg/config"
-	"mkt/pkg/deps"
+	"mkt/pkg/daemon/daemoncmd"
 	"mkt/pkg/schedule"
 )
 
@@ -46,7 +46,7 @@ func (o *ScheduleOptions) validate() error {
 // scheduleRunner builds the component that fires schedules: campaigns and
 // hot-goods runs are created through tx, atomically with their created
 // event on eventsTopic, as `mktctl campaign create` and `hotgoods run` do.
-func scheduleRunner(env *deps.Env, o *Options, tx campaign.TxSender, eventsTopic string) (*schedule.Runner, error) {
+func scheduleRunner(env *daemoncmd.Env, o *Options, tx campaign.TxSender, eventsTopic string) (*schedule.Runner, error) {
 	return schedule.NewRunner(schedule.RunnerConfig{
 		DB:           env.Deps.DB,
 		Creator:      campaign.Creator{DB: env.Deps.DB, Tx: tx, Topic: eventsTopic},

@@ -5,7 +5,7 @@ import (
 
 	"mkt/pkg/campaign"
 	"mkt/pkg/daemon"
-	"mkt/pkg/deps"
+	"mkt/pkg/daemon/daemoncmd"
 	"mkt/pkg/xxljob"
 )
 
@@ -13,7 +13,7 @@ import (
 // nil when no admin is configured (--xxl-job-admin). A trigger launches the
 // day's hot-goods shard in-process, through the same transactional producer
 // (and check-back group) as every create of this pushd.
-func xxlJobExecutor(env *deps.Env, o *Options, tx campaign.TxSender, eventsTopic string) (daemon.Component, error) {
+func xxlJobExecutor(env *daemoncmd.Env, o *Options, tx campaign.TxSender, eventsTopic string) (daemon.Component, error) {
 	if !o.XXLJob.Enabled() {
 		return nil, nil
 	}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"mkt/pkg/deps"
+	"mkt/pkg/daemon/daemoncmd"
 	"mkt/pkg/pushd"
 )
 
@@ -33,7 +33,7 @@ func TestXXLJobFlags(t *testing.T) {
 		append(append([]string(nil), admin...), "--xxl-job-zone", "Nowhere/City"),
 	} {
 		var stderr bytes.Buffer
-		cmd := deps.Command(pushd.Spec(), &stderr)
+		cmd := daemoncmd.Command(pushd.Spec(), &stderr)
 		cmd.SetArgs(args)
 		cmd.SetOut(&stderr)
 		err := cmd.ExecuteContext(context.Background())
@@ -41,15 +41,15 @@ func TestXXLJobFlags(t *testing.T) {
 			t.Errorf("pushd %v: accepted", args)
 			continue
 		}
-		if code := deps.Main(context.Background(), pushd.Spec(), args); code != deps.ExitUsage {
-			t.Errorf("pushd %v: exit %d, want %d (%v)", args, code, deps.ExitUsage, err)
+		if code := daemoncmd.Main(context.Background(), pushd.Spec(), args); code != daemoncmd.ExitUsage {
+			t.Errorf("pushd %v: exit %d, want %d (%v)", args, code, daemoncmd.ExitUsage, err)
 		}
 		if strings.Contains(err.Error()+stderr.String(), "very-secret") {
 			t.Errorf("pushd %v: the token shows: %v", args, err)
 		}
 	}
 	var out bytes.Buffer
-	cmd := deps.Command(pushd.Spec(), &out)
+	cmd := daemoncmd.Command(pushd.Spec(), &out)
 	cmd.SetOut(&out)
 	cmd.SetArgs([]string{"--help"})
 	if err := cmd.Execute(); err != nil {

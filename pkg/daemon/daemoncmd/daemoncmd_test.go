@@ -1,4 +1,4 @@
-package deps
+package daemoncmd
 
 import (
 	"context"
@@ -47,7 +47,7 @@ func getReady(addr string) (int, readyz, error) {
 
 // startDaemon runs a daemon built from spec in-process with args and returns
 // its ops address and a stop function that reports how Run ended.
-func startDaemon(t *testing.T, spec DaemonSpec, args ...string) (string, func() error) {
+func startDaemon(t *testing.T, spec Spec, args ...string) (string, func() error) {
 	t.Helper()
 	addr := freeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -78,8 +78,8 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 	}
 }
 
-func testSpec() DaemonSpec {
-	return DaemonSpec{Name: "testd", DefaultOpsAddr: "127.0.0.1:0", Topics: []string{"mkt_test_deps_ready"}}
+func testSpec() Spec {
+	return Spec{Name: "testd", DefaultOpsAddr: "127.0.0.1:0", Topics: []string{"mkt_test_deps_ready"}}
 }
 
 func TestDaemonReadyAgainstRealServices(t *testing.T) {

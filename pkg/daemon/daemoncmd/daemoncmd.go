@@ -1,4 +1,10 @@
-package deps
+// Package daemoncmd is the command of the mkt daemon binaries (pushd,
+// couponsd): the shared flags and MKT_* environment, the runtime around the
+// daemon's components — the ops server, readiness, the dependencies
+// connected with backoff (package deps), the components' lifecycle
+// (daemon.Run) — and the exit codes. A binary's main is one call to Main
+// with its Spec.
+package daemoncmd
 
 import (
 	"context"
@@ -17,6 +23,7 @@ import (
 	"mkt/pkg/cache"
 	"mkt/pkg/config"
 	"mkt/pkg/daemon"
+	"mkt/pkg/deps"
 	"mkt/pkg/mq"
 )
 
@@ -27,8 +34,8 @@ const (
 	ExitUsage   = 2
 )
 
-// DaemonSpec describes one daemon binary for Command.
-type DaemonSpec struct {
+// Spec describes one daemon binary for Command.
+type Spec struct {
 	// Name is the binary's name, e.g. "pushd".
 	Name string
 	// Short and Long are the --help texts.
@@ -50,7 +57,7 @@ type DaemonSpec struct {
 // Env is what a daemon's components are built from.
 type Env struct {
 	Logger   *slog.Logger
-	Deps     *Deps
+	Deps     *deps.Deps
 	Ready    *daemon.Readiness
 	Registry *prometheus.Registry
 	Common   config.Common
@@ -59,7 +66,7 @@ type Env struct {
 // Command returns the cobra command of a daemon binary: flags and MKT_*
 // environment for the shared settings and the runtime (ops address, drain
 // timeout, readiness), plus the daemon's own.
-func Command(spec DaemonSpec, stderr io.Writer) *cobra.Command {
+func Command(spec Spec, stderr io.Writer) *cobra.Command {
 	var common config.Common
 	var opts daemon.Options
 	cmd := &cobra.Command{
@@ -105,7 +112,7 @@ func (u usageError) Error() string { return u.err.Error() }
 func (u usageError) Unwrap() error { return u.err }
 
 // Main runs a daemon's command with args and returns the exit code.
-func Main(ctx context.Context, spec DaemonSpec, args []string) int {
+func Main(ctx context.Context, spec Spec, args []string) int {
 	cmd := Command(spec, os.Stderr)
 	cmd.SetArgs(args)
 	err := cmd.ExecuteContext(ctx)
@@ -120,7 +127,7 @@ func Main(ctx context.Context, spec DaemonSpec, args []string) int {
 	return ExitFailure
 }
 
-func serve(ctx context.Context, spec DaemonSpec, common config.Common, opts daemon.Options, logger *slog.Logger) error {
+func serve(ctx context.Context, spec Spec, common config.Common, opts daemon.Options, logger *slog.Logger) error {
 	logger.Info("starting", "config", &common, "ops_addr", opts.OpsAddr)
 	reg := daemon.NewRegistry()
 	notifier, err := daemon.NotifierFromEnv()
@@ -140,7 +147,7 @@ func serve(ctx context.Context, spec DaemonSpec, common config.Common, opts daem
 	for i, t := range spec.Topics {
 		topics[i] = common.Topic(t)
 	}
-	d := New(Config{Common: common, Topics: topics, Logger: logger}, ready)
+	d := deps.New(deps.Config{Common: common, Topics: topics, Logger: logger}, ready)
 	work := &lateComponents{build: func(ctx context.Context) ([]daemon.Component, error) {
 		if spec.Components == nil {
 			return nil, nil
