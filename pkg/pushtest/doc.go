@@ -1,11 +1,10 @@
-// Package pushtest runs the push pipeline as separate processes against the
-// real stack, for the multi-process tests of pkg/pushd and for
-// `mktctl bench push`: pushd child processes (started, watched through their
-// JSON logs and /readyz, signalled, stopped, measured from /proc), a provider
-// simulator that also records how long each send call took as the server saw
-// it, and an audit that compares what the simulator delivered with the
-// members who should have got the message.
+// Package pushtest is the multi-process tests' toolkit: it builds the
+// daemons from this module once per test binary (Build), and gives the
+// tests their names for what pkg/childproc (pushd and couponsd child
+// processes: start, readiness, stop, memory, logs) and pkg/bench (the timed
+// provider simulator, the delivery audit) own. Test code only: `mktctl
+// bench` uses those packages directly and never builds anything.
 //
-// Nothing here is a fake: the processes are the real pushd binary, talking to
+// Nothing here is a fake: the processes are the real binaries, talking to
 // the configured MySQL, Redis and RocketMQ.
 package pushtest

@@ -156,14 +156,15 @@ func EnsureDatabase(ctx context.Context, dsn string) error {
 
 // DropDatabase drops the database named in dsn if it exists. It exists for
 // test fixtures and `reset`-style tooling; it refuses names that do not start
-// with "mkt_test" to keep a misconfigured DSN from erasing real data.
+// with "mkt_test" or "mkt_bench" (the databases `mktctl bench` empties anyway)
+// to keep a misconfigured DSN from erasing real data.
 func DropDatabase(ctx context.Context, dsn string) error {
 	name, admin, err := adminDSN(dsn)
 	if err != nil {
 		return err
 	}
-	if !strings.HasPrefix(name, "mkt_test") {
-		return fmt.Errorf("store: refusing to drop database %q: only mkt_test* databases may be dropped", name)
+	if !strings.HasPrefix(name, "mkt_test") && !strings.HasPrefix(name, "mkt_bench") {
+		return fmt.Errorf("store: refusing to drop database %q: only mkt_test* and mkt_bench* databases may be dropped", name)
 	}
 	db, err := Open(ctx, Config{DSN: admin, MaxOpenConns: 1})
 	if err != nil {

@@ -1,4 +1,4 @@
-package pushtest
+package bench
 
 import (
 	"context"
@@ -61,7 +61,7 @@ func AddressColumn(ch provider.Channel) (string, error) {
 	case provider.ChannelApp:
 		return "push_token", nil
 	}
-	return "", fmt.Errorf("pushtest: channel %q is not delivered through a provider", ch)
+	return "", fmt.Errorf("bench: channel %q is not delivered through a provider", ch)
 }
 
 // EveryoneQuery returns the query listing, in ascending order, the members
@@ -93,14 +93,14 @@ func AuditQuery(ctx context.Context, db store.Handler, sim *providersim.Simulato
 	a := Audit{CampaignID: campaignID, Channel: ch}
 	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
-		return a, fmt.Errorf("pushtest: audit campaign %d: list expected members: %w", campaignID, err)
+		return a, fmt.Errorf("bench: audit campaign %d: list expected members: %w", campaignID, err)
 	}
 	defer rows.Close()
 	var delivered uint64 // expected members delivered at least once
 	for rows.Next() {
 		var id uint64
 		if err := rows.Scan(&id); err != nil {
-			return a, fmt.Errorf("pushtest: audit campaign %d: read expected member: %w", campaignID, err)
+			return a, fmt.Errorf("bench: audit campaign %d: read expected member: %w", campaignID, err)
 		}
 		a.Expected++
 		switch n := sim.Count(campaignID, ch, id); {
@@ -119,11 +119,11 @@ func AuditQuery(ctx context.Context, db store.Handler, sim *providersim.Simulato
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return a, fmt.Errorf("pushtest: audit campaign %d: list expected members: %w", campaignID, err)
+		return a, fmt.Errorf("bench: audit campaign %d: list expected members: %w", campaignID, err)
 	}
 	rep, err := sim.Deliveries(providersim.DeliveryQuery{CampaignID: campaignID, Channel: ch, Limit: 1})
 	if err != nil {
-		return a, fmt.Errorf("pushtest: audit campaign %d: %w", campaignID, err)
+		return a, fmt.Errorf("bench: audit campaign %d: %w", campaignID, err)
 	}
 	c := rep.Channel(ch)
 	a.Delivered = c.Distinct

@@ -1,4 +1,4 @@
-package cli
+package bench
 
 import (
 	"context"
@@ -9,179 +9,73 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/spf13/cobra"
-
-	"mkt/pkg/audience"
 	"mkt/pkg/campaign"
-	"mkt/pkg/hotgoods"
+	"mkt/pkg/childproc"
+	"mkt/pkg/config"
 	"mkt/pkg/membership"
 	"mkt/pkg/mq"
 	"mkt/pkg/provider"
 	"mkt/pkg/providersim"
-	"mkt/pkg/push"
-	"mkt/pkg/pushtest"
 	"mkt/pkg/store"
 )
 
-const benchPushLong = `push runs one promotion campaign to every member through the real stack —
-MySQL, Redis, RocketMQ and N pushd processes in one consumer group — against
-an in-process provider simulator, and reports how fast it was planned and
-delivered, how much memory pushd used, and whether every member got exactly
-one message.
-
-It seeds synthetic members into the database until there are --users (the
-configured database by default, or --database NAME, created and migrated if
-needed). A database holding more members than --users is refused: an
-everyone campaign would reach them all. It then starts the simulator, the
-pushd processes (found next to mktctl, on $PATH, or --pushd-bin) in a
-RocketMQ namespace of their own, creates the campaign, waits for it to
-complete, stops everything it started (also on Ctrl-C, which cancels the
-campaign), and audits the simulator's delivery counts against the database.
-
-What is measured:
-  plan_enqueue_seconds  campaign row stored (created_at) → its shards stored and
-                        every shard task published (planned_at), database clock:
-                        the created event's trip through RocketMQ included
-  plan_seconds,         the planner's own timing of the two steps (its log)
-  enqueue_seconds
-  users_per_second      members delivered / send window, the window being the
-                        first successful provider call's arrival at the simulator
-                        to the last one's answer
-  campaign_seconds      created_at → finished_at
-  p50/p99/max_send_ms   provider calls as the simulator's HTTP server saw them:
-                        request read → answer written (the simulated latency
-                        plus the server's work; not the client's queueing)
-  pushd_rss_peak_bytes  the largest VmHWM of the pushd processes, read from
-                        /proc just before they are stopped
-  delivered, duplicates, missing, unexpected
-                        the simulator's per-member counts against the active
-                        members with an address on the channel
-  prior_records         push_message rows in the database before the run
-                        (InnoDB's estimate): earlier runs' records slow the
-                        fan-out once they outgrow MariaDB's buffer pool`
-
-// benchPushOptions are `bench push`'s flags.
-type benchPushOptions struct {
-	Users            int64
-	Latency          providersim.Latency
-	BatchSize        int
-	Pushd            int
-	PushdBin         string
-	ShardSize        int
+// PushConfig configures Push; its fields are `mktctl bench push`'s flags
+// (the command checks their ranges) and where the stack is.
+type PushConfig struct {
+	// Users is the members in the database: seeded up to it when fewer;
+	// more is refused (an everyone campaign would reach them all).
+	Users int64
+	// Latency is the simulated provider's answer time per call.
+	Latency providersim.Latency
+	// BatchSize is the recipients per provider call (1 = one call each).
+	BatchSize int
+	// Pushd is the number of pushd processes sharing the work.
+	Pushd int
+	// PushdBin is the pushd executable (required; childproc.Find).
+	PushdBin string
+	// ShardSize is the members per shard.
+	ShardSize int
+	// MaxInFlight and ShardConcurrency are pushd's --max-in-flight and
+	// --shard-concurrency; PageSize its --page-size (0 = pushd's default).
 	MaxInFlight      int
 	ShardConcurrency int
 	PageSize         int
-	Channel          string
-	Database         string
-	SimAddr          string
-	Settle           time.Duration
-	Timeout          time.Duration
-	LogDir           string
-	Watchers         int
+	// Channel is the channel pushed: sms, email or app.
+	Channel string
+	// Database is the database to run in, created and migrated if needed
+	// ("" = the one of Stack.MySQLDSN).
+	Database string
+	// SimAddr is the provider simulator's listen address.
+	SimAddr string
+	// Settle is the wait after the pushd processes are ready, for the
+	// consumer group to rebalance.
+	Settle time.Duration
+	// Timeout gives up on a campaign not completed after it.
+	Timeout time.Duration
+	// LogDir keeps the pushd logs ("" = a temporary directory, kept only
+	// when the run fails).
+	LogDir string
+	// Watchers is the live views refreshing the campaign while it runs.
+	Watchers int
 	// HotgoodsSegments > 0 runs a generated hot-goods day of that many
 	// segment rows instead of a promotion.
 	HotgoodsSegments int
+
+	// Stack is where MySQL, Redis and RocketMQ are (mktctl's settings).
+	Stack config.Common
+	// Logger logs what the harness's clients log.
+	Logger *slog.Logger
+	// Progress receives a line per step ("bench: ..."); nil discards them.
+	Progress io.Writer
 }
 
-func newBenchPushCmd(app *App, runF func(*benchPushOptions) error) *cobra.Command {
-	o := &benchPushOptions{Latency: providersim.Latency{Kind: providersim.LatencyFixed, Min: 200 * time.Millisecond}}
-	cmd := &cobra.Command{
-		Use:   "push [--users N] [--latency 200ms] [--batch-size K] [--pushd N]",
-		Short: "Push one campaign to every member through pushd and a provider simulator; report speed, memory, exactness",
-		Long:  benchPushLong,
-		Example: `  mktctl bench push --users 1000000 --latency 200ms --batch-size 1 --pushd 2
-  mktctl bench push --users 1000000 --batch-size 100 --json
-  mktctl bench push --users 10000000 --database mkt_bench_10m --shard-size 1000`,
-		Args: usageArgs(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.validate(); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			return runBenchPush(cmd.Context(), app, o)
-		},
-	}
-	f := cmd.Flags()
-	f.Int64Var(&o.Users, "users", 1_000_000, "members in the database (seeded up to this many when fewer exist)")
-	f.Var(&o.Latency, "latency", `simulated provider answer time per call: "200ms", "100ms-300ms" or "normal:200ms,50ms"`)
-	f.IntVar(&o.BatchSize, "batch-size", 1, "recipients per provider call (the batch endpoint); 1 = one call per recipient")
-	f.IntVar(&o.Pushd, "pushd", 2, "pushd processes sharing the work")
-	f.StringVar(&o.PushdBin, "pushd-bin", "", "pushd executable (default: next to mktctl, then $PATH)")
-	f.IntVar(&o.ShardSize, "shard-size", 1000, "members per shard")
-	f.IntVar(&o.MaxInFlight, "max-in-flight", push.DefaultMaxInFlight, "provider calls in flight per pushd (pushd --max-in-flight)")
-	f.IntVar(&o.ShardConcurrency, "shard-concurrency", 32, "shards worked on at once per pushd (pushd --shard-concurrency)")
-	f.IntVar(&o.PageSize, "page-size", 0, "members read, sent and checkpointed at once (pushd --page-size; 0 = pushd's default)")
-	f.StringVar(&o.Channel, "channel", string(provider.ChannelSMS), "channel pushed: sms, email or app")
-	f.StringVar(&o.Database, "database", "", "database to run in, created and migrated if needed (default: the configured one)")
-	f.StringVar(&o.SimAddr, "sim-addr", "127.0.0.1:0", "listen address of the provider simulator")
-	f.DurationVar(&o.Settle, "settle", 5*time.Second, "wait after the pushd processes are ready, for the consumer group to rebalance")
-	f.DurationVar(&o.Timeout, "timeout", time.Hour, "give up when the campaign has not completed after this long")
-	f.IntVar(&o.HotgoodsSegments, "hotgoods-segments", 0, "push a generated hot-goods day of this many segments (on --channel) instead of a promotion, 1..2000")
-	f.IntVar(&o.Watchers, "watchers", 0, "live views (mktctl watch) refreshing the campaign every second while it runs, 0..8")
-	f.StringVar(&o.LogDir, "log-dir", "", "keep the pushd logs in this directory (default: a temporary one, kept only on failure)")
-	return cmd
-}
-
-func (o *benchPushOptions) validate() error {
-	var problems []string
-	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
-	if o.Users < 1 || o.Users > 100_000_000 {
-		bad("--users %d: want 1..100000000", o.Users)
-	}
-	if o.BatchSize < 1 || o.BatchSize > 10_000 {
-		bad("--batch-size %d: want 1..10000", o.BatchSize)
-	}
-	if o.Pushd < 1 || o.Pushd > 64 {
-		bad("--pushd %d: want 1..64", o.Pushd)
-	}
-	if err := audience.CheckShardSize(o.ShardSize); err != nil {
-		bad("--shard-size: %v", err)
-	}
-	if o.MaxInFlight < 1 {
-		bad("--max-in-flight %d: want at least 1", o.MaxInFlight)
-	}
-	if o.ShardConcurrency < 1 {
-		bad("--shard-concurrency %d: want at least 1", o.ShardConcurrency)
-	}
-	if o.PageSize < 0 || o.PageSize > 10_000 {
-		bad("--page-size %d: want 0 (pushd's default) or 1..10000", o.PageSize)
-	}
-	switch ch := provider.Channel(o.Channel); ch {
-	case provider.ChannelSMS, provider.ChannelEmail, provider.ChannelApp:
-	default:
-		bad("--channel %q: want sms, email or app (the inbox has no provider to measure)", o.Channel)
-	}
-	if o.Database != "" && !strings.HasPrefix(o.Database, "mkt") {
-		bad("--database %q: mkt databases start with \"mkt\"", o.Database)
-	}
-	if o.Settle < 0 {
-		bad("--settle %v: want 0 or more", o.Settle)
-	}
-	if o.HotgoodsSegments < 0 || o.HotgoodsSegments > hotgoods.MaxRowsPerDay {
-		bad("--hotgoods-segments %d: want 0..%d", o.HotgoodsSegments, hotgoods.MaxRowsPerDay)
-	}
-	if o.Watchers < 0 || o.Watchers > 8 {
-		bad("--watchers %d: want 0..8", o.Watchers)
-	}
-	if o.Timeout <= 0 {
-		bad("--timeout %v: want more than 0", o.Timeout)
-	}
-	if len(problems) > 0 {
-		return usageErrorf("%s", strings.Join(problems, "; "))
-	}
-	return nil
-}
-
-// benchPushReport is the result of `bench push` (--json).
-type benchPushReport struct {
+// PushReport is the result of Push (`bench push --json`).
+type PushReport struct {
 	Users              int64   `json:"users"`
 	Shards             int     `json:"shards"`
 	PlanEnqueueSeconds float64 `json:"plan_enqueue_seconds"`
@@ -239,95 +133,73 @@ type benchPushReport struct {
 	WatchErrors       int     `json:"watch_errors,omitempty"`
 }
 
-// benchPushRun is the state of one `bench push` run: what it started, so
-// that everything is stopped however the run ends.
-type benchPushRun struct {
-	app      *App
-	o        *benchPushOptions
+// pushRun is the state of one Push: what it started, so that everything is
+// stopped however the run ends.
+type pushRun struct {
+	o        *PushConfig
 	progress func(format string, args ...any)
 
 	dsn          string
 	dbName       string
 	priorRecords int64
 	db           *store.DB
-	sim          *pushtest.Simulator
+	sim          *Simulator
 	ns           string
 	logDir       string
 	keep         bool
-	procs        []*pushtest.Pushd
+	procs        []*childproc.Proc
 	logs         []*os.File
 	tx           *mq.TxProducer
 	id           uint64        // the campaign, once created
 	kind         campaign.Kind // of the campaign: promotion, or hot_goods
 	launchSecs   float64       // hotgoods.Launch's own time
-	watchers     *benchWatchers
+	watchers     *watchers
 	done         bool // the campaign completed
 }
 
-func runBenchPush(ctx context.Context, app *App, o *benchPushOptions) (err error) {
-	r := &benchPushRun{app: app, o: o, progress: func(format string, args ...any) {
-		fmt.Fprintf(app.Err, "bench: "+format+"\n", args...)
-	}}
-	defer func() { err = errors.Join(err, r.cleanup(err != nil)) }()
-	bin, err := findPushd(o.PushdBin)
-	if err != nil {
-		return err
+// Push runs one campaign to every member through the real stack — MySQL,
+// Redis, RocketMQ and cfg.Pushd pushd processes in one consumer group of a
+// RocketMQ namespace of their own — against an in-process provider
+// simulator, and reports how fast it was planned and delivered, how much
+// memory pushd used, and whether every member got exactly one message.
+// Whatever it started is stopped when it returns (an unfinished campaign is
+// cancelled, as when ctx ends).
+func Push(ctx context.Context, cfg PushConfig) (rep PushReport, err error) {
+	if cfg.PushdBin == "" {
+		return rep, fmt.Errorf("%w: no pushd executable", ErrRefused)
 	}
+	r := &pushRun{o: &cfg, progress: progressTo(cfg.Progress)}
+	if r.o.Logger == nil {
+		r.o.Logger = slog.New(slog.DiscardHandler)
+	}
+	defer func() { err = errors.Join(err, r.cleanup(err != nil)) }()
 	if err := r.openDatabase(ctx); err != nil {
-		return err
+		return rep, err
 	}
 	if err := r.seed(ctx); err != nil {
-		return err
+		return rep, err
 	}
 	if err := r.checkRecords(ctx); err != nil {
-		return err
+		return rep, err
 	}
-	if err := r.start(ctx, bin); err != nil {
-		return err
+	if err := r.start(ctx, cfg.PushdBin); err != nil {
+		return rep, err
 	}
 	c, err := r.runCampaign(ctx)
 	if err != nil {
-		return err
+		return rep, err
 	}
-	rep, err := r.report(ctx, c)
-	if err != nil {
-		return err
-	}
-	if app.JSON {
-		return writeJSON(app.Out, rep)
-	}
-	return writeBenchPushTable(app.Out, rep)
-}
-
-// findPushd locates the pushd executable: the flag, then next to this
-// executable, then $PATH.
-func findPushd(flag string) (string, error) {
-	if flag != "" {
-		if _, err := os.Stat(flag); err != nil {
-			return "", usageErrorf("--pushd-bin: %v", err)
-		}
-		return flag, nil
-	}
-	if self, err := os.Executable(); err == nil {
-		p := filepath.Join(filepath.Dir(self), "pushd")
-		if st, err := os.Stat(p); err == nil && !st.IsDir() {
-			return p, nil
-		}
-	}
-	if p, err := exec.LookPath("pushd"); err == nil {
-		return p, nil
-	}
-	return "", usageErrorf("pushd not found next to mktctl nor on $PATH: build both (go build -o bin/ ./cmd/...) or pass --pushd-bin")
+	return r.report(ctx, c)
 }
 
 // openDatabase opens the configured database, or --database (created and
 // migrated when needed).
-func (r *benchPushRun) openDatabase(ctx context.Context) error {
-	r.dsn = string(r.app.Common.MySQLDSN)
+func (r *pushRun) openDatabase(ctx context.Context) error {
+	r.dsn = string(r.o.Stack.MySQLDSN)
 	if r.o.Database != "" {
 		dsn, err := store.WithDatabase(r.dsn, r.o.Database)
 		if err != nil {
-			return usageErrorf("--database: %v", err)
+			return fmt.Errorf("%w: --database: %w", ErrRefused, err)
 		}
 		r.dsn = dsn
 		if err := store.EnsureDatabase(ctx, dsn); err != nil {
@@ -353,15 +225,15 @@ func (r *benchPushRun) openDatabase(ctx context.Context) error {
 }
 
 // seed makes sure the database holds exactly --users members.
-func (r *benchPushRun) seed(ctx context.Context) error {
+func (r *pushRun) seed(ctx context.Context) error {
 	var highest int64
 	if err := r.db.GetContext(ctx, &highest, `SELECT COALESCE(MAX(id), 0) FROM membership_account`); err != nil {
 		err = store.MapError(err)
 		return fmt.Errorf("read the members of %s (migrated? run mktctl migrate, or use --database): %w", r.dbName, err)
 	}
 	if highest > r.o.Users {
-		return usageErrorf("database %s holds members up to id %d, more than --users %d: an everyone campaign would reach them all; "+
-			"use --users %d or another --database", r.dbName, highest, r.o.Users, highest)
+		return fmt.Errorf("%w: database %s holds members up to id %d, more than --users %d: an everyone campaign would reach them all; "+
+			"use --users %d or another --database", ErrRefused, r.dbName, highest, r.o.Users, highest)
 	}
 	if highest == r.o.Users {
 		r.progress("%d members present in %s", highest, r.dbName)
@@ -384,7 +256,7 @@ func (r *benchPushRun) seed(ctx context.Context) error {
 
 // checkRecords estimates the delivery records already in the database and
 // warns when earlier runs' records are many times the audience.
-func (r *benchPushRun) checkRecords(ctx context.Context) error {
+func (r *pushRun) checkRecords(ctx context.Context) error {
 	err := r.db.GetContext(ctx, &r.priorRecords, `SELECT COALESCE(MAX(table_rows), 0) FROM information_schema.tables
 		WHERE table_schema = DATABASE() AND table_name = 'push_message'`)
 	if err != nil {
@@ -400,11 +272,11 @@ func (r *benchPushRun) checkRecords(ctx context.Context) error {
 
 // start starts the simulator and the pushd processes and waits until they
 // are ready and the consumer group has settled.
-func (r *benchPushRun) start(ctx context.Context, bin string) error {
+func (r *pushRun) start(ctx context.Context, bin string) error {
 	o := r.o
-	sim, err := pushtest.StartSimulator(o.SimAddr, providersim.Config{Latency: o.Latency, Seed: 1, Logger: r.app.Logger})
+	sim, err := StartSimulator(o.SimAddr, providersim.Config{Latency: o.Latency, Seed: 1, Logger: o.Logger})
 	if err != nil {
-		return usageErrorf("%v", err)
+		return fmt.Errorf("%w: %w", ErrRefused, err)
 	}
 	r.sim = sim
 	var b [5]byte
@@ -433,7 +305,7 @@ func (r *benchPushRun) start(ctx context.Context, bin string) error {
 			return err
 		}
 		r.logs = append(r.logs, f)
-		p, err := pushtest.StartPushd(pushtest.PushdConfig{
+		p, err := childproc.Start(childproc.Config{
 			Bin:       bin,
 			Instance:  instance,
 			MySQLDSN:  r.dsn,
@@ -458,7 +330,7 @@ func (r *benchPushRun) start(ctx context.Context, bin string) error {
 	}
 	rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	if err := pushtest.WaitAllReady(rctx, r.procs); err != nil {
+	if err := childproc.WaitAllReady(rctx, r.procs); err != nil {
 		return fmt.Errorf("pushd not ready (logs in %s): %w", r.logDir, err)
 	}
 	select {
@@ -471,11 +343,11 @@ func (r *benchPushRun) start(ctx context.Context, bin string) error {
 
 // runCampaign creates the campaign and waits for it to complete, reporting
 // progress every few seconds.
-func (r *benchPushRun) runCampaign(ctx context.Context) (*campaign.Summary, error) {
+func (r *pushRun) runCampaign(ctx context.Context) (*campaign.Summary, error) {
 	o := r.o
-	mqc := mq.Config{NameServer: r.app.Common.RocketMQNameServer, BrokerAddr: r.app.Common.RocketMQBroker, Logger: r.app.Logger}
+	mqc := mq.Config{NameServer: o.Stack.RocketMQNameServer, BrokerAddr: o.Stack.RocketMQBroker, Logger: o.Logger}
 	tx, err := mq.NewTxProducer(mq.TxProducerConfig{Config: mqc, Group: r.ns + "_" + campaign.GroupTx,
-		Check: campaign.TxCheck(r.db, r.app.Logger, nil)})
+		Check: campaign.TxCheck(r.db, o.Logger, nil)})
 	if err != nil {
 		return nil, fmt.Errorf("%w: RocketMQ: %w", ErrUnavailable, err)
 	}
@@ -497,7 +369,7 @@ func (r *benchPushRun) runCampaign(ctx context.Context) (*campaign.Summary, erro
 	} else {
 		created, err := cr.Create(ctx, spec, campaign.NewRequestID("bench"))
 		if err != nil {
-			return nil, campaignError(err)
+			return nil, err
 		}
 		r.id, r.kind = created.Campaign.ID, campaign.KindPromotion
 		r.progress("campaign %d created", r.id)
@@ -556,9 +428,9 @@ func (r *benchPushRun) runCampaign(ctx context.Context) (*campaign.Summary, erro
 
 // report measures the completed run: memory before the processes stop,
 // then timings from the database and the planner's log, and the audit.
-func (r *benchPushRun) report(ctx context.Context, c *campaign.Summary) (benchPushReport, error) {
+func (r *pushRun) report(ctx context.Context, c *campaign.Summary) (PushReport, error) {
 	o := r.o
-	rep := benchPushReport{
+	rep := PushReport{
 		Users: c.PlannedMembers, Shards: c.PlannedShards, CampaignID: c.ID, Database: r.dbName,
 		Channel: o.Channel, Latency: o.Latency.String(), BatchSize: o.BatchSize, Pushd: o.Pushd,
 		ShardSize: o.ShardSize, MaxInFlight: o.MaxInFlight, ShardConcurrency: o.ShardConcurrency, PageSize: o.PageSize,
@@ -589,8 +461,8 @@ func (r *benchPushRun) report(ctx context.Context, c *campaign.Summary) (benchPu
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return rep, err
 		}
-		err := pushtest.ScanLog(f, func(l pushtest.LogRecord) {
-			if id, _ := l.Uint("campaign_id"); l.Msg() != pushtest.MsgCampaignPlanned || id != c.ID {
+		err := childproc.ScanLog(f, func(l childproc.LogRecord) {
+			if id, _ := l.Uint("campaign_id"); l.Msg() != childproc.MsgCampaignPlanned || id != c.ID {
 				return
 			}
 			plan, _ := l.Duration("plan")
@@ -608,12 +480,12 @@ func (r *benchPushRun) report(ctx context.Context, c *campaign.Summary) (benchPu
 	rep.SendSeconds = calls.Window().Seconds()
 
 	r.progress("auditing deliveries against the members of %s", r.dbName)
-	var a pushtest.Audit
+	var a Audit
 	var err error
 	if r.kind == campaign.KindHotGoods {
 		a, err = r.auditHotgoods(ctx)
 	} else {
-		a, err = pushtest.AuditEveryone(ctx, r.db, r.sim.Simulator, c.ID, provider.Channel(o.Channel))
+		a, err = AuditEveryone(ctx, r.db, r.sim.Simulator, c.ID, provider.Channel(o.Channel))
 	}
 	if err != nil {
 		return rep, err
@@ -634,10 +506,10 @@ func (r *benchPushRun) report(ctx context.Context, c *campaign.Summary) (benchPu
 }
 
 // stopPushd stops the processes (SIGTERM, then SIGKILL after 30s).
-func (r *benchPushRun) stopPushd() error {
+func (r *pushRun) stopPushd() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	codes, err := pushtest.StopAll(ctx, r.procs)
+	codes, err := childproc.StopAll(ctx, r.procs)
 	for i, code := range codes {
 		if code != 0 && err == nil {
 			err = fmt.Errorf("pushd %s exited with code %d (logs in %s)", r.procs[i].Instance(), code, r.logDir)
@@ -650,14 +522,14 @@ func (r *benchPushRun) stopPushd() error {
 // cleanup stops whatever is still running: an unfinished campaign is
 // cancelled, pushd stopped, the simulator and connections closed; the logs
 // are removed unless kept (--log-dir, or the run failed).
-func (r *benchPushRun) cleanup(failed bool) error {
+func (r *pushRun) cleanup(failed bool) error {
 	var errs []error
 	if r.watchers != nil {
 		r.watchers.stop()
 	}
 	if r.id != 0 && !r.done && r.db != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		ctl := &campaign.Control{DB: r.db, Kind: r.kind, Logger: r.app.Logger}
+		ctl := &campaign.Control{DB: r.db, Kind: r.kind, Logger: r.o.Logger}
 		if _, err := ctl.Cancel(ctx, r.id, "mktctl bench push stopped"); err != nil && !errors.Is(err, campaign.ErrConflict) {
 			errs = append(errs, fmt.Errorf("cancel campaign %d: %w", r.id, err))
 		} else if err == nil {
@@ -670,7 +542,7 @@ func (r *benchPushRun) cleanup(failed bool) error {
 	}
 	if r.tx != nil {
 		if err := r.tx.Shutdown(); err != nil {
-			r.app.Logger.Warn("bench: shut down producer", slog.String("error", err.Error()))
+			r.o.Logger.Warn("bench: shut down producer", slog.String("error", err.Error()))
 		}
 	}
 	if r.sim != nil {
@@ -692,38 +564,4 @@ func (r *benchPushRun) cleanup(failed bool) error {
 		_ = r.db.Close()
 	}
 	return errors.Join(errs...)
-}
-
-func writeBenchPushTable(w io.Writer, rep benchPushReport) error {
-	mib := func(b uint64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
-	each := make([]string, len(rep.PushdRSSPeakEach))
-	for i, b := range rep.PushdRSSPeakEach {
-		each[i] = mib(b)
-	}
-	rows := [][]string{
-		{"METRIC", "VALUE"},
-		{"run", fmt.Sprintf("campaign %d in %s: %s, latency %s, batch %d, %d pushd (in flight %d, shards %d at once)",
-			rep.CampaignID, rep.Database, rep.Channel, rep.Latency, rep.BatchSize, rep.Pushd, rep.MaxInFlight, rep.ShardConcurrency)},
-		{"users", strconv.FormatInt(rep.Users, 10)},
-		{"shards", fmt.Sprintf("%d (of %d members; %d task sends)", rep.Shards, rep.ShardSize, rep.TaskSends)},
-		{"plan_enqueue_seconds", fmt.Sprintf("%.3f (planner: plan %.3f + enqueue %.3f)", rep.PlanEnqueueSeconds, rep.PlanSeconds, rep.EnqueueSeconds)},
-		{"users_per_second", fmt.Sprintf("%.0f (over %.1f s of sends)", rep.UsersPerSecond, rep.SendSeconds)},
-		{"campaign_seconds", fmt.Sprintf("%.1f", rep.CampaignSeconds)},
-		{"p99_send_ms", fmt.Sprintf("%.1f (p50 %.1f, max %.1f; %d calls)", rep.P99SendMS, rep.P50SendMS, rep.MaxSendMS, rep.ProviderCalls)},
-		{"pushd_rss_peak_bytes", fmt.Sprintf("%d (%s; each %s)", rep.PushdRSSPeakBytes, mib(rep.PushdRSSPeakBytes), strings.Join(each, ", "))},
-		{"delivered", fmt.Sprintf("%d of %d expected", rep.Delivered, rep.Expected)},
-		{"duplicates", strconv.FormatUint(rep.Duplicates, 10)},
-		{"missing", strconv.FormatUint(rep.Missing, 10)},
-		{"unexpected", strconv.FormatUint(rep.Unexpected, 10)},
-		{"failed_deliveries", strconv.FormatInt(rep.FailedDeliveries, 10)},
-		{"prior_records", fmt.Sprintf("~%d (push_message rows before the run)", rep.PriorRecords)},
-	}
-	if rep.Watchers > 0 {
-		rows = append(rows, []string{"watchers", fmt.Sprintf("%d live views: %d refreshes, p50 %.1f ms, max %.1f ms, %d with errors",
-			rep.Watchers, rep.WatchRefreshes, rep.WatchRefreshP50MS, rep.WatchRefreshMaxMS, rep.WatchErrors)})
-	}
-	if rep.LogDir != "" {
-		rows = append(rows, []string{"logs", rep.LogDir})
-	}
-	return table(w, rows)
 }

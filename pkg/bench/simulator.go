@@ -1,4 +1,4 @@
-package pushtest
+package bench
 
 import (
 	"context"
@@ -42,7 +42,7 @@ func StartSimulator(addr string, cfg providersim.Config) (*Simulator, error) {
 		readBacks: map[string]bool{"/stats": true, "/deliveries": true, "/reset": true, "/healthz": true},
 	}
 	if s.srv, err = providersim.Serve(addr, sim, s); err != nil {
-		return nil, fmt.Errorf("pushtest: simulator: %w", err)
+		return nil, fmt.Errorf("bench: simulator: %w", err)
 	}
 	return s, nil
 }

@@ -1,4 +1,4 @@
-package pushtest
+package bench
 
 import (
 	"math/bits"

@@ -1,4 +1,4 @@
-package cli
+package bench
 
 import (
 	"context"
@@ -9,14 +9,13 @@ import (
 	"mkt/pkg/campaign"
 	"mkt/pkg/hotgoods"
 	"mkt/pkg/provider"
-	"mkt/pkg/pushtest"
 	"mkt/pkg/store"
 )
 
 // launchHotgoods imports a generated day of --hotgoods-segments rows, all
 // on --channel, for the day after the last one in the database, and
 // launches it as one run (what `mktctl hotgoods run --date D` does).
-func (r *benchPushRun) launchHotgoods(ctx context.Context, cr campaign.Creator) error {
+func (r *pushRun) launchHotgoods(ctx context.Context, cr campaign.Creator) error {
 	var last *time.Time
 	if err := r.db.GetContext(ctx, &last, `SELECT MAX(run_date) FROM hot_goods_crontab`); err != nil {
 		return fmt.Errorf("bench: last hot-goods day: %w", store.MapError(err))
@@ -32,12 +31,12 @@ func (r *benchPushRun) launchHotgoods(ctx context.Context, cr campaign.Creator) 
 		rows[i] = hotgoods.ParsedRow{Line: i + 1, Input: in}
 	}
 	if _, err := hotgoods.Import(ctx, r.db, date, rows); err != nil {
-		return hotgoodsError(err)
+		return err
 	}
 	start := time.Now()
 	res, err := hotgoods.Launch(ctx, r.db, cr, hotgoods.LaunchOptions{Date: date, ShardSize: r.o.ShardSize, CreatedBy: "mktctl bench"})
 	if err != nil {
-		return hotgoodsError(err)
+		return err
 	}
 	r.launchSecs = time.Since(start).Seconds()
 	if res.Run == nil {
@@ -51,15 +50,15 @@ func (r *benchPushRun) launchHotgoods(ctx context.Context, cr campaign.Creator) 
 // auditHotgoods audits the run against the members who fall in any of its
 // segments and have an address on the channel: all the day's rows are the
 // run's, so each such member is sent exactly one message.
-func (r *benchPushRun) auditHotgoods(ctx context.Context) (pushtest.Audit, error) {
+func (r *pushRun) auditHotgoods(ctx context.Context) (Audit, error) {
 	rows, err := hotgoods.RunRows(ctx, r.db, r.id)
 	if err != nil {
-		return pushtest.Audit{}, err
+		return Audit{}, err
 	}
 	ch := provider.Channel(r.o.Channel)
-	col, err := pushtest.AddressColumn(ch)
+	col, err := AddressColumn(ch)
 	if err != nil {
-		return pushtest.Audit{}, err
+		return Audit{}, err
 	}
 	var conds []string
 	var args []any
@@ -70,5 +69,5 @@ func (r *benchPushRun) auditHotgoods(ctx context.Context) (pushtest.Audit, error
 	}
 	q := `SELECT a.id FROM membership_account a JOIN membership_filter f ON f.member_id = a.id
 		WHERE a.status = 'active' AND a.` + col + ` <> '' AND (` + strings.Join(conds, " OR ") + `) ORDER BY a.id`
-	return pushtest.AuditQuery(ctx, r.db, r.sim.Simulator, r.id, ch, q, args...)
+	return AuditQuery(ctx, r.db, r.sim.Simulator, r.id, ch, q, args...)
 }

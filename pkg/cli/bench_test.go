@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -12,7 +14,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"mkt/pkg/bench"
 	"mkt/pkg/pushtest"
+	"mkt/pkg/store"
 	"mkt/pkg/store/storetest"
 )
 
@@ -115,7 +119,7 @@ func TestBenchPushEndToEnd(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("bench push: exit %d\n%s", code, errOut)
 	}
-	var rep benchPushReport
+	var rep bench.PushReport
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("%v in %s", err, out)
 	}
@@ -141,7 +145,7 @@ func TestBenchPushEndToEnd(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("bench push --hotgoods-segments: exit %d\n%s", code, errOut)
 	}
-	var hot benchPushReport
+	var hot bench.PushReport
 	if err := json.Unmarshal([]byte(out), &hot); err != nil {
 		t.Fatalf("%v in %s", err, out)
 	}
@@ -154,5 +158,76 @@ func TestBenchPushEndToEnd(t *testing.T) {
 	code, _, errOut = run("bench", "push", "--users", "100", "--pushd-bin", bin)
 	if code != ExitUsage || !strings.Contains(errOut, "more than --users 100") {
 		t.Errorf("too many members: exit %d, %s", code, errOut)
+	}
+}
+
+// TestBenchCouponsEndToEnd runs `mktctl bench coupons` on a few logins:
+// two real couponsd processes issue the coupon to every member once.
+func TestBenchCouponsEndToEnd(t *testing.T) {
+	t.Parallel()
+	base := storetest.NewEmptyDatabase(t) // the server; the run makes its own --database
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	name := "mkt_bench_test_" + hex.EncodeToString(b[:])
+	dsn, err := store.WithDatabase(base, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := store.DropDatabase(ctx, dsn); err != nil {
+			t.Errorf("drop %s: %v", name, err)
+		}
+	})
+	dsnFile := filepath.Join(t.TempDir(), "dsn")
+	if err := os.WriteFile(dsnFile, []byte(base), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bin, err := pushtest.Build("couponsd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) (int, string, string) {
+		var out, errOut bytes.Buffer
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		root, _ := NewRootCmd(Streams{In: strings.NewReader(""), Out: &out, Err: &errOut})
+		root.SetArgs(append([]string{"--mysql-dsn-file", dsnFile, "--log-level", "warn", "bench", "coupons"}, args...))
+		err := root.ExecuteContext(ctx)
+		if err != nil {
+			errOut.WriteString(err.Error())
+		}
+		return exitCode(err), out.String(), errOut.String()
+	}
+
+	code, out, errOut := run("--logins", "2000", "--instances", "2", "--database", name, "--couponsd", bin, "--json")
+	if code != ExitOK {
+		t.Fatalf("bench coupons: exit %d\n%s", code, errOut)
+	}
+	var rep bench.CouponsReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v in %s", err, out)
+	}
+	// Logins are delivered at least once: a rebalance may hand some to the
+	// other couponsd again, so more may be handled than were published.
+	if rep.Logins != 2000 || rep.HandledLogins < 2000 || rep.Members != 2000 || rep.Issued != 2000 ||
+		rep.Duplicates != 0 || rep.OverQuota != 0 || rep.Missing != 0 || rep.Couponsd != bin || rep.Database != name {
+		t.Errorf("report: %+v", rep)
+	}
+	if rep.LoginsPerSecond <= 0 || rep.ElapsedSeconds <= 0 || rep.RSSPeakBytes == 0 || len(rep.RSSPeakPerInstance) != 2 ||
+		rep.RSSPeakPerInstance[0] == 0 || rep.RSSPeakPerInstance[1] == 0 {
+		t.Errorf("measurements: %+v", rep)
+	}
+	if !strings.Contains(errOut, "2 couponsd ready") {
+		t.Errorf("progress:\n%s", errOut)
+	}
+
+	// An executable that is not there: refused before anything starts.
+	code, _, errOut = run("--logins", "10", "--database", name, "--couponsd", filepath.Join(t.TempDir(), "couponsd"))
+	if code != ExitUsage || !strings.Contains(errOut, "--couponsd: couponsd executable not found") {
+		t.Errorf("missing couponsd: exit %d, %s", code, errOut)
 	}
 }

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package pushtest
+package childproc
 
 import "syscall"
 

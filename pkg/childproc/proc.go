@@ -1,4 +1,4 @@
-package pushtest
+package childproc
 
 import (
 	"bufio"
@@ -12,6 +12,9 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -20,17 +23,20 @@ import (
 	"mkt/pkg/config"
 )
 
-// ErrExited is returned when a pushd process ended while it was expected to
+// ErrExited is returned when a child process ended while it was expected to
 // run (for example before it became ready).
-var ErrExited = errors.New("pushtest: pushd exited")
+var ErrExited = errors.New("childproc: process exited")
 
 // readyMessage is the log message the daemon runtime writes once every
 // component, the queue consumers included, has started.
 const readyMessage = "daemon ready"
 
-// PushdConfig configures one pushd child process.
-type PushdConfig struct {
-	// Bin is the pushd executable (required).
+// Config configures one child daemon: pushd or couponsd, which share the
+// runtime this package drives (flags --instance, --ops-addr, --log-format,
+// --log-level, --ready-interval, --mq-namespace; the "daemon ready" log
+// line; /readyz and /metrics).
+type Config struct {
+	// Bin is the daemon's executable (required; see Find).
 	Bin string
 	// Instance is --instance: the process's name in shard leases and
 	// consumer groups (required, unique among the processes of a group).
@@ -56,11 +62,12 @@ type PushdConfig struct {
 	Log io.Writer
 }
 
-// Pushd is a running pushd child process. On Linux it runs in its own
-// process group (an operator's Ctrl-C reaches the parent, which stops it in
-// order) and is sent SIGTERM by the kernel if the parent dies.
-type Pushd struct {
-	cfg  PushdConfig
+// Proc is a running child daemon. On Linux it runs in its own process
+// group (an operator's Ctrl-C reaches the parent, which stops it in order)
+// and is sent SIGTERM by the kernel if the parent dies.
+type Proc struct {
+	cfg  Config
+	name string // the executable's base name, for messages
 	cmd  *exec.Cmd
 	ops  string
 	http *http.Client
@@ -74,13 +81,14 @@ type Pushd struct {
 	waitErr   error
 }
 
-// StartPushd starts a pushd process with cfg. The process logs JSON to its
+// Start starts a child daemon with cfg. The process logs JSON to its
 // stderr, which is copied to cfg.Log; stop it with Stop (or Kill) and it is
 // reaped in the background.
-func StartPushd(cfg PushdConfig) (*Pushd, error) {
+func Start(cfg Config) (*Proc, error) {
 	if cfg.Bin == "" || cfg.Instance == "" {
-		return nil, errors.New("pushtest: PushdConfig needs Bin and Instance")
+		return nil, errors.New("childproc: Config needs Bin and Instance")
 	}
+	name := filepath.Base(cfg.Bin)
 	if cfg.OpsAddr == "" {
 		addr, err := FreeAddr()
 		if err != nil {
@@ -115,18 +123,19 @@ func StartPushd(cfg PushdConfig) (*Pushd, error) {
 
 	r, w, err := os.Pipe()
 	if err != nil {
-		return nil, fmt.Errorf("pushtest: log pipe for pushd %s: %w", cfg.Instance, err)
+		return nil, fmt.Errorf("childproc: log pipe for %s %s: %w", name, cfg.Instance, err)
 	}
 	cmd.Stderr = w
 	cmd.Stdout = w
 	if err := cmd.Start(); err != nil {
 		r.Close()
 		w.Close()
-		return nil, fmt.Errorf("pushtest: start pushd %s (%s): %w", cfg.Instance, cfg.Bin, err)
+		return nil, fmt.Errorf("childproc: start %s %s (%s): %w", name, cfg.Instance, cfg.Bin, err)
 	}
 	w.Close() // the child holds its copy
-	p := &Pushd{
+	p := &Proc{
 		cfg:     cfg,
+		name:    name,
 		cmd:     cmd,
 		ops:     cfg.OpsAddr,
 		http:    &http.Client{Timeout: 2 * time.Second},
@@ -144,7 +153,7 @@ func StartPushd(cfg PushdConfig) (*Pushd, error) {
 }
 
 // readLog copies the log to cfg.Log and watches for the ready line.
-func (p *Pushd) readLog(r io.ReadCloser) {
+func (p *Proc) readLog(r io.ReadCloser) {
 	defer close(p.logDone)
 	defer r.Close()
 	br := bufio.NewReaderSize(r, 64<<10)
@@ -170,19 +179,19 @@ func (p *Pushd) readLog(r io.ReadCloser) {
 }
 
 // Instance returns the process's --instance.
-func (p *Pushd) Instance() string { return p.cfg.Instance }
+func (p *Proc) Instance() string { return p.cfg.Instance }
 
 // OpsAddr returns the address of the process's /healthz, /readyz and /metrics.
-func (p *Pushd) OpsAddr() string { return p.ops }
+func (p *Proc) OpsAddr() string { return p.ops }
 
 // PID returns the process id.
-func (p *Pushd) PID() int { return p.cmd.Process.Pid }
+func (p *Proc) PID() int { return p.cmd.Process.Pid }
 
 // Done is closed once the process has exited and its log has been copied.
-func (p *Pushd) Done() <-chan struct{} { return p.done }
+func (p *Proc) Done() <-chan struct{} { return p.done }
 
 // Exited reports whether the process has exited.
-func (p *Pushd) Exited() bool {
+func (p *Proc) Exited() bool {
 	select {
 	case <-p.done:
 		return true
@@ -193,7 +202,7 @@ func (p *Pushd) Exited() bool {
 
 // ExitCode returns the exit code once the process has exited: -1 if it
 // was killed by a signal or has not exited.
-func (p *Pushd) ExitCode() int {
+func (p *Proc) ExitCode() int {
 	if !p.Exited() || p.state == nil {
 		return -1
 	}
@@ -201,22 +210,22 @@ func (p *Pushd) ExitCode() int {
 }
 
 // exitError describes how the process ended.
-func (p *Pushd) exitError() error {
+func (p *Proc) exitError() error {
 	if p.state == nil {
-		return fmt.Errorf("%w: pushd %s: %v", ErrExited, p.cfg.Instance, p.waitErr)
+		return fmt.Errorf("%w: %s %s: %v", ErrExited, p.name, p.cfg.Instance, p.waitErr)
 	}
-	return fmt.Errorf("%w: pushd %s: %s", ErrExited, p.cfg.Instance, p.state)
+	return fmt.Errorf("%w: %s %s: %s", ErrExited, p.name, p.cfg.Instance, p.state)
 }
 
 // WaitReady waits until every component of the process has started (its
 // "daemon ready" log line) and /readyz answers 200.
-func (p *Pushd) WaitReady(ctx context.Context) error {
+func (p *Proc) WaitReady(ctx context.Context) error {
 	select {
 	case <-p.ready:
 	case <-p.done:
 		return p.exitError()
 	case <-ctx.Done():
-		return fmt.Errorf("pushtest: pushd %s not ready: %w", p.cfg.Instance, ctx.Err())
+		return fmt.Errorf("childproc: %s %s not ready: %w", p.name, p.cfg.Instance, ctx.Err())
 	}
 	for {
 		code, err := p.get(ctx, "/readyz")
@@ -230,13 +239,13 @@ func (p *Pushd) WaitReady(ctx context.Context) error {
 			if err == nil {
 				err = fmt.Errorf("/readyz answered %d", code)
 			}
-			return fmt.Errorf("pushtest: pushd %s not ready (%v): %w", p.cfg.Instance, err, ctx.Err())
+			return fmt.Errorf("childproc: %s %s not ready (%v): %w", p.name, p.cfg.Instance, err, ctx.Err())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }
 
-func (p *Pushd) get(ctx context.Context, path string) (int, error) {
+func (p *Proc) get(ctx context.Context, path string) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.ops+path, nil)
 	if err != nil {
 		return 0, err
@@ -251,18 +260,18 @@ func (p *Pushd) get(ctx context.Context, path string) (int, error) {
 }
 
 // Signal sends sig to the process (not to its process group).
-func (p *Pushd) Signal(sig os.Signal) error {
+func (p *Proc) Signal(sig os.Signal) error {
 	if p.Exited() {
 		return nil
 	}
 	if err := p.cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("pushtest: signal pushd %s: %w", p.cfg.Instance, err)
+		return fmt.Errorf("childproc: signal %s %s: %w", p.name, p.cfg.Instance, err)
 	}
 	return nil
 }
 
 // Kill sends SIGKILL and waits until the process is reaped.
-func (p *Pushd) Kill() error {
+func (p *Proc) Kill() error {
 	if !p.Exited() {
 		p.killed.Store(true)
 	}
@@ -274,15 +283,15 @@ func (p *Pushd) Kill() error {
 }
 
 // Killed reports whether Kill (or Stop's fallback) killed the process.
-func (p *Pushd) Killed() bool { return p.killed.Load() }
+func (p *Proc) Killed() bool { return p.killed.Load() }
 
 // Wait waits for the process to exit and returns its exit code (-1 when a
 // signal killed it).
-func (p *Pushd) Wait(ctx context.Context) (int, error) {
+func (p *Proc) Wait(ctx context.Context) (int, error) {
 	select {
 	case <-p.done:
 	case <-ctx.Done():
-		return -1, fmt.Errorf("pushtest: wait for pushd %s: %w", p.cfg.Instance, ctx.Err())
+		return -1, fmt.Errorf("childproc: wait for %s %s: %w", p.name, p.cfg.Instance, ctx.Err())
 	}
 	select { // the log is complete once the pipe's last holder is gone
 	case <-p.logDone:
@@ -291,10 +300,10 @@ func (p *Pushd) Wait(ctx context.Context) (int, error) {
 	return p.ExitCode(), nil
 }
 
-// Stop sends SIGTERM (pushd drains: shards stop at a committed page
-// boundary) and waits for the exit; if ctx ends first it sends SIGKILL. It
-// returns the exit code, -1 if the process had to be killed.
-func (p *Pushd) Stop(ctx context.Context) (int, error) {
+// Stop sends SIGTERM (the daemon drains: pushd's shards stop at a committed
+// page boundary) and waits for the exit; if ctx ends first it sends SIGKILL.
+// It returns the exit code, -1 if the process had to be killed.
+func (p *Proc) Stop(ctx context.Context) (int, error) {
 	if err := p.Signal(syscall.SIGTERM); err != nil {
 		return -1, err
 	}
@@ -305,11 +314,11 @@ func (p *Pushd) Stop(ctx context.Context) (int, error) {
 	if kerr := p.Kill(); kerr != nil {
 		return -1, errors.Join(err, kerr)
 	}
-	return -1, fmt.Errorf("pushtest: pushd %s did not stop after SIGTERM, killed: %w", p.cfg.Instance, err)
+	return -1, fmt.Errorf("childproc: %s %s did not stop after SIGTERM, killed: %w", p.name, p.cfg.Instance, err)
 }
 
 // Memory reads the process's resident memory from /proc.
-func (p *Pushd) Memory() (Memory, error) {
+func (p *Proc) Memory() (Memory, error) {
 	if p.Exited() {
 		return Memory{}, p.exitError()
 	}
@@ -321,7 +330,7 @@ func (p *Pushd) Memory() (Memory, error) {
 func FreeAddr() (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", fmt.Errorf("pushtest: find a free port: %w", err)
+		return "", fmt.Errorf("childproc: find a free port: %w", err)
 	}
 	defer l.Close()
 	return l.Addr().String(), nil
@@ -329,7 +338,7 @@ func FreeAddr() (string, error) {
 
 // StopAll stops every process in ps at once (SIGTERM, then SIGKILL when ctx
 // ends) and returns their exit codes in order.
-func StopAll(ctx context.Context, ps []*Pushd) ([]int, error) {
+func StopAll(ctx context.Context, ps []*Proc) ([]int, error) {
 	codes := make([]int, len(ps))
 	errs := make([]error, len(ps))
 	var wg sync.WaitGroup
@@ -341,4 +350,45 @@ func StopAll(ctx context.Context, ps []*Pushd) ([]int, error) {
 	}
 	wg.Wait()
 	return codes, errors.Join(errs...)
+}
+
+// WaitAllReady waits until every process in ps is ready (see
+// Proc.WaitReady), all at once.
+func WaitAllReady(ctx context.Context, ps []*Proc) error {
+	errs := make([]error, len(ps))
+	var wg sync.WaitGroup
+	for i, p := range ps {
+		wg.Go(func() { errs[i] = p.WaitReady(ctx) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// Metric reads the value of a metric without labels (a line "NAME VALUE")
+// from the process's /metrics.
+func (p *Proc) Metric(ctx context.Context, name string) (float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+p.ops+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := p.http.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("childproc: read the metrics of %s %s: %w", p.name, p.cfg.Instance, err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				return 0, fmt.Errorf("childproc: %s %s: metric %q: %w", p.name, p.cfg.Instance, sc.Text(), err)
+			}
+			return f, nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return 0, fmt.Errorf("childproc: read the metrics of %s %s: %w", p.name, p.cfg.Instance, err)
+	}
+	return 0, fmt.Errorf("childproc: %s %s: no metric %s in /metrics", p.name, p.cfg.Instance, name)
 }

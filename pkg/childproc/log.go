@@ -1,4 +1,4 @@
-package pushtest
+package childproc
 
 import (
 	"bufio"
@@ -21,7 +21,7 @@ const (
 	MsgCampaignPlanned = "planner: campaign planned"
 )
 
-// LogRecord is one line of a pushd JSON log, numbers kept as json.Number.
+// LogRecord is one line of a daemon's JSON log, numbers kept as json.Number.
 type LogRecord map[string]any
 
 // Msg returns the record's message.
@@ -60,7 +60,7 @@ func (r LogRecord) Uint(key string) (uint64, bool) {
 	return v, err == nil
 }
 
-// ScanLog calls fn for every JSON line of a pushd log; lines that are not
+// ScanLog calls fn for every JSON line of a daemon's log; lines that are not
 // JSON objects (a crash trace, say) are skipped.
 func ScanLog(r io.Reader, fn func(LogRecord)) error {
 	br := bufio.NewReaderSize(r, 64<<10)
@@ -78,7 +78,7 @@ func ScanLog(r io.Reader, fn func(LogRecord)) error {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("pushtest: read log: %w", err)
+			return fmt.Errorf("childproc: read log: %w", err)
 		}
 	}
 }

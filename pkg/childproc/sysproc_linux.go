@@ -1,4 +1,4 @@
-package pushtest
+package childproc
 
 import "syscall"
 

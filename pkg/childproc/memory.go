@@ -1,14 +1,11 @@
-package pushtest
+package childproc
 
 import (
 	"bufio"
 	"bytes"
-	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
-	"sync"
 )
 
 // Memory is a process's resident memory as the kernel accounts it.
@@ -25,7 +22,7 @@ type Memory struct {
 func ProcessMemory(pid int) (Memory, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
-		return Memory{}, fmt.Errorf("pushtest: read memory of process %d: %w", pid, err)
+		return Memory{}, fmt.Errorf("childproc: read memory of process %d: %w", pid, err)
 	}
 	var m Memory
 	var found int
@@ -47,29 +44,17 @@ func ProcessMemory(pid int) (Memory, error) {
 		// "   123456 kB"
 		f := bytes.Fields(val)
 		if len(f) != 2 || string(f[1]) != "kB" {
-			return Memory{}, fmt.Errorf("pushtest: process %d: unexpected %s line %q", pid, key, sc.Text())
+			return Memory{}, fmt.Errorf("childproc: process %d: unexpected %s line %q", pid, key, sc.Text())
 		}
 		kb, err := strconv.ParseUint(string(f[0]), 10, 64)
 		if err != nil {
-			return Memory{}, fmt.Errorf("pushtest: process %d: %s: %w", pid, key, err)
+			return Memory{}, fmt.Errorf("childproc: process %d: %s: %w", pid, key, err)
 		}
 		*dst = kb << 10
 		found++
 	}
 	if found != 2 {
-		return Memory{}, fmt.Errorf("pushtest: process %d: VmRSS or VmHWM missing from /proc status", pid)
+		return Memory{}, fmt.Errorf("childproc: process %d: VmRSS or VmHWM missing from /proc status", pid)
 	}
 	return m, nil
-}
-
-// WaitAllReady waits until every process in ps is ready (see
-// Pushd.WaitReady), all at once.
-func WaitAllReady(ctx context.Context, ps []*Pushd) error {
-	errs := make([]error, len(ps))
-	var wg sync.WaitGroup
-	for i, p := range ps {
-		wg.Go(func() { errs[i] = p.WaitReady(ctx) })
-	}
-	wg.Wait()
-	return errors.Join(errs...)
 }

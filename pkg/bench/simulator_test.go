@@ -1,12 +1,10 @@
-package pushtest
+package bench
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
-	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -42,45 +40,6 @@ func TestHistogram(t *testing.T) {
 		if histUpper(i) <= histUpper(i-1) || histIndex(histUpper(i)) != i || histIndex(histUpper(i-1)+1) != i {
 			t.Fatalf("bucket %d: upper %d, previous %d", i, histUpper(i), histUpper(i-1))
 		}
-	}
-}
-
-func TestProcessMemory(t *testing.T) {
-	m, err := ProcessMemory(os.Getpid())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m.RSS == 0 || m.PeakRSS < m.RSS {
-		t.Errorf("memory %+v", m)
-	}
-	if _, err := ProcessMemory(1 << 30); err == nil {
-		t.Error("no error for a missing process")
-	}
-}
-
-func TestScanLog(t *testing.T) {
-	log := `{"time":"t","level":"INFO","msg":"planner: campaign planned","campaign_id":42,"shards":1000,"plan":81000000}
-not json: a panic trace
-{"msg":"push: shard done","campaign_id":18446744073709551615,"owner":"a"}
-{"msg":"no newline at the end"}`
-	var recs []LogRecord
-	if err := ScanLog(strings.NewReader(log), func(r LogRecord) { recs = append(recs, r) }); err != nil {
-		t.Fatal(err)
-	}
-	if len(recs) != 3 {
-		t.Fatalf("%d records", len(recs))
-	}
-	id, _ := recs[0].Uint("campaign_id")
-	plan, _ := recs[0].Duration("plan")
-	shards, _ := recs[0].Int("shards")
-	if recs[0].Msg() != MsgCampaignPlanned || id != 42 || plan != 81*time.Millisecond || shards != 1000 {
-		t.Errorf("first record %v", recs[0])
-	}
-	if id, ok := recs[1].Uint("campaign_id"); !ok || id != 1<<64-1 || recs[1].Str("owner") != "a" {
-		t.Errorf("second record %v", recs[1])
-	}
-	if _, ok := recs[2].Int("missing"); ok || recs[2].Str("missing") != "" {
-		t.Error("missing attributes found")
 	}
 }
 

@@ -1,4 +1,4 @@
-package cli
+package bench
 
 import (
 	"context"
@@ -13,13 +13,13 @@ import (
 	"mkt/pkg/watch"
 )
 
-// benchWatchers are `bench push --watchers N`: N live views of the campaign
+// watchers are PushConfig.Watchers (`bench push --watchers N`): N live views of the campaign
 // refreshing once a second while it runs, each with its own MySQL pool and
 // Redis client as separate `mktctl watch` processes would have, asking for
 // the most a view reads (the drill-down of a 160×48 terminal: heatmap of
 // 1,600 cells, workers, failure sample). They measure what the view costs
 // the fan-out, and their own refresh times.
-type benchWatchers struct {
+type watchers struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	mu     sync.Mutex
@@ -27,12 +27,12 @@ type benchWatchers struct {
 	errs   int
 }
 
-// benchWatchCells is the heatmap of a 160×48 drill-down.
-const benchWatchCells = 1600
+// watchCells is the heatmap of a 160×48 drill-down.
+const watchCells = 1600
 
-func (r *benchPushRun) startWatchers(ctx context.Context, n int) (*benchWatchers, error) {
+func (r *pushRun) startWatchers(ctx context.Context, n int) (*watchers, error) {
 	ctx, cancel := context.WithCancel(ctx)
-	bw := &benchWatchers{cancel: cancel}
+	bw := &watchers{cancel: cancel}
 	target := watch.Target{Kind: campaign.KindPromotion, ID: r.id}
 	for range n {
 		db, err := store.Open(ctx, store.Config{DSN: r.dsn, MaxOpenConns: 2})
@@ -40,8 +40,8 @@ func (r *benchPushRun) startWatchers(ctx context.Context, n int) (*benchWatchers
 			bw.stop()
 			return nil, fmt.Errorf("%w: watcher MySQL: %w", ErrUnavailable, err)
 		}
-		live, err := cache.Open(ctx, cache.Config{Addr: r.app.Common.RedisAddr, Password: string(r.app.Common.RedisPassword),
-			DB: r.app.Common.RedisDB, KeyPrefix: cache.DefaultKeyPrefix + r.dbName})
+		live, err := cache.Open(ctx, cache.Config{Addr: r.o.Stack.RedisAddr, Password: string(r.o.Stack.RedisPassword),
+			DB: r.o.Stack.RedisDB, KeyPrefix: cache.DefaultKeyPrefix + r.dbName})
 		if err != nil {
 			_ = db.Close()
 			bw.stop()
@@ -59,7 +59,7 @@ func (r *benchPushRun) startWatchers(ctx context.Context, n int) (*benchWatchers
 			var rates watch.Rates
 			for {
 				start := time.Now()
-				s := src.Fetch(ctx, watch.Request{Focus: target, Cells: benchWatchCells, Failures: true})
+				s := src.Fetch(ctx, watch.Request{Focus: target, Cells: watchCells, Failures: true})
 				took := time.Since(start)
 				rates.Apply(&s)
 				if ctx.Err() != nil {
@@ -83,13 +83,13 @@ func (r *benchPushRun) startWatchers(ctx context.Context, n int) (*benchWatchers
 }
 
 // stop ends the watchers and waits for them.
-func (bw *benchWatchers) stop() {
+func (bw *watchers) stop() {
 	bw.cancel()
 	bw.wg.Wait()
 }
 
 // fill adds the watchers' refresh times to rep.
-func (bw *benchWatchers) fill(rep *benchPushReport) {
+func (bw *watchers) fill(rep *PushReport) {
 	bw.mu.Lock()
 	defer bw.mu.Unlock()
 	rep.WatchRefreshes, rep.WatchErrors = len(bw.took), bw.errs
