@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/singleflight"
 
+	"mkt/pkg/daemon"
 	"mkt/pkg/login"
 	"mkt/pkg/store"
 )
@@ -117,6 +118,8 @@ type Result struct {
 // returns at once without touching Redis or MySQL. It is safe for
 // concurrent use.
 type Issuer struct {
+	daemon.StartStop
+
 	cfg   IssuerConfig
 	log   *slog.Logger
 	attrs *attrCache
@@ -126,14 +129,12 @@ type Issuer struct {
 	refreshMu sync.Mutex
 	rebuilds  singleflight.Group
 
-	mu       sync.Mutex
-	started  bool
-	stopping bool
-	reqs     chan *loginRequest
-	sem      chan struct{}
-	batches  sync.WaitGroup
-	loops    sync.WaitGroup
-	cancel   context.CancelFunc
+	mu sync.Mutex
+	// admitting: logins are taken, from the end of Start until Stop.
+	admitting bool
+	reqs      chan *loginRequest
+	sem       chan struct{}
+	batches   sync.WaitGroup
 }
 
 type activeSnapshot struct {
@@ -169,68 +170,50 @@ func (is *Issuer) Name() string { return "coupon-issuer" }
 
 // Start syncs the active set from MySQL, loads every active coupon's Redis
 // counters (rebuilding what is missing), then starts the batcher and the
-// maintenance loop. ctx is the issuer's lifetime.
+// maintenance loop and admits logins. ctx is the issuer's lifetime; the
+// lifecycle is daemon.StartStop's.
 func (is *Issuer) Start(ctx context.Context) error {
-	is.mu.Lock()
-	if is.started || is.stopping {
-		is.mu.Unlock()
-		return nil
-	}
-	is.started = true
-	is.mu.Unlock()
-	if err := is.cfg.State.Load(ctx); err != nil {
-		return err
-	}
-	// Rebuild what Redis lacks now rather than on the first logins; what
-	// fails here is retried by the maintenance loop and by every batch.
-	if err := is.maintain(ctx); err != nil {
-		if ctx.Err() != nil {
+	return is.StartWith(ctx, func(life *daemon.Lifetime) error {
+		ctx := life.Context()
+		if err := is.cfg.State.Load(ctx); err != nil {
 			return err
 		}
-		is.log.Warn("coupon: start-up sync of redis state incomplete, continuing", "error", err.Error())
-	}
-	// The loops start under the mutex, and not at all when Stop came
-	// first: Stop reads cancel and waits for the loops only after that.
-	is.mu.Lock()
-	defer is.mu.Unlock()
-	if is.stopping {
+		// Rebuild what Redis lacks now rather than on the first logins; what
+		// fails here is retried by the maintenance loop and by every batch.
+		if err := is.maintain(ctx); err != nil {
+			if ctx.Err() != nil {
+				return err
+			}
+			is.log.Warn("coupon: start-up sync of redis state incomplete, continuing", "error", err.Error())
+		}
+		// The batcher runs until the stop has drained the admitted logins
+		// (the lifetime's context), the maintenance loop until the stop.
+		life.Go(func() { is.batchLoop(ctx) })
+		life.Go(func() { is.maintainLoop(life.Stopping()) })
+		is.mu.Lock()
+		is.admitting = life.Stopping().Err() == nil // not when a Stop came first
+		is.mu.Unlock()
 		return nil
-	}
-	lctx, cancel := context.WithCancel(ctx)
-	is.cancel = cancel
-	is.loops.Add(2)
-	go func() { defer is.loops.Done(); is.batchLoop(lctx) }()
-	go func() { defer is.loops.Done(); is.maintainLoop(lctx) }()
-	return nil
+	})
 }
 
 // Stop refuses new logins, waits for the ones already admitted to be
 // answered (until ctx ends), then stops the loops. The batcher keeps running
 // while it waits, so every admitted login is settled.
 func (is *Issuer) Stop(ctx context.Context) error {
-	is.mu.Lock()
-	if is.stopping {
+	return is.StopWith(ctx, func(ctx context.Context, _ *daemon.Lifetime) error {
+		is.mu.Lock()
+		is.admitting = false
 		is.mu.Unlock()
-		return nil
-	}
-	is.stopping = true
-	is.mu.Unlock()
-	done := make(chan struct{})
-	go func() { is.batches.Wait(); close(done) }()
-	var err error
-	select {
-	case <-done:
-	case <-ctx.Done():
-		err = fmt.Errorf("coupon: issuer stop: logins still in flight: %w", ctx.Err())
-	}
-	is.mu.Lock()
-	cancel := is.cancel
-	is.mu.Unlock()
-	if cancel != nil {
-		cancel()
-	}
-	is.loops.Wait()
-	return err
+		done := make(chan struct{})
+		go func() { is.batches.Wait(); close(done) }()
+		select {
+		case <-done:
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("coupon: issuer stop: logins still in flight: %w", ctx.Err())
+		}
+	})
 }
 
 // maintainLoop runs maintain every SyncInterval.
@@ -356,7 +339,7 @@ func (is *Issuer) HandleLogin(ctx context.Context, ev login.Event) error {
 		return nil
 	}
 	is.mu.Lock()
-	if is.stopping || !is.started {
+	if !is.admitting {
 		is.mu.Unlock()
 		return ErrStopped
 	}

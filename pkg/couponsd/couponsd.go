@@ -377,49 +377,38 @@ func (s *Service) Handler() http.Handler {
 	return s.API.Handler()
 }
 
-// loop runs fn every interval until stopped.
+// loop runs fn every interval until stopped; Stop lets a round in progress
+// finish until its context ends (daemon.StartStop).
 type loop struct {
+	daemon.StartStop
+
 	name  string
 	every time.Duration
 	log   *slog.Logger
 	fn    func(ctx context.Context) error
-
-	cancel context.CancelFunc
-	done   chan struct{}
 }
 
 func (l *loop) Name() string { return l.name }
 
 func (l *loop) Start(ctx context.Context) error {
-	ctx, l.cancel = context.WithCancel(ctx)
-	l.done = make(chan struct{})
-	go func() {
-		defer close(l.done)
-		t := time.NewTicker(l.every)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if err := l.fn(ctx); err != nil && ctx.Err() == nil {
-					l.log.Warn("couponsd: background round failed", "loop", l.name, "error", err.Error())
-				}
-			}
-		}
-	}()
-	return nil
+	return l.StartWith(ctx, func(life *daemon.Lifetime) error {
+		life.Go(func() { l.run(life) })
+		return nil
+	})
 }
 
-func (l *loop) Stop(ctx context.Context) error {
-	if l.cancel == nil {
-		return nil
-	}
-	l.cancel()
-	select {
-	case <-l.done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
+func (l *loop) run(life *daemon.Lifetime) {
+	ctx := life.Context()
+	t := time.NewTicker(l.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-life.Stopping().Done():
+			return
+		case <-t.C:
+			if err := l.fn(ctx); err != nil && ctx.Err() == nil {
+				l.log.Warn("couponsd: background round failed", "loop", l.name, "error", err.Error())
+			}
+		}
 	}
 }

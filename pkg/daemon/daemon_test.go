@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"mkt/pkg/mkttest"
 )
 
 // syncBuffer is a goroutine-safe log sink.
@@ -199,11 +201,11 @@ func TestReadinessPollsPeriodically(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Stop(context.Background())
-	waitFor(t, "ready", r.Ready)
+	mkttest.WaitFor(t, 10*time.Second, "ready", r.Ready)
 	failing.Store(true)
-	waitFor(t, "not ready", func() bool { return !r.Ready() })
+	mkttest.WaitFor(t, 10*time.Second, "not ready", func() bool { return !r.Ready() })
 	failing.Store(false)
-	waitFor(t, "ready again", r.Ready)
+	mkttest.WaitFor(t, 10*time.Second, "ready again", r.Ready)
 }
 
 func TestReadinessCheckTimeout(t *testing.T) {
@@ -468,7 +470,7 @@ func TestRunDrainTimeoutCancelsInFlightWork(t *testing.T) {
 	}
 	// Stop is still attempted on every component, in order (first's Stop is
 	// called with an expired context and not waited for).
-	waitFor(t, "stop first", func() bool { return slices.Contains(rec.get(), "stop first") })
+	mkttest.WaitFor(t, 10*time.Second, "stop first", func() bool { return slices.Contains(rec.get(), "stop first") })
 	if got := rec.get(); slices.Index(got, "stop slow") > slices.Index(got, "stop stuck") {
 		t.Errorf("events %v", got)
 	}
@@ -568,15 +570,4 @@ func TestRunSignals(t *testing.T) {
 			t.Errorf("lifetime cause = %v", cause)
 		}
 	})
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
 }

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"mkt/pkg/mkttest"
 )
 
 // notifySocket listens on a unixgram socket at addr, sets it as
@@ -181,7 +183,7 @@ func TestReadinessStatus(t *testing.T) {
 	}
 	r.BeginStop() // Run owns the status line from here
 	failing.Store(true)
-	waitFor(t, "mysql failing", func() bool { return r.Report().Checks[0].State == StateFailing })
+	mkttest.WaitFor(t, 10*time.Second, "mysql failing", func() bool { return r.Report().Checks[0].State == StateFailing })
 	if err := n.Status("sentinel"); err != nil {
 		t.Fatal(err)
 	}

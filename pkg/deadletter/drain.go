@@ -8,11 +8,11 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"mkt/pkg/daemon"
 	"mkt/pkg/mq"
 	"mkt/pkg/store"
 )
@@ -66,14 +66,12 @@ type DrainConfig struct {
 // which the drain does not subscribe to). At shutdown a message not stored
 // yet stays in the dead-letter queue, unacknowledged, for the next start.
 type Drain struct {
+	daemon.StartStop
+
 	cfg      DrainConfig
 	log      *slog.Logger
 	consumer *mq.Consumer
 	m        drainMetrics
-
-	mu     sync.Mutex
-	cancel context.CancelFunc
-	done   chan struct{}
 }
 
 type drainMetrics struct {
@@ -133,25 +131,23 @@ func (d *Drain) Name() string { return "dead-letter drain of " + d.cfg.Group }
 
 // Start creates the dead-letter topic if the broker has not yet (one
 // queue, as the broker makes it), registers the drain and starts consuming.
+// The lifecycle is daemon.StartStop's.
 func (d *Drain) Start(ctx context.Context) error {
-	if err := mq.EnsureTopics(ctx, d.cfg.MQ, 1, mq.DeadLetterTopic(d.cfg.Group)); err != nil {
-		return fmt.Errorf("deadletter: create the dead-letter topic of group %s: %w", d.cfg.Group, err)
-	}
-	if err := d.consumer.Start(ctx); err != nil {
-		return err
-	}
-	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	d.mu.Lock()
-	d.cancel, d.done = cancel, make(chan struct{})
-	d.mu.Unlock()
-	go d.loop(lctx)
-	return nil
+	return d.StartWith(ctx, func(life *daemon.Lifetime) error {
+		if err := mq.EnsureTopics(ctx, d.cfg.MQ, 1, mq.DeadLetterTopic(d.cfg.Group)); err != nil {
+			return fmt.Errorf("deadletter: create the dead-letter topic of group %s: %w", d.cfg.Group, err)
+		}
+		if err := d.consumer.Start(ctx); err != nil {
+			return err
+		}
+		life.Go(func() { d.loop(life.Stopping()) })
+		return nil
+	})
 }
 
 // loop registers the drain (retrying while MySQL is down) and refreshes
-// the gauges.
+// the gauges until ctx ends.
 func (d *Drain) loop(ctx context.Context) {
-	defer close(d.done)
 	registered := false
 	t := time.NewTimer(0)
 	defer t.Stop()
@@ -179,21 +175,11 @@ func (d *Drain) loop(ctx context.Context) {
 }
 
 // Stop stops consuming (a dead letter being stored stays in the queue) and
-// the background loop.
+// the background loop. It shuts the consumer down even if the drain was
+// never started.
 func (d *Drain) Stop(ctx context.Context) error {
 	err := d.consumer.Shutdown(ctx)
-	d.mu.Lock()
-	cancel, done := d.cancel, d.done
-	d.mu.Unlock()
-	if cancel != nil {
-		cancel()
-		select {
-		case <-done:
-		case <-ctx.Done():
-			err = errors.Join(err, ctx.Err())
-		}
-	}
-	return err
+	return errors.Join(err, d.StartStop.Stop(ctx))
 }
 
 // letterOf is the row of a dead letter delivered to the drain.

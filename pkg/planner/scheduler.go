@@ -9,11 +9,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"mkt/pkg/campaign"
+	"mkt/pkg/daemon"
 )
 
 // Scheduler defaults.
@@ -64,18 +64,14 @@ type SchedulerConfig struct {
 // a lease (one conditional UPDATE, so two pushd never both launch one) and
 // plans their runs. Every SweepInterval it also plans orphans: due runs left
 // created or planning for OrphanAge (their event was dead-lettered), so a
-// run is never stuck. Start and Stop it once.
+// run is never stuck.
 type Scheduler struct {
+	daemon.StartStop
+
 	cfg   SchedulerConfig
 	p     *Planner
 	log   *slog.Logger
 	claim atomic.Uint64
-
-	mu      sync.Mutex
-	started bool
-	stop    chan struct{} // closed by Stop: no new pass
-	cancel  context.CancelFunc
-	done    chan struct{} // closed when the loop returned
 }
 
 // NewScheduler returns a Scheduler.
@@ -118,52 +114,21 @@ func NewScheduler(cfg SchedulerConfig) (*Scheduler, error) {
 func (s *Scheduler) Name() string { return "planner-scheduler" }
 
 // Start launches the polling loop; ctx bounds its work (cancelling it is a
-// hard stop). It fails if the scheduler was started before.
+// hard stop). Stop ends the loop: no new pass starts, the pass in progress
+// may finish until Stop's context ends, then it is cancelled (its claimed
+// launches are taken over by another runner when their lease expires). The
+// lifecycle is daemon.StartStop's.
 func (s *Scheduler) Start(ctx context.Context) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.started {
-		return errors.New("planner: scheduler already started")
-	}
-	s.started = true
-	s.stop = make(chan struct{})
-	s.done = make(chan struct{})
-	loopCtx, cancel := context.WithCancel(ctx)
-	s.cancel = cancel
-	go s.loop(loopCtx)
-	s.log.Info("planner: scheduler started", slog.String("owner", s.cfg.Owner),
-		slog.Duration("poll", s.cfg.PollInterval))
-	return nil
+	return s.StartWith(ctx, func(life *daemon.Lifetime) error {
+		life.Go(func() { s.loop(life) })
+		s.log.Info("planner: scheduler started", slog.String("owner", s.cfg.Owner),
+			slog.Duration("poll", s.cfg.PollInterval))
+		return nil
+	})
 }
 
-// Stop ends the loop: no new pass starts, the pass in progress may finish
-// until ctx ends, then it is cancelled (its claimed launches are taken over
-// by another runner when their lease expires).
-func (s *Scheduler) Stop(ctx context.Context) error {
-	s.mu.Lock()
-	if !s.started {
-		s.mu.Unlock()
-		return nil
-	}
-	select {
-	case <-s.stop:
-	default:
-		close(s.stop)
-	}
-	s.mu.Unlock()
-	select {
-	case <-s.done:
-		s.cancel()
-		return nil
-	case <-ctx.Done():
-		s.cancel()
-		<-s.done
-		return fmt.Errorf("planner: scheduler stopped with a pass in progress: %w", ctx.Err())
-	}
-}
-
-func (s *Scheduler) loop(ctx context.Context) {
-	defer close(s.done)
+func (s *Scheduler) loop(life *daemon.Lifetime) {
+	ctx := life.Context()
 	poll := time.NewTicker(s.cfg.PollInterval)
 	defer poll.Stop()
 	var lastSweep time.Time
@@ -178,7 +143,7 @@ func (s *Scheduler) loop(ctx context.Context) {
 			}
 		}
 		select {
-		case <-s.stop:
+		case <-life.Stopping().Done():
 			return
 		case <-poll.C:
 		}

@@ -23,8 +23,8 @@ import (
 // the journal has not (failures, and sends of the last interval) with the
 // checkpoint.
 //
-// Without a running flusher (Start not called, or JournalInterval < 0) pages
-// commit everything at their end, as one transaction.
+// Without a running flusher (the worker not started, or JournalInterval < 0)
+// pages commit everything at their end, as one transaction.
 type journal struct {
 	db       *store.DB
 	interval time.Duration
@@ -33,9 +33,6 @@ type journal struct {
 
 	mu    sync.Mutex
 	pages map[*pageLog]struct{}
-
-	stop chan struct{}
-	done chan struct{}
 }
 
 // pageLog is one page's sends as the journal sees them. Its mutex guards
@@ -94,51 +91,35 @@ func (jr *journal) close(pl *pageLog) {
 	pl.mu.Unlock()
 }
 
-// start runs the flusher until stopAndFlush.
-func (jr *journal) start() {
-	if jr == nil || jr.interval <= 0 || jr.stop != nil {
+// flushEvery flushes every interval until stop is done; pages still open
+// then commit their own sends. The worker's lifetime runs it.
+func (jr *journal) flushEvery(stop context.Context) {
+	if jr.interval <= 0 {
 		return
 	}
-	jr.stop, jr.done = make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(jr.done)
-		t := time.NewTicker(jr.interval)
-		defer t.Stop()
-		fails := 0
-		for {
-			select {
-			case <-jr.stop:
-				return
-			case <-t.C:
-			}
-			// Fixed rate: a flush that takes longer than the interval is
-			// followed by the next at once (a tick is pending), so a send
-			// waits at most an interval plus a flush to be recorded.
-			if err := jr.flush(); err != nil {
-				// The database is away: the pages keep their sends and
-				// commit them themselves; try again less often meanwhile.
-				jr.log.Warn("push: journal flush failed; pages keep their sends", slog.String("error", err.Error()))
-				fails++
-				t.Reset(max(jr.interval, dbRetry.Delay(fails)))
-			} else if fails > 0 {
-				fails = 0
-				t.Reset(jr.interval)
-			}
+	t := time.NewTicker(jr.interval)
+	defer t.Stop()
+	fails := 0
+	for {
+		select {
+		case <-stop.Done():
+			return
+		case <-t.C:
 		}
-	}()
-}
-
-// stopFlusher ends the flusher; pages still open commit their own sends.
-func (jr *journal) stopFlusher() {
-	if jr == nil || jr.stop == nil {
-		return
+		// Fixed rate: a flush that takes longer than the interval is
+		// followed by the next at once (a tick is pending), so a send
+		// waits at most an interval plus a flush to be recorded.
+		if err := jr.flush(); err != nil {
+			// The database is away: the pages keep their sends and
+			// commit them themselves; try again less often meanwhile.
+			jr.log.Warn("push: journal flush failed; pages keep their sends", slog.String("error", err.Error()))
+			fails++
+			t.Reset(max(jr.interval, dbRetry.Delay(fails)))
+		} else if fails > 0 {
+			fails = 0
+			t.Reset(jr.interval)
+		}
 	}
-	select {
-	case <-jr.stop:
-	default:
-		close(jr.stop)
-	}
-	<-jr.done
 }
 
 // flushGroup is one shard's sends in a flush.

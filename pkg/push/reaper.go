@@ -6,10 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"mkt/pkg/campaign"
+	"mkt/pkg/daemon"
 	"mkt/pkg/mq"
 	"mkt/pkg/store"
 )
@@ -65,12 +65,10 @@ type SweepResult struct {
 // (one per pushd) may run: each shard is republished by the one whose
 // conditional update wins.
 type Reaper struct {
+	daemon.StartStop
+
 	cfg ReaperConfig
 	log *slog.Logger
-
-	mu      sync.Mutex
-	cancel  context.CancelFunc
-	stopped chan struct{}
 }
 
 // NewReaper validates cfg, fills its defaults and returns a reaper.
@@ -97,53 +95,34 @@ func NewReaper(cfg ReaperConfig) (*Reaper, error) {
 // Name is the reaper's name in daemon logs.
 func (r *Reaper) Name() string { return "push-reaper" }
 
-// Start runs a sweep every Interval in the background until Stop or ctx
-// ends. Starting a started reaper does nothing.
+// Start runs a sweep every Interval in the background until Stop, which
+// lets a sweep in progress finish until its context ends (the lifecycle is
+// daemon.StartStop's).
 func (r *Reaper) Start(ctx context.Context) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.cancel != nil {
+	return r.StartWith(ctx, func(life *daemon.Lifetime) error {
+		life.Go(func() { r.loop(life) })
 		return nil
-	}
-	ctx, r.cancel = context.WithCancel(ctx)
-	r.stopped = make(chan struct{})
-	go func() {
-		defer close(r.stopped)
-		t := time.NewTicker(r.cfg.Interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			res, err := r.Sweep(ctx)
-			switch {
-			case err != nil && ctx.Err() == nil:
-				r.log.Error("push: reaper sweep failed", slog.String("error", err.Error()))
-			case res != (SweepResult{}):
-				r.log.Info("push: reaper swept", slog.Int("republished", res.Republished),
-					slog.Int("resumed", res.Resumed), slog.Int("failed", res.Failed))
-			}
-		}
-	}()
-	return nil
+	})
 }
 
-// Stop ends the sweeps and waits for one in progress (until ctx ends).
-func (r *Reaper) Stop(ctx context.Context) error {
-	r.mu.Lock()
-	cancel, stopped := r.cancel, r.stopped
-	r.mu.Unlock()
-	if cancel == nil {
-		return nil
-	}
-	cancel()
-	select {
-	case <-stopped:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("push: reaper stop: %w", ctx.Err())
+func (r *Reaper) loop(life *daemon.Lifetime) {
+	ctx := life.Context()
+	t := time.NewTicker(r.cfg.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-life.Stopping().Done():
+			return
+		case <-t.C:
+		}
+		res, err := r.Sweep(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			r.log.Error("push: reaper sweep failed", slog.String("error", err.Error()))
+		case res != (SweepResult{}):
+			r.log.Info("push: reaper swept", slog.Int("republished", res.Republished),
+				slog.Int("resumed", res.Resumed), slog.Int("failed", res.Failed))
+		}
 	}
 }
 

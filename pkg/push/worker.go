@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"mkt/pkg/campaign"
+	"mkt/pkg/daemon"
 	"mkt/pkg/mq"
 )
 
@@ -42,6 +43,8 @@ var (
 // consumer goroutine of a process (its MaxInFlight semaphore is shared);
 // it is safe for concurrent use.
 type Worker struct {
+	daemon.StartStop
+
 	cfg    Config
 	log    *slog.Logger
 	sem    *gate
@@ -55,6 +58,9 @@ type Worker struct {
 	draining atomic.Bool
 	mu       sync.Mutex
 	active   int
+	// idle is made when the worker starts draining, and closed once active
+	// is 0 (no task is admitted while draining, so that happens once).
+	idle chan struct{}
 	// running are the shards this worker is running now: a second copy of
 	// a task (the broker may deliver one again while its handler runs, e.g.
 	// after a rebalance) must not run the shard beside the first — the
@@ -95,12 +101,17 @@ func (w *Worker) Owner() string { return w.cfg.Owner }
 // Name is the worker's name in daemon logs.
 func (w *Worker) Name() string { return "push-worker" }
 
-// Start implements the daemon component lifecycle: it starts the journal's
-// flusher (the worker itself runs inside the consumer's handlers). A worker
-// never started still works; its pages commit their sends at their end.
-func (w *Worker) Start(context.Context) error {
-	w.journal.start()
-	return nil
+// Start implements the daemon component lifecycle (daemon.StartStop): it
+// starts the journal's flusher (the worker itself runs inside the consumer's
+// handlers). A worker never started still works; its pages commit their
+// sends at their end.
+func (w *Worker) Start(ctx context.Context) error {
+	return w.StartWith(ctx, func(life *daemon.Lifetime) error {
+		if w.journal != nil {
+			life.Go(func() { w.journal.flushEvery(life.Stopping()) })
+		}
+		return nil
+	})
 }
 
 // BeginStop makes the worker drain: shards in progress stop at their next
@@ -108,32 +119,40 @@ func (w *Worker) Start(context.Context) error {
 // worker (Handle returns ErrDraining, so their tasks are redelivered); new
 // tasks are refused the same way.
 func (w *Worker) BeginStop() {
-	w.mu.Lock()
-	w.draining.Store(true)
-	w.mu.Unlock()
+	w.drain()
 }
 
-// Stop drains (see BeginStop) and waits until no task is being handled or
-// ctx is done.
+// drain makes the worker drain (see BeginStop) and returns a channel closed
+// once no task is being handled.
+func (w *Worker) drain() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.draining.Store(true)
+	if w.idle == nil {
+		w.idle = make(chan struct{})
+		if w.active == 0 {
+			close(w.idle)
+		}
+	}
+	return w.idle
+}
+
+// Stop drains (see BeginStop), waits until no task is being handled or ctx
+// is done, then stops the journal's flusher (pages still open commit their
+// own sends). It drains a worker never started too.
 func (w *Worker) Stop(ctx context.Context) error {
-	w.BeginStop()
-	t := time.NewTicker(20 * time.Millisecond)
-	defer t.Stop()
-	for {
+	var err error
+	select {
+	case <-w.drain():
+	case <-ctx.Done():
 		w.mu.Lock()
 		n := w.active
 		w.mu.Unlock()
-		if n == 0 {
-			w.journal.stopFlusher()
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			w.journal.stopFlusher()
-			return fmt.Errorf("push: worker stopped with %d shards in progress: %w", n, ctx.Err())
-		case <-t.C:
-		}
+		err = fmt.Errorf("push: worker stopped with %d shards in progress: %w", n, ctx.Err())
 	}
+	// The flusher runs until the lifetime's Stopping: nothing more to drain.
+	stopErr := w.StopWith(ctx, func(context.Context, *daemon.Lifetime) error { return nil })
+	return errors.Join(err, stopErr)
 }
 
 // Handle is the mq.Handler of the shard topic: it decodes a ShardTask
@@ -174,6 +193,9 @@ func (w *Worker) HandleTask(ctx context.Context, t campaign.ShardTask) error {
 		w.mu.Lock()
 		w.active--
 		delete(w.running, key)
+		if w.active == 0 && w.idle != nil {
+			close(w.idle)
+		}
 		w.mu.Unlock()
 	}()
 

@@ -9,13 +9,13 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"mkt/pkg/campaign"
+	"mkt/pkg/daemon"
 	"mkt/pkg/hotgoods"
 	"mkt/pkg/store"
 	"mkt/pkg/textlimit"
@@ -77,18 +77,14 @@ type RunnerConfig struct {
 // their action, and takes over firings whose runner died (their lease
 // ended). Start and Stop it once.
 type Runner struct {
-	cfg   RunnerConfig
-	db    *store.DB
-	log   *slog.Logger
-	owner string
-	m     runnerMetrics
+	daemon.StartStop
 
-	mu      sync.Mutex
-	started bool
-	stop    chan struct{}
-	cancel  context.CancelFunc
-	done    chan struct{}
-	passes  atomic.Uint64
+	cfg    RunnerConfig
+	db     *store.DB
+	log    *slog.Logger
+	owner  string
+	m      runnerMetrics
+	passes atomic.Uint64
 }
 
 type runnerMetrics struct {
@@ -172,51 +168,20 @@ func NewRunner(cfg RunnerConfig) (*Runner, error) {
 func (r *Runner) Name() string { return "schedules" }
 
 // Start launches the polling loop; ctx bounds its work (cancelling it is a
-// hard stop). It fails if the runner was started before.
+// hard stop). Stop ends the loop: no new pass starts, the firing in progress
+// may finish until Stop's context ends, then it is cancelled (another runner
+// takes it over when its lease ends; its campaign is never created twice).
+// The lifecycle is daemon.StartStop's.
 func (r *Runner) Start(ctx context.Context) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.started {
-		return errors.New("schedule: runner already started")
-	}
-	r.started = true
-	r.stop = make(chan struct{})
-	r.done = make(chan struct{})
-	loopCtx, cancel := context.WithCancel(ctx)
-	r.cancel = cancel
-	go r.loop(loopCtx)
-	r.log.Info("schedule: runner started", slog.String("owner", r.owner), slog.Duration("poll", r.cfg.PollInterval))
-	return nil
+	return r.StartWith(ctx, func(life *daemon.Lifetime) error {
+		life.Go(func() { r.loop(life) })
+		r.log.Info("schedule: runner started", slog.String("owner", r.owner), slog.Duration("poll", r.cfg.PollInterval))
+		return nil
+	})
 }
 
-// Stop ends the loop: no new pass starts, the firing in progress may finish
-// until ctx ends, then it is cancelled (another runner takes it over when
-// its lease ends; its campaign is never created twice).
-func (r *Runner) Stop(ctx context.Context) error {
-	r.mu.Lock()
-	if !r.started {
-		r.mu.Unlock()
-		return nil
-	}
-	select {
-	case <-r.stop:
-	default:
-		close(r.stop)
-	}
-	r.mu.Unlock()
-	select {
-	case <-r.done:
-		r.cancel()
-		return nil
-	case <-ctx.Done():
-		r.cancel()
-		<-r.done
-		return fmt.Errorf("schedule: runner stopped with a firing in progress: %w", ctx.Err())
-	}
-}
-
-func (r *Runner) loop(ctx context.Context) {
-	defer close(r.done)
+func (r *Runner) loop(life *daemon.Lifetime) {
+	ctx := life.Context()
 	poll := time.NewTicker(r.cfg.PollInterval)
 	defer poll.Stop()
 	for {
@@ -224,7 +189,7 @@ func (r *Runner) loop(ctx context.Context) {
 			r.log.Error("schedule: firing pass", slog.String("error", err.Error()))
 		}
 		select {
-		case <-r.stop:
+		case <-life.Stopping().Done():
 			return
 		case <-poll.C:
 		}

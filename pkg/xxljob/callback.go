@@ -15,6 +15,8 @@ import (
 // beyond that is dropped with an error log (the admin then sees the run as
 // lost after its own timeout).
 type callbackQueue struct {
+	daemon.StartStop
+
 	admin   *adminClient
 	log     *slog.Logger
 	backoff daemon.Backoff
@@ -22,17 +24,14 @@ type callbackQueue struct {
 	batch   int
 	metrics *metrics
 
-	mu       sync.Mutex
-	pending  []Callback
-	draining bool
-	wake     chan struct{}
-	done     chan struct{}
-	cancel   context.CancelFunc
+	mu      sync.Mutex
+	pending []Callback
+	wake    chan struct{}
 }
 
 func newCallbackQueue(admin *adminClient, log *slog.Logger, b daemon.Backoff, maxPending, batch int, m *metrics) *callbackQueue {
 	return &callbackQueue{admin: admin, log: log, backoff: b, max: maxPending, batch: batch, metrics: m,
-		wake: make(chan struct{}, 1), done: make(chan struct{})}
+		wake: make(chan struct{}, 1)}
 }
 
 // push queues a result.
@@ -53,31 +52,27 @@ func (q *callbackQueue) push(cb Callback) {
 	}
 }
 
-// start runs the sender until stop.
-func (q *callbackQueue) start(ctx context.Context) {
-	ctx, cancel := context.WithCancel(ctx)
-	q.mu.Lock()
-	q.cancel = cancel
-	q.mu.Unlock()
-	go q.run(ctx)
+// Start runs the sender until Stop (daemon.StartStop), which lets it send
+// what is queued until Stop's context ends.
+func (q *callbackQueue) Start(ctx context.Context) error {
+	return q.StartWith(ctx, func(life *daemon.Lifetime) error {
+		life.Go(func() { q.run(life) })
+		return nil
+	})
 }
 
-func (q *callbackQueue) run(ctx context.Context) {
-	defer close(q.done)
+func (q *callbackQueue) run(life *daemon.Lifetime) {
+	ctx := life.Context()
 	failures := 0
 	for {
 		q.mu.Lock()
 		batch := append([]Callback(nil), q.pending[:min(len(q.pending), q.batch)]...)
-		draining := q.draining
 		q.mu.Unlock()
 		if len(batch) == 0 {
-			if draining {
-				return
-			}
 			select {
 			case <-q.wake:
 				continue
-			case <-ctx.Done():
+			case <-life.Stopping().Done(): // and nothing left to send
 				return
 			}
 		}
@@ -115,24 +110,7 @@ func (q *callbackQueue) run(ctx context.Context) {
 // stop sends what is queued until it is empty or ctx is done, then stops;
 // it returns the results that could not be sent.
 func (q *callbackQueue) stop(ctx context.Context) []Callback {
-	q.mu.Lock()
-	q.draining = true
-	cancel := q.cancel
-	q.mu.Unlock()
-	if cancel == nil {
-		return q.left()
-	}
-	select {
-	case q.wake <- struct{}{}:
-	default:
-	}
-	select {
-	case <-q.done:
-	case <-ctx.Done():
-		cancel()
-		<-q.done
-	}
-	cancel()
+	_ = q.Stop(ctx) // its error is ctx's: what is left says it
 	return q.left()
 }
 

@@ -121,6 +121,8 @@ type Config struct {
 // lets running triggers finish (cancelling them when the drain budget runs
 // out), answers the admin for every trigger it took, and closes.
 type Executor struct {
+	daemon.StartStop
+
 	cfg       Config
 	log       *slog.Logger
 	admin     *adminClient
@@ -130,17 +132,14 @@ type Executor struct {
 	server    *daemon.HTTPServer
 
 	mu        sync.Mutex
-	started   bool
 	stopping  bool
 	advertise string
 	jobs      map[int64]*thread
-	open      int           // triggers taken and not yet answered
-	settled   chan struct{} // signalled when open drops to 0
-	life      context.Context
+	open      int             // triggers taken and not yet answered
+	settled   chan struct{}   // signalled when open drops to 0
+	life      context.Context // the triggers' runs; nil until Start
 	endLife   context.CancelCauseFunc
 	threads   sync.WaitGroup
-	regCancel context.CancelFunc
-	regDone   chan struct{}
 }
 
 // New validates cfg and builds the executor without listening yet.
@@ -218,26 +217,25 @@ func (e *Executor) Name() string { return "xxl-job-executor" }
 
 // Start listens, then registers with the admin in the background (now and
 // every RegistryInterval): an unreachable admin is logged and retried, it
-// does not stop the daemon.
+// does not stop the daemon. The lifecycle is daemon.StartStop's.
 func (e *Executor) Start(ctx context.Context) error {
-	if err := e.server.Start(ctx); err != nil {
-		return err
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.started = true
-	e.advertise = e.cfg.AdvertiseURL
-	if e.advertise == "" {
-		e.advertise = "http://" + e.server.Addr().String() + "/"
-	}
-	e.life, e.endLife = context.WithCancelCause(ctx)
-	e.callbacks.start(ctx)
-	regCtx, cancel := context.WithCancel(ctx)
-	e.regCancel, e.regDone = cancel, make(chan struct{})
-	go e.registryLoop(regCtx, e.regDone)
-	e.log.Info("xxl-job executor started", "app", e.cfg.AppName, "advertise", e.advertise,
-		"admins", strings.Join(e.cfg.AdminURLs, ","), "handlers", e.handlerNames())
-	return nil
+	return e.StartWith(ctx, func(life *daemon.Lifetime) error {
+		if err := e.server.Start(ctx); err != nil {
+			return err
+		}
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		e.advertise = e.cfg.AdvertiseURL
+		if e.advertise == "" {
+			e.advertise = "http://" + e.server.Addr().String() + "/"
+		}
+		e.life, e.endLife = context.WithCancelCause(ctx)
+		_ = e.callbacks.Start(ctx)
+		life.Go(func() { e.registryLoop(life.Stopping()) })
+		e.log.Info("xxl-job executor started", "app", e.cfg.AppName, "advertise", e.advertise,
+			"admins", strings.Join(e.cfg.AdminURLs, ","), "handlers", e.handlerNames())
+		return nil
+	})
 }
 
 // Addr is the address listened on, nil before Start.
@@ -263,8 +261,7 @@ func (e *Executor) registryParam() RegistryParam {
 }
 
 // registryLoop registers now and every RegistryInterval until ctx ends.
-func (e *Executor) registryLoop(ctx context.Context, done chan struct{}) {
-	defer close(done)
+func (e *Executor) registryLoop(ctx context.Context) {
 	registered := false
 	t := time.NewTimer(0)
 	defer t.Stop()
@@ -312,16 +309,15 @@ const finalBudget = 3 * time.Second
 // callbacks say so), stops serving, and sends the admin every result still
 // queued. Results the admin did not take in time are logged, one line each.
 func (e *Executor) Stop(ctx context.Context) error {
+	return e.StopWith(ctx, e.drain)
+}
+
+// drain is Stop's work on a started executor.
+func (e *Executor) drain(ctx context.Context, life *daemon.Lifetime) error {
 	e.BeginStop()
-	e.mu.Lock()
-	started := e.started
-	e.started = false
-	e.mu.Unlock()
-	if !started {
-		return nil
-	}
-	e.regCancel()
-	<-e.regDone
+	// The registry loop ends at once with the lifetime's Stopping: wait for
+	// it, so that no registration follows the removal.
+	_ = life.Wait(context.WithoutCancel(ctx))
 	rctx, cancel := e.budget(ctx, e.cfg.RequestTimeout)
 	if err := e.admin.call(rctx, "registryRemove", e.registryParam()); err != nil {
 		e.log.Warn("xxl-job registry removal failed (the admin forgets this executor after 90 s)", "error", err.Error())

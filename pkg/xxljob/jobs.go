@@ -78,7 +78,7 @@ func (e *Executor) run(p TriggerParam) error {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.stopping || !e.started {
+	if e.stopping || e.life == nil { // stopping, or not started
 		return errors.New("executor is stopping: trigger another executor")
 	}
 	th := e.jobs[p.JobID]

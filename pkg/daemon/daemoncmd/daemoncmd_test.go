@@ -7,12 +7,12 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"mkt/pkg/config"
+	"mkt/pkg/mkttest"
 )
 
 func freeAddr(t *testing.T) string {
@@ -67,28 +67,15 @@ func startDaemon(t *testing.T, spec Spec, args ...string) (string, func() error)
 	}
 }
 
-func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 func testSpec() Spec {
 	return Spec{Name: "testd", DefaultOpsAddr: "127.0.0.1:0", Topics: []string{"mkt_test_deps_ready"}}
 }
 
 func TestDaemonReadyAgainstRealServices(t *testing.T) {
-	if os.Getenv("MKT_SKIP_INTEGRATION") == "1" {
-		t.Skip("MKT_SKIP_INTEGRATION=1")
-	}
+	mkttest.Integration(t)
 	config.UseLocalStackRedisPassword() // the in-process daemon reads the environment
 	addr, stop := startDaemon(t, testSpec())
-	waitFor(t, "/readyz 200", 60*time.Second, func() bool {
+	mkttest.WaitFor(t, 60*time.Second, "/readyz 200", func() bool {
 		code, r, err := getReady(addr)
 		return err == nil && code == http.StatusOK && r.Ready && len(r.Checks) == 3
 	})
@@ -112,12 +99,10 @@ func TestDaemonReadyAgainstRealServices(t *testing.T) {
 }
 
 func TestDaemonUnreachableRedisIsNotReady(t *testing.T) {
-	if os.Getenv("MKT_SKIP_INTEGRATION") == "1" {
-		t.Skip("MKT_SKIP_INTEGRATION=1")
-	}
+	mkttest.Integration(t)
 	dead := freeAddr(t) // nothing listens here
 	addr, stop := startDaemon(t, testSpec(), "--redis-addr", dead)
-	waitFor(t, "/readyz to report redis failing", 30*time.Second, func() bool {
+	mkttest.WaitFor(t, 30*time.Second, "/readyz to report redis failing", func() bool {
 		code, r, err := getReady(addr)
 		if err != nil || code != http.StatusServiceUnavailable || r.Ready {
 			return false
