@@ -45,7 +45,7 @@ func newCampaignControlCmd(app *App, q *campaignQueues, action string, runF func
 		Use:   action + " ID",
 		Short: help[0],
 		Long:  help[1],
-		Args:  usageArgs(cobra.ExactArgs(1)),
+		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := parseID(args[0])
 			if err != nil {

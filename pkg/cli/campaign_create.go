@@ -42,7 +42,7 @@ func newCampaignCreateCmd(app *App, q *campaignQueues, runF func(*campaignCreate
 		Short:   "Create a promotion campaign (stored and announced atomically)",
 		Long:    campaignCreateLong,
 		Example: campaignCreateExample,
-		Args:    usageArgs(cobra.NoArgs),
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.RequestID != "" {
 				if err := campaign.CheckRequestID(o.RequestID); err != nil {

@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"strconv"
 	"time"
 
@@ -17,7 +19,7 @@ type campaignFailuresOptions struct {
 	Summary bool
 }
 
-func newCampaignFailuresCmd(app *App) *cobra.Command {
+func newCampaignFailuresCmd(app *App, runF func(*campaignFailuresOptions) error) *cobra.Command {
 	o := &campaignFailuresOptions{}
 	cmd := &cobra.Command{
 		Use:   "failures ID",
@@ -26,7 +28,7 @@ func newCampaignFailuresCmd(app *App) *cobra.Command {
 failed push_message rows), in member id order: --after continues after a
 member id (the last one printed). --summary counts them by channel and
 reason instead. retry-failed re-sends exactly these.`,
-		Args: usageArgs(cobra.ExactArgs(1)),
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := parseID(args[0])
 			if err != nil {
@@ -36,50 +38,10 @@ reason instead. retry-failed re-sends exactly these.`,
 				return usageErrorf("--limit must be within 1..10000 (got %d)", o.Limit)
 			}
 			o.ID = id
-			ctx := cmd.Context()
-			db, err := app.DB(ctx)
-			if err != nil {
-				return err
+			if runF != nil {
+				return runF(o)
 			}
-			if _, err := campaign.Get(ctx, db, id); err != nil {
-				return err
-			}
-			if o.Summary {
-				rs, err := campaign.CountFailureReasons(ctx, db, campaign.KindPromotion, id)
-				if err != nil {
-					return err
-				}
-				if app.JSON {
-					return writeJSON(app.Out, rs)
-				}
-				rows := [][]string{{"CHANNEL", "REASON", "DELIVERIES"}}
-				for _, r := range rs {
-					rows = append(rows, []string{r.Channel, r.Reason, strconv.FormatInt(r.Count, 10)})
-				}
-				return table(app.Out, rows)
-			}
-			fs, err := campaign.ListFailures(ctx, db, campaign.KindPromotion, id, o.After, o.Limit)
-			if err != nil {
-				return err
-			}
-			if app.JSON {
-				if fs == nil {
-					fs = []campaign.Failure{}
-				}
-				return writeJSON(app.Out, fs)
-			}
-			rows := [][]string{{"MEMBER", "CHANNEL", "SHARD", "ATTEMPTS", "REASON", "AT"}}
-			for _, f := range fs {
-				rows = append(rows, []string{strconv.FormatUint(f.MemberID, 10), f.Channel, strconv.Itoa(f.ShardNo),
-					strconv.Itoa(f.Attempts), f.Reason, f.UpdatedAt.UTC().Format(time.RFC3339)})
-			}
-			if err := table(app.Out, rows); err != nil {
-				return err
-			}
-			if len(fs) == o.Limit {
-				fmt.Fprintf(app.Err, "more: --after %d\n", fs[len(fs)-1].MemberID)
-			}
-			return nil
+			return runCampaignFailures(cmd.Context(), app, o)
 		},
 	}
 	f := cmd.Flags()
@@ -87,4 +49,60 @@ reason instead. retry-failed re-sends exactly these.`,
 	f.IntVar(&o.Limit, "limit", 100, "rows at most (1..10000)")
 	f.BoolVar(&o.Summary, "summary", false, "count failures by channel and reason")
 	return cmd
+}
+
+func runCampaignFailures(ctx context.Context, app *App, o *campaignFailuresOptions) error {
+	db, err := app.DB(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := campaign.Get(ctx, db, o.ID); err != nil {
+		return err
+	}
+	if o.Summary {
+		rs, err := campaign.CountFailureReasons(ctx, db, campaign.KindPromotion, o.ID)
+		if err != nil {
+			return err
+		}
+		if app.JSON {
+			return writeJSON(app.Out, rs)
+		}
+		return writeFailureReasons(app.Out, rs)
+	}
+	fs, err := campaign.ListFailures(ctx, db, campaign.KindPromotion, o.ID, o.After, o.Limit)
+	if err != nil {
+		return err
+	}
+	if app.JSON {
+		if fs == nil {
+			fs = []campaign.Failure{}
+		}
+		return writeJSON(app.Out, fs)
+	}
+	if err := writeFailures(app.Out, fs); err != nil {
+		return err
+	}
+	if len(fs) == o.Limit {
+		fmt.Fprintf(app.Err, "more: --after %d\n", fs[len(fs)-1].MemberID)
+	}
+	return nil
+}
+
+// writeFailureReasons prints `campaign failures --summary`'s table.
+func writeFailureReasons(w io.Writer, rs []campaign.FailureReason) error {
+	rows := [][]string{{"CHANNEL", "REASON", "DELIVERIES"}}
+	for _, r := range rs {
+		rows = append(rows, []string{r.Channel, r.Reason, strconv.FormatInt(r.Count, 10)})
+	}
+	return table(w, rows)
+}
+
+// writeFailures prints `campaign failures`'s table.
+func writeFailures(w io.Writer, fs []campaign.Failure) error {
+	rows := [][]string{{"MEMBER", "CHANNEL", "SHARD", "ATTEMPTS", "REASON", "AT"}}
+	for _, f := range fs {
+		rows = append(rows, []string{strconv.FormatUint(f.MemberID, 10), f.Channel, strconv.Itoa(f.ShardNo),
+			strconv.Itoa(f.Attempts), f.Reason, f.UpdatedAt.UTC().Format(time.RFC3339)})
+	}
+	return table(w, rows)
 }

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -9,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"mkt/pkg/audience"
@@ -256,16 +254,4 @@ func parseID(arg string) (uint64, error) {
 		return 0, usageErrorf("campaign id %q: want a positive integer", arg)
 	}
 	return id, nil
-}
-
-// usageArgs makes a positional-argument check's error a usage error (exit 2).
-func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
-	return func(cmd *cobra.Command, args []string) error {
-		if err := check(cmd, args); err != nil && !errors.Is(err, ErrUsage) {
-			return fmt.Errorf("%w: %w", ErrUsage, err)
-		} else if err != nil {
-			return err
-		}
-		return nil
-	}
 }

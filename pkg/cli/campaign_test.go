@@ -24,7 +24,7 @@ func runCmd(cmd *cobra.Command, args ...string) error {
 	cmd.SetArgs(args)
 	cmd.SetOut(io.Discard)
 	cmd.SetErr(io.Discard)
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return errors.Join(ErrUsage, err) })
+	usageInOnePlace(cmd)
 	return cmd.Execute()
 }
 

@@ -30,24 +30,32 @@ member × channel deliveries recorded failed (push_message rows of kind
 coupon). Nothing is issued again.`},
 }
 
-func newCouponPushControlCmd(app *App, q *campaignQueues, action string) *cobra.Command {
+type couponPushControlOptions struct{ ID int64 }
+
+func newCouponPushControlCmd(app *App, q *campaignQueues, action string, runF func(string, *couponPushControlOptions) error) *cobra.Command {
+	o := &couponPushControlOptions{}
 	help := couponPushHelp[action]
 	return &cobra.Command{
 		Use:   action + " COUPON_ID",
 		Short: help[0],
 		Long:  help[1] + "\n\nTo stop a push for good, disable the coupon (coupon disable): its push is cancelled.",
-		Args:  usageArgs(cobra.ExactArgs(1)),
+		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := couponParseID("coupon id", args[0])
 			if err != nil {
 				return err
 			}
-			return runCouponPushControl(cmd.Context(), app, q, action, id)
+			o.ID = id
+			if runF != nil {
+				return runF(action, o)
+			}
+			return runCouponPushControl(cmd.Context(), app, q, action, o)
 		},
 	}
 }
 
-func runCouponPushControl(ctx context.Context, app *App, q *campaignQueues, action string, id int64) error {
+func runCouponPushControl(ctx context.Context, app *App, q *campaignQueues, action string, o *couponPushControlOptions) error {
+	id := o.ID
 	res, err := couponPushControl(ctx, app, q, action, id)
 	if err != nil {
 		return campaignError(err)

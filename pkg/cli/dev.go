@@ -20,7 +20,7 @@ func newDevCmd(app *App) *cobra.Command {
 		Use:   "dev",
 		Short: "Development tools: the provider simulator, a generated hot-goods day",
 	}
-	cmd.AddCommand(newDevProviderCmd(app), newDevHotgoodsCmd(app, nil))
+	cmd.AddCommand(newDevProviderCmd(app, nil), newDevHotgoodsCmd(app, nil))
 	return cmd
 }
 
@@ -34,10 +34,12 @@ type devProviderOptions struct {
 	FailMembers string
 	Seed        uint64
 	Token       string
+	// FailIDs are the members --fail-members names.
+	FailIDs []uint64
 }
 
-func newDevProviderCmd(app *App) *cobra.Command {
-	var o devProviderOptions
+func newDevProviderCmd(app *App, runF func(*devProviderOptions) error) *cobra.Command {
+	o := &devProviderOptions{}
 	cmd := &cobra.Command{
 		Use:   "provider",
 		Short: "Run a push provider simulator (SMS, e-mail, app push) in the foreground",
@@ -59,40 +61,17 @@ then as PUT /faults says); --seed makes them reproducible. Point a channel
 at it with e.g. MKT_PROVIDER_SMS_URL=http://127.0.0.1:9400/sms. Stop with Ctrl-C.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			fail, err := parseIDList(o.FailMembers)
-			if err != nil {
+			var err error
+			if o.FailIDs, err = parseIDList(o.FailMembers); err != nil {
 				return usageErrorf("--fail-members: %v", err)
 			}
 			if err := config.Resolve(cmd.Flags()); err != nil {
-				return fmt.Errorf("%w: %w", ErrUsage, err)
+				return asUsage(err)
 			}
-			srv, err := providersim.Listen(o.Addr, providersim.Config{
-				Latency:          o.Latency,
-				ErrorRate:        o.ErrorRate,
-				TimeoutRate:      o.TimeoutRate,
-				RateLimit429Rate: o.Rate429,
-				RetryAfter:       o.RetryAfter,
-				FailMembers:      fail,
-				Seed:             o.Seed,
-				Token:            o.Token,
-				Logger:           app.Logger,
-			})
-			if err != nil {
-				return usageErrorf("%v", err)
+			if runF != nil {
+				return runF(o)
 			}
-			if app.JSON {
-				_ = writeJSON(app.Out, map[string]string{"url": srv.URL()})
-			} else {
-				fmt.Fprintf(app.Out, "provider simulator listening on %s (latency %s, errors %.1f%%, timeouts %.1f%%, 429 %.1f%%)\n",
-					srv.URL(), o.Latency, 100*o.ErrorRate, 100*o.TimeoutRate, 100*o.Rate429)
-			}
-			select {
-			case <-cmd.Context().Done():
-			case <-srv.Done():
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			return srv.Shutdown(ctx)
+			return runDevProvider(cmd.Context(), app, o)
 		},
 	}
 	f := cmd.Flags()
@@ -106,6 +85,37 @@ at it with e.g. MKT_PROVIDER_SMS_URL=http://127.0.0.1:9400/sms. Stop with Ctrl-C
 	f.Uint64Var(&o.Seed, "seed", 0, "seed for fault injection and latency (0 = random)")
 	config.Secret(f, &o.Token, "token", "MKT_SIM_TOKEN", "", "bearer token the simulator requires (empty = none)")
 	return cmd
+}
+
+// runDevProvider serves the simulator until ctx ends or it stops.
+func runDevProvider(ctx context.Context, app *App, o *devProviderOptions) error {
+	srv, err := providersim.Listen(o.Addr, providersim.Config{
+		Latency:          o.Latency,
+		ErrorRate:        o.ErrorRate,
+		TimeoutRate:      o.TimeoutRate,
+		RateLimit429Rate: o.Rate429,
+		RetryAfter:       o.RetryAfter,
+		FailMembers:      o.FailIDs,
+		Seed:             o.Seed,
+		Token:            o.Token,
+		Logger:           app.Logger,
+	})
+	if err != nil {
+		return usageErrorf("%v", err)
+	}
+	if app.JSON {
+		_ = writeJSON(app.Out, map[string]string{"url": srv.URL()})
+	} else {
+		fmt.Fprintf(app.Out, "provider simulator listening on %s (latency %s, errors %.1f%%, timeouts %.1f%%, 429 %.1f%%)\n",
+			srv.URL(), o.Latency, 100*o.ErrorRate, 100*o.TimeoutRate, 100*o.Rate429)
+	}
+	select {
+	case <-ctx.Done():
+	case <-srv.Done():
+	}
+	stopCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(stopCtx)
 }
 
 // parseIDList parses "7,42,100-120" into ids; ranges are inclusive and
@@ -160,7 +170,7 @@ writes them to standard output in the JSON Lines import format instead:
 
   mktctl dev hotgoods --date 2026-12-02 --segments 200
   mktctl dev hotgoods --print --segments 5 > day.jsonl`,
-		Args: usageArgs(cobra.NoArgs),
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.Segments < 1 || o.Segments > hotgoods.MaxRowsPerDay {
 				return usageErrorf("--segments %d: want 1..%d", o.Segments, hotgoods.MaxRowsPerDay)

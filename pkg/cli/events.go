@@ -2,18 +2,13 @@ package cli
 
 import (
 	"context"
-	crand "crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"math/rand/v2"
-	"net/netip"
-	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sync/errgroup"
-	"golang.org/x/time/rate"
 
+	"mkt/pkg/bench"
 	"mkt/pkg/login"
 	"mkt/pkg/membership"
 	"mkt/pkg/mq"
@@ -24,7 +19,7 @@ func newEventsCmd(app *App) *cobra.Command {
 		Use:   "events",
 		Short: "Publish the events other systems would (user logins); list and replay dead letters",
 	}
-	cmd.AddCommand(newEventsLoginCmd(app), newEventsDLQCmd(app))
+	cmd.AddCommand(newEventsLoginCmd(app, nil), newEventsDLQCmd(app))
 	return cmd
 }
 
@@ -48,8 +43,8 @@ type eventsLoginReport struct {
 	PerSecond float64 `json:"per_second"`
 }
 
-func newEventsLoginCmd(app *App) *cobra.Command {
-	var o eventsLoginOptions
+func newEventsLoginCmd(app *App, runF func(*eventsLoginOptions) error) *cobra.Command {
+	o := &eventsLoginOptions{}
 	cmd := &cobra.Command{
 		Use:   "login --member N | --range A-B | --random [--rate R] [--duration D | --count N]",
 		Short: "Publish user-login events, as the account system does (batched)",
@@ -66,6 +61,12 @@ mkt_user_login, tag login, key = member id, JSON body; see docs/COUPONS.md):
 Events are batch-sent, --batch per send, from --senders goroutines.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(o)
+			}
 			return runEventsLogin(cmd.Context(), app, o)
 		},
 	}
@@ -117,10 +118,7 @@ func (o *eventsLoginOptions) validate() error {
 	return nil
 }
 
-func runEventsLogin(ctx context.Context, app *App, o eventsLoginOptions) error {
-	if err := o.validate(); err != nil {
-		return err
-	}
+func runEventsLogin(ctx context.Context, app *App, o *eventsLoginOptions) error {
 	topic := o.Topic
 	if topic == "" {
 		topic = app.Common.Topic(login.Topic)
@@ -169,7 +167,7 @@ func runEventsLogin(ctx context.Context, app *App, o eventsLoginOptions) error {
 		defer cancel()
 	}
 	start := time.Now()
-	n, err := publishLogins(ctx, login.Publisher{Sender: p, Topic: topic}, loginStream{next: next, total: total}, o.Rate, o.Batch, o.Senders, nil)
+	n, err := bench.PublishLogins(ctx, login.Publisher{Sender: p, Topic: topic}, bench.LoginStream{Next: next, Total: total}, o.Rate, o.Batch, o.Senders, nil)
 	elapsed := time.Since(start)
 	if err != nil && !(o.Duration > 0 && ctx.Err() != nil) {
 		return fmt.Errorf("published %d login events, then: %w", n, err)
@@ -180,93 +178,4 @@ func runEventsLogin(ctx context.Context, app *App, o eventsLoginOptions) error {
 	}
 	fmt.Fprintf(app.Out, "published %d login events to %s in %s (%.0f/s)\n", n, topic, elapsed.Round(time.Millisecond), rep.PerSecond)
 	return nil
-}
-
-// loginStream says which member logs in as the i-th event.
-type loginStream struct {
-	next  func(i int64) int64 // member of event i
-	total int64               // events, 0 = until the context ends
-}
-
-// publishLogins publishes the stream in batches from senders goroutines,
-// at most perSecond events per second (0 = unlimited), and returns how
-// many were published. sent, if not nil, counts them as they go.
-func publishLogins(ctx context.Context, pub login.Publisher, s loginStream, perSecond float64, batch, senders int, sent *atomic.Int64) (int64, error) {
-	var lim *rate.Limiter
-	if perSecond > 0 {
-		lim = rate.NewLimiter(rate.Limit(perSecond), max(batch, int(perSecond/10)))
-	}
-	if sent == nil {
-		sent = new(atomic.Int64)
-	}
-	var idx, published atomic.Int64
-	// sendOne publishes the next batch; false when the stream is done.
-	sendOne := func(ctx context.Context, evs []login.Event) (bool, error) {
-		evs = evs[:0]
-		for len(evs) < batch {
-			i := idx.Add(1) - 1
-			if s.total > 0 && i >= s.total {
-				break
-			}
-			evs = append(evs, fakeLogin(s.next(i), time.Now()))
-		}
-		if len(evs) == 0 {
-			return false, nil
-		}
-		if lim != nil {
-			if err := lim.WaitN(ctx, len(evs)); err != nil {
-				return false, err
-			}
-		}
-		if err := pub.Publish(ctx, evs...); err != nil {
-			return false, err
-		}
-		sent.Add(int64(len(evs)))
-		published.Add(int64(len(evs)))
-		return true, nil
-	}
-	// One batch alone first: the RocketMQ client loses the topic route when
-	// a fresh producer's first sends race ("route info not found").
-	if more, err := sendOne(ctx, make([]login.Event, 0, batch)); err != nil || !more {
-		return published.Load(), err
-	}
-	g, gctx := errgroup.WithContext(ctx)
-	for range senders {
-		g.Go(func() error {
-			evs := make([]login.Event, 0, batch)
-			for {
-				more, err := sendOne(gctx, evs)
-				if err != nil || !more {
-					return err
-				}
-			}
-		})
-	}
-	err := g.Wait()
-	return published.Load(), err
-}
-
-var loginChannels = login.Channels()
-var loginPlatforms = map[login.Channel][]string{
-	login.ChannelApp: {"ios", "android"}, login.ChannelWeb: {"windows", "macos", "linux"},
-	login.ChannelH5: {"ios", "android"}, login.ChannelMiniProgram: {"ios", "android"},
-}
-
-// fakeLogin is a login event with the context an account system sends.
-func fakeLogin(member int64, at time.Time) login.Event {
-	var id [8]byte
-	_, _ = crand.Read(id[:])
-	ch := loginChannels[rand.IntN(len(loginChannels))]
-	plats := loginPlatforms[ch]
-	ip := netip.AddrFrom4([4]byte{byte(1 + rand.IntN(223)), byte(rand.IntN(256)), byte(rand.IntN(256)), byte(1 + rand.IntN(254))})
-	return login.Event{
-		MemberID:   member,
-		LoginAt:    at.UTC(),
-		EventID:    hex.EncodeToString(id[:]),
-		Channel:    ch,
-		Platform:   plats[rand.IntN(len(plats))],
-		DeviceID:   fmt.Sprintf("dev-%d-%d", member, rand.IntN(3)),
-		AppVersion: "8.3." + fmt.Sprint(rand.IntN(5)),
-		IP:         ip.String(),
-	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strconv"
 	"time"
 
@@ -34,28 +35,28 @@ that topic into MySQL (table mq_dead_letter, consumer group <group>_dlq, on by
 default: --drain-dlq), where these commands read it. See docs/COUPONS.md,
 "Dead letters".`,
 	}
-	cmd.AddCommand(newEventsDLQListCmd(app), newEventsDLQReplayCmd(app))
+	cmd.AddCommand(newEventsDLQListCmd(app, nil), newEventsDLQReplayCmd(app, nil))
 	return cmd
 }
 
-// dlqGroup resolves --group: couponsd's group in the --mq-namespace by
-// default; a name the broker would refuse is a usage error.
-func dlqGroup(app *App, group string) (string, error) {
+// checkDLQGroup refuses a --group the broker would refuse.
+func checkDLQGroup(group string) error {
 	if group == "" {
-		return app.Common.Topic(couponsd.DefaultGroup), nil
+		return nil
 	}
 	if err := mq.CheckGroupName(group); err != nil {
-		return "", usageErrorf("--group: %v", err)
+		return usageErrorf("--group: %v", err)
 	}
-	return group, nil
+	return nil
 }
 
-// dlqOpen resolves --group (an undrained group is a usage error) and
+// dlqOpen resolves --group (checked by checkDLQGroup; default couponsd's
+// group in the --mq-namespace; an undrained group is a usage error) and
 // returns it with the database.
 func dlqOpen(ctx context.Context, app *App, flag string) (string, *store.DB, error) {
-	group, err := dlqGroup(app, flag)
-	if err != nil {
-		return "", nil, err
+	group := flag
+	if group == "" {
+		group = app.Common.Topic(couponsd.DefaultGroup)
 	}
 	db, err := app.DB(ctx)
 	if err != nil {
@@ -102,8 +103,8 @@ type dlqListReport struct {
 	Letters  []dlqLetterView `json:"dead_letters"`
 }
 
-func newEventsDLQListCmd(app *App) *cobra.Command {
-	var o dlqListOptions
+func newEventsDLQListCmd(app *App, runF func(*dlqListOptions) error) *cobra.Command {
+	o := &dlqListOptions{}
 	cmd := &cobra.Command{
 		Use:   "list [--group G] [--limit N] [--pending]",
 		Short: "List a consumer group's dead letters, newest first",
@@ -114,6 +115,12 @@ redeliveries it had, when it was sent (born) and dead-lettered (stored), whether
 it was replayed, and the start of its body with control characters escaped.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(o)
+			}
 			return runEventsDLQList(cmd.Context(), app, o)
 		},
 	}
@@ -124,10 +131,14 @@ it was replayed, and the start of its body with control characters escaped.`,
 	return cmd
 }
 
-func runEventsDLQList(ctx context.Context, app *App, o dlqListOptions) error {
+func (o *dlqListOptions) validate() error {
 	if o.Limit < 1 || o.Limit > dlqMaxLimit {
 		return usageErrorf("--limit %d: want 1..%d", o.Limit, dlqMaxLimit)
 	}
+	return checkDLQGroup(o.Group)
+}
+
+func runEventsDLQList(ctx context.Context, app *App, o *dlqListOptions) error {
 	group, db, err := dlqOpen(ctx, app, o.Group)
 	if err != nil {
 		return err
@@ -147,7 +158,12 @@ func runEventsDLQList(ctx context.Context, app *App, o dlqListOptions) error {
 	if app.JSON {
 		return writeJSON(app.Out, rep)
 	}
-	fmt.Fprintf(app.Out, "group %s: %d dead letters pending, %d replayed\n", group, counts.Pending, counts.Replayed)
+	return writeDLQList(app.Out, rep)
+}
+
+// writeDLQList prints `events dlq list`: the counts, then the table.
+func writeDLQList(w io.Writer, rep dlqListReport) error {
+	fmt.Fprintf(w, "group %s: %d dead letters pending, %d replayed\n", rep.Group, rep.Pending, rep.Replayed)
 	if len(rep.Letters) == 0 {
 		return nil
 	}
@@ -164,7 +180,7 @@ func runEventsDLQList(ctx context.Context, app *App, o dlqListOptions) error {
 		rows = append(rows, []string{v.MsgID, v.Topic, dlqKeys(v.Keys), textlimit.RunesMarked(reason, 60), strconv.Itoa(v.ReconsumeTimes),
 			fmtTime(v.BornAt), fmtTime(v.StoredAt), replayed, textlimit.RunesMarked(v.BodyPreview, 60)})
 	}
-	return table(app.Out, rows)
+	return table(w, rows)
 }
 
 func dlqView(l *deadletter.Letter) dlqLetterView {
@@ -214,6 +230,8 @@ type dlqReplayOptions struct {
 	All    bool
 	DryRun bool
 	By     string
+	// MsgIDs are the --id values, checked and normalised.
+	MsgIDs []string
 }
 
 // dlqReplayReport is `events dlq replay --json`.
@@ -224,8 +242,8 @@ type dlqReplayReport struct {
 	Results []deadletter.ReplayResult `json:"results"`
 }
 
-func newEventsDLQReplayCmd(app *App) *cobra.Command {
-	var o dlqReplayOptions
+func newEventsDLQReplayCmd(app *App, runF func(*dlqReplayOptions) error) *cobra.Command {
+	o := &dlqReplayOptions{}
 	cmd := &cobra.Command{
 		Use:   "replay [--group G] (--id MSGID ... | --all) [--dry-run]",
 		Short: "Publish dead letters again to their original topic, each once",
@@ -240,6 +258,12 @@ would be replayed. A dead letter whose publish fails is left for a later replay
 the coupon is issued nothing.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(o)
+			}
 			return runEventsDLQReplay(cmd.Context(), app, o)
 		},
 	}
@@ -252,29 +276,26 @@ the coupon is issued nothing.`,
 	return cmd
 }
 
-func (o *dlqReplayOptions) validate() ([]string, error) {
+func (o *dlqReplayOptions) validate() error {
 	if o.All == (len(o.IDs) > 0) {
-		return nil, usageErrorf("give --id MSGID (one or more) or --all")
+		return usageErrorf("give --id MSGID (one or more) or --all")
 	}
 	if len(o.IDs) > dlqMaxLimit {
-		return nil, usageErrorf("--id: at most %d ids at once (or --all)", dlqMaxLimit)
+		return usageErrorf("--id: at most %d ids at once (or --all)", dlqMaxLimit)
 	}
-	ids := make([]string, 0, len(o.IDs))
+	o.MsgIDs = make([]string, 0, len(o.IDs))
 	for _, s := range o.IDs {
 		id, err := deadletter.ParseMsgID(s)
 		if err != nil {
-			return nil, usageErrorf("--id: %v", err)
+			return usageErrorf("--id: %v", err)
 		}
-		ids = append(ids, id)
+		o.MsgIDs = append(o.MsgIDs, id)
 	}
-	return ids, nil
+	return checkDLQGroup(o.Group)
 }
 
-func runEventsDLQReplay(ctx context.Context, app *App, o dlqReplayOptions) error {
-	ids, err := o.validate()
-	if err != nil {
-		return err
-	}
+func runEventsDLQReplay(ctx context.Context, app *App, o *dlqReplayOptions) error {
+	ids := o.MsgIDs
 	group, db, err := dlqOpen(ctx, app, o.Group)
 	if err != nil {
 		return err
@@ -309,38 +330,42 @@ func runEventsDLQReplay(ctx context.Context, app *App, o dlqReplayOptions) error
 	if rep.Results == nil {
 		rep.Results = []deadletter.ReplayResult{}
 	}
-	failed := 0
 	for _, r := range results {
 		rep.Counts[r.Outcome]++
-		if r.Outcome == deadletter.OutcomeFailed {
-			failed++
-		}
 	}
 	if app.JSON {
-		if err := writeJSON(app.Out, rep); err != nil {
-			return err
-		}
+		err = writeJSON(app.Out, rep)
 	} else {
-		rows := [][]string{{"MSG ID", "TOPIC", "KEY", "OUTCOME", "ERROR"}}
-		for _, r := range results {
-			rows = append(rows, []string{r.MsgID, r.Topic, dlqKeys(splitKeys(r.Keys)), r.Outcome, r.Error})
-		}
-		if len(results) > 0 {
-			if err := table(app.Out, rows); err != nil {
-				return err
-			}
-		}
-		verb := "replayed"
-		if o.DryRun {
-			verb = "would replay"
-		}
-		n := rep.Counts[deadletter.OutcomeReplayed] + rep.Counts[deadletter.OutcomeWouldReplay]
-		fmt.Fprintf(app.Out, "group %s: %s %d, already replayed %d, being replayed elsewhere %d, failed %d\n",
-			group, verb, n, rep.Counts[deadletter.OutcomeAlreadyReplayed], rep.Counts[deadletter.OutcomeBusy], failed)
+		err = writeDLQReplay(app.Out, rep)
 	}
-	if failed > 0 {
+	if err != nil {
+		return err
+	}
+	if failed := rep.Counts[deadletter.OutcomeFailed]; failed > 0 {
 		return fmt.Errorf("%d dead letters could not be replayed (left for a later replay)", failed)
 	}
+	return nil
+}
+
+// writeDLQReplay prints `events dlq replay`: a table of the dead letters
+// and what became of each, then the counts.
+func writeDLQReplay(w io.Writer, rep dlqReplayReport) error {
+	if len(rep.Results) > 0 {
+		rows := [][]string{{"MSG ID", "TOPIC", "KEY", "OUTCOME", "ERROR"}}
+		for _, r := range rep.Results {
+			rows = append(rows, []string{r.MsgID, r.Topic, dlqKeys(splitKeys(r.Keys)), r.Outcome, r.Error})
+		}
+		if err := table(w, rows); err != nil {
+			return err
+		}
+	}
+	verb := "replayed"
+	if rep.DryRun {
+		verb = "would replay"
+	}
+	n := rep.Counts[deadletter.OutcomeReplayed] + rep.Counts[deadletter.OutcomeWouldReplay]
+	fmt.Fprintf(w, "group %s: %s %d, already replayed %d, being replayed elsewhere %d, failed %d\n",
+		rep.Group, verb, n, rep.Counts[deadletter.OutcomeAlreadyReplayed], rep.Counts[deadletter.OutcomeBusy], rep.Counts[deadletter.OutcomeFailed])
 	return nil
 }
 

@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"strconv"
 	"time"
 
@@ -10,7 +12,13 @@ import (
 	"mkt/pkg/store"
 )
 
+// migrateUpOptions are `migrate up`'s (and bare `migrate`'s): it has no
+// flags of its own.
+type migrateUpOptions struct{}
+
+// newMigrateCmd is the migrate group; run alone it is `migrate up`.
 func newMigrateCmd(app *App) *cobra.Command {
+	o := &migrateUpOptions{}
 	cmd := &cobra.Command{
 		Use:   "migrate",
 		Short: "Apply the schema migrations (idempotent); `migrate status` lists them",
@@ -18,32 +26,46 @@ func newMigrateCmd(app *App) *cobra.Command {
 every pending migration under an advisory lock. Running it again is a no-op.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return migrateUp(cmd, app)
+			return runMigrateUp(cmd.Context(), app, o)
 		},
 	}
-	cmd.AddCommand(
-		&cobra.Command{
-			Use:   "up",
-			Short: "Apply every pending migration (the default)",
-			Args:  cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				return migrateUp(cmd, app)
-			},
-		},
-		&cobra.Command{
-			Use:   "status",
-			Short: "List the migrations and whether each is applied",
-			Args:  cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				return migrateStatus(cmd, app)
-			},
-		},
-	)
+	cmd.AddCommand(newMigrateUpCmd(app, nil), newMigrateStatusCmd(app, nil))
 	return cmd
 }
 
-func migrateUp(cmd *cobra.Command, app *App) error {
-	ctx := cmd.Context()
+func newMigrateUpCmd(app *App, runF func(*migrateUpOptions) error) *cobra.Command {
+	o := &migrateUpOptions{}
+	return &cobra.Command{
+		Use:   "up",
+		Short: "Apply every pending migration (the default)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(o)
+			}
+			return runMigrateUp(cmd.Context(), app, o)
+		},
+	}
+}
+
+type migrateStatusOptions struct{}
+
+func newMigrateStatusCmd(app *App, runF func(*migrateStatusOptions) error) *cobra.Command {
+	o := &migrateStatusOptions{}
+	return &cobra.Command{
+		Use:   "status",
+		Short: "List the migrations and whether each is applied",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(o)
+			}
+			return runMigrateStatus(cmd.Context(), app, o)
+		},
+	}
+}
+
+func runMigrateUp(ctx context.Context, app *App, _ *migrateUpOptions) error {
 	if err := store.EnsureDatabase(ctx, string(app.Common.MySQLDSN)); err != nil {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
@@ -72,8 +94,7 @@ func migrateUp(cmd *cobra.Command, app *App) error {
 	return nil
 }
 
-func migrateStatus(cmd *cobra.Command, app *App) error {
-	ctx := cmd.Context()
+func runMigrateStatus(ctx context.Context, app *App, _ *migrateStatusOptions) error {
 	db, err := app.DB(ctx)
 	if err != nil {
 		return err
@@ -85,6 +106,11 @@ func migrateStatus(cmd *cobra.Command, app *App) error {
 	if app.JSON {
 		return writeJSON(app.Out, ms)
 	}
+	return writeMigrationStatus(app.Out, ms)
+}
+
+// writeMigrationStatus prints `migrate status`'s table.
+func writeMigrationStatus(w io.Writer, ms []store.Migration) error {
 	rows := [][]string{{"VERSION", "NAME", "STATE", "APPLIED AT"}}
 	for _, m := range ms {
 		state, at := "pending", "-"
@@ -93,5 +119,5 @@ func migrateStatus(cmd *cobra.Command, app *App) error {
 		}
 		rows = append(rows, []string{strconv.FormatInt(m.Version, 10), m.Name, state, at})
 	}
-	return table(app.Out, rows)
+	return table(w, rows)
 }

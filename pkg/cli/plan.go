@@ -59,7 +59,7 @@ func newPlanCmd(app *App, runF func(*planOptions) error) *cobra.Command {
 		Long:  planLong,
 		Example: `  mktctl plan --campaign 42 --latency 150ms --concurrency 4000
   mktctl plan --levels 3,4 --channels sms,app --provider-batch 100 --rate 500 --json`,
-		Args: usageArgs(cobra.NoArgs),
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			specFlags.VisitAll(func(f *pflag.Flag) {
 				if f.Changed {

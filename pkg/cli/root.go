@@ -11,7 +11,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 	"sync"
 
 	"github.com/spf13/cobra"
@@ -148,11 +147,11 @@ func NewRootCmd(s Streams) (*cobra.Command, *App) {
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
 			if err := app.Common.Resolve(); err != nil {
-				return fmt.Errorf("%w: %w", ErrUsage, err)
+				return asUsage(err)
 			}
 			logger, err := app.Common.Logger(app.Err)
 			if err != nil {
-				return fmt.Errorf("%w: %w", ErrUsage, err)
+				return asUsage(err)
 			}
 			app.Logger = logger
 			// The RocketMQ client logs through one process-wide logger.
@@ -166,9 +165,6 @@ func NewRootCmd(s Streams) (*cobra.Command, *App) {
 	root.SetIn(s.In)
 	root.SetOut(s.Out)
 	root.SetErr(s.Err)
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
-		return fmt.Errorf("%w: %w", ErrUsage, err)
-	})
 	pf := root.PersistentFlags()
 	config.BindCommon(pf, &app.Common)
 	pf.BoolVar(&app.JSON, "json", false, "print machine-readable JSON instead of tables")
@@ -176,7 +172,7 @@ func NewRootCmd(s Streams) (*cobra.Command, *App) {
 	root.AddCommand(
 		newMigrateCmd(app),
 		newUsersCmd(app),
-		newStatusCmd(app),
+		newStatusCmd(app, nil),
 		newDevCmd(app),
 		newCampaignCmd(app), newPlanCmd(app, nil),
 		newCouponCmd(app), newEventsCmd(app), newBenchCmd(app),
@@ -187,17 +183,28 @@ func NewRootCmd(s Streams) (*cobra.Command, *App) {
 	return root, app
 }
 
-// usageInOnePlace makes, for the whole tree, a wrong number of arguments a
-// usage error (exit 2), and a command group given an unknown subcommand one
-// too (cobra would print the group's help and exit 0). Flag errors are
-// mapped by the root's flag error function, missing required flags by
-// exitCode.
+// usageInOnePlace maps, for the whole tree under c, every mistake in how a
+// command was called to a usage error (exit 2), so that no command maps
+// them itself:
+//   - an unknown flag or a bad flag value (the flag error function);
+//   - a wrong number of arguments: commands declare their count with cobra's
+//     plain validators (cobra.ExactArgs, cobra.NoArgs, ...), and a runnable
+//     command that declares none takes no arguments;
+//   - a command group given an unknown subcommand (cobra would print the
+//     group's help and exit 0);
+//   - a required flag missing, or flags marked as a group given wrongly
+//     (cobra's MarkFlagRequired, MarkFlagsMutuallyExclusive, ...), checked
+//     before the command runs.
+//
+// Errors a command returns for its input (usageErrorf) are its own.
 func usageInOnePlace(c *cobra.Command) {
+	if !c.HasParent() {
+		c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return asUsage(err) })
+	}
 	for _, sub := range c.Commands() {
 		usageInOnePlace(sub)
 	}
-	switch {
-	case c.HasSubCommands() && !c.Runnable():
+	if c.HasSubCommands() && !c.Runnable() {
 		c.Args = func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
 				return usageErrorf("unknown command %q for %q", args[0], cmd.CommandPath())
@@ -205,9 +212,37 @@ func usageInOnePlace(c *cobra.Command) {
 			return nil
 		}
 		c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
-	case c.Args != nil:
-		c.Args = usageArgs(c.Args)
+		return
 	}
+	if !c.Runnable() {
+		return
+	}
+	check := c.Args
+	if check == nil {
+		check = cobra.NoArgs
+	}
+	c.Args = func(cmd *cobra.Command, args []string) error { return asUsage(check(cmd, args)) }
+	pre := c.PreRunE
+	c.PreRunE = func(cmd *cobra.Command, args []string) error {
+		if err := cmd.ValidateRequiredFlags(); err != nil {
+			return asUsage(err)
+		}
+		if err := cmd.ValidateFlagGroups(); err != nil {
+			return asUsage(err)
+		}
+		if pre != nil {
+			return pre(cmd, args)
+		}
+		return nil
+	}
+}
+
+// asUsage marks err, if any, as a usage error.
+func asUsage(err error) error {
+	if err == nil || errors.Is(err, ErrUsage) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ErrUsage, err)
 }
 
 // Main runs mktctl with args (without the program name) and returns the
@@ -228,19 +263,11 @@ func exitCode(err error) int {
 	switch {
 	case err == nil:
 		return ExitOK
-	case errors.Is(err, ErrUsage), isFlagRuleError(err):
+	case errors.Is(err, ErrUsage):
 		return ExitUsage
 	case errors.Is(err, ErrUnavailable):
 		return ExitUnavailable
 	default:
 		return ExitFailure
 	}
-}
-
-// isFlagRuleError reports cobra's errors for flags marked required or
-// grouped, which it returns as plain errors after parsing.
-func isFlagRuleError(err error) bool {
-	msg := err.Error()
-	return strings.HasPrefix(msg, "required flag(s) ") || strings.HasPrefix(msg, "if any flags in the group ") ||
-		strings.HasPrefix(msg, "at least one of the flags in the group ")
 }

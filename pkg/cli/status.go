@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"time"
@@ -32,7 +33,10 @@ type statusReport struct {
 	OK      bool  `json:"ok"`
 }
 
-func newStatusCmd(app *App) *cobra.Command {
+type statusOptions struct{}
+
+func newStatusCmd(app *App, runF func(*statusOptions) error) *cobra.Command {
+	o := &statusOptions{}
 	return &cobra.Command{
 		Use:   "status",
 		Short: "Check MySQL, Redis and RocketMQ, the schema and the member base",
@@ -40,32 +44,48 @@ func newStatusCmd(app *App) *cobra.Command {
 version and the member count. It exits 3 when a dependency cannot be reached.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			rep := collectStatus(cmd.Context(), app)
-			if app.JSON {
-				if err := writeJSON(app.Out, rep); err != nil {
-					return err
-				}
-			} else {
-				rows := [][]string{{"COMPONENT", "ADDRESS", "STATE", "DETAIL"}}
-				for _, c := range rep.Components {
-					state := "ok"
-					if !c.OK {
-						state = "DOWN"
-					}
-					rows = append(rows, []string{c.Name, c.Addr, state, c.Detail})
-				}
-				if err := table(app.Out, rows); err != nil {
-					return err
-				}
-				fmt.Fprintf(app.Out, "\nschema: %d/%d migrations applied\nmembers: %d\n",
-					rep.Schema.Applied, rep.Schema.Total, rep.Members)
+			if runF != nil {
+				return runF(o)
 			}
-			if !rep.OK {
-				return fmt.Errorf("%w: not every dependency is reachable", ErrUnavailable)
-			}
-			return nil
+			return runStatus(cmd.Context(), app, o)
 		},
 	}
+}
+
+func runStatus(ctx context.Context, app *App, _ *statusOptions) error {
+	rep := collectStatus(ctx, app)
+	var err error
+	if app.JSON {
+		err = writeJSON(app.Out, rep)
+	} else {
+		err = writeStatus(app.Out, rep)
+	}
+	if err != nil {
+		return err
+	}
+	if !rep.OK {
+		return fmt.Errorf("%w: not every dependency is reachable", ErrUnavailable)
+	}
+	return nil
+}
+
+// writeStatus prints `status`: a table of the dependencies, then the schema
+// and the member count.
+func writeStatus(w io.Writer, rep statusReport) error {
+	rows := [][]string{{"COMPONENT", "ADDRESS", "STATE", "DETAIL"}}
+	for _, c := range rep.Components {
+		state := "ok"
+		if !c.OK {
+			state = "DOWN"
+		}
+		rows = append(rows, []string{c.Name, c.Addr, state, c.Detail})
+	}
+	if err := table(w, rows); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nschema: %d/%d migrations applied\nmembers: %d\n",
+		rep.Schema.Applied, rep.Schema.Total, rep.Members)
+	return nil
 }
 
 func collectStatus(ctx context.Context, app *App) statusReport {

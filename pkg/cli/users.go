@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -14,7 +15,7 @@ func newUsersCmd(app *App) *cobra.Command {
 		Use:   "users",
 		Short: "Demo member base: seed synthetic members, count them",
 	}
-	cmd.AddCommand(newUsersSeedCmd(app), newUsersCountCmd(app))
+	cmd.AddCommand(newUsersSeedCmd(app, nil), newUsersCountCmd(app, nil))
 	return cmd
 }
 
@@ -25,8 +26,8 @@ type usersSeedOptions struct {
 	Quiet   bool
 }
 
-func newUsersSeedCmd(app *App) *cobra.Command {
-	var opts usersSeedOptions
+func newUsersSeedCmd(app *App, runF func(*usersSeedOptions) error) *cobra.Command {
+	opts := &usersSeedOptions{}
 	cmd := &cobra.Command{
 		Use:   "seed --count N",
 		Short: "Load synthetic members until there are N (re-running with a larger N adds the missing ones)",
@@ -46,48 +47,15 @@ N adds only the missing members and an interrupted run resumes.`,
 			if opts.Workers < 1 || opts.Workers > 16 {
 				return usageErrorf("--workers must be within 1..16 (got %d)", opts.Workers)
 			}
-			method := membership.SeedMethod(opts.Method)
-			switch method {
+			switch membership.SeedMethod(opts.Method) {
 			case membership.SeedAuto, membership.SeedLoadData, membership.SeedInsert:
 			default:
-				return usageErrorf("--method %q: want load-data, insert or empty for automatic", opts.Method)
+				return usageErrorf("--method %q: want %s, %s or empty for automatic", opts.Method, membership.SeedLoadData, membership.SeedInsert)
 			}
-			ctx := cmd.Context()
-			db, err := app.DB(ctx)
-			if err != nil {
-				return err
+			if runF != nil {
+				return runF(opts)
 			}
-			var last time.Time
-			progress := func(done, total int64) {
-				if opts.Quiet || app.JSON || total == 0 {
-					return
-				}
-				if time.Since(last) < time.Second && done != total {
-					return
-				}
-				last = time.Now()
-				fmt.Fprintf(app.Err, "seeding: %d/%d members (%.0f%%)\n", done, total, 100*float64(done)/float64(total))
-			}
-			res, err := membership.Seed(ctx, db, membership.SeedOptions{
-				Target:   opts.Count,
-				Workers:  opts.Workers,
-				Method:   method,
-				Progress: progress,
-			})
-			if err != nil {
-				return err
-			}
-			if app.JSON {
-				return writeJSON(app.Out, res)
-			}
-			if res.Added == 0 {
-				fmt.Fprintf(app.Out, "%d members already present; nothing to add\n", res.Existing)
-				return nil
-			}
-			rate := float64(res.Added) / res.Elapsed.Seconds()
-			fmt.Fprintf(app.Out, "added %d members (%d existed) in %s — %.0f members/s via %s\n",
-				res.Added, res.Existing, res.Elapsed.Round(time.Millisecond), rate, res.Method)
-			return nil
+			return runUsersSeed(cmd.Context(), app, opts)
 		},
 	}
 	f := cmd.Flags()
@@ -99,25 +67,73 @@ N adds only the missing members and an interrupted run resumes.`,
 	return cmd
 }
 
-func newUsersCountCmd(app *App) *cobra.Command {
+func runUsersSeed(ctx context.Context, app *App, opts *usersSeedOptions) error {
+	db, err := app.DB(ctx)
+	if err != nil {
+		return err
+	}
+	var last time.Time
+	progress := func(done, total int64) {
+		if opts.Quiet || app.JSON || total == 0 {
+			return
+		}
+		if time.Since(last) < time.Second && done != total {
+			return
+		}
+		last = time.Now()
+		fmt.Fprintf(app.Err, "seeding: %d/%d members (%.0f%%)\n", done, total, 100*float64(done)/float64(total))
+	}
+	res, err := membership.Seed(ctx, db, membership.SeedOptions{
+		Target:   opts.Count,
+		Workers:  opts.Workers,
+		Method:   membership.SeedMethod(opts.Method),
+		Progress: progress,
+	})
+	if err != nil {
+		return err
+	}
+	if app.JSON {
+		return writeJSON(app.Out, res)
+	}
+	if res.Added == 0 {
+		fmt.Fprintf(app.Out, "%d members already present; nothing to add\n", res.Existing)
+		return nil
+	}
+	rate := float64(res.Added) / res.Elapsed.Seconds()
+	fmt.Fprintf(app.Out, "added %d members (%d existed) in %s — %.0f members/s via %s\n",
+		res.Added, res.Existing, res.Elapsed.Round(time.Millisecond), rate, res.Method)
+	return nil
+}
+
+type usersCountOptions struct{}
+
+func newUsersCountCmd(app *App, runF func(*usersCountOptions) error) *cobra.Command {
+	o := &usersCountOptions{}
 	return &cobra.Command{
 		Use:   "count",
 		Short: "Print the number of members",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			db, err := app.DB(cmd.Context())
-			if err != nil {
-				return err
+			if runF != nil {
+				return runF(o)
 			}
-			n, err := membership.Count(cmd.Context(), db)
-			if err != nil {
-				return err
-			}
-			if app.JSON {
-				return writeJSON(app.Out, map[string]int64{"members": n})
-			}
-			fmt.Fprintln(app.Out, n)
-			return nil
+			return runUsersCount(cmd.Context(), app, o)
 		},
 	}
+}
+
+func runUsersCount(ctx context.Context, app *App, _ *usersCountOptions) error {
+	db, err := app.DB(ctx)
+	if err != nil {
+		return err
+	}
+	n, err := membership.Count(ctx, db)
+	if err != nil {
+		return err
+	}
+	if app.JSON {
+		return writeJSON(app.Out, map[string]int64{"members": n})
+	}
+	fmt.Fprintln(app.Out, n)
+	return nil
 }

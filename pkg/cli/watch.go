@@ -68,7 +68,7 @@ func newWatchCmd(app *App, runF func(*watchOptions) error) *cobra.Command {
 		Use:   "watch [ID | KIND:ID]",
 		Short: "Live view of campaign progress: rate, ETA, shard heatmap, workers; pause/resume/cancel from the keyboard",
 		Long:  watchLong,
-		Args:  usageArgs(cobra.MaximumNArgs(1)),
+		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				t, err := watch.ParseTarget(args[0])

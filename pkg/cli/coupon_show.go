@@ -1,0 +1,212 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"mkt/pkg/coupon"
+)
+
+// --- list
+
+type couponListOptions struct {
+	Status string
+	Mode   string
+	Limit  int
+	Before int64
+}
+
+func newCouponListCmd(app *App, runF func(*couponListOptions) error) *cobra.Command {
+	o := &couponListOptions{}
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List coupons, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.validate(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(o)
+			}
+			return runCouponList(cmd.Context(), app, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Status, "status", "", "only active or disabled coupons")
+	f.StringVar(&o.Mode, "mode", "", "only lazy or push coupons")
+	f.IntVar(&o.Limit, "limit", 50, "at most this many (max 1000)")
+	f.Int64Var(&o.Before, "before", 0, "page: only ids below this one")
+	return cmd
+}
+
+func (o *couponListOptions) validate() error {
+	switch coupon.Status(o.Status) {
+	case "", coupon.StatusActive, coupon.StatusDisabled:
+	default:
+		return usageErrorf("--status %q: want %s or %s", o.Status, coupon.StatusActive, coupon.StatusDisabled)
+	}
+	switch coupon.IssueMode(o.Mode) {
+	case "", coupon.ModeLazy, coupon.ModePush:
+	default:
+		return usageErrorf("--mode %q: want %s or %s", o.Mode, coupon.ModeLazy, coupon.ModePush)
+	}
+	return nil
+}
+
+func runCouponList(ctx context.Context, app *App, o *couponListOptions) error {
+	db, err := app.DB(ctx)
+	if err != nil {
+		return err
+	}
+	list, err := coupon.List(ctx, db, coupon.ListOptions{Status: coupon.Status(o.Status), Mode: coupon.IssueMode(o.Mode), Limit: o.Limit, BeforeID: o.Before})
+	if err != nil {
+		return err
+	}
+	if app.JSON {
+		if list == nil {
+			list = []coupon.Coupon{}
+		}
+		return writeJSON(app.Out, list)
+	}
+	return writeCouponList(app.Out, list)
+}
+
+// writeCouponList prints `coupon list`'s table.
+func writeCouponList(w io.Writer, list []coupon.Coupon) error {
+	rows := [][]string{{"ID", "NAME", "OFFER", "MODE", "STATUS", "WINDOW (UTC)", "ISSUED", "QUOTA", "PER MEMBER", "AUDIENCE"}}
+	for i := range list {
+		c := &list[i]
+		q := "unlimited"
+		if c.TotalQuota != nil {
+			q = strconv.FormatInt(*c.TotalQuota, 10)
+		}
+		mode := string(c.Mode)
+		if c.Mode == coupon.ModePush {
+			mode += " (" + string(c.PushStatus) + ")"
+		}
+		rows = append(rows, []string{strconv.FormatInt(c.ID, 10), c.Name, c.Describe(), mode, string(c.Status),
+			c.ValidFrom.UTC().Format("2006-01-02 15:04") + " → " + c.ValidUntil.UTC().Format("2006-01-02 15:04"),
+			strconv.FormatInt(c.IssuedCount, 10), q, strconv.Itoa(c.PerMemberLimit), c.Audience.String()})
+	}
+	return table(w, rows)
+}
+
+// --- show
+
+type couponShowOptions struct{ ID int64 }
+
+// couponShow is `coupon show`'s JSON.
+type couponShow struct {
+	Coupon *coupon.Coupon              `json:"coupon"`
+	Items  map[coupon.ItemStatus]int64 `json:"items"`
+	Redis  *coupon.Counters            `json:"redis,omitempty"`
+	Active *bool                       `json:"redis_active,omitempty"`
+	Error  string                      `json:"redis_error,omitempty"`
+	// Push is a push-mode coupon's push run: its shards and deliveries.
+	Push *couponPushShow `json:"push,omitempty"`
+}
+
+func newCouponShowCmd(app *App, runF func(*couponShowOptions) error) *cobra.Command {
+	o := &couponShowOptions{}
+	return &cobra.Command{
+		Use:   "show COUPON_ID",
+		Short: "Show a coupon, its items by status and its Redis counters",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := couponParseID("coupon id", args[0])
+			if err != nil {
+				return err
+			}
+			o.ID = id
+			if runF != nil {
+				return runF(o)
+			}
+			return runCouponShow(cmd.Context(), app, o)
+		},
+	}
+}
+
+func runCouponShow(ctx context.Context, app *App, o *couponShowOptions) error {
+	db, err := app.DB(ctx)
+	if err != nil {
+		return err
+	}
+	c, err := coupon.Get(ctx, db, o.ID)
+	if err != nil {
+		return err
+	}
+	out := couponShow{Coupon: c}
+	if out.Items, err = coupon.ItemCounts(ctx, db, o.ID); err != nil {
+		return err
+	}
+	if c.Mode == coupon.ModePush {
+		if out.Push, err = loadCouponPush(ctx, db, c); err != nil {
+			return err
+		}
+	}
+	if st, closeState, err := couponState(ctx, app); err != nil {
+		out.Error = err.Error()
+	} else {
+		defer closeState()
+		if rc, err := st.ReadCounters(ctx, o.ID); err != nil {
+			out.Error = err.Error()
+		} else {
+			out.Redis = &rc
+		}
+		if list, _, err := st.LoadActive(ctx); err == nil {
+			active := false
+			for _, a := range list {
+				active = active || a.ID == o.ID
+			}
+			out.Active = &active
+		}
+	}
+	if app.JSON {
+		return writeJSON(app.Out, out)
+	}
+	return writeCouponShow(app.Out, out)
+}
+
+// writeCouponShow prints `coupon show`'s table.
+func writeCouponShow(w io.Writer, out couponShow) error {
+	c := out.Coupon
+	rows := [][]string{
+		{"id", strconv.FormatInt(c.ID, 10)},
+		{"name", c.Name},
+		{"offer", c.Describe()},
+		{"status", string(c.Status)},
+		{"mode", string(c.Mode)},
+		{"window (UTC)", couponTime(c.ValidFrom) + " → " + couponTime(c.ValidUntil)},
+		{"validity", couponValidityText(c)},
+		{"quota", couponQuotaText(c)},
+		{"per member", strconv.Itoa(c.PerMemberLimit)},
+		{"audience", c.Audience.String()},
+		{"created", couponTime(c.CreatedAt) + " by " + c.CreatedBy},
+	}
+	for _, s := range coupon.ItemStatuses() {
+		rows = append(rows, []string{"items " + string(s), strconv.FormatInt(out.Items[s], 10)})
+	}
+	if out.Push != nil {
+		rows = append(rows, out.Push.rows(c)...)
+	}
+	switch {
+	case out.Redis != nil:
+		rows = append(rows, []string{"redis", fmt.Sprintf("loaded %v, quota counter %d, reservations pending %d, in active set %v",
+			out.Redis.Loaded, out.Redis.Issued, out.Redis.Pending, out.Active != nil && *out.Active)})
+	case out.Error != "":
+		rows = append(rows, []string{"redis", "unreadable: " + out.Error})
+	}
+	return table(w, rows)
+}
+
+func couponValidityText(c *coupon.Coupon) string {
+	if c.Validity == coupon.ValidityRelative {
+		return fmt.Sprintf("%d days from issue", c.ValidDays)
+	}
+	return "the window"
+}

@@ -1,0 +1,89 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"mkt/pkg/hotgoods"
+)
+
+// --- import
+
+type hotgoodsImportOptions struct {
+	Date   time.Time
+	Path   string // "-" = standard input
+	Format hotgoods.Format
+}
+
+func newHotgoodsImportCmd(app *App, runF func(*hotgoodsImportOptions) error) *cobra.Command {
+	o := &hotgoodsImportOptions{}
+	var date, format string
+	cmd := &cobra.Command{
+		Use:   "import --date YYYY-MM-DD FILE|-",
+		Short: "Load the recommender's rows for a date (JSON Lines or CSV); a bad file stores nothing",
+		Long: `import loads the recommender's rows for a date from FILE (or standard input
+with -): one row per segment and goods kind, as JSON Lines or CSV (both in
+docs/HOTGOODS.md; the format is told from the first byte unless --format).
+
+Every line is checked; a file with any bad line stores nothing and every bad
+line is named (line, field, reason), exit 2. Re-importing the same file is a
+no-op; a pending row with other content is updated. Once a run launched any
+row of the date, its rows can no longer change (the runs resolve each member
+against every row of the day): new or changed rows are refused.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			d, err := parseHotgoodsDate(date)
+			if err != nil {
+				return err
+			}
+			o.Date, o.Path = d, args[0]
+			switch f := hotgoods.Format(format); f {
+			case hotgoods.FormatAuto, hotgoods.FormatJSONL, hotgoods.FormatCSV:
+				o.Format = f
+			default:
+				return usageErrorf("--format %q: want auto, jsonl or csv", format)
+			}
+			if runF != nil {
+				return runF(o)
+			}
+			return runHotgoodsImport(cmd.Context(), app, o)
+		},
+	}
+	cmd.Flags().StringVar(&date, "date", "", "the day the rows are for, YYYY-MM-DD")
+	cmd.Flags().StringVar(&format, "format", "auto", "jsonl, csv, or auto (JSON Lines when the file starts with {)")
+	return cmd
+}
+
+func runHotgoodsImport(ctx context.Context, app *App, o *hotgoodsImportOptions) error {
+	var in io.Reader = app.In
+	if o.Path != "-" {
+		f, err := os.Open(o.Path)
+		if err != nil {
+			return usageErrorf("%v", err)
+		}
+		defer f.Close()
+		in = f
+	}
+	rows, err := hotgoods.Parse(in, o.Format)
+	if err != nil {
+		return hotgoodsError(err)
+	}
+	db, err := app.DB(ctx)
+	if err != nil {
+		return err
+	}
+	res, err := hotgoods.Import(ctx, db, o.Date, rows)
+	if err != nil {
+		return hotgoodsError(err)
+	}
+	if app.JSON {
+		return writeJSON(app.Out, res)
+	}
+	fmt.Fprintf(app.Out, "%s: %d rows added, %d updated, %d unchanged\n", res.Date, res.Added, res.Updated, res.Unchanged)
+	return nil
+}
