@@ -109,7 +109,7 @@ func Coupons(ctx context.Context, o CouponsConfig) (rep CouponsReport, err error
 		return rep, fmt.Errorf("%w: no couponsd executable", ErrRefused)
 	}
 	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
+		o.Logger = slog.Default()
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()

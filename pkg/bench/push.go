@@ -170,7 +170,7 @@ func Push(ctx context.Context, cfg PushConfig) (rep PushReport, err error) {
 	}
 	r := &pushRun{o: &cfg, progress: progressTo(cfg.Progress)}
 	if r.o.Logger == nil {
-		r.o.Logger = slog.New(slog.DiscardHandler)
+		r.o.Logger = slog.Default()
 	}
 	defer func() { err = errors.Join(err, r.cleanup(err != nil)) }()
 	if err := r.openDatabase(ctx); err != nil {

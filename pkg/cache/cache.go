@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"mkt/pkg/config"
+
 	"github.com/redis/go-redis/v9"
 )
 
@@ -21,7 +23,7 @@ const DefaultKeyPrefix = "mkt:"
 
 // Config configures a Client. Zero values take the documented defaults.
 type Config struct {
-	// Addr is host:port of Redis. Default 127.0.0.1:6379.
+	// Addr is host:port of Redis. Default config.DefaultRedisAddr.
 	Addr string
 	// Password for AUTH; empty for none.
 	Password string
@@ -43,7 +45,7 @@ type Config struct {
 }
 
 func (c Config) withDefaults() (Config, error) {
-	c.Addr = cmp.Or(c.Addr, "127.0.0.1:6379")
+	c.Addr = cmp.Or(c.Addr, config.DefaultRedisAddr)
 	c.KeyPrefix = cmp.Or(c.KeyPrefix, DefaultKeyPrefix)
 	if !strings.HasSuffix(c.KeyPrefix, ":") {
 		c.KeyPrefix += ":"

@@ -18,6 +18,7 @@ import (
 	"unicode/utf8"
 
 	"mkt/pkg/audience"
+	"mkt/pkg/money"
 	"mkt/pkg/provider"
 )
 
@@ -134,7 +135,7 @@ func (s Spec) Validate(now time.Time) error {
 		if s.ThresholdCents <= 0 || s.DiscountCents <= 0 {
 			bad("full_reduction needs a positive threshold and discount")
 		} else if s.DiscountCents >= s.ThresholdCents {
-			bad("full_reduction discount %s must be below its threshold %s", Money(s.DiscountCents), Money(s.ThresholdCents))
+			bad("full_reduction discount %s must be below its threshold %s", money.Format(s.DiscountCents), money.Format(s.ThresholdCents))
 		}
 	case OfferFlatDiscount:
 		if s.DiscountCents <= 0 {
@@ -155,7 +156,7 @@ func (s Spec) Validate(now time.Time) error {
 		bad("amounts must not be negative")
 	}
 	if s.ThresholdCents > MaxMoneyCents || s.DiscountCents > MaxMoneyCents {
-		bad("amounts must be at most %s", Money(MaxMoneyCents))
+		bad("amounts must be at most %s", money.Format(MaxMoneyCents))
 	}
 	if utf8.RuneCountInString(s.GiftText) > MaxGiftLen {
 		bad("gift text is longer than %d characters", MaxGiftLen)
@@ -210,24 +211,6 @@ func StartProblem(start, now time.Time) string {
 	return ""
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-// Money formats cents as a decimal amount, e.g. 1250 → "12.50".
-func Money(cents int64) string {
-	sign := ""
-	if cents < 0 {
-		sign, cents = "-", -cents
-	}
-	return fmt.Sprintf("%s%d.%02d", sign, cents/100, cents%100)
-}
-
 // Campaign is a stored promotion campaign (a sales_promotion row).
 type Campaign struct {
 	ID             uint64     `db:"id" json:"id"`
@@ -280,9 +263,9 @@ func (c *Campaign) Render(memberID uint64) string {
 		case "name":
 			return c.Name
 		case "threshold":
-			return Money(c.ThresholdCents)
+			return money.Format(c.ThresholdCents)
 		case "discount":
-			return Money(c.DiscountCents)
+			return money.Format(c.DiscountCents)
 		case "percent":
 			return strconv.Itoa(c.PercentOff) + "%"
 		case "gift":

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"mkt/pkg/campaign"
+	"mkt/pkg/money"
 	"mkt/pkg/textlimit"
 )
 
@@ -88,8 +89,8 @@ func writeCampaignList(w io.Writer, list []campaign.Campaign) error {
 	rows := [][]string{{"ID", "STATUS", "KIND", "NAME", "CHANNELS", "AUDIENCE", "MEMBERS", "SHARDS", "START", "CREATED"}}
 	for _, c := range list {
 		rows = append(rows, []string{
-			fmt.Sprint(c.ID), string(c.Status), string(c.Offer), ellipsis(c.Name, 32), channelList(c),
-			ellipsis(c.Audience.String(), 40), plannedOr(c, fmt.Sprint(c.PlannedMembers)), plannedOr(c, fmt.Sprint(c.PlannedShards)),
+			fmt.Sprint(c.ID), string(c.Status), string(c.Offer), textlimit.RunesMarked(c.Name, 32), channelList(c),
+			textlimit.RunesMarked(c.Audience.String(), 40), plannedOr(c, fmt.Sprint(c.PlannedMembers)), plannedOr(c, fmt.Sprint(c.PlannedShards)),
 			startText(c.StartAt), c.CreatedAt.UTC().Format(time.DateTime),
 		})
 	}
@@ -111,8 +112,6 @@ func startText(t *time.Time) string {
 	}
 	return t.UTC().Format(time.DateTime)
 }
-
-func ellipsis(s string, n int) string { return textlimit.RunesMarked(s, n) }
 
 // --- show
 
@@ -193,9 +192,9 @@ func writeCampaignReport(w io.Writer, rep campaignReport) error {
 	offer := ""
 	switch c.Offer {
 	case campaign.OfferFullReduction:
-		offer = fmt.Sprintf("spend %s, save %s", campaign.Money(c.ThresholdCents), campaign.Money(c.DiscountCents))
+		offer = fmt.Sprintf("spend %s, save %s", money.Format(c.ThresholdCents), money.Format(c.DiscountCents))
 	case campaign.OfferFlatDiscount:
-		offer = campaign.Money(c.DiscountCents) + " off"
+		offer = money.Format(c.DiscountCents) + " off"
 	case campaign.OfferPercentageOff:
 		offer = fmt.Sprintf("%d%% off", c.PercentOff)
 	case campaign.OfferGift:
@@ -212,7 +211,7 @@ func writeCampaignReport(w io.Writer, rep campaignReport) error {
 		{"status", status},
 		{"channels", channelList(*c)},
 		{"audience", c.Audience.String()},
-		{"template", ellipsis(c.Template, 80)},
+		{"template", textlimit.RunesMarked(c.Template, 80)},
 		{"shard size", fmt.Sprint(c.ShardSize)},
 		{"start", startText(c.StartAt)},
 		{"created", c.CreatedAt.UTC().Format(time.DateTime) + " by " + c.CreatedBy},

@@ -2,9 +2,7 @@ package cli
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -12,6 +10,7 @@ import (
 
 	"mkt/pkg/audience"
 	"mkt/pkg/campaign"
+	"mkt/pkg/money"
 	"mkt/pkg/provider"
 	"mkt/pkg/store"
 )
@@ -186,32 +185,13 @@ func (o *specOptions) parsePreview(now time.Time) (campaign.Spec, error) {
 	return s, nil
 }
 
-var moneyPattern = regexp.MustCompile(`^([0-9]{1,13})(?:\.([0-9]{1,2}))?$`)
-
-// parseMoney parses a decimal amount ("100", "12.5", "12.50") into cents,
-// strictly: no sign, no exponent, no thousands separator, at most two
-// decimals. Empty means 0.
+// parseMoney parses an optional amount flag: empty is 0, anything else is
+// money.Parse's notation.
 func parseMoney(s string) (int64, error) {
 	if s == "" {
 		return 0, nil
 	}
-	m := moneyPattern.FindStringSubmatch(s)
-	if m == nil {
-		return 0, fmt.Errorf("%q is not an amount: want digits with at most two decimals, e.g. 100 or 12.50", s)
-	}
-	units, err := strconv.ParseInt(m[1], 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("%q: %v", s, err)
-	}
-	frac := m[2]
-	if len(frac) == 1 {
-		frac += "0"
-	}
-	cents := int64(0)
-	if frac != "" {
-		cents, _ = strconv.ParseInt(frac, 10, 64)
-	}
-	return units*100 + cents, nil
+	return money.Parse(s)
 }
 
 // parseStartAt parses RFC 3339 or "+<duration>" relative to now; empty is

@@ -121,15 +121,14 @@ func TestCampaignCreateFlags(t *testing.T) {
 
 func TestParseMoney(t *testing.T) {
 	t.Parallel()
-	for in, want := range map[string]int64{"": 0, "0": 0, "100": 10000, "12.5": 1250, "12.50": 1250, "0.01": 1, "007.10": 710} {
+	// An empty flag is 0; the notation itself is pkg/money's (tested there).
+	for in, want := range map[string]int64{"": 0, "12.5": 1250} {
 		if got, err := parseMoney(in); err != nil || got != want {
 			t.Errorf("parseMoney(%q) = %d, %v; want %d", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"-1", "+1", "1.", ".5", "1.234", "1e2", "1,000", " 1", "ten", "12345678901234"} {
-		if got, err := parseMoney(in); err == nil {
-			t.Errorf("parseMoney(%q) = %d, want an error", in, got)
-		}
+	if got, err := parseMoney("-1"); err == nil {
+		t.Errorf("parseMoney(%q) = %d, want an error", "-1", got)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"mkt/pkg/audience"
 	"mkt/pkg/coupon"
+	"mkt/pkg/money"
 	"mkt/pkg/provider"
 )
 
@@ -74,7 +75,7 @@ func (o *couponCreateOptions) spec(now time.Time) (coupon.Spec, error) {
 		if m.v == "" {
 			continue
 		}
-		if *m.dst, err = coupon.ParseMoney(m.v); err != nil {
+		if *m.dst, err = money.Parse(m.v); err != nil {
 			return s, usageErrorf("--%s: %v", m.flag, err)
 		}
 	}

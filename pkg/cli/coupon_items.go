@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"mkt/pkg/coupon"
+	"mkt/pkg/money"
 )
 
 // A member's coupon items and their lifecycle: member-coupons lists them;
@@ -147,7 +148,7 @@ func newCouponLockCmd(app *App, runF func(*couponLockOptions) error) *cobra.Comm
 				return err
 			}
 			o.ItemID = id
-			if o.TotalCents, err = coupon.ParseMoney(o.Total); err != nil {
+			if o.TotalCents, err = money.Parse(o.Total); err != nil {
 				return usageErrorf("--total: %v", err)
 			}
 			if runF != nil {
@@ -261,7 +262,7 @@ func writeTransition(w io.Writer, verb string, t coupon.Transition) {
 	}
 	fmt.Fprintf(w, "item %d %s: now %s", it.ID, verb, state)
 	if t.DiscountCents > 0 {
-		fmt.Fprintf(w, ", discount %s", coupon.FormatMoney(t.DiscountCents))
+		fmt.Fprintf(w, ", discount %s", money.Format(t.DiscountCents))
 	}
 	fmt.Fprintln(w)
 }

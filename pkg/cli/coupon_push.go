@@ -10,6 +10,7 @@ import (
 	"mkt/pkg/campaign"
 	"mkt/pkg/coupon"
 	"mkt/pkg/store"
+	"mkt/pkg/textlimit"
 )
 
 // couponPushHelp is the short and long help of each push control command.
@@ -135,7 +136,7 @@ func (p *couponPushShow) rows(c *coupon.Coupon) [][]string {
 	}
 	tmpl := ""
 	if c.Template != nil {
-		tmpl = ellipsis(*c.Template, 60)
+		tmpl = textlimit.RunesMarked(*c.Template, 60)
 	}
 	sh := p.Shards
 	return [][]string{

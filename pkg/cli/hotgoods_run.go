@@ -12,6 +12,7 @@ import (
 	"mkt/pkg/campaign"
 	"mkt/pkg/config"
 	"mkt/pkg/hotgoods"
+	"mkt/pkg/textlimit"
 )
 
 // --- run
@@ -148,7 +149,7 @@ func writeHotgoodsLaunch(w io.Writer, res hotgoods.LaunchResult) error {
 	}
 	rows := [][]string{{"ROW", "SEGMENT", "GOODS KIND", "PRIORITY", "CHANNELS", "RUN", ""}}
 	for _, r := range res.Taken {
-		rows = append(rows, []string{strconv.FormatUint(r.ID, 10), ellipsis(r.Segment, 32), string(r.GoodsKind),
+		rows = append(rows, []string{strconv.FormatUint(r.ID, 10), textlimit.RunesMarked(r.Segment, 32), string(r.GoodsKind),
 			strconv.Itoa(r.Priority), channelNames(r.Channels), strconv.FormatUint(*r.RunID, 10), "taken"})
 	}
 	for _, r := range res.Skipped {
@@ -156,7 +157,7 @@ func writeHotgoodsLaunch(w io.Writer, res hotgoods.LaunchResult) error {
 		if r.RunID != nil {
 			run = strconv.FormatUint(*r.RunID, 10)
 		}
-		rows = append(rows, []string{strconv.FormatUint(r.ID, 10), ellipsis(r.Segment, 32), string(r.GoodsKind),
+		rows = append(rows, []string{strconv.FormatUint(r.ID, 10), textlimit.RunesMarked(r.Segment, 32), string(r.GoodsKind),
 			strconv.Itoa(r.Priority), channelNames(r.Channels), run, "already launched"})
 	}
 	if len(rows) > 1 {

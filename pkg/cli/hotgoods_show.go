@@ -14,6 +14,7 @@ import (
 	"mkt/pkg/hotgoods"
 	"mkt/pkg/provider"
 	"mkt/pkg/store"
+	"mkt/pkg/textlimit"
 )
 
 // --- list
@@ -117,8 +118,8 @@ func writeHotgoodsDay(w io.Writer, day hotgoodsDay) error {
 				won = strconv.FormatInt(day.Audience[r.ID], 10)
 			}
 		}
-		rows = append(rows, []string{strconv.FormatUint(r.ID, 10), ellipsis(r.Segment, 32), string(r.GoodsKind),
-			strconv.Itoa(r.Priority), ellipsis(r.Filter.String(), 40), channelNames(r.Channels), strconv.Itoa(len(r.Goods)), run, won})
+		rows = append(rows, []string{strconv.FormatUint(r.ID, 10), textlimit.RunesMarked(r.Segment, 32), string(r.GoodsKind),
+			strconv.Itoa(r.Priority), textlimit.RunesMarked(r.Filter.String(), 40), channelNames(r.Channels), strconv.Itoa(len(r.Goods)), run, won})
 	}
 	if err := table(w, rows); err != nil {
 		return err
@@ -218,7 +219,7 @@ func writeHotgoodsShow(w io.Writer, out hotgoodsShow) error {
 		rows = append(rows, []string{fmt.Sprintf("goods %d", i+1), fmt.Sprintf("%s %s (%s)", it.Name, it.Price(), it.ID)})
 	}
 	for _, ch := range r.Channels {
-		rows = append(rows, []string{"message " + string(ch), strings.ReplaceAll(ellipsis(out.Messages[ch], 120), "\n", " ⏎ ")})
+		rows = append(rows, []string{"message " + string(ch), strings.ReplaceAll(textlimit.RunesMarked(out.Messages[ch], 120), "\n", " ⏎ ")})
 	}
 	if out.Run == nil {
 		rows = append(rows, []string{"run", "pending: not launched yet"})

@@ -11,6 +11,7 @@ import (
 
 	"mkt/pkg/campaign"
 	"mkt/pkg/schedule"
+	"mkt/pkg/textlimit"
 )
 
 // --- list
@@ -57,7 +58,7 @@ func writeScheduleList(w io.Writer, list []schedule.Schedule) error {
 		if s.NextFireAt != nil {
 			utcNext = s.NextFireAt.UTC().Format("2006-01-02 15:04")
 		}
-		rows = append(rows, []string{fmt.Sprint(s.ID), ellipsis(s.Name, 32), s.Cron, s.Zone, s.Describe(), string(s.Status),
+		rows = append(rows, []string{fmt.Sprint(s.ID), textlimit.RunesMarked(s.Name, 32), s.Cron, s.Zone, s.Describe(), string(s.Status),
 			localTime(s.NextFireAt, s.Zone), utcNext, s.MaxLateness().String()})
 	}
 	return table(w, rows)

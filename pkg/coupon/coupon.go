@@ -29,6 +29,7 @@ import (
 
 	"mkt/pkg/audience"
 	"mkt/pkg/campaign"
+	"mkt/pkg/money"
 	"mkt/pkg/provider"
 )
 
@@ -237,21 +238,21 @@ func (s Spec) Validate(now time.Time) error {
 			bad("%s %s", f.name, p)
 		}
 	}
-	money := func(what string, v int64) {
+	inRange := func(what string, v int64) {
 		if v < 0 || v > MaxMoneyCents {
-			bad("%s %s is outside 0..%s", what, FormatMoney(v), FormatMoney(MaxMoneyCents))
+			bad("%s %s is outside 0..%s", what, money.Format(v), money.Format(MaxMoneyCents))
 		}
 	}
-	money("amount", s.AmountCents)
-	money("threshold", s.ThresholdCents)
-	money("cap", s.CapCents)
+	inRange("amount", s.AmountCents)
+	inRange("threshold", s.ThresholdCents)
+	inRange("cap", s.CapCents)
 	switch s.Kind {
 	case KindAmount:
 		if s.AmountCents <= 0 {
 			bad("an amount coupon needs a positive amount")
 		}
 		if s.ThresholdCents > 0 && s.AmountCents >= s.ThresholdCents {
-			bad("amount %s must be below the threshold %s", FormatMoney(s.AmountCents), FormatMoney(s.ThresholdCents))
+			bad("amount %s must be below the threshold %s", money.Format(s.AmountCents), money.Format(s.ThresholdCents))
 		}
 		if s.PercentOff != 0 || s.CapCents != 0 {
 			bad("percent and cap are for percent coupons")
@@ -438,15 +439,15 @@ func (c *Coupon) Describe() string {
 	var s string
 	switch c.Kind {
 	case KindAmount:
-		s = FormatMoney(c.AmountCents) + " off"
+		s = money.Format(c.AmountCents) + " off"
 	case KindPercent:
 		s = strconv.Itoa(c.PercentOff) + "% off"
 		if c.CapCents > 0 {
-			s += " (at most " + FormatMoney(c.CapCents) + ")"
+			s += " (at most " + money.Format(c.CapCents) + ")"
 		}
 	}
 	if c.ThresholdCents > 0 {
-		s += " orders from " + FormatMoney(c.ThresholdCents)
+		s += " orders from " + money.Format(c.ThresholdCents)
 	}
 	return s
 }
@@ -464,13 +465,13 @@ func (c *Coupon) Render(memberID uint64) string {
 		case "offer":
 			return c.Describe()
 		case "amount":
-			return FormatMoney(c.AmountCents)
+			return money.Format(c.AmountCents)
 		case "threshold":
-			return FormatMoney(c.ThresholdCents)
+			return money.Format(c.ThresholdCents)
 		case "percent":
 			return strconv.Itoa(c.PercentOff) + "%"
 		case "cap":
-			return FormatMoney(c.CapCents)
+			return money.Format(c.CapCents)
 		case "valid_until":
 			return c.ValidUntil.Add(-time.Millisecond).UTC().Format(time.DateOnly)
 		case "member_id":
@@ -501,42 +502,6 @@ type Item struct {
 	LockedAt   *time.Time `db:"locked_at" json:"locked_at,omitempty"`
 	RedeemedAt *time.Time `db:"redeemed_at" json:"redeemed_at,omitempty"`
 	UpdatedAt  time.Time  `db:"updated_at" json:"updated_at"`
-}
-
-// FormatMoney formats cents as a decimal amount, e.g. 1250 → "12.50".
-func FormatMoney(cents int64) string {
-	sign := ""
-	if cents < 0 {
-		sign, cents = "-", -cents
-	}
-	return fmt.Sprintf("%s%d.%02d", sign, cents/100, cents%100)
-}
-
-// ParseMoney parses a non-negative decimal amount with at most two decimals
-// ("12", "12.5", "12.50") into cents, exactly (no floating point).
-func ParseMoney(s string) (int64, error) {
-	s = strings.TrimSpace(s)
-	whole, frac, hasDot := strings.Cut(s, ".")
-	if whole == "" || (hasDot && (frac == "" || len(frac) > 2)) {
-		return 0, fmt.Errorf("%w: amount %q: want a decimal like 12 or 12.50", ErrInvalid, s)
-	}
-	for _, r := range whole + frac {
-		if r < '0' || r > '9' {
-			return 0, fmt.Errorf("%w: amount %q: want a decimal like 12 or 12.50", ErrInvalid, s)
-		}
-	}
-	if len(whole) > 12 {
-		return 0, fmt.Errorf("%w: amount %q is too large", ErrInvalid, s)
-	}
-	w, _ := strconv.ParseInt(whole, 10, 64)
-	var f int64
-	if frac != "" {
-		f, _ = strconv.ParseInt(frac, 10, 64)
-		if len(frac) == 1 {
-			f *= 10
-		}
-	}
-	return w*100 + f, nil
 }
 
 func fmtTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }

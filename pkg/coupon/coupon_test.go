@@ -67,24 +67,6 @@ func TestSpecValidate(t *testing.T) {
 	}
 }
 
-func TestMoney(t *testing.T) {
-	t.Parallel()
-	for in, want := range map[string]int64{"0": 0, "12": 1200, "12.5": 1250, "12.50": 1250, " 0.05 ": 5} {
-		got, err := ParseMoney(in)
-		if err != nil || got != want {
-			t.Errorf("ParseMoney(%q) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"", "-1", "1.", ".5", "1.234", "1e3", "abc", "1,50"} {
-		if _, err := ParseMoney(in); !errors.Is(err, ErrInvalid) {
-			t.Errorf("ParseMoney(%q) accepted", in)
-		}
-	}
-	if FormatMoney(1250) != "12.50" || FormatMoney(-5) != "-0.05" {
-		t.Error("FormatMoney")
-	}
-}
-
 func TestDiscountAndWindow(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)

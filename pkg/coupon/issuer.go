@@ -43,7 +43,7 @@ type IssuerConfig struct {
 	DB *store.DB
 	// State is the Redis fast path; required.
 	State *State
-	// Logger; default discard.
+	// Logger; default slog.Default().
 	Logger *slog.Logger
 	// Now is the clock; default time.Now.
 	Now func() time.Time
@@ -76,7 +76,7 @@ func (c IssuerConfig) withDefaults() (IssuerConfig, error) {
 	if c.DB == nil || c.State == nil {
 		return c, errors.New("coupon: issuer needs DB and State")
 	}
-	c.Logger = cmp.Or(c.Logger, slog.New(slog.DiscardHandler))
+	c.Logger = cmp.Or(c.Logger, slog.Default())
 	if c.Now == nil {
 		c.Now = time.Now
 	}

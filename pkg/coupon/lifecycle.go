@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"time"
 
+	"mkt/pkg/money"
 	"mkt/pkg/store"
 )
 
@@ -138,7 +139,7 @@ func Lock(ctx context.Context, h store.Handler, r LockRequest, now time.Time) (T
 		return Transition{}, fmt.Errorf("%w: member id is required", ErrInvalid)
 	}
 	if r.OrderTotalCents < 0 || r.OrderTotalCents > MaxMoneyCents {
-		return Transition{}, fmt.Errorf("%w: order total %s", ErrInvalid, FormatMoney(r.OrderTotalCents))
+		return Transition{}, fmt.Errorf("%w: order total %s", ErrInvalid, money.Format(r.OrderTotalCents))
 	}
 	now = now.UTC()
 	it, err := GetItem(ctx, h, r.ItemID)
@@ -159,7 +160,7 @@ func Lock(ctx context.Context, h store.Handler, r LockRequest, now time.Time) (T
 	// too (its total may have dropped): no discount below it.
 	if r.OrderTotalCents < c.ThresholdCents {
 		return Transition{}, fmt.Errorf("%w: order total %s, the coupon needs %s", ErrThreshold,
-			FormatMoney(r.OrderTotalCents), FormatMoney(c.ThresholdCents))
+			money.Format(r.OrderTotalCents), money.Format(c.ThresholdCents))
 	}
 	if heldByUs(it) {
 		return Transition{Item: it, DiscountCents: c.Discount(r.OrderTotalCents)}, nil

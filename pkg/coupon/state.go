@@ -199,7 +199,7 @@ type StateConfig struct {
 	// unique within one database. Required; use the database name
 	// (store.DB.Name()).
 	Namespace string
-	// Logger; default discard.
+	// Logger; default slog.Default().
 	Logger *slog.Logger
 	// RebuildWait is how long EnsureLoaded waits for another process's
 	// rebuild before giving up with ErrRetry. Default 10s.
@@ -228,7 +228,7 @@ func NewState(cfg StateConfig) (*State, error) {
 	if cfg.Namespace == "" {
 		return nil, errors.New("coupon: state needs a namespace (the database name)")
 	}
-	cfg.Logger = cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler))
+	cfg.Logger = cmp.Or(cfg.Logger, slog.Default())
 	cfg.RebuildWait = cmp.Or(cfg.RebuildWait, 10*time.Second)
 	cfg.RebuildLockTTL = cmp.Or(cfg.RebuildLockTTL, 30*time.Second)
 	c := cfg.Cache

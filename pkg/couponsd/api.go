@@ -47,7 +47,7 @@ type APIConfig struct {
 	DB *store.DB
 	// Token is the bearer token every request must carry; required.
 	Token string
-	// Logger; default discard.
+	// Logger; default slog.Default().
 	Logger *slog.Logger
 	// Now is the clock; default time.Now.
 	Now func() time.Time
@@ -82,7 +82,7 @@ func NewAPI(cfg APIConfig) (http.Handler, error) {
 	if cfg.Token == "" {
 		return nil, errors.New("couponsd: API needs a bearer token")
 	}
-	a := &api{db: cfg.DB, token: []byte(cfg.Token), log: cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)), now: cfg.Now}
+	a := &api{db: cfg.DB, token: []byte(cfg.Token), log: cmp.Or(cfg.Logger, slog.Default()), now: cfg.Now}
 	if a.now == nil {
 		a.now = time.Now
 	}

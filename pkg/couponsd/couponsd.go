@@ -168,7 +168,7 @@ type Config struct {
 	DB    *store.DB
 	Cache *cache.Client
 	MQ    mq.Config
-	// Logger; default discard.
+	// Logger; default slog.Default().
 	Logger *slog.Logger
 	// Registerer receives the metrics; nil registers none.
 	Registerer prometheus.Registerer
@@ -221,7 +221,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.DB == nil || cfg.Cache == nil {
 		return nil, errors.New("couponsd: needs DB and Cache")
 	}
-	cfg.Logger = cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler))
+	cfg.Logger = cmp.Or(cfg.Logger, slog.Default())
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}

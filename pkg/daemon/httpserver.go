@@ -20,7 +20,7 @@ type HTTPServerConfig struct {
 	Addr string
 	// Handler serves the requests. Required.
 	Handler http.Handler
-	// Logger for listen and serve errors. Default: discard.
+	// Logger for listen and serve errors. Default slog.Default().
 	Logger *slog.Logger
 	// ReadHeaderTimeout guards against slow clients. Default 5s.
 	ReadHeaderTimeout time.Duration
@@ -55,7 +55,7 @@ func NewHTTPServer(cfg HTTPServerConfig) (*HTTPServer, error) {
 		return nil, fmt.Errorf("daemon: %s: Handler is required", cfg.Name)
 	}
 	cfg.ReadHeaderTimeout = cmp.Or(cfg.ReadHeaderTimeout, 5*time.Second)
-	return &HTTPServer{cfg: cfg, log: cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)), failed: make(chan error, 1)}, nil
+	return &HTTPServer{cfg: cfg, log: cmp.Or(cfg.Logger, slog.Default()), failed: make(chan error, 1)}, nil
 }
 
 // Name returns the configured name.

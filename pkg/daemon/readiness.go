@@ -17,7 +17,7 @@ type CheckFunc func(ctx context.Context) error
 
 // ReadinessConfig configures a Readiness.
 type ReadinessConfig struct {
-	// Logger receives check state changes. Default: discard.
+	// Logger receives check state changes. Default slog.Default().
 	Logger *slog.Logger
 	// Interval between two evaluations of the registered checks. Default 5s.
 	Interval time.Duration
@@ -77,7 +77,7 @@ func NewReadiness(cfg ReadinessConfig) (*Readiness, error) {
 		return nil, fmt.Errorf("daemon: readiness interval %v and timeout %v must not be negative", cfg.Interval, cfg.Timeout)
 	}
 	return &Readiness{
-		log:      cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
+		log:      cmp.Or(cfg.Logger, slog.Default()),
 		interval: cmp.Or(cfg.Interval, 5*time.Second),
 		timeout:  cmp.Or(cfg.Timeout, 2*time.Second),
 		now:      time.Now,

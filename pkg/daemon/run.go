@@ -38,7 +38,7 @@ type Component interface {
 
 // RunConfig configures Run.
 type RunConfig struct {
-	// Logger for the lifecycle. Default: discard.
+	// Logger for the lifecycle. Default slog.Default().
 	Logger *slog.Logger
 	// DrainTimeout is the budget for all Stop calls after a stop request.
 	// Default 20s.
@@ -93,7 +93,7 @@ func Run(ctx context.Context, cfg RunConfig, components ...Component) error {
 	if cfg.DrainTimeout < 0 || cfg.KillTimeout < 0 {
 		return fmt.Errorf("daemon: drain timeout %v and kill timeout %v must not be negative", cfg.DrainTimeout, cfg.KillTimeout)
 	}
-	log := cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler))
+	log := cmp.Or(cfg.Logger, slog.Default())
 	drainTimeout := cmp.Or(cfg.DrainTimeout, 20*time.Second)
 	killTimeout := cmp.Or(cfg.KillTimeout, 5*time.Second)
 	sigs := cfg.Signals

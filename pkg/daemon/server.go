@@ -22,7 +22,7 @@ type ServerConfig struct {
 	// Gatherer answers /metrics, typically the daemon's own *prometheus.Registry
 	// (see NewRegistry); the global default registry is deliberately not used. Required.
 	Gatherer prometheus.Gatherer
-	// Logger for serve errors. Default: discard.
+	// Logger for serve errors. Default slog.Default().
 	Logger *slog.Logger
 	// ReadHeaderTimeout guards against slow clients. Default 5s.
 	ReadHeaderTimeout time.Duration
@@ -53,7 +53,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	case cfg.Gatherer == nil:
 		return nil, errors.New("daemon: ops server: Gatherer is required")
 	}
-	s := &Server{cfg: cfg, log: cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler))}
+	s := &Server{cfg: cfg, log: cmp.Or(cfg.Logger, slog.Default())}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {

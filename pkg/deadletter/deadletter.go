@@ -133,20 +133,13 @@ func Record(ctx context.Context, db store.Handler, l Letter, now time.Time) (boo
 			born_at = IF(drained_at IS NULL, VALUES(born_at), born_at),
 			stored_at = IF(drained_at IS NULL, VALUES(stored_at), stored_at),
 			drained_at = IF(drained_at IS NULL, VALUES(drained_at), drained_at)`,
-		l.Group, l.MsgID, l.Topic, textlimit.RunesMarked(l.Tag, maxTagLen), truncateKeys(l.Keys), props, l.Body,
+		l.Group, l.MsgID, l.Topic, textlimit.RunesMarked(l.Tag, maxTagLen), textlimit.Bytes(l.Keys, maxKeysLen), props, l.Body,
 		cleanReason(l.Reason), l.ReconsumeTimes, l.BornAt, l.StoredAt, now.UTC())
 	if err != nil {
 		return false, fmt.Errorf("deadletter: store %s of group %s: %w", l.MsgID, l.Group, store.MapError(err))
 	}
 	n, _ := res.RowsAffected()
 	return n > 0, nil
-}
-
-func truncateKeys(k string) string {
-	if len(k) <= maxKeysLen {
-		return k
-	}
-	return k[:maxKeysLen]
 }
 
 // NoteReason records why the group dead-lettered msgID, if no reason is

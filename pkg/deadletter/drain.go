@@ -88,7 +88,7 @@ func NewDrain(cfg DrainConfig) (*Drain, error) {
 	cfg.DrainGroup = cmp.Or(cfg.DrainGroup, cfg.Group+DrainGroupSuffix)
 	cfg.Concurrency = cmp.Or(cfg.Concurrency, DefaultDrainConcurrency)
 	cfg.RefreshInterval = cmp.Or(cfg.RefreshInterval, 30*time.Second)
-	cfg.Logger = cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler))
+	cfg.Logger = cmp.Or(cfg.Logger, slog.Default())
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}

@@ -52,7 +52,7 @@ type Deps struct {
 // "rocketmq" checks.
 func New(cfg Config, ready *daemon.Readiness) *Deps {
 	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
+		cfg.Logger = slog.Default()
 	}
 	return &Deps{cfg: cfg, ready: ready, MQ: mq.Config{
 		NameServer: cfg.Common.RocketMQNameServer,

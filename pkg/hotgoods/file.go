@@ -13,7 +13,7 @@ import (
 	"strings"
 
 	"mkt/pkg/audience"
-	"mkt/pkg/coupon"
+	"mkt/pkg/money"
 	"mkt/pkg/provider"
 	"mkt/pkg/strictjson"
 )
@@ -181,7 +181,7 @@ func parseJSONL(data []byte) ([]ParsedRow, []LineError) {
 			in.GoodsKind = GoodsKind(*jr.GoodsKind)
 		}
 		for i, it := range jr.Goods {
-			cents, err := coupon.ParseMoney(it.Price.String())
+			cents, err := money.Parse(it.Price.String())
 			if err != nil || it.Price == "" {
 				add(fmt.Sprintf("goods[%d].price", i), fmt.Sprintf("%q: want a decimal like 19.90", it.Price))
 			}
@@ -338,7 +338,7 @@ func parseCSV(data []byte) ([]ParsedRow, []LineError) {
 				add(field, fmt.Sprintf("%q: want id|name|price or id|name|price|url", item))
 				continue
 			}
-			cents, err := coupon.ParseMoney(parts[2])
+			cents, err := money.Parse(parts[2])
 			if err != nil {
 				add(field+".price", fmt.Sprintf("%q: want a decimal like 19.90", parts[2]))
 			}

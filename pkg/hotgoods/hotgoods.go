@@ -28,6 +28,7 @@ import (
 
 	"mkt/pkg/audience"
 	"mkt/pkg/campaign"
+	"mkt/pkg/money"
 	"mkt/pkg/provider"
 	"mkt/pkg/textlimit"
 )
@@ -92,7 +93,7 @@ type Item struct {
 }
 
 // Price is the item's price as a decimal, e.g. "1999.00".
-func (it Item) Price() string { return campaign.Money(it.PriceCents) }
+func (it Item) Price() string { return money.Format(it.PriceCents) }
 
 // Input is one row as the recommender gives it, validated.
 type Input struct {

@@ -12,13 +12,13 @@ import (
 	"strings"
 	"time"
 
+	"mkt/pkg/config"
+
 	"github.com/apache/rocketmq-client-go/v2/primitive"
 )
 
 // Defaults used when a Config field is left zero.
 const (
-	DefaultNameServer  = "127.0.0.1:9876"
-	DefaultBrokerAddr  = "127.0.0.1:10911"
 	DefaultSendTimeout = 3 * time.Second
 	DefaultRetries     = 2
 )
@@ -30,11 +30,11 @@ var ErrInvalidConfig = errors.New("mq: invalid config")
 // and the broker are, how to log and how hard to try when sending.
 type Config struct {
 	// NameServer is "ip:port", several separated by ';'. The client accepts
-	// IP addresses only, no host names. Default DefaultNameServer. It is always
+	// IP addresses only, no host names. Default config.DefaultRocketMQNameServer. It is always
 	// set explicitly: the client's default resolver calls an external host.
 	NameServer string
 	// BrokerAddr is the broker's "host:port" used for admin calls (topic
-	// creation). Default DefaultBrokerAddr.
+	// creation). Default config.DefaultRocketMQBroker.
 	BrokerAddr string
 	// Logger receives this package's own logs. Default slog.Default(). The
 	// client library's internal logs are routed separately, see RouteClientLogs.
@@ -47,8 +47,8 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	c.NameServer = cmp.Or(strings.TrimSpace(c.NameServer), DefaultNameServer)
-	c.BrokerAddr = cmp.Or(strings.TrimSpace(c.BrokerAddr), DefaultBrokerAddr)
+	c.NameServer = cmp.Or(strings.TrimSpace(c.NameServer), config.DefaultRocketMQNameServer)
+	c.BrokerAddr = cmp.Or(strings.TrimSpace(c.BrokerAddr), config.DefaultRocketMQBroker)
 	c.Logger = cmp.Or(c.Logger, slog.Default())
 	c.SendTimeout = cmp.Or(c.SendTimeout, DefaultSendTimeout)
 	switch {

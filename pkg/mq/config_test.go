@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"testing"
+
+	"mkt/pkg/config"
 )
 
 func TestConfigDefaults(t *testing.T) {
 	c := Config{}.withDefaults()
-	if c.NameServer != DefaultNameServer || c.BrokerAddr != DefaultBrokerAddr ||
+	if c.NameServer != config.DefaultRocketMQNameServer || c.BrokerAddr != config.DefaultRocketMQBroker ||
 		c.SendTimeout != DefaultSendTimeout || c.Retries != DefaultRetries || c.Logger == nil {
 		t.Fatalf("defaults = %+v", c)
 	}

@@ -17,12 +17,11 @@ import (
 	"strings"
 	"time"
 
+	"mkt/pkg/config"
+
 	"github.com/go-sql-driver/mysql"
 	"github.com/jmoiron/sqlx"
 )
-
-// DefaultDSN is the local development database mkt uses when none is configured.
-const DefaultDSN = "mkt:mkt@tcp(127.0.0.1:3306)/mkt?parseTime=true&loc=UTC&charset=utf8mb4&collation=utf8mb4_unicode_ci"
 
 // Pool defaults applied by Open to zero Config fields.
 const (
@@ -33,7 +32,7 @@ const (
 
 // Config configures Open. Zero fields take the defaults above.
 type Config struct {
-	// DSN is a go-sql-driver/mysql data source name; default DefaultDSN.
+	// DSN is a go-sql-driver/mysql data source name; default config.DefaultMySQLDSN.
 	DSN string
 	// MaxOpenConns bounds open connections; default DefaultMaxOpenConns.
 	MaxOpenConns int
@@ -46,7 +45,7 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	c.DSN = cmp.Or(c.DSN, DefaultDSN)
+	c.DSN = cmp.Or(c.DSN, config.DefaultMySQLDSN)
 	c.MaxOpenConns = cmp.Or(c.MaxOpenConns, DefaultMaxOpenConns)
 	c.MaxIdleConns = min(cmp.Or(c.MaxIdleConns, DefaultMaxIdleConns), c.MaxOpenConns)
 	c.ConnMaxLifetime = cmp.Or(c.ConnMaxLifetime, DefaultConnMaxLifetime)

@@ -93,7 +93,7 @@ type Config struct {
 	AdvertiseURL string
 	// Handlers by name (the job's JobHandler in the admin). At least one.
 	Handlers map[string]Handler
-	// Logger; default discard. The access token is never logged.
+	// Logger; default slog.Default(). The access token is never logged.
 	Logger *slog.Logger
 	// Registerer receives the executor's metrics; nil registers none.
 	Registerer prometheus.Registerer
@@ -182,7 +182,7 @@ func New(cfg Config) (*Executor, error) {
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("xxljob: %s", strings.Join(problems, "; "))
 	}
-	cfg.Logger = cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler))
+	cfg.Logger = cmp.Or(cfg.Logger, slog.Default())
 	cfg.RegistryInterval = cmp.Or(cfg.RegistryInterval, 30*time.Second)
 	cfg.RequestTimeout = cmp.Or(cfg.RequestTimeout, 5*time.Second)
 	cfg.CallbackBackoff.Initial = cmp.Or(cfg.CallbackBackoff.Initial, time.Second)
