@@ -2,37 +2,22 @@ package cache
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"mkt/pkg/cache/cachetest"
+	"mkt/pkg/mkttest"
 )
-
-func randomPrefix(t *testing.T) string {
-	t.Helper()
-	b := make([]byte, 6)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return "mkt_test_" + hex.EncodeToString(b) + ":"
-}
 
 // newClient opens a Client on the test Redis under a fresh random prefix,
 // whose keys are deleted (SCAN+DEL, never FLUSHALL) at cleanup. An
 // unreachable Redis fails the test unless MKT_SKIP_INTEGRATION=1.
 func newClient(t *testing.T) *Client {
 	t.Helper()
-	if os.Getenv("MKT_SKIP_INTEGRATION") == "1" {
-		t.Skip("MKT_SKIP_INTEGRATION=1")
-	}
-	c, err := Open(t.Context(), Config{Addr: cachetest.Addr(), Password: cachetest.Password(t), KeyPrefix: randomPrefix(t), DialTimeout: 2 * time.Second})
+	c, err := Open(t.Context(), Config{Addr: mkttest.RedisAddr(t), Password: mkttest.RedisPassword(t), KeyPrefix: mkttest.Namespace(t, "mkt_test_") + ":", DialTimeout: 2 * time.Second})
 	if err != nil {
 		t.Fatalf("open test Redis (set MKT_REDIS_ADDR, or MKT_SKIP_INTEGRATION=1 to skip): %v", err)
 	}
@@ -265,7 +250,7 @@ func TestOpenFailsClearly(t *testing.T) {
 	t.Parallel()
 	l := closedPort(t)
 	start := time.Now()
-	c, err := Open(t.Context(), Config{Addr: l, DialTimeout: time.Second, KeyPrefix: randomPrefix(t)})
+	c, err := Open(t.Context(), Config{Addr: l, DialTimeout: time.Second, KeyPrefix: mkttest.Namespace(t, "mkt_test_") + ":"})
 	if err == nil {
 		c.Close()
 		t.Fatalf("Open(%s) succeeded", l)

@@ -2,13 +2,11 @@ package cli
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,6 +18,7 @@ import (
 	"mkt/pkg/audience"
 	"mkt/pkg/campaign"
 	"mkt/pkg/membership"
+	"mkt/pkg/mkttest"
 	"mkt/pkg/mq"
 	"mkt/pkg/planner"
 	"mkt/pkg/store"
@@ -40,21 +39,12 @@ type e2e struct {
 func newE2E(t *testing.T, members int64) *e2e {
 	t.Helper()
 	mq.RouteClientLogs(slog.New(slog.NewTextHandler(os.Stderr, nil)), slog.LevelError)
+	nameServer, broker := mkttest.RocketMQ(t)
 	e := &e2e{t: t, mq: mq.Config{
-		NameServer: cmp.Or(os.Getenv("MKT_ROCKETMQ_NAMESRV"), mq.DefaultNameServer),
-		BrokerAddr: cmp.Or(os.Getenv("MKT_ROCKETMQ_BROKER"), mq.DefaultBrokerAddr),
+		NameServer: nameServer,
+		BrokerAddr: broker,
 		Logger:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}}
-	for _, addr := range []string{e.mq.NameServer, e.mq.BrokerAddr} {
-		conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
-		if err != nil {
-			if os.Getenv("MKT_SKIP_INTEGRATION") == "1" {
-				t.Skipf("RocketMQ at %s unreachable and MKT_SKIP_INTEGRATION=1", addr)
-			}
-			t.Fatalf("RocketMQ at %s unreachable (set MKT_SKIP_INTEGRATION=1 to skip): %v", addr, err)
-		}
-		conn.Close()
-	}
 	dsn := storetest.NewDatabase(t)
 	e.dsnFile = filepath.Join(t.TempDir(), "dsn")
 	if err := os.WriteFile(e.dsnFile, []byte(dsn), 0o600); err != nil {

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"mkt/pkg/cache"
-	"mkt/pkg/cache/cachetest"
 	"mkt/pkg/campaign"
 	"mkt/pkg/coupon"
+	"mkt/pkg/mkttest"
 	"mkt/pkg/mq"
 	"mkt/pkg/planner"
 )
@@ -28,7 +28,7 @@ func TestCouponPushCommandsEndToEnd(t *testing.T) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		c, err := cache.Open(ctx, cache.Config{Addr: cachetest.Addr(), Password: cachetest.Password(t), KeyPrefix: "mkt:coupon:" + e.db.Name()})
+		c, err := cache.Open(ctx, cache.Config{Addr: mkttest.RedisAddr(t), Password: mkttest.RedisPassword(t), KeyPrefix: "mkt:coupon:" + e.db.Name()})
 		if err != nil {
 			return
 		}

@@ -13,8 +13,8 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"mkt/pkg/cache"
-	"mkt/pkg/cache/cachetest"
 	"mkt/pkg/coupon"
+	"mkt/pkg/mkttest"
 	"mkt/pkg/store"
 	"mkt/pkg/store/storetest"
 )
@@ -101,9 +101,6 @@ func TestBadCouponInputExitsTwo(t *testing.T) {
 // The coupon commands end to end against a real database and Redis.
 func TestCouponCommands(t *testing.T) {
 	t.Parallel()
-	if os.Getenv("MKT_SKIP_INTEGRATION") == "1" {
-		t.Skip("MKT_SKIP_INTEGRATION=1")
-	}
 	dsn := storetest.NewDatabase(t)
 	// The commands keep Redis state under mkt:coupon:<database>: — drop it.
 	mcfg, err := mysql.ParseDSN(dsn)
@@ -113,7 +110,7 @@ func TestCouponCommands(t *testing.T) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		c, err := cache.Open(ctx, cache.Config{Addr: cachetest.Addr(), Password: cachetest.Password(t), KeyPrefix: "mkt:coupon:" + mcfg.DBName})
+		c, err := cache.Open(ctx, cache.Config{Addr: mkttest.RedisAddr(t), Password: mkttest.RedisPassword(t), KeyPrefix: "mkt:coupon:" + mcfg.DBName})
 		if err != nil {
 			return
 		}

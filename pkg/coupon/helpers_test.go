@@ -2,46 +2,29 @@ package coupon
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"log/slog"
-	"os"
 	"testing"
 	"time"
 
 	"mkt/pkg/cache"
-	"mkt/pkg/cache/cachetest"
 	"mkt/pkg/login"
+	"mkt/pkg/mkttest"
 	"mkt/pkg/store"
 	"mkt/pkg/store/storetest"
 )
 
-// Integration tests run against MariaDB (MKT_MYSQL_DSN) and Redis
-// (MKT_REDIS_ADDR), each test in its own database and Redis key prefix. They
-// fail when a service is unreachable unless MKT_SKIP_INTEGRATION=1.
-
-func randHex(t testing.TB, n int) string {
-	t.Helper()
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
-}
+// Integration tests run against MariaDB and Redis (pkg/mkttest), each test
+// in its own database and Redis key prefix.
 
 // newTestCache opens Redis under a prefix of its own, deleted at test end.
 func newTestCache(t testing.TB) *cache.Client {
 	t.Helper()
-	if os.Getenv("MKT_SKIP_INTEGRATION") == "1" {
-		t.Skip("MKT_SKIP_INTEGRATION=1: skipping test that needs Redis")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, err := cache.Open(ctx, cache.Config{
-		Addr:      cachetest.Addr(),
-		Password:  cachetest.Password(t),
-		KeyPrefix: "mkttest:coupon:" + randHex(t, 5),
+		Addr:      mkttest.RedisAddr(t),
+		Password:  mkttest.RedisPassword(t),
+		KeyPrefix: mkttest.Namespace(t, "mkttest:coupon:"),
 		PoolSize:  64,
 	})
 	if err != nil {
@@ -68,7 +51,7 @@ func newTestEnv(t testing.TB) *testEnv {
 	t.Helper()
 	db := storetest.NewDB(t)
 	c := newTestCache(t)
-	st, err := NewState(StateConfig{Cache: c, Namespace: db.Name(), RebuildWait: 20 * time.Second, Logger: testLogger()})
+	st, err := NewState(StateConfig{Cache: c, Namespace: db.Name(), RebuildWait: 20 * time.Second, Logger: mkttest.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +63,7 @@ func newTestEnv(t testing.TB) *testEnv {
 
 func (e *testEnv) issuer(t testing.TB, mod func(*IssuerConfig)) *Issuer {
 	t.Helper()
-	cfg := IssuerConfig{DB: e.db, State: e.state, Logger: testLogger()}
+	cfg := IssuerConfig{DB: e.db, State: e.state, Logger: mkttest.Logger()}
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -89,13 +72,6 @@ func (e *testEnv) issuer(t testing.TB, mod func(*IssuerConfig)) *Issuer {
 		t.Fatal(err)
 	}
 	return is
-}
-
-func testLogger() *slog.Logger {
-	if os.Getenv("MKT_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.DiscardHandler)
 }
 
 // baseSpec is a valid lazy coupon for everyone, open for a day.

@@ -2,15 +2,11 @@ package couponsd
 
 import (
 	"bytes"
-	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -23,11 +19,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"mkt/pkg/cache"
-	"mkt/pkg/cache/cachetest"
 	"mkt/pkg/coupon"
 	"mkt/pkg/daemon"
 	"mkt/pkg/daemon/daemoncmd"
 	"mkt/pkg/login"
+	"mkt/pkg/mkttest"
 	"mkt/pkg/mq"
 	"mkt/pkg/store"
 	"mkt/pkg/store/storetest"
@@ -43,34 +39,12 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func logger() *slog.Logger {
-	if os.Getenv("MKT_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
-	return slog.New(slog.DiscardHandler)
-}
-
-func randHex(t testing.TB) string {
-	var b [5]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b[:])
-}
-
-func skipIfAsked(t testing.TB) {
-	if os.Getenv("MKT_SKIP_INTEGRATION") == "1" {
-		t.Skip("MKT_SKIP_INTEGRATION=1")
-	}
-}
-
 func testCache(t testing.TB) *cache.Client {
 	t.Helper()
-	skipIfAsked(t)
 	c, err := cache.Open(t.Context(), cache.Config{
-		Addr:      cachetest.Addr(),
-		Password:  cachetest.Password(t),
-		KeyPrefix: "mkttest:couponsd:" + randHex(t),
+		Addr:      mkttest.RedisAddr(t),
+		Password:  mkttest.RedisPassword(t),
+		KeyPrefix: mkttest.Namespace(t, "mkttest:couponsd:"),
 		PoolSize:  64,
 	})
 	if err != nil {
@@ -87,20 +61,8 @@ func testCache(t testing.TB) *cache.Client {
 
 func testMQ(t testing.TB) mq.Config {
 	t.Helper()
-	skipIfAsked(t)
-	cfg := mq.Config{
-		NameServer: cmp.Or(os.Getenv("MKT_ROCKETMQ_NAMESRV"), mq.DefaultNameServer),
-		BrokerAddr: cmp.Or(os.Getenv("MKT_ROCKETMQ_BROKER"), mq.DefaultBrokerAddr),
-		Logger:     logger(),
-	}
-	for _, a := range []string{cfg.NameServer, cfg.BrokerAddr} {
-		conn, err := net.DialTimeout("tcp", a, 2*time.Second)
-		if err != nil {
-			t.Fatalf("RocketMQ at %s unreachable (set MKT_SKIP_INTEGRATION=1 to skip): %v", a, err)
-		}
-		conn.Close()
-	}
-	return cfg
+	ns, broker := mkttest.RocketMQ(t)
+	return mq.Config{NameServer: ns, BrokerAddr: broker, Logger: mkttest.Logger()}
 }
 
 // testTopic creates topic and deletes it (with the group's retry and
@@ -166,7 +128,7 @@ func TestLoginsThroughRocketMQ(t *testing.T) {
 	storetest.SeedMembers(t, db, 3000)
 	c := testCache(t)
 	mqc := testMQ(t)
-	sfx := randHex(t)
+	sfx := mkttest.Namespace(t, "")
 	topic, group := "coupontest_login_"+sfx, "coupontest_g_"+sfx
 	testTopic(t, mqc, topic, group)
 	ctx := t.Context()
@@ -196,7 +158,7 @@ func TestLoginsThroughRocketMQ(t *testing.T) {
 		svc, err := New(Config{
 			Options: Options{Group: group, Topic: topic, Instance: inst, Concurrency: 64,
 				ActiveTTL: 50 * time.Millisecond, SyncInterval: 2 * time.Second, Lease: 3 * time.Second},
-			DB: db, Cache: c, MQ: mqc, Logger: logger(), Registerer: regs[i],
+			DB: db, Cache: c, MQ: mqc, Logger: mkttest.Logger(), Registerer: regs[i],
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -386,7 +348,7 @@ func TestAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := created.Coupon.ID
-	h, err := NewAPI(APIConfig{DB: db, Token: "s3cret", Logger: logger()})
+	h, err := NewAPI(APIConfig{DB: db, Token: "s3cret", Logger: mkttest.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -482,14 +444,14 @@ func TestServiceAPIOnlyWithToken(t *testing.T) {
 	t.Parallel()
 	db := storetest.NewDB(t)
 	c := testCache(t)
-	svc, err := New(Config{Options: Options{APIAddr: "127.0.0.1:0"}, DB: db, Cache: c, MQ: mq.Config{}, Logger: logger()})
+	svc, err := New(Config{Options: Options{APIAddr: "127.0.0.1:0"}, DB: db, Cache: c, MQ: mq.Config{}, Logger: mkttest.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if svc.API != nil {
 		t.Error("API on without a token")
 	}
-	svc, err = New(Config{Options: Options{APIAddr: "127.0.0.1:0", APIToken: "t"}, DB: db, Cache: c, Logger: logger()})
+	svc, err = New(Config{Options: Options{APIAddr: "127.0.0.1:0", APIToken: "t"}, DB: db, Cache: c, Logger: mkttest.Logger()})
 	if err != nil || svc.API == nil {
 		t.Fatalf("API with a token: %v", err)
 	}

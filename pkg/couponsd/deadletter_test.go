@@ -15,6 +15,7 @@ import (
 	"mkt/pkg/coupon"
 	"mkt/pkg/deadletter"
 	"mkt/pkg/login"
+	"mkt/pkg/mkttest"
 	"mkt/pkg/mq"
 	"mkt/pkg/store"
 	"mkt/pkg/store/storetest"
@@ -52,17 +53,6 @@ func metricValue(t *testing.T, g prometheus.Gatherer, name string, want map[stri
 		}
 	}
 	return sum
-}
-
-func waitUntil(t *testing.T, d time.Duration, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %s: %s", d, what)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 }
 
 // dropDrainTopics deletes the drain group's retry topic when the test ends
@@ -110,7 +100,7 @@ func TestDeadLettersDrainedAndReplayed(t *testing.T) {
 	svc, err := New(Config{
 		Options: Options{Group: group, Topic: topic, Instance: "couponsd_dlq_" + sfx, Concurrency: 16, MaxReconsume: 2,
 			ActiveTTL: time.Minute, SyncInterval: time.Minute, DrainDLQ: true},
-		DB: pdb, Cache: c, MQ: mqc, Logger: logger(), Registerer: reg,
+		DB: pdb, Cache: c, MQ: mqc, Logger: mkttest.Logger(), Registerer: reg,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -129,8 +119,8 @@ func TestDeadLettersDrainedAndReplayed(t *testing.T) {
 		t.Fatal(err)
 	}
 	held := func() map[int64]int { return itemsByMember(t, db, cp.Coupon.ID) }
-	waitUntil(t, 60*time.Second, "member 30 issued its coupon", func() bool { return held()[members] == 1 })
-	waitUntil(t, 30*time.Second, "the drain registered", func() bool {
+	mkttest.WaitFor(t, 60*time.Second, "member 30 issued its coupon", func() bool { return held()[members] == 1 })
+	mkttest.WaitFor(t, 30*time.Second, "the drain registered", func() bool {
 		return deadletter.CheckGroup(ctx, db, group) == nil
 	})
 
@@ -146,15 +136,15 @@ func TestDeadLettersDrainedAndReplayed(t *testing.T) {
 	if err := p.Send(ctx, mq.Message{Topic: topic, Tag: login.Tag, Keys: []string{"poison"}, Body: []byte("{not json\x1b[2J")}); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 90*time.Second, "every login of the outage dead-lettered", func() bool {
+	mkttest.WaitFor(t, 90*time.Second, "every login of the outage dead-lettered", func() bool {
 		return metricValue(t, reg, "mkt_coupon_logins_dead_lettered_total", map[string]string{"reason": "exhausted"}) >= members &&
 			metricValue(t, reg, "mkt_coupon_logins_dead_lettered_total", map[string]string{"reason": "invalid"}) >= 1
 	})
-	waitUntil(t, 30*time.Second, "the drain failing to store while MariaDB is away", func() bool {
+	mkttest.WaitFor(t, 30*time.Second, "the drain failing to store while MariaDB is away", func() bool {
 		return metricValue(t, reg, "mkt_mq_dead_letter_store_errors_total", nil) > 0
 	})
 	proxy.Restore()
-	waitUntil(t, 90*time.Second, "the drain stored every dead letter", func() bool {
+	mkttest.WaitFor(t, 90*time.Second, "the drain stored every dead letter", func() bool {
 		n, err := deadletter.Count(ctx, db, group)
 		return err == nil && n.Pending == members+1
 	})
@@ -219,9 +209,9 @@ func TestDeadLettersDrainedAndReplayed(t *testing.T) {
 	if replayed != members+1 {
 		t.Fatalf("replayed %d, want %d: %+v", replayed, members+1, results)
 	}
-	waitUntil(t, 60*time.Second, "every member holds its coupon", func() bool { return len(held()) == members })
+	mkttest.WaitFor(t, 60*time.Second, "every member holds its coupon", func() bool { return len(held()) == members })
 	// The replayed poison is dead-lettered again, as a new dead letter.
-	waitUntil(t, 60*time.Second, "the replayed poison message dead-lettered again", func() bool {
+	mkttest.WaitFor(t, 60*time.Second, "the replayed poison message dead-lettered again", func() bool {
 		ls, err := deadletter.List(ctx, db, deadletter.ListOptions{Group: group, Limit: 100, PendingOnly: true})
 		return err == nil && len(ls) == 1 && ls[0].Properties()[deadletter.PropReplayOf] == poisonID
 	})
@@ -244,7 +234,7 @@ func TestDeadLettersDrainedAndReplayed(t *testing.T) {
 	if err := pub.Publish(ctx, evs[:5]...); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, 60*time.Second, "the replay metric", func() bool {
+	mkttest.WaitFor(t, 60*time.Second, "the replay metric", func() bool {
 		return metricValue(t, reg, "mkt_coupon_logins_replayed_total", nil) >= members
 	})
 	time.Sleep(2 * time.Second)
@@ -296,7 +286,7 @@ func newProxiedWorld(t *testing.T, members int64, name string) *proxiedWorld {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = w.pdb.Close() })
-	w.cache, w.mq, w.sfx = testCache(t), testMQ(t), randHex(t)
+	w.cache, w.mq, w.sfx = testCache(t), testMQ(t), mkttest.Namespace(t, "")
 	w.topic, w.group = "coupontest_"+name+"_"+w.sfx, "coupontest_"+name+"g_"+w.sfx
 	testTopic(t, w.mq, w.topic, w.group)
 	dropDrainTopics(t, w.mq, w.group)

@@ -11,6 +11,7 @@ import (
 	"mkt/pkg/coupon"
 	"mkt/pkg/deadletter"
 	"mkt/pkg/login"
+	"mkt/pkg/mkttest"
 	"mkt/pkg/mq"
 )
 
@@ -46,7 +47,7 @@ func TestDatabaseOutage60s(t *testing.T) {
 	svc, err := New(Config{
 		Options: Options{Group: group, Topic: topic, Instance: "couponsd_outage_" + sfx, Concurrency: 64,
 			SyncInterval: 2 * time.Second, Lease: 5 * time.Second, DrainDLQ: true},
-		DB: pdb, Cache: c, MQ: mqc, Logger: logger(), Registerer: reg,
+		DB: pdb, Cache: c, MQ: mqc, Logger: mkttest.Logger(), Registerer: reg,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +79,7 @@ func TestDatabaseOutage60s(t *testing.T) {
 	restored := time.Now()
 	publish(2501, members)
 
-	waitUntil(t, 6*time.Minute, "every member issued the everyone coupon", func() bool {
+	mkttest.WaitFor(t, 6*time.Minute, "every member issued the everyone coupon", func() bool {
 		return len(itemsByMember(t, db, every.Coupon.ID)) == members
 	})
 	t.Logf("settled %s after MariaDB came back", time.Since(restored).Round(time.Second))

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"mkt/pkg/cache/cachetest"
 	"mkt/pkg/faults"
+	"mkt/pkg/mkttest"
 	"mkt/pkg/pushtest"
 )
 
@@ -72,7 +72,7 @@ func couponScenarios() []struct {
 }
 
 func (r *couponRun) flushall(ctx context.Context) error {
-	pw, err := cachetest.ReadPassword()
+	pw, err := mkttest.ReadRedisPassword()
 	if err != nil {
 		return err
 	}
@@ -92,7 +92,7 @@ func runCoupon(t *testing.T, s *suite, name string, fault couponFault) {
 	ensureStack(t)
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.timeout)
 	defer cancel()
-	r := &couponRun{t: t, s: s, ns: namespace("fc")}
+	r := &couponRun{t: t, s: s, ns: mkttest.Namespace(t, "fc")} // no retry or leftover of another scenario reaches it
 	members := uint64(s.cfg.members)
 	quota := members * 9 / 10
 	res := faults.CouponResult{Scenario: name, Logins: members, Quota: quota, Expected: min(quota, members)}
@@ -183,8 +183,9 @@ func runCoupon(t *testing.T, s *suite, name string, fault couponFault) {
 		return published
 	}
 
-	if err := waitUntil(ctx, s.cfg.timeout, "a third of the expected items", func() bool { return prog.Last() >= res.Expected/3 }); err != nil {
-		res.Violations = append(res.Violations, "never reached a third of the items: "+err.Error())
+	mkttest.WaitFor(t, s.cfg.timeout, "a third of the expected items", func() bool { return prog.Last() >= res.Expected/3 || ctx.Err() != nil })
+	if prog.Last() < res.Expected/3 {
+		res.Violations = append(res.Violations, fmt.Sprintf("never reached a third of the items: %v", ctx.Err()))
 		return
 	}
 	faultAt, doneAtFault := time.Now(), prog.Last()
@@ -226,8 +227,9 @@ func runCoupon(t *testing.T, s *suite, name string, fault couponFault) {
 	stop()
 	stopped = true
 	if !pubFinished() {
-		if err := waitUntil(ctx, time.Minute, "the login publisher", pubFinished); err != nil {
-			res.Violations = append(res.Violations, err.Error())
+		mkttest.WaitFor(t, time.Minute, "the login publisher", func() bool { return pubFinished() || ctx.Err() != nil })
+		if !pubFinished() {
+			res.Violations = append(res.Violations, fmt.Sprintf("the login publisher did not finish: %v", ctx.Err()))
 		}
 	}
 	if pubErr != nil {

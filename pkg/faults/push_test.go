@@ -14,6 +14,7 @@ import (
 
 	"mkt/pkg/campaign"
 	"mkt/pkg/faults"
+	"mkt/pkg/mkttest"
 	"mkt/pkg/provider"
 	"mkt/pkg/providersim"
 	"mkt/pkg/pushtest"
@@ -123,7 +124,7 @@ func runPush(t *testing.T, s *suite, name string, fault pushFault) {
 	ensureStack(t)
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.timeout)
 	defer cancel()
-	r := &pushRun{t: t, s: s, ns: namespace("fp")}
+	r := &pushRun{t: t, s: s, ns: mkttest.Namespace(t, "fp")} // no retry or leftover of another scenario reaches it
 	res := faults.PushResult{Scenario: name}
 	defer func() {
 		res.Notes = append(res.Notes, r.notes...)
@@ -136,7 +137,7 @@ func runPush(t *testing.T, s *suite, name string, fault pushFault) {
 	}()
 
 	sim, err := pushtest.StartSimulator("127.0.0.1:0", providersim.Config{
-		Latency: providersim.Latency{Min: s.cfg.latency}, Seed: 1, Logger: quietLogger()})
+		Latency: providersim.Latency{Min: s.cfg.latency}, Seed: 1, Logger: mkttest.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,8 +185,9 @@ func runPush(t *testing.T, s *suite, name string, fault pushFault) {
 			stop()
 		}
 	}()
-	if err := waitUntil(ctx, s.cfg.timeout, "a third of the audience", func() bool { return prog.Last() >= expected/3 }); err != nil {
-		res.Violations = append(res.Violations, "never reached a third of the audience: "+err.Error())
+	mkttest.WaitFor(t, s.cfg.timeout, "a third of the audience", func() bool { return prog.Last() >= expected/3 || ctx.Err() != nil })
+	if prog.Last() < expected/3 {
+		res.Violations = append(res.Violations, fmt.Sprintf("never reached a third of the audience: %v", ctx.Err()))
 		return
 	}
 	faultAt, doneAtFault := time.Now(), prog.Last()

@@ -10,10 +10,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -162,7 +159,8 @@ func TestMain(m *testing.M) {
 func run(m *testing.M) (int, error) {
 	cfg := readConfig()
 	database := fmt.Sprintf("mkt_faults_%d", cfg.members)
-	for k, v := range cfg.stackEnv(database) {
+	env := cfg.stackEnv(database)
+	for k, v := range env {
 		os.Setenv(k, v)
 	}
 	s := &suite{cfg: cfg, bins: map[string]string{}}
@@ -180,7 +178,7 @@ func run(m *testing.M) (int, error) {
 		}
 	}
 	// services.sh up writes the stack's Redis password to a file; every
-	// binary (and redis-cli, through cachetest) logs in with it. A stack
+	// binary (and redis-cli, through mkttest) logs in with it. A stack
 	// without one runs without AUTH.
 	pwFile := filepath.Join(cfg.stateDir, "redis", "password")
 	if _, err := os.Stat(pwFile); err == nil {
@@ -194,7 +192,7 @@ func run(m *testing.M) (int, error) {
 		}
 		s.bins[name] = bin
 	}
-	s.dsn = os.Getenv("MKT_MYSQL_DSN")
+	s.dsn = env["MKT_MYSQL_DSN"]
 	if err := store.EnsureDatabase(ctx, s.dsn); err != nil {
 		return 1, err
 	}
@@ -274,19 +272,6 @@ func (s *suite) mktctl(ctx context.Context, ns string, args ...string) (string, 
 		return out.String(), fmt.Errorf("mktctl %s: %w\n%s%s", strings.Join(args, " "), err, out.String(), errb.String())
 	}
 	return out.String(), nil
-}
-
-// namespace returns a fresh RocketMQ namespace for one scenario, so no
-// retry or leftover message of another scenario reaches it.
-func namespace(prefix string) string {
-	var b [3]byte
-	_, _ = rand.Read(b[:])
-	return prefix + hex.EncodeToString(b[:])
-}
-
-// quietLogger logs errors only.
-func quietLogger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 }
 
 // scenarioDir is the log directory of one scenario.
@@ -385,23 +370,6 @@ func ensureStack(t *testing.T) {
 	if err := services(ctx, "up"); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// waitUntil polls cond every 200 ms until it holds, ctx ends (an error) or
-// the deadline passes.
-func waitUntil(ctx context.Context, d time.Duration, what string, cond func() bool) error {
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("timed out after %s waiting for %s", d, what)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-	return nil
 }
 
 // sampler records progress every 250 ms until stop is called.

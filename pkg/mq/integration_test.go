@@ -2,69 +2,35 @@ package mq
 
 import (
 	"bytes"
-	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/apache/rocketmq-client-go/v2/admin"
+
+	"mkt/pkg/mkttest"
 )
 
-// Integration tests run against the broker at MKT_ROCKETMQ_NAMESRV /
-// MKT_ROCKETMQ_BROKER (default 127.0.0.1:9876 / 127.0.0.1:10911). They fail
-// when it is unreachable unless MKT_SKIP_INTEGRATION=1.
+// Integration tests run against the broker of mkttest.RocketMQ
+// (MKT_ROCKETMQ_NAMESRV / MKT_ROCKETMQ_BROKER, default the local stack's).
 
 func TestMain(m *testing.M) {
 	// The client's logger is global: route it once, as main does.
-	level := slog.LevelWarn
-	if os.Getenv("MKT_TEST_MQ_DEBUG") != "" {
-		level = slog.LevelDebug
-	}
-	RouteClientLogs(slog.New(slog.NewTextHandler(os.Stderr, nil)), level)
+	RouteClientLogs(mkttest.Logger(), slog.LevelDebug) // MKT_TEST_LOG picks the level
 	os.Exit(m.Run())
 }
 
-// testConfig returns a Config for the test broker, failing (or skipping,
-// with MKT_SKIP_INTEGRATION=1) when it is unreachable.
+// testConfig returns a Config for the test broker (mkttest.RocketMQ).
 func testConfig(t *testing.T) Config {
 	t.Helper()
-	cfg := Config{
-		NameServer: cmp.Or(os.Getenv("MKT_ROCKETMQ_NAMESRV"), DefaultNameServer),
-		BrokerAddr: cmp.Or(os.Getenv("MKT_ROCKETMQ_BROKER"), DefaultBrokerAddr),
-		Logger:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	}
-	addrs, err := cfg.nameServers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, addr := range append(addrs, cfg.BrokerAddr) {
-		conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
-		if err != nil {
-			if os.Getenv("MKT_SKIP_INTEGRATION") == "1" {
-				t.Skipf("RocketMQ at %s unreachable and MKT_SKIP_INTEGRATION=1: %v", addr, err)
-			}
-			t.Fatalf("RocketMQ at %s unreachable (start it with scripts/services.sh up, or set MKT_SKIP_INTEGRATION=1): %v", addr, err)
-		}
-		conn.Close()
-	}
-	return cfg
-}
-
-func suffix(t *testing.T) string {
-	t.Helper()
-	var b [5]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b[:])
+	ns, broker := mkttest.RocketMQ(t)
+	return Config{NameServer: ns, BrokerAddr: broker,
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
 }
 
 // deadline returns a context ending after d, cancelled at test end.
@@ -104,20 +70,6 @@ func startConsumer(t *testing.T, cfg ConsumerConfig) *Consumer {
 		}
 	})
 	return c
-}
-
-// waitFor polls cond every 50ms until it holds or ctx ends, then fails with what.
-func waitFor(t *testing.T, ctx context.Context, what string, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("timed out waiting for %s: %v", what, ctx.Err())
-		case <-tick.C:
-		}
-	}
 }
 
 // waitRoute waits until the name server routes topic (created by the broker
@@ -248,7 +200,7 @@ func body(i int) []byte {
 func TestIntegrationBatchPublishTwoConsumers(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t)
-	sfx := suffix(t)
+	sfx := mkttest.Namespace(t, "")
 	topic, group := "mqtest_batch_"+sfx, "mqtest_batch_g_"+sfx
 	ctx := deadline(t, 90*time.Second)
 	testTopic(t, ctx, cfg, 8, topic, group)
@@ -329,7 +281,7 @@ func TestIntegrationBatchPublishTwoConsumers(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		waitFor(t, ctx, fmt.Sprintf("probe round %d", round), func() bool {
+		mkttest.WaitFor(t, time.Minute, fmt.Sprintf("probe round %d", round), func() bool {
 			for _, k := range keys {
 				if probes.count(k) == 0 {
 					return false
@@ -354,7 +306,7 @@ func TestIntegrationBatchPublishTwoConsumers(t *testing.T) {
 	if err := p.SendBatch(ctx, ordered); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, ctx, "all 1000 messages consumed", func() bool {
+	mkttest.WaitFor(t, time.Minute, "all 1000 messages consumed", func() bool {
 		work.mu.Lock()
 		defer work.mu.Unlock()
 		return len(work.byK) == n
@@ -400,7 +352,7 @@ func readDeadLetters(t *testing.T, ctx context.Context, cfg Config, group string
 	got := newDeliveries()
 	startConsumer(t, ConsumerConfig{Config: cfg, Group: group + "_dlqreader", Topic: dlq,
 		Handler: func(_ context.Context, d *Delivery) error { got.add("dlq", d); return nil }})
-	waitFor(t, ctx, fmt.Sprintf("%d dead letters in %s", want, dlq), func() bool {
+	mkttest.WaitFor(t, time.Minute, fmt.Sprintf("%d dead letters in %s", want, dlq), func() bool {
 		got.mu.Lock()
 		defer got.mu.Unlock()
 		return len(got.byK) >= want
@@ -413,7 +365,7 @@ func readDeadLetters(t *testing.T, ctx context.Context, cfg Config, group string
 func TestIntegrationFailingHandlerDeadLetters(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t)
-	sfx := suffix(t)
+	sfx := mkttest.Namespace(t, "")
 	topic, group := "mqtest_fail_"+sfx, "mqtest_fail_g_"+sfx
 	ctx := deadline(t, 60*time.Second)
 	testTopic(t, ctx, cfg, 4, topic, group, group+"_dlqreader")
@@ -431,7 +383,7 @@ func TestIntegrationFailingHandlerDeadLetters(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	waitFor(t, ctx, "the last attempt", func() bool { return attempts.count("doomed") >= maxReconsume+1 })
+	mkttest.WaitFor(t, time.Minute, "the last attempt", func() bool { return attempts.count("doomed") >= maxReconsume+1 })
 	dead := readDeadLetters(t, ctx, cfg, group, 1)
 	ds := attempts.get("doomed")
 	if len(ds) != maxReconsume+1 {
@@ -457,7 +409,7 @@ func TestIntegrationFailingHandlerDeadLetters(t *testing.T) {
 func TestIntegrationPermanentErrorDeadLettersAtOnce(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t)
-	sfx := suffix(t)
+	sfx := mkttest.Namespace(t, "")
 	topic, group := "mqtest_poison_"+sfx, "mqtest_poison_g_"+sfx
 	ctx := deadline(t, 60*time.Second)
 	testTopic(t, ctx, cfg, 4, topic, group, group+"_dlqreader")
@@ -477,9 +429,9 @@ func TestIntegrationPermanentErrorDeadLettersAtOnce(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, ctx, "the poison message", func() bool { return attempts.count("poison") >= 1 })
+	mkttest.WaitFor(t, time.Minute, "the poison message", func() bool { return attempts.count("poison") >= 1 })
 	dead := readDeadLetters(t, ctx, cfg, group, 1)
-	waitFor(t, ctx, "the good message", func() bool { return attempts.count("fine") == 1 })
+	mkttest.WaitFor(t, time.Minute, "the good message", func() bool { return attempts.count("fine") == 1 })
 	if n := attempts.count("poison"); n != 1 {
 		t.Fatalf("poison message attempts = %d, want 1", n)
 	}
@@ -497,7 +449,7 @@ func TestIntegrationPermanentErrorDeadLettersAtOnce(t *testing.T) {
 func TestIntegrationTransactions(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t)
-	sfx := suffix(t)
+	sfx := mkttest.Namespace(t, "")
 	topic, group := "mqtest_tx_"+sfx, "mqtest_tx_g_"+sfx
 	ctx := deadline(t, 90*time.Second)
 	testTopic(t, ctx, cfg, 4, topic, group)
@@ -544,8 +496,8 @@ func TestIntegrationTransactions(t *testing.T) {
 		t.Fatalf("unknown-outcome SendInTx err = %v, want ErrTxUnknown", err)
 	}
 
-	waitFor(t, ctx, "the committed message", func() bool { return got.count("committed") == 1 })
-	waitFor(t, ctx, "the message settled by check-back", func() bool { return got.count("checked") == 1 })
+	mkttest.WaitFor(t, time.Minute, "the committed message", func() bool { return got.count("committed") == 1 })
+	mkttest.WaitFor(t, time.Minute, "the message settled by check-back", func() bool { return got.count("checked") == 1 })
 	time.Sleep(time.Second) // the rolled-back message, had it leaked, was sent before both
 	if n := got.count("rolled-back"); n != 0 {
 		t.Fatalf("rolled-back message consumed %d times", n)
@@ -563,7 +515,7 @@ func TestIntegrationTransactions(t *testing.T) {
 func TestIntegrationShutdownWaitsForHandlers(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t)
-	sfx := suffix(t)
+	sfx := mkttest.Namespace(t, "")
 	topic, group := "mqtest_stop_"+sfx, "mqtest_stop_g_"+sfx
 	ctx := deadline(t, 60*time.Second)
 	testTopic(t, ctx, cfg, 2, topic, group)
@@ -625,7 +577,7 @@ func TestIntegrationEnsureTopicsFailsClearly(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t)
 	cfg.BrokerAddr = "127.0.0.1:1" // nothing listens there
-	err := EnsureTopics(deadline(t, 10*time.Second), cfg, 1, "mqtest_nowhere_"+suffix(t))
+	err := EnsureTopics(deadline(t, 10*time.Second), cfg, 1, "mqtest_nowhere_"+mkttest.Namespace(t, ""))
 	if err == nil {
 		t.Fatal("EnsureTopics against a dead broker address succeeded")
 	}
@@ -639,7 +591,7 @@ func TestIntegrationEnsureTopicsFailsClearly(t *testing.T) {
 func TestIntegrationShutdownDeadlineCancelsHandlers(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t)
-	sfx := suffix(t)
+	sfx := mkttest.Namespace(t, "")
 	topic, group := "mqtest_hardstop_"+sfx, "mqtest_hardstop_g_"+sfx
 	ctx := deadline(t, 60*time.Second)
 	testTopic(t, ctx, cfg, 2, topic, group)

@@ -8,6 +8,7 @@ import (
 
 	"mkt/pkg/audience"
 	"mkt/pkg/campaign"
+	"mkt/pkg/mkttest"
 	"mkt/pkg/planner"
 )
 
@@ -27,7 +28,7 @@ func BenchmarkPlanEveryone10M(b *testing.B) {
 		b.Fatal(err)
 	}
 	for _, conc := range []int{1, 4, campaign.DefaultSendConcurrency} {
-		p, err := planner.New(planner.Config{DB: s.db, Publisher: s.producer, Logger: testLogger(),
+		p, err := planner.New(planner.Config{DB: s.db, Publisher: s.producer, Logger: mkttest.Logger(),
 			ShardTopic: s.shardTopic, SendConcurrency: conc})
 		if err != nil {
 			b.Fatal(err)

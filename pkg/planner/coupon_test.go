@@ -11,6 +11,7 @@ import (
 	"mkt/pkg/audience"
 	"mkt/pkg/campaign"
 	"mkt/pkg/coupon"
+	"mkt/pkg/mkttest"
 	"mkt/pkg/mq"
 	"mkt/pkg/planner"
 	"mkt/pkg/provider"
@@ -66,7 +67,6 @@ func couponDelivery(c *coupon.Coupon) *mq.Delivery {
 // row.
 func checkCouponTasks(t *testing.T, s *stack, id int64, want int, perShard map[int]int) {
 	t.Helper()
-	ctx := deadline(t, 60*time.Second)
 	count := func() (map[int][]campaign.ShardTask, int) {
 		s.tasks.mu.Lock()
 		defer s.tasks.mu.Unlock()
@@ -82,7 +82,7 @@ func checkCouponTasks(t *testing.T, s *stack, id int64, want int, perShard map[i
 		}
 		return out, n
 	}
-	waitFor(t, ctx, "coupon shard tasks", func() bool { _, n := count(); return n >= want })
+	mkttest.WaitFor(t, time.Minute, "coupon shard tasks", func() bool { _, n := count(); return n >= want })
 	settle()
 	got, n := count()
 	if n != want {
@@ -126,7 +126,7 @@ func TestCouponCreateIsAnnouncedAndPlanned(t *testing.T) {
 		t.Fatalf("Create = %+v", got)
 	}
 	id := got.Coupon.ID
-	waitFor(t, ctx, "the planner to plan the coupon", func() bool { return s.getCoupon(t, id).PushStatus == campaign.StatusRunning })
+	mkttest.WaitFor(t, 2*time.Minute, "the planner to plan the coupon", func() bool { return s.getCoupon(t, id).PushStatus == campaign.StatusRunning })
 	c := s.getCoupon(t, id)
 	members, err := audience.Count(ctx, s.db, seg)
 	if err != nil {

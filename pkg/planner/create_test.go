@@ -12,6 +12,7 @@ import (
 
 	"mkt/pkg/audience"
 	"mkt/pkg/campaign"
+	"mkt/pkg/mkttest"
 	"mkt/pkg/mq"
 	"mkt/pkg/provider"
 	"mkt/pkg/store"
@@ -30,7 +31,7 @@ func testSpec() campaign.Spec {
 func txStack(t *testing.T, s *stack) (*mq.TxProducer, *atomic.Int64) {
 	t.Helper()
 	tx, err := mq.NewTxProducer(mq.TxProducerConfig{Config: s.mq, Group: "plantest_tx_" + s.sfx,
-		Check: campaign.TxCheck(s.db, testLogger(), nil)})
+		Check: campaign.TxCheck(s.db, mkttest.Logger(), nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +61,7 @@ func TestCreateStoresAndPublishesAtomically(t *testing.T) {
 	if !got.New || got.Campaign.ID == 0 || *got.Campaign.RequestID != reqID || got.Campaign.Status != campaign.StatusCreated {
 		t.Fatalf("Create = %+v", got)
 	}
-	waitFor(t, ctx, "the planner to run the created campaign", func() bool {
+	mkttest.WaitFor(t, 2*time.Minute, "the planner to run the created campaign", func() bool {
 		return s.get(t, got.Campaign.ID).Status == campaign.StatusRunning
 	})
 	checkTasks(t, s, got.Campaign.ID, 5, nil)
@@ -116,7 +117,7 @@ func TestCreateRolledBackStoresAndSendsNothing(t *testing.T) {
 	if _, err := (campaign.Creator{DB: s.db, Tx: tx, Topic: s.eventsTopic}).Create(ctx, testSpec(), ok); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, ctx, "the committed event", func() bool { return events.Load() >= 1 })
+	mkttest.WaitFor(t, 2*time.Minute, "the committed event", func() bool { return events.Load() >= 1 })
 	settle()
 	if n := events.Load(); n != 1 {
 		t.Errorf("%d created events handled, want only the committed one", n)

@@ -1,14 +1,9 @@
 package planner_test
 
 import (
-	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"log/slog"
-	"net"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +11,7 @@ import (
 	"mkt/pkg/audience"
 	"mkt/pkg/campaign"
 	"mkt/pkg/membership"
+	"mkt/pkg/mkttest"
 	"mkt/pkg/mq"
 	"mkt/pkg/planner"
 	"mkt/pkg/provider"
@@ -23,10 +19,8 @@ import (
 	"mkt/pkg/store/storetest"
 )
 
-// Integration tests run against MariaDB (MKT_MYSQL_DSN) and RocketMQ
-// (MKT_ROCKETMQ_NAMESRV, MKT_ROCKETMQ_BROKER), each on its own database and
-// its own topics and groups. They fail when a service is unreachable unless
-// MKT_SKIP_INTEGRATION=1.
+// Integration tests run against MariaDB and RocketMQ (pkg/mkttest), each on
+// its own database and its own topics and groups.
 //
 // They do not run in parallel, and a consumer is shut down no sooner than
 // minConsumerLife after its start: rocketmq-client-go's client Shutdown
@@ -40,43 +34,11 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func testLogger() *slog.Logger {
-	level := slog.LevelWarn
-	if os.Getenv("MKT_TEST_DEBUG") != "" {
-		level = slog.LevelDebug
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-}
-
-// mqConfig returns the test broker's settings, failing (or skipping with
-// MKT_SKIP_INTEGRATION=1) when it is unreachable.
+// mqConfig returns the test broker's settings (mkttest.RocketMQ).
 func mqConfig(t testing.TB) mq.Config {
 	t.Helper()
-	cfg := mq.Config{
-		NameServer: cmp.Or(os.Getenv("MKT_ROCKETMQ_NAMESRV"), mq.DefaultNameServer),
-		BrokerAddr: cmp.Or(os.Getenv("MKT_ROCKETMQ_BROKER"), mq.DefaultBrokerAddr),
-		Logger:     testLogger(),
-	}
-	for _, addr := range append(strings.Split(cfg.NameServer, ";"), cfg.BrokerAddr) {
-		conn, err := net.DialTimeout("tcp", strings.TrimSpace(addr), 2*time.Second)
-		if err != nil {
-			if os.Getenv("MKT_SKIP_INTEGRATION") == "1" {
-				t.Skipf("RocketMQ at %s unreachable and MKT_SKIP_INTEGRATION=1: %v", addr, err)
-			}
-			t.Fatalf("RocketMQ at %s unreachable (set MKT_SKIP_INTEGRATION=1 to skip): %v", addr, err)
-		}
-		conn.Close()
-	}
-	return cfg
-}
-
-func suffix(t testing.TB) string {
-	t.Helper()
-	var b [5]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b[:])
+	ns, broker := mkttest.RocketMQ(t)
+	return mq.Config{NameServer: ns, BrokerAddr: broker, Logger: mkttest.Logger()}
 }
 
 func deadline(t testing.TB, d time.Duration) context.Context {
@@ -122,7 +84,7 @@ func newStack(t testing.TB, members int64) *stack {
 // newQuietStack builds a test's world without any consumer.
 func newQuietStack(t testing.TB, members int64) *stack {
 	t.Helper()
-	s := &stack{mq: mqConfig(t), db: storetest.NewDB(t), sfx: suffix(t)}
+	s := &stack{mq: mqConfig(t), db: storetest.NewDB(t), sfx: mkttest.Namespace(t, "")}
 	s.eventsTopic, s.shardTopic = "plantest_ev_"+s.sfx, "plantest_sh_"+s.sfx
 	ctx := deadline(t, 2*time.Minute)
 	if err := mq.EnsureTopics(ctx, s.mq, 4, s.eventsTopic, s.shardTopic); err != nil {
@@ -140,7 +102,7 @@ func newQuietStack(t testing.TB, members int64) *stack {
 	t.Cleanup(func() { _ = p.Shutdown() })
 	s.producer = p
 	s.planner, err = planner.New(planner.Config{
-		DB: s.db, Publisher: p, Logger: testLogger(),
+		DB: s.db, Publisher: p, Logger: mkttest.Logger(),
 		EventsTopic: s.eventsTopic, Group: "plantest_pl_" + s.sfx, ShardTopic: s.shardTopic,
 	})
 	if err != nil {
@@ -251,20 +213,6 @@ func (l *taskLog) malformed() int {
 func (l *taskLog) count(id uint64) int {
 	_, n := l.forCampaign(id)
 	return n
-}
-
-// waitFor polls cond every 50 ms until it holds or ctx ends.
-func waitFor(t testing.TB, ctx context.Context, what string, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("timed out waiting for %s: %v", what, ctx.Err())
-		case <-tick.C:
-		}
-	}
 }
 
 // settle waits long enough for a late duplicate delivery to show up.

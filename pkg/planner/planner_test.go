@@ -9,6 +9,7 @@ import (
 
 	"mkt/pkg/audience"
 	"mkt/pkg/campaign"
+	"mkt/pkg/mkttest"
 	"mkt/pkg/mq"
 	"mkt/pkg/planner"
 	"mkt/pkg/provider"
@@ -24,8 +25,7 @@ func createdDelivery(c *campaign.Campaign) *mq.Delivery {
 // shard got exactly perShard[no] (default 1) tasks matching its stored range.
 func checkTasks(t *testing.T, s *stack, id uint64, want int, perShard map[int]int) {
 	t.Helper()
-	ctx := deadline(t, 60*time.Second)
-	waitFor(t, ctx, "shard tasks", func() bool { return s.tasks.count(id) >= want })
+	mkttest.WaitFor(t, time.Minute, "shard tasks", func() bool { return s.tasks.count(id) >= want })
 	settle()
 	got, n := s.tasks.forCampaign(id)
 	if n != want {
@@ -216,7 +216,7 @@ func TestPausedOrCancelledBeforePlanning(t *testing.T) {
 	// The planner's own consumer handles the created event resume sends.
 	s.startConsumer(t, s.planner.ConsumerConfig(s.mq))
 	ctl := &campaign.Control{DB: s.db, Publisher: s.producer, EventsTopic: s.eventsTopic,
-		Publish: campaign.PublishOptions{Topic: s.shardTopic}, Logger: testLogger()}
+		Publish: campaign.PublishOptions{Topic: s.shardTopic}, Logger: mkttest.Logger()}
 
 	cancelled := s.insert(t, audience.Segment{}, 500, nil)
 	if _, err := ctl.Cancel(ctx, cancelled.ID, ""); err != nil {
@@ -240,7 +240,7 @@ func TestPausedOrCancelledBeforePlanning(t *testing.T) {
 	if err != nil || !res.Replanned {
 		t.Fatalf("resume = %+v, %v", res, err)
 	}
-	waitFor(t, ctx, "the resumed campaign to be planned", func() bool {
+	mkttest.WaitFor(t, 2*time.Minute, "the resumed campaign to be planned", func() bool {
 		return s.get(t, paused.ID).Status == campaign.StatusRunning
 	})
 	checkTasks(t, s, paused.ID, 4, nil)
@@ -253,7 +253,7 @@ func TestPauseResumeCancelRetryFailed(t *testing.T) {
 	s := newStack(t, 1000)
 	ctx := deadline(t, 2*time.Minute)
 	ctl := &campaign.Control{DB: s.db, Publisher: s.producer, EventsTopic: s.eventsTopic,
-		Publish: campaign.PublishOptions{Topic: s.shardTopic}, Logger: testLogger()}
+		Publish: campaign.PublishOptions{Topic: s.shardTopic}, Logger: mkttest.Logger()}
 	c := s.insert(t, audience.Segment{}, 100, nil) // 10 shards
 	if _, err := s.planner.Plan(ctx, c); err != nil {
 		t.Fatal(err)
@@ -302,7 +302,7 @@ func TestPauseResumeCancelRetryFailed(t *testing.T) {
 	if err != nil || res.Campaign.Status != campaign.StatusRunning || res.Published != 1 || res.Campaign.FinishedAt != nil {
 		t.Fatalf("retry-failed = %+v, %v; want running with one retry task", res, err)
 	}
-	waitFor(t, ctx, "the retry task", func() bool { return s.tasks.count(c.ID) >= 20 })
+	mkttest.WaitFor(t, 2*time.Minute, "the retry task", func() bool { return s.tasks.count(c.ID) >= 20 })
 	settle()
 	got, n := s.tasks.forCampaign(c.ID)
 	if n != 20 || len(got[3]) != 3 || got[3][2].Mode != campaign.ModeRetryFailed {
@@ -350,7 +350,7 @@ func TestSchedulerLaunchesWhenDue(t *testing.T) {
 		}
 		t.Cleanup(func() { _ = sch.Stop(deadline(t, 10*time.Second)) })
 	}
-	waitFor(t, ctx, "the scheduled launch", func() bool { return s.get(t, c.ID).Status == campaign.StatusRunning })
+	mkttest.WaitFor(t, 2*time.Minute, "the scheduled launch", func() bool { return s.get(t, c.ID).Status == campaign.StatusRunning })
 	got := s.get(t, c.ID)
 	if got.PlannedAt == nil || got.PlannedAt.Before(start) {
 		t.Errorf("launched at %v, before its start %v", got.PlannedAt, start)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"mkt/pkg/mkttest"
 	"mkt/pkg/provider"
 	"mkt/pkg/providersim"
 )
@@ -234,7 +235,7 @@ func TestTimeoutHangsUntilClientGivesUp(t *testing.T) {
 		code, _, _ := post(t, http.DefaultClient, srv.URL()+"/sms", msg(1, 2, provider.ChannelSMS))
 		done <- code
 	}()
-	waitFor(t, func() bool { st, _ := c.Stats(context.Background()); return st.InFlight == 1 })
+	mkttest.WaitFor(t, 10*time.Second, "the call in flight", func() bool { st, _ := c.Stats(context.Background()); return st.InFlight == 1 })
 	srv.Simulator().Close()
 	if code := <-done; code != http.StatusServiceUnavailable {
 		t.Fatalf("released call answered %d", code)
@@ -254,7 +255,7 @@ func TestLatencyAndAbandon(t *testing.T) {
 	// A client giving up during the latency gets nothing delivered.
 	hc := &http.Client{Timeout: 50 * time.Millisecond}
 	post(t, hc, srv.URL()+"/sms", msg(1, 2, provider.ChannelSMS))
-	waitFor(t, func() bool { st, _ := c.Stats(context.Background()); return st.Abandoned == 1 })
+	mkttest.WaitFor(t, 10*time.Second, "the call abandoned", func() bool { st, _ := c.Stats(context.Background()); return st.Abandoned == 1 })
 	if st, _ := c.Stats(context.Background()); st.Delivered != 1 {
 		t.Fatalf("stats %+v", st)
 	}
@@ -302,16 +303,5 @@ func TestRefusals(t *testing.T) {
 	}
 	if _, err := providersim.NewClient(providersim.ClientConfig{BaseURL: "localhost"}); !errors.Is(err, providersim.ErrInvalidConfig) {
 		t.Fatalf("client config: %v", err)
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10s")
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"mkt/pkg/campaign"
 	"mkt/pkg/coupon"
+	"mkt/pkg/mkttest"
 	"mkt/pkg/mq"
 	"mkt/pkg/planner"
 	"mkt/pkg/provider"
@@ -26,7 +27,7 @@ func TestCouponPushThroughRocketMQ(t *testing.T) {
 	e := newEnv(t, 3000, providersim.Config{Latency: providersim.Latency{Kind: providersim.LatencyUniform, Max: 5 * time.Millisecond}})
 	cfg := mqConfig(t, e.log)
 	ctx := context.Background()
-	sfx := randomHex(t, 5)
+	sfx := mkttest.Namespace(t, "")
 	events, shards := "mkt_test_cev_"+sfx, "mkt_test_csh_"+sfx
 	planGroup, workGroup := "mkt_test_cpl_"+sfx, "mkt_test_cwk_"+sfx
 	dropTopicsAtEnd(t, cfg, events, shards, mq.RetryTopic(planGroup), mq.RetryTopic(workGroup),
@@ -99,7 +100,7 @@ func TestCouponPushThroughRocketMQ(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := res.Coupon
-	waitFor(t, 2*time.Minute, "the coupon push to complete", func() bool { return e.coupon(c.ID).PushStatus == campaign.StatusCompleted })
+	mkttest.WaitFor(t, 2*time.Minute, "the coupon push to complete", func() bool { return e.coupon(c.ID).PushStatus == campaign.StatusCompleted })
 	want := e.segmentMembers(couponSegment)
 	expectExactlyOnce(t, "coupon items", e.holders(c.ID), want)
 	checkAnnounced(t, e, c, want)
@@ -125,7 +126,7 @@ func TestCouponPushThroughRocketMQ(t *testing.T) {
 	if _, err := campaign.PublishTasks(ctx, prod, campaign.PublishOptions{Topic: shards}, tasks); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, time.Minute, "the redeliveries to be handled", func() bool {
+	mkttest.WaitFor(t, time.Minute, "the redeliveries to be handled", func() bool {
 		return planned.Load() >= 2 && handled.Load() >= beforeHandled+int64(len(tasks))
 	})
 	time.Sleep(time.Second)

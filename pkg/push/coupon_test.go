@@ -10,6 +10,7 @@ import (
 	"mkt/pkg/audience"
 	"mkt/pkg/campaign"
 	"mkt/pkg/coupon"
+	"mkt/pkg/mkttest"
 	"mkt/pkg/mq"
 	"mkt/pkg/provider"
 	"mkt/pkg/providersim"
@@ -268,7 +269,7 @@ func TestCouponDisabledMidPushStopsIt(t *testing.T) {
 			errs[i] = w.HandleTask(ctx, task)
 		}()
 	}
-	waitFor(t, 20*time.Second, "some members told", func() bool { return e.sim.Simulator().Stats().Delivered >= 100 })
+	mkttest.WaitFor(t, 20*time.Second, "some members told", func() bool { return e.sim.Simulator().Stats().Delivered >= 100 })
 	if changed, err := coupon.SetStatus(ctx, e.db, c.ID, coupon.StatusDisabled); err != nil || !changed {
 		t.Fatalf("disable: %v %v", changed, err)
 	}
@@ -326,7 +327,7 @@ func TestCouponPushPauseAndResume(t *testing.T) {
 		defer close(done)
 		handleAll(t, w, tasks)
 	}()
-	waitFor(t, 20*time.Second, "some members told", func() bool { return e.sim.Simulator().Stats().Delivered >= 100 })
+	mkttest.WaitFor(t, 20*time.Second, "some members told", func() bool { return e.sim.Simulator().Stats().Delivered >= 100 })
 	res, err := ctl.Pause(ctx, uint64(c.ID))
 	if err != nil || res.Run == nil || res.Run.Status != campaign.StatusPaused {
 		t.Fatalf("pause = %+v, %v", res, err)

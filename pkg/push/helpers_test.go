@@ -2,11 +2,8 @@ package push_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"os"
 	"sort"
 	"sync"
 	"testing"
@@ -14,10 +11,10 @@ import (
 
 	"mkt/pkg/audience"
 	"mkt/pkg/cache"
-	"mkt/pkg/cache/cachetest"
 	"mkt/pkg/campaign"
 	"mkt/pkg/inbox"
 	"mkt/pkg/membership"
+	"mkt/pkg/mkttest"
 	"mkt/pkg/provider"
 	"mkt/pkg/providersim"
 	"mkt/pkg/push"
@@ -25,9 +22,8 @@ import (
 	"mkt/pkg/store/storetest"
 )
 
-// Integration tests run against the MariaDB of MKT_MYSQL_DSN and the Redis
-// of MKT_REDIS_ADDR (local defaults), each in its own database and key
-// prefix, with the provider simulator in-process on a loopback port.
+// Integration tests run against MariaDB and Redis (pkg/mkttest), each in its
+// own database and key prefix, with the provider simulator in-process on a loopback port.
 
 // testEnv is one test's world: a fresh database with seeded members, a
 // Redis key prefix and a provider simulator.
@@ -40,28 +36,11 @@ type testEnv struct {
 	log   *slog.Logger
 }
 
-func testLogger(t testing.TB) *slog.Logger {
-	level := slog.LevelWarn + 4 // errors only by default
-	if os.Getenv("MKT_TEST_PUSH_DEBUG") != "" {
-		level = slog.LevelDebug
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("test", t.Name())
-}
-
-func randomHex(t testing.TB, n int) string {
-	t.Helper()
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
-}
-
 // newEnv creates the test database with members 1..members seeded, opens
 // Redis under a random prefix, and starts a simulator with simCfg.
 func newEnv(t testing.TB, members int64, simCfg providersim.Config) *testEnv {
 	t.Helper()
-	e := &testEnv{t: t, log: testLogger(t)}
+	e := &testEnv{t: t, log: mkttest.Logger().With("test", t.Name())}
 	e.dsn = storetest.NewDatabase(t)
 	e.db = e.openDB()
 	if members > 0 {
@@ -69,10 +48,7 @@ func newEnv(t testing.TB, members int64, simCfg providersim.Config) *testEnv {
 			t.Fatalf("seed %d members: %v", members, err)
 		}
 	}
-	if os.Getenv("MKT_SKIP_INTEGRATION") == "1" {
-		t.Skip("MKT_SKIP_INTEGRATION=1")
-	}
-	rc, err := cache.Open(context.Background(), cache.Config{Addr: cachetest.Addr(), Password: cachetest.Password(t), KeyPrefix: "mkt_test_" + randomHex(t, 6), DialTimeout: 2 * time.Second})
+	rc, err := cache.Open(context.Background(), cache.Config{Addr: mkttest.RedisAddr(t), Password: mkttest.RedisPassword(t), KeyPrefix: mkttest.Namespace(t, "mkt_test_"), DialTimeout: 2 * time.Second})
 	if err != nil {
 		t.Fatalf("open test Redis (set MKT_REDIS_ADDR, or MKT_SKIP_INTEGRATION=1 to skip): %v", err)
 	}
@@ -123,7 +99,7 @@ func (e *testEnv) httpProvider(sim *providersim.Server, ch provider.Channel, bat
 	e.t.Helper()
 	p, err := provider.NewHTTP(provider.HTTPConfig{
 		Channel: ch, URL: sim.URL() + "/" + string(ch), BatchSize: batch,
-		Timeout: 5 * time.Second, MaxAttempts: attempts, BackoffBase: 5 * time.Millisecond, BackoffMax: 20 * time.Millisecond,
+		Timeout: 30 * time.Second, MaxAttempts: attempts, BackoffBase: 5 * time.Millisecond, BackoffMax: 20 * time.Millisecond,
 		Logger: e.log,
 	})
 	if err != nil {
@@ -183,7 +159,7 @@ func (e *testEnv) launch(seg audience.Segment, shardSize int, template string, c
 	e.t.Helper()
 	ctx := context.Background()
 	spec := campaign.Spec{
-		Name: "Spring sale " + randomHex(e.t, 3), Offer: campaign.OfferFlatDiscount, DiscountCents: 500,
+		Name: "Spring sale " + mkttest.Namespace(e.t, ""), Offer: campaign.OfferFlatDiscount, DiscountCents: 500,
 		Template: template, Channels: chans, Audience: seg, ShardSize: shardSize,
 	}
 	if err := spec.Validate(time.Now()); err != nil {
@@ -328,16 +304,4 @@ func (e *testEnv) campaign(id uint64) *campaign.Campaign {
 		e.t.Fatal(err)
 	}
 	return c
-}
-
-// waitFor polls cond every 5ms until it holds or d passes.
-func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }

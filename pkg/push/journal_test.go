@@ -10,6 +10,7 @@ import (
 
 	"mkt/pkg/audience"
 	"mkt/pkg/campaign"
+	"mkt/pkg/mkttest"
 	"mkt/pkg/provider"
 	"mkt/pkg/providersim"
 	"mkt/pkg/push"
@@ -126,9 +127,9 @@ func TestJournalRecordsSendsWhileThePageIsInFlight(t *testing.T) {
 		return e.count(`SELECT COUNT(*) FROM push_message WHERE campaign_kind = 'promotion' AND campaign_id = ? AND status = 'sent'`, c.ID)
 	}
 	want := e.smsAudience()
-	waitFor(t, 30*time.Second, "the page's held calls", func() bool { return gs.held() == 6 })
+	mkttest.WaitFor(t, 30*time.Second, "the page's held calls", func() bool { return gs.held() == 6 })
 	answered := int64(gs.answeredCount())
-	waitFor(t, 30*time.Second, "the answered sends to be journaled", func() bool { return sentRecords() == answered })
+	mkttest.WaitFor(t, 30*time.Second, "the answered sends to be journaled", func() bool { return sentRecords() == answered })
 	s := e.shard(c.ID, tasks[0].ShardNo)
 	if s.Sent != int(answered) || s.CursorID != 0 {
 		t.Fatalf("while the page is in flight: shard sent=%d cursor=%d, want %d and 0 (counted with the records, no checkpoint)", s.Sent, s.CursorID, answered)
@@ -206,7 +207,7 @@ func TestDatabaseOutageKeepsThePagesOutcomes(t *testing.T) {
 	defer func() { _ = w.Stop(context.Background()) }()
 	done := make(chan error, 1)
 	go func() { done <- w.HandleTask(context.Background(), tasks[0]) }()
-	waitFor(t, 30*time.Second, "the first page's 4 calls on the wire", func() bool { return gs.held() == 4 })
+	mkttest.WaitFor(t, 30*time.Second, "the first page's 4 calls on the wire", func() bool { return gs.held() == 4 })
 	proxy.Cut()
 	gs.release()
 	time.Sleep(2500 * time.Millisecond) // the outage: longer than the lease
@@ -252,7 +253,7 @@ func TestSecondCopyOfATaskWaits(t *testing.T) {
 		Providers: map[provider.Channel]push.Sender{provider.ChannelSMS: gs}})
 	first := make(chan error, 1)
 	go func() { first <- w.HandleTask(context.Background(), tasks[0]) }()
-	waitFor(t, 30*time.Second, "the first copy's calls on the wire", func() bool { return gs.held() == 4 })
+	mkttest.WaitFor(t, 30*time.Second, "the first copy's calls on the wire", func() bool { return gs.held() == 4 })
 	if err := w.HandleTask(context.Background(), tasks[0]); !errors.Is(err, push.ErrShardHeld) {
 		t.Fatalf("second copy while the first runs: %v, want ErrShardHeld", err)
 	}

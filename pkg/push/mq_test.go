@@ -1,11 +1,8 @@
 package push_test
 
 import (
-	"cmp"
 	"context"
 	"log/slog"
-	"net"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,6 +13,7 @@ import (
 
 	"mkt/pkg/audience"
 	"mkt/pkg/campaign"
+	"mkt/pkg/mkttest"
 	"mkt/pkg/mq"
 	"mkt/pkg/provider"
 	"mkt/pkg/providersim"
@@ -24,26 +22,11 @@ import (
 
 var routeClientLogs sync.Once
 
-// mqConfig returns the test broker's config (MKT_ROCKETMQ_NAMESRV,
-// MKT_ROCKETMQ_BROKER), failing when it is unreachable unless
-// MKT_SKIP_INTEGRATION=1.
+// mqConfig returns the test broker's config (mkttest.RocketMQ).
 func mqConfig(t *testing.T, log *slog.Logger) mq.Config {
 	t.Helper()
-	cfg := mq.Config{
-		NameServer: cmp.Or(os.Getenv("MKT_ROCKETMQ_NAMESRV"), mq.DefaultNameServer),
-		BrokerAddr: cmp.Or(os.Getenv("MKT_ROCKETMQ_BROKER"), mq.DefaultBrokerAddr),
-		Logger:     log,
-	}
-	for _, addr := range []string{cfg.NameServer, cfg.BrokerAddr} {
-		conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
-		if err != nil {
-			if os.Getenv("MKT_SKIP_INTEGRATION") == "1" {
-				t.Skipf("RocketMQ at %s unreachable and MKT_SKIP_INTEGRATION=1", addr)
-			}
-			t.Fatalf("RocketMQ at %s unreachable (or set MKT_SKIP_INTEGRATION=1): %v", addr, err)
-		}
-		conn.Close()
-	}
+	ns, broker := mkttest.RocketMQ(t)
+	cfg := mq.Config{NameServer: ns, BrokerAddr: broker, Logger: log}
 	routeClientLogs.Do(func() { mq.RouteClientLogs(log, slog.LevelError) })
 	return cfg
 }
@@ -81,7 +64,7 @@ func TestTwoWorkersShareAConsumerGroup(t *testing.T) {
 	e := newEnv(t, 20_000, providersim.Config{Latency: providersim.Latency{Kind: providersim.LatencyUniform, Min: time.Millisecond, Max: 10 * time.Millisecond}})
 	cfg := mqConfig(t, e.log)
 	ctx := context.Background()
-	sfx := randomHex(t, 5)
+	sfx := mkttest.Namespace(t, "")
 	topic, group := "mkt_test_shard_"+sfx, "mkt_test_worker_"+sfx
 	dropTopicsAtEnd(t, cfg, topic, mq.RetryTopic(group), mq.DeadLetterTopic(group))
 	setup, cancel := context.WithTimeout(ctx, 60*time.Second)
@@ -129,7 +112,7 @@ func TestTwoWorkersShareAConsumerGroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 2*time.Minute, "the campaign to complete", func() bool { return e.campaign(c.ID).Status == campaign.StatusCompleted })
+	mkttest.WaitFor(t, 2*time.Minute, "the campaign to complete", func() bool { return e.campaign(c.ID).Status == campaign.StatusCompleted })
 	active := e.ids(activeIDs)
 	expectExactlyOnce(t, "sms", delivered(t, e.sim, c.ID, provider.ChannelSMS), active)
 	if n := e.count(`SELECT COUNT(*) FROM member_inbox WHERE campaign_id = ?`, c.ID); n != int64(len(active)) {

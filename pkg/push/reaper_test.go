@@ -7,6 +7,7 @@ import (
 
 	"mkt/pkg/audience"
 	"mkt/pkg/campaign"
+	"mkt/pkg/mkttest"
 	"mkt/pkg/provider"
 	"mkt/pkg/providersim"
 	"mkt/pkg/push"
@@ -89,7 +90,7 @@ func TestReaperRepublishesAbandonedShards(t *testing.T) {
 	}
 	// The sweep marks the shard, then publishes: wait for both before
 	// stopping it.
-	waitFor(t, 5*time.Second, "a background sweep", func() bool { return e.shard(c2.ID, 0).Owner == "" && pub.count() > 0 })
+	mkttest.WaitFor(t, 5*time.Second, "a background sweep", func() bool { return e.shard(c2.ID, 0).Owner == "" && pub.count() > 0 })
 	stopCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	if err := r2.Stop(stopCtx); err != nil {
@@ -110,7 +111,7 @@ func TestShardParkedUnderTheWorkerKeepsItsPage(t *testing.T) {
 	s0 := e.shard(c.ID, 0)
 	errc := make(chan error, 1)
 	go func() { errc <- w.HandleTask(ctx, tasks[0]) }()
-	waitFor(t, 20*time.Second, "a few pages", func() bool { return e.shard(c.ID, 0).CursorID >= s0.StartID+2*100 })
+	mkttest.WaitFor(t, 20*time.Second, "a few pages", func() bool { return e.shard(c.ID, 0).CursorID >= s0.StartID+2*100 })
 	// An operator moves the running shard itself (not the campaign).
 	if _, err := campaign.SetShardsStatus(ctx, e.db, campaign.KindPromotion, c.ID, []campaign.ShardStatus{campaign.ShardRunning}, campaign.ShardPaused); err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"mkt/pkg/audience"
 	"mkt/pkg/campaign"
 	"mkt/pkg/inbox"
+	"mkt/pkg/mkttest"
 	"mkt/pkg/mq"
 	"mkt/pkg/provider"
 	"mkt/pkg/providersim"
@@ -187,7 +188,7 @@ func TestRunTwiceConcurrentlyHoldsOffTheSecond(t *testing.T) {
 	c, tasks := e.launch(audience.Segment{}, 1000, "Flash sale", provider.ChannelSMS)
 	done := make(chan error, 1)
 	go func() { done <- w1.HandleTask(context.Background(), tasks[0]) }()
-	waitFor(t, 10*time.Second, "w1 to claim", func() bool { return e.shard(c.ID, 0).Owner == "w1" })
+	mkttest.WaitFor(t, 10*time.Second, "w1 to claim", func() bool { return e.shard(c.ID, 0).Owner == "w1" })
 	err := w2.HandleTask(context.Background(), tasks[0])
 	if !errors.Is(err, push.ErrShardHeld) || mq.IsPermanent(err) {
 		t.Errorf("second handler: %v, want a retryable ErrShardHeld", err)
@@ -219,7 +220,7 @@ func crashTest(t *testing.T, stop func(e *testEnv, a *push.Worker, cancel contex
 	defer cancel()
 	errA := make(chan error, 1)
 	go func() { errA <- a.HandleTask(ctx, tasks[0]) }()
-	waitFor(t, 20*time.Second, "a few pages", func() bool { return e.shard(c.ID, 0).CursorID >= s0.StartID+3*page })
+	mkttest.WaitFor(t, 20*time.Second, "a few pages", func() bool { return e.shard(c.ID, 0).CursorID >= s0.StartID+3*page })
 	stop(e, a, cancel, dbA)
 	err := <-errA
 	if err == nil {
@@ -235,7 +236,7 @@ func crashTest(t *testing.T, stop func(e *testEnv, a *push.Worker, cancel contex
 		if !errors.Is(err, push.ErrShardHeld) {
 			t.Fatalf("B before A's lease expired: %v, want ErrShardHeld", err)
 		}
-		waitFor(t, 5*time.Second, "A's lease to expire", func() bool {
+		mkttest.WaitFor(t, 5*time.Second, "A's lease to expire", func() bool {
 			s := e.shard(c.ID, 0)
 			return s.LeaseUntil == nil || time.Now().After(s.LeaseUntil.Add(50*time.Millisecond))
 		})
@@ -310,7 +311,7 @@ func TestPauseParksWithCheckpointAndResumeFinishes(t *testing.T) {
 	s0 := e.shard(c.ID, 0)
 	errc := make(chan error, 1)
 	go func() { errc <- w.HandleTask(ctx, tasks[0]) }()
-	waitFor(t, 20*time.Second, "a few pages", func() bool { return e.shard(c.ID, 0).CursorID >= s0.StartID+2*100 })
+	mkttest.WaitFor(t, 20*time.Second, "a few pages", func() bool { return e.shard(c.ID, 0).CursorID >= s0.StartID+2*100 })
 	ctl := &campaign.Control{DB: e.db, Logger: e.log}
 	if _, err := ctl.Pause(ctx, c.ID); err != nil {
 		t.Fatal(err)
@@ -365,7 +366,7 @@ func TestCancelStopsTheShard(t *testing.T) {
 	s0 := e.shard(c.ID, 0)
 	errc := make(chan error, 1)
 	go func() { errc <- w.HandleTask(ctx, tasks[0]) }()
-	waitFor(t, 20*time.Second, "a few pages", func() bool { return e.shard(c.ID, 0).CursorID >= s0.StartID+2*100 })
+	mkttest.WaitFor(t, 20*time.Second, "a few pages", func() bool { return e.shard(c.ID, 0).CursorID >= s0.StartID+2*100 })
 	ctl := &campaign.Control{DB: e.db, Logger: e.log}
 	if _, err := ctl.Cancel(ctx, c.ID, "wrong price"); err != nil {
 		t.Fatal(err)

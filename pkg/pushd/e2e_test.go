@@ -7,14 +7,10 @@ package pushd_test
 
 import (
 	"bytes"
-	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"maps"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -25,9 +21,9 @@ import (
 	"time"
 
 	"mkt/pkg/audience"
-	"mkt/pkg/cache/cachetest"
 	"mkt/pkg/campaign"
 	"mkt/pkg/membership"
+	"mkt/pkg/mkttest"
 	"mkt/pkg/mq"
 	"mkt/pkg/provider"
 	"mkt/pkg/providersim"
@@ -75,32 +71,24 @@ type env struct {
 	files  []*os.File        // the open log files
 }
 
-func quietLogger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+// logLevel is the log level of the pushd a test starts (their logs are
+// files kept for a failing test): MKT_TEST_LOG's, else info.
+func logLevel() string {
+	if level, ok := mkttest.LogLevel(); ok {
+		return level.String()
+	}
+	return "info"
 }
 
 // newStack seeds members into a fresh database and starts a simulator.
 func newStack(t *testing.T, members int64, simCfg providersim.Config) *stack {
 	t.Helper()
+	nameServer, broker := mkttest.RocketMQ(t)
+	mkttest.Reachable(t, "Redis", mkttest.RedisAddr(t))
 	s := &stack{t: t, env: &env{logDir: t.TempDir(), logs: map[string]string{}, mq: mq.Config{
-		NameServer: cmp.Or(os.Getenv("MKT_ROCKETMQ_NAMESRV"), mq.DefaultNameServer),
-		BrokerAddr: cmp.Or(os.Getenv("MKT_ROCKETMQ_BROKER"), mq.DefaultBrokerAddr),
-		Logger:     quietLogger(),
+		NameServer: nameServer, BrokerAddr: broker, Logger: mkttest.Logger(),
 	}}}
-	mq.RouteClientLogs(quietLogger(), slog.LevelError)
-	for name, addr := range map[string]string{
-		"RocketMQ name server": s.mq.NameServer, "RocketMQ broker": s.mq.BrokerAddr,
-		"Redis": cachetest.Addr(),
-	} {
-		conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
-		if err != nil {
-			if os.Getenv("MKT_SKIP_INTEGRATION") == "1" {
-				t.Skipf("%s at %s unreachable and MKT_SKIP_INTEGRATION=1", name, addr)
-			}
-			t.Fatalf("%s at %s unreachable (set MKT_SKIP_INTEGRATION=1 to skip): %v", name, addr, err)
-		}
-		conn.Close()
-	}
+	mq.RouteClientLogs(mkttest.Logger(), slog.LevelError)
 	pushdBinary(t) // build before anything is started
 	s.dsn = storetest.NewDatabase(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -114,11 +102,9 @@ func newStack(t *testing.T, members int64, simCfg providersim.Config) *stack {
 	if _, err := membership.Seed(ctx, db, membership.SeedOptions{Target: members}); err != nil {
 		t.Fatal(err)
 	}
-	var b [5]byte
-	_, _ = rand.Read(b[:])
-	s.ns = "e2e_" + hex.EncodeToString(b[:])
+	s.ns = mkttest.Namespace(t, "e2e_")
 
-	simCfg.Logger = quietLogger()
+	simCfg.Logger = mkttest.Logger()
 	sim, err := pushtest.StartSimulator("127.0.0.1:0", simCfg)
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +121,7 @@ func newStack(t *testing.T, members int64, simCfg providersim.Config) *stack {
 	t.Cleanup(s.stopAll)
 
 	tx, err := mq.NewTxProducer(mq.TxProducerConfig{Config: s.mq, Group: s.topic(campaign.GroupTx),
-		Check: campaign.TxCheck(db, quietLogger(), nil)})
+		Check: campaign.TxCheck(db, mkttest.Logger(), nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +161,7 @@ func (s *stack) startPushd(instance string, args ...string) *pushtest.Pushd {
 		},
 		Args:     args,
 		Log:      f,
-		LogLevel: cmp.Or(os.Getenv("MKT_E2E_LOG_LEVEL"), "info"),
+		LogLevel: logLevel(),
 	})
 	if err != nil {
 		f.Close()
@@ -272,7 +258,7 @@ func (s *stack) create(sp campaign.Spec) uint64 {
 
 func (s *stack) control() *campaign.Control {
 	return &campaign.Control{DB: s.db, Publisher: s.prod, EventsTopic: s.topic(campaign.TopicEvents),
-		Publish: campaign.PublishOptions{Topic: s.topic(campaign.TopicShards)}, Logger: quietLogger()}
+		Publish: campaign.PublishOptions{Topic: s.topic(campaign.TopicShards)}, Logger: mkttest.Logger()}
 }
 
 func (s *stack) campaign(id uint64) *campaign.Campaign {
@@ -293,23 +279,11 @@ func (s *stack) progress(id uint64) campaign.Progress {
 	return p
 }
 
-// waitFor polls cond every 100ms until it holds or d passes.
-func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // waitStatus waits until the campaign is in status want; another finished
 // status fails the test at once.
 func (s *stack) waitStatus(id uint64, want campaign.Status, d time.Duration) {
 	s.t.Helper()
-	waitFor(s.t, fmt.Sprintf("campaign %d to be %s", id, want), d, func() bool {
+	mkttest.WaitFor(s.t, d, fmt.Sprintf("campaign %d to be %s", id, want), func() bool {
 		c := s.campaign(id)
 		if c.Status == want {
 			return true
@@ -481,7 +455,7 @@ func TestTwoPushdShareTheWork(t *testing.T) {
 			if err := s.prod.SendBatch(context.Background(), []mq.Message{msg, msg}); err != nil {
 				t.Fatal(err)
 			}
-			waitFor(t, "the planners to see the event twice", time.Minute, func() bool {
+			mkttest.WaitFor(t, time.Minute, "the planners to see the event twice", func() bool {
 				return s.logged(id, "planner: nothing to plan") == 2
 			})
 			n, err := campaign.CountShards(context.Background(), s.db, campaign.KindPromotion, id)
@@ -549,7 +523,7 @@ func TestKilledPushdIsRecovered(t *testing.T) {
 	byName := map[string]*pushtest.Pushd{ps[0].Instance(): ps[0], ps[1].Instance(): ps[1]}
 
 	id := s.create(spec("kill", 250, audience.Segment{}, provider.ChannelSMS))
-	waitFor(t, "1,500 deliveries", 2*time.Minute, func() bool { return s.delivered(id, provider.ChannelSMS) >= 1500 })
+	mkttest.WaitFor(t, 2*time.Minute, "1,500 deliveries", func() bool { return s.delivered(id, provider.ChannelSMS) >= 1500 })
 
 	// The victim is a process holding running shards right now.
 	var running []campaign.Shard
@@ -643,7 +617,7 @@ func TestControlAcrossProcesses(t *testing.T) {
 	// bothRunning waits until each process holds a running shard of id.
 	bothRunning := func(id uint64) {
 		t.Helper()
-		waitFor(t, "both processes to work on the campaign", time.Minute, func() bool {
+		mkttest.WaitFor(t, time.Minute, "both processes to work on the campaign", func() bool {
 			var owners []string
 			if err := s.db.SelectContext(ctx, &owners, `SELECT DISTINCT owner FROM campaign_shard
 				WHERE campaign_id = ? AND status = 'running' AND owner <> ''`, id); err != nil {
@@ -656,7 +630,7 @@ func TestControlAcrossProcesses(t *testing.T) {
 	settled := func(id uint64) uint64 {
 		t.Helper()
 		last, since := s.delivered(id, provider.ChannelSMS), time.Now()
-		waitFor(t, "deliveries to stop", 30*time.Second, func() bool {
+		mkttest.WaitFor(t, 30*time.Second, "deliveries to stop", func() bool {
 			n := s.delivered(id, provider.ChannelSMS)
 			if n != last {
 				last, since = n, time.Now()
@@ -693,7 +667,7 @@ func TestControlAcrossProcesses(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Both processes park their shards at the next page.
-		waitFor(t, "every shard parked", 15*time.Second, func() bool { return s.progress(id).Running == 0 })
+		mkttest.WaitFor(t, 15*time.Second, "every shard parked", func() bool { return s.progress(id).Running == 0 })
 		atPause := settled(id)
 		if p := s.progress(id); p.Paused == 0 || p.Done == p.Shards || atPause >= uint64(len(expected)) {
 			t.Fatalf("paused too late to test anything: %+v, %d delivered", p, atPause)
@@ -744,7 +718,7 @@ func TestControlAcrossProcesses(t *testing.T) {
 		if _, err := ctl.Cancel(ctx, id, "test"); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "every shard stopped", 15*time.Second, func() bool {
+		mkttest.WaitFor(t, 15*time.Second, "every shard stopped", func() bool {
 			p := s.progress(id)
 			return p.Running == 0 && p.Pending == 0 && p.Paused == 0
 		})

@@ -21,6 +21,7 @@ import (
 
 	"mkt/pkg/audience"
 	"mkt/pkg/campaign"
+	"mkt/pkg/mkttest"
 	"mkt/pkg/provider"
 	"mkt/pkg/providersim"
 	"mkt/pkg/pushtest"
@@ -103,7 +104,7 @@ func (s *stack) firingAt(id uint64, at time.Time) *schedule.Firing {
 func (s *stack) settled(id uint64, at time.Time, d time.Duration) schedule.Firing {
 	s.t.Helper()
 	var f *schedule.Firing
-	waitFor(s.t, fmt.Sprintf("schedule %d's firing at %s to settle", id, at.Format(time.TimeOnly)), d, func() bool {
+	mkttest.WaitFor(s.t, d, fmt.Sprintf("schedule %d's firing at %s to settle", id, at.Format(time.TimeOnly)), func() bool {
 		f = s.firingAt(id, at)
 		return f != nil && f.Status != schedule.FiringInProgress
 	})
@@ -124,7 +125,7 @@ func (s *stack) campaignsOf(id uint64) int {
 // waitDB waits until the database clock reaches at.
 func (s *stack) waitDB(at time.Time) {
 	s.t.Helper()
-	waitFor(s.t, "the database clock to reach "+at.Format(time.TimeOnly), time.Until(at)+time.Minute, func() bool {
+	mkttest.WaitFor(s.t, time.Until(at)+time.Minute, "the database clock to reach "+at.Format(time.TimeOnly), func() bool {
 		return !s.dbNow().Before(at)
 	})
 }
@@ -222,7 +223,7 @@ func TestSchedulePushdKilledMidFiring(t *testing.T) {
 			sc := s.everyMinute(tmpl, time.Hour)
 			fireAt := *sc.NextFireAt
 			reqID := schedule.RequestID(sc.ID, fireAt)
-			waitFor(t, "the firing to be held", 2*time.Minute, func() bool {
+			mkttest.WaitFor(t, 2*time.Minute, "the firing to be held", func() bool {
 				f := s.firingAt(sc.ID, fireAt)
 				if f == nil || f.Status != schedule.FiringInProgress {
 					return false

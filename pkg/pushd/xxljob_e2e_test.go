@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"mkt/pkg/hotgoods"
+	"mkt/pkg/mkttest"
 	"mkt/pkg/providersim"
 	"mkt/pkg/pushtest"
 	"mkt/pkg/xxljob"
@@ -89,17 +90,6 @@ func (a *xxlAdmin) trigger(t *testing.T, executor string, p xxljob.TriggerParam)
 	}
 }
 
-func waitUntil(t *testing.T, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // TestXXLJobExecutorE2E: two pushd processes register with the admin as
 // executors; a sharding broadcast (index 0 and 1 of 2, one to each) launches
 // a day's hot goods, every row once; the runs are planned and fanned out by
@@ -143,7 +133,7 @@ func TestXXLJobExecutorE2E(t *testing.T) {
 	if err := pushtest.WaitAllReady(ctx, ps); err != nil {
 		t.Fatal(err)
 	}
-	waitUntil(t, "both executors registered", time.Minute, func() bool {
+	mkttest.WaitFor(t, time.Minute, "both executors registered", func() bool {
 		admin.mu.Lock()
 		defer admin.mu.Unlock()
 		return admin.registry[executors[0]] && admin.registry[executors[1]]
@@ -155,7 +145,7 @@ func TestXXLJobExecutorE2E(t *testing.T) {
 			BroadcastIndex: i, BroadcastTotal: 2, ExecutorTimeout: 120}
 		admin.trigger(t, ex, p)
 	}
-	waitUntil(t, "both callbacks", time.Minute, func() bool {
+	mkttest.WaitFor(t, time.Minute, "both callbacks", func() bool {
 		admin.mu.Lock()
 		defer admin.mu.Unlock()
 		return len(admin.callbacks) == 2
@@ -174,7 +164,7 @@ func TestXXLJobExecutorE2E(t *testing.T) {
 			t.Errorf("row %d not launched", r.ID)
 		}
 	}
-	waitUntil(t, "both runs completed by the pushd", 2*time.Minute, func() bool {
+	mkttest.WaitFor(t, 2*time.Minute, "both runs completed by the pushd", func() bool {
 		runs, err := hotgoods.ListRuns(ctx, s.db, date)
 		if err != nil || len(runs) != 2 {
 			return false

@@ -6,13 +6,9 @@ package schedule_test
 // (three pushd, kill -9, real minutes) are in pkg/pushd.
 
 import (
-	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"log/slog"
-	"net"
 	"os"
 	"strings"
 	"sync"
@@ -24,6 +20,7 @@ import (
 	"mkt/pkg/audience"
 	"mkt/pkg/campaign"
 	"mkt/pkg/hotgoods"
+	"mkt/pkg/mkttest"
 	"mkt/pkg/mq"
 	"mkt/pkg/provider"
 	"mkt/pkg/schedule"
@@ -34,10 +31,6 @@ import (
 func TestMain(m *testing.M) {
 	mq.RouteClientLogs(slog.New(slog.NewTextHandler(os.Stderr, nil)), slog.LevelError)
 	os.Exit(m.Run())
-}
-
-func quiet() *slog.Logger {
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 }
 
 // clock is an injected clock.
@@ -74,26 +67,11 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	cfg := mq.Config{
-		NameServer: cmp.Or(os.Getenv("MKT_ROCKETMQ_NAMESRV"), mq.DefaultNameServer),
-		BrokerAddr: cmp.Or(os.Getenv("MKT_ROCKETMQ_BROKER"), mq.DefaultBrokerAddr),
-		Logger:     quiet(),
-	}
-	for _, addr := range []string{cfg.NameServer, cfg.BrokerAddr} {
-		conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
-		if err != nil {
-			if os.Getenv("MKT_SKIP_INTEGRATION") == "1" {
-				t.Skipf("RocketMQ at %s unreachable and MKT_SKIP_INTEGRATION=1", addr)
-			}
-			t.Fatalf("RocketMQ at %s unreachable (set MKT_SKIP_INTEGRATION=1 to skip): %v", addr, err)
-		}
-		conn.Close()
-	}
+	nameServer, broker := mkttest.RocketMQ(t)
+	cfg := mq.Config{NameServer: nameServer, BrokerAddr: broker, Logger: mkttest.Logger()}
 	db := storetest.NewDB(t)
 	storetest.SeedMembers(t, db, 50)
-	var b [5]byte
-	_, _ = rand.Read(b[:])
-	ns := "schedtest_" + hex.EncodeToString(b[:])
+	ns := mkttest.Namespace(t, "schedtest_")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	topic := ns + "_" + campaign.TopicEvents
@@ -101,7 +79,7 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	tx, err := mq.NewTxProducer(mq.TxProducerConfig{Config: cfg, Group: ns + "_" + campaign.GroupTx,
-		Check: campaign.TxCheck(db, quiet(), nil)})
+		Check: campaign.TxCheck(db, mkttest.Logger(), nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +90,7 @@ func newWorld(t *testing.T) *world {
 func (w *world) runner(t *testing.T, owner string, reg prometheus.Registerer, opts ...func(*schedule.RunnerConfig)) *schedule.Runner {
 	t.Helper()
 	cfg := schedule.RunnerConfig{DB: w.db, Creator: w.creator, Owner: owner, Now: w.clock.Now, Lease: time.Minute,
-		RetryDelay: time.Second, Registerer: reg, Logger: quiet()}
+		RetryDelay: time.Second, Registerer: reg, Logger: mkttest.Logger()}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -314,7 +292,7 @@ func TestRunnerTakeOverNeverCreatesTwice(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); _, _ = dying.RunOnce(dctx) }()
 	reqID := schedule.RequestID(s.ID, utc("2026-03-01T02:00:00Z"))
-	waitFor(t, func() bool {
+	mkttest.WaitFor(t, time.Minute, "the dying runner to create the campaign", func() bool {
 		_, err := campaign.KindPromotion.GetRunByRequestID(ctx, w.db, reqID)
 		return err == nil
 	})
@@ -357,7 +335,7 @@ func TestRunnerTakeOverNeverCreatesTwice(t *testing.T) {
 	dctx, kill = context.WithCancel(ctx)
 	done = make(chan struct{})
 	go func() { defer close(done); _, _ = dying.RunOnce(dctx) }()
-	waitFor(t, func() bool {
+	mkttest.WaitFor(t, time.Minute, "the dying runner to claim a firing", func() bool {
 		return w.count(t, `SELECT COUNT(*) FROM schedule_firing WHERE schedule_id IN (?, ?) AND status = 'firing'`, s2.ID, s3.ID) >= 1
 	})
 	kill()
@@ -452,20 +430,5 @@ func TestCreateRefuses(t *testing.T) {
 	}
 	if n := w.count(t, `SELECT COUNT(*) FROM schedule`); n != 0 {
 		t.Errorf("%d schedules stored", n)
-	}
-}
-
-// waitFor polls cond until it holds (the test's deadline bounds it).
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	deadline := time.After(time.Minute)
-	for !cond() {
-		select {
-		case <-tick.C:
-		case <-deadline:
-			t.Fatal("condition not met within a minute")
-		}
 	}
 }

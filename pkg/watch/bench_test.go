@@ -11,8 +11,8 @@ import (
 
 	"mkt/pkg/audience"
 	"mkt/pkg/cache"
-	"mkt/pkg/cache/cachetest"
 	"mkt/pkg/campaign"
+	"mkt/pkg/mkttest"
 	"mkt/pkg/provider"
 	"mkt/pkg/store"
 	"mkt/pkg/store/storetest"
@@ -39,7 +39,7 @@ func BenchmarkRefresh(b *testing.B) {
 	} else {
 		db = storetest.NewDB(b)
 	}
-	live, err := cache.Open(ctx, cache.Config{Addr: cachetest.Addr(), Password: cachetest.Password(b),
+	live, err := cache.Open(ctx, cache.Config{Addr: mkttest.RedisAddr(b), Password: mkttest.RedisPassword(b),
 		KeyPrefix: cache.DefaultKeyPrefix + db.Name()})
 	if err != nil {
 		b.Fatal(err)

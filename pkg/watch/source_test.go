@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"mkt/pkg/cache"
-	"mkt/pkg/cache/cachetest"
 	"mkt/pkg/campaign"
+	"mkt/pkg/mkttest"
 	"mkt/pkg/store"
 	"mkt/pkg/store/storetest"
 )
@@ -35,7 +35,7 @@ func TestSourceConnectsLate(t *testing.T) {
 			if !redisUp {
 				return nil, errors.New("dial tcp 127.0.0.1:6379: connect: connection refused")
 			}
-			c, err := cache.Open(context.Background(), cache.Config{Addr: cachetest.Addr(), Password: cachetest.Password(t),
+			c, err := cache.Open(context.Background(), cache.Config{Addr: mkttest.RedisAddr(t), Password: mkttest.RedisPassword(t),
 				KeyPrefix: cache.DefaultKeyPrefix + db.Name()})
 			if err == nil {
 				t.Cleanup(func() { _ = c.Close() })

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"mkt/pkg/mkttest"
 	"mkt/pkg/xxljob"
 )
 
@@ -141,7 +142,7 @@ func (a *adminDouble) snapshot() (reg, rem []xxljob.RegistryParam, cbs []xxljob.
 func (a *adminDouble) callback(logID int64) xxljob.Callback {
 	a.t.Helper()
 	var found xxljob.Callback
-	waitFor(a.t, fmt.Sprintf("the callback of log %d", logID), func() bool {
+	mkttest.WaitFor(a.t, time.Minute, fmt.Sprintf("the callback of log %d", logID), func() bool {
 		_, _, cbs := a.snapshot()
 		for _, cb := range cbs {
 			if cb.LogID == logID {
@@ -216,18 +217,4 @@ func (a *adminDouble) callWith(base, path string, raw []byte, token string) answ
 		ans.Msg = *env.Msg
 	}
 	return ans
-}
-
-// waitFor polls cond until it holds, failing the test after a minute.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
 }

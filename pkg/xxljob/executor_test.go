@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -17,18 +15,11 @@ import (
 	"time"
 
 	"mkt/pkg/daemon"
+	"mkt/pkg/mkttest"
 	"mkt/pkg/xxljob"
 )
 
 const testToken = "s3cret-token"
-
-func testLogger() *slog.Logger {
-	level := slog.LevelError
-	if os.Getenv("MKT_TEST_DEBUG") != "" {
-		level = slog.LevelDebug
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-}
 
 // gate is a handler whose runs block until released (or cancelled), and
 // that records what it was given.
@@ -96,7 +87,7 @@ func startExecutor(t *testing.T, version string, handlers map[string]xxljob.Hand
 		AccessToken:     testToken,
 		ListenAddr:      "127.0.0.1:0",
 		Handlers:        handlers,
-		Logger:          testLogger(),
+		Logger:          mkttest.Logger(),
 		CallbackBackoff: daemon.Backoff{Initial: 10 * time.Millisecond, Max: 50 * time.Millisecond},
 	}
 	for _, f := range edit {
@@ -164,7 +155,7 @@ func TestProtocol(t *testing.T) {
 		t.Run(version, func(t *testing.T) {
 			g := newGate()
 			te := startExecutor(t, version, map[string]xxljob.Handler{"gate": g})
-			waitFor(t, "the registration", func() bool { reg, _, _ := te.admin.snapshot(); return len(reg) > 0 })
+			mkttest.WaitFor(t, time.Minute, "the registration", func() bool { reg, _, _ := te.admin.snapshot(); return len(reg) > 0 })
 			reg, _, _ := te.admin.snapshot()
 			want := xxljob.RegistryParam{RegistryGroup: "EXECUTOR", RegistryKey: "mkt-pushd-test", RegistryValue: te.base}
 			if reg[0] != want || !strings.HasPrefix(te.base, "http://127.0.0.1:") || !strings.HasSuffix(te.base, "/") {
@@ -181,7 +172,7 @@ func TestProtocol(t *testing.T) {
 			p.ExecutorParams = "2026-12-02"
 			p.BroadcastIndex, p.BroadcastTotal = 1, 3
 			te.mustRun(t, p)
-			waitFor(t, "the run to start", func() bool { return len(g.startedRuns()) == 1 })
+			mkttest.WaitFor(t, time.Minute, "the run to start", func() bool { return len(g.startedRuns()) == 1 })
 			if a := te.admin.call(te.base, "/idleBeat", map[string]any{"jobId": 7}); a.Code != 500 || !strings.Contains(a.Msg, "running") {
 				t.Errorf("idleBeat of a running job: %+v", a)
 			}
@@ -210,10 +201,10 @@ func TestProtocol(t *testing.T) {
 			// A run still going at stop finishes and is answered before the
 			// executor leaves; the registration is removed.
 			te.mustRun(t, trigger(8, 102, "gate"))
-			waitFor(t, "the second run to start", func() bool { return len(g.startedRuns()) == 2 })
+			mkttest.WaitFor(t, time.Minute, "the second run to start", func() bool { return len(g.startedRuns()) == 2 })
 			stopped := make(chan error, 1)
 			go func() { stopped <- te.stop(t) }()
-			waitFor(t, "the registration removal", func() bool { _, rem, _ := te.admin.snapshot(); return len(rem) == 1 })
+			mkttest.WaitFor(t, time.Minute, "the registration removal", func() bool { _, rem, _ := te.admin.snapshot(); return len(rem) == 1 })
 			if a := te.run(t, trigger(9, 103, "gate")); a.Code != 500 || !strings.Contains(a.Msg, "stopping") {
 				t.Errorf("run while stopping: %+v", a)
 			}
@@ -243,7 +234,7 @@ func TestBlockStrategies(t *testing.T) {
 	te := startExecutor(t, v24, map[string]xxljob.Handler{"gate": g})
 
 	te.mustRun(t, trigger(1, 1, "gate"))
-	waitFor(t, "run 1", func() bool { return len(g.startedRuns()) == 1 })
+	mkttest.WaitFor(t, time.Minute, "run 1", func() bool { return len(g.startedRuns()) == 1 })
 	te.mustRun(t, trigger(1, 2, "gate")) // serial: queued
 	if a := te.run(t, trigger(1, 2, "gate")); a.Code != 500 || !strings.Contains(a.Msg, "repeate trigger job, logId:2") {
 		t.Errorf("repeated logId: %+v", a)
@@ -263,7 +254,7 @@ func TestBlockStrategies(t *testing.T) {
 	if cb := te.admin.callback(1); cb.HandleCode != 200 {
 		t.Errorf("run 1: %+v", cb)
 	}
-	waitFor(t, "queued run 2 to start after run 1", func() bool { return slices.Contains(g.startedRuns(), 2) })
+	mkttest.WaitFor(t, time.Minute, "queued run 2 to start after run 1", func() bool { return slices.Contains(g.startedRuns(), 2) })
 	if s := g.startedRuns(); slices.Index(s, 2) < slices.Index(s, 1) {
 		t.Errorf("started %v, want run 2 after run 1", s)
 	}
@@ -277,7 +268,7 @@ func TestBlockStrategies(t *testing.T) {
 	if cb := te.admin.callback(5); cb.HandleCode != 500 || !strings.Contains(cb.HandleMsg, "Cover Early [job not executed, in the job queue, killed.]") {
 		t.Errorf("covered queued run: %+v", cb)
 	}
-	waitFor(t, "run 6", func() bool { s := g.startedRuns(); return s[len(s)-1] == 6 })
+	mkttest.WaitFor(t, time.Minute, "run 6", func() bool { s := g.startedRuns(); return s[len(s)-1] == 6 })
 	g.release(6)
 	if cb := te.admin.callback(6); cb.HandleCode != 200 {
 		t.Errorf("covering run: %+v", cb)
@@ -290,7 +281,7 @@ func TestBlockStrategies(t *testing.T) {
 	// DISCARD_LATER on an idle job runs.
 	idle := trigger(1, 7, "gate")
 	idle.ExecutorBlockStrategy = xxljob.DiscardLater
-	waitFor(t, "job 1 idle", func() bool { return te.admin.call(te.base, "/idleBeat", map[string]any{"jobId": 1}).Code == 200 })
+	mkttest.WaitFor(t, time.Minute, "job 1 idle", func() bool { return te.admin.call(te.base, "/idleBeat", map[string]any{"jobId": 1}).Code == 200 })
 	te.mustRun(t, idle)
 	g.release(7)
 	if cb := te.admin.callback(7); cb.HandleCode != 200 {
@@ -317,7 +308,7 @@ func TestTimeoutAndKill(t *testing.T) {
 
 	te.mustRun(t, trigger(3, 11, "gate"))
 	te.mustRun(t, trigger(3, 12, "gate"))
-	waitFor(t, "run 11", func() bool { s := g.startedRuns(); return s[len(s)-1] == 11 })
+	mkttest.WaitFor(t, time.Minute, "run 11", func() bool { s := g.startedRuns(); return s[len(s)-1] == 11 })
 	if a := te.admin.call(te.base, "/kill", map[string]any{"jobId": 3}); a.Code != 200 || a.Msg != "" {
 		t.Errorf("kill: %+v", a)
 	}
@@ -346,7 +337,7 @@ func TestStopCancelsAtTheDrainDeadline(t *testing.T) {
 	te := startExecutor(t, v24, map[string]xxljob.Handler{"gate": g})
 	te.mustRun(t, trigger(4, 20, "gate"))
 	te.mustRun(t, trigger(4, 21, "gate"))
-	waitFor(t, "run 20", func() bool { return len(g.startedRuns()) == 1 })
+	mkttest.WaitFor(t, time.Minute, "run 20", func() bool { return len(g.startedRuns()) == 1 })
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // the drain budget is already spent
 	if err := te.Stop(ctx); err != nil {

@@ -1,13 +1,8 @@
 package xxljob_test
 
 import (
-	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
-	"net"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -15,32 +10,18 @@ import (
 
 	"mkt/pkg/campaign"
 	"mkt/pkg/hotgoods"
+	"mkt/pkg/mkttest"
 	"mkt/pkg/mq"
 	"mkt/pkg/store"
 	"mkt/pkg/store/storetest"
 	"mkt/pkg/xxljob"
 )
 
-// mqConfig returns the test broker's settings, failing (or skipping with
-// MKT_SKIP_INTEGRATION=1) when it is unreachable.
+// mqConfig returns the test broker's settings (mkttest.RocketMQ).
 func mqConfig(t *testing.T) mq.Config {
 	t.Helper()
-	cfg := mq.Config{
-		NameServer: cmp.Or(os.Getenv("MKT_ROCKETMQ_NAMESRV"), mq.DefaultNameServer),
-		BrokerAddr: cmp.Or(os.Getenv("MKT_ROCKETMQ_BROKER"), mq.DefaultBrokerAddr),
-		Logger:     testLogger(),
-	}
-	for _, addr := range append(strings.Split(cfg.NameServer, ";"), cfg.BrokerAddr) {
-		conn, err := net.DialTimeout("tcp", strings.TrimSpace(addr), 2*time.Second)
-		if err != nil {
-			if os.Getenv("MKT_SKIP_INTEGRATION") == "1" {
-				t.Skipf("RocketMQ at %s unreachable and MKT_SKIP_INTEGRATION=1: %v", addr, err)
-			}
-			t.Fatalf("RocketMQ at %s unreachable (set MKT_SKIP_INTEGRATION=1 to skip): %v", addr, err)
-		}
-		conn.Close()
-	}
-	return cfg
+	ns, broker := mkttest.RocketMQ(t)
+	return mq.Config{NameServer: ns, BrokerAddr: broker, Logger: mkttest.Logger()}
 }
 
 // minConsumerLife keeps a consumer's shutdown away from the rebalance that
@@ -86,9 +67,7 @@ func importDay(t *testing.T, db *store.DB, date time.Time, segments int) []hotgo
 func TestHotGoodsTriggers(t *testing.T) {
 	mqc := mqConfig(t)
 	db := storetest.NewDB(t)
-	var b [5]byte
-	_, _ = rand.Read(b[:])
-	sfx := hex.EncodeToString(b[:])
+	sfx := mkttest.Namespace(t, "")
 	eventsTopic := "xxljobtest_ev_" + sfx
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -126,7 +105,7 @@ func TestHotGoodsTriggers(t *testing.T) {
 		}
 	})
 	tx, err := mq.NewTxProducer(mq.TxProducerConfig{Config: mqc, Group: "xxljobtest_tx_" + sfx,
-		Check: campaign.TxCheck(db, testLogger(), nil)})
+		Check: campaign.TxCheck(db, mkttest.Logger(), nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +179,7 @@ func TestHotGoodsTriggers(t *testing.T) {
 	if perShard[0] == 0 || perShard[1] == 0 {
 		t.Errorf("rows per shard %v: a 21-row day should split over both", perShard)
 	}
-	waitFor(t, "both runs' created events on RocketMQ", func() bool {
+	mkttest.WaitFor(t, time.Minute, "both runs' created events on RocketMQ", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		for _, r := range runs {

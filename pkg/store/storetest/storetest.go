@@ -1,48 +1,35 @@
-// Package storetest gives integration tests their own throw-away MySQL /
-// MariaDB database: created with a random mkt_test_<hex> name, migrated, and
-// dropped when the test ends.
+// Package storetest gives integration tests a migrated MySQL / MariaDB
+// database to themselves: NewDB and NewDatabase lend one of a pool of
+// databases kept between tests (mkt_test_pool_<n>, emptied when lent, see
+// pool.go); NewOwnDatabase and NewEmptyDatabase create one with a random
+// mkt_test_<hex> name, dropped when the test ends, for a test that needs a
+// database nobody else ever used (an empty schema, a migration test).
 //
-// The server comes from MKT_MYSQL_DSN (default store.DefaultDSN); only its
-// address, credentials and parameters are used. If the server is unreachable
-// the test fails, unless MKT_SKIP_INTEGRATION=1, in which case it is skipped.
+// The server comes from mkttest.MySQLDSN (MKT_MYSQL_DSN, default the local
+// stack's); only its address, credentials and parameters are used. If the
+// server is unreachable the test fails, unless MKT_SKIP_INTEGRATION=1, in
+// which case it is skipped.
 package storetest
 
 import (
-	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"os"
 	"testing"
 	"time"
 
 	"mkt/pkg/membership"
+	"mkt/pkg/mkttest"
 	"mkt/pkg/store"
 )
 
 // setupTimeout bounds creating, migrating and dropping a test database.
 const setupTimeout = 2 * time.Minute
 
-// BaseDSN returns the DSN integration tests connect with: MKT_MYSQL_DSN or
-// store.DefaultDSN. It skips the test when MKT_SKIP_INTEGRATION=1.
-func BaseDSN(t testing.TB) string {
-	t.Helper()
-	if os.Getenv("MKT_SKIP_INTEGRATION") == "1" {
-		t.Skip("MKT_SKIP_INTEGRATION=1: skipping test that needs MySQL/MariaDB")
-	}
-	return cmp.Or(os.Getenv("MKT_MYSQL_DSN"), store.DefaultDSN)
-}
-
 // NewEmptyDatabase creates an empty database with a fresh mkt_test_<random>
 // name, registers its drop with t.Cleanup and returns its DSN.
 func NewEmptyDatabase(t testing.TB) string {
 	t.Helper()
-	base := BaseDSN(t)
-	var b [6]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		t.Fatalf("storetest: random database name: %v", err)
-	}
-	dsn, err := store.WithDatabase(base, "mkt_test_"+hex.EncodeToString(b[:]))
+	base := mkttest.MySQLDSN(t)
+	dsn, err := store.WithDatabase(base, mkttest.Namespace(t, "mkt_test_"))
 	if err != nil {
 		t.Fatalf("storetest: MKT_MYSQL_DSN: %v", err)
 	}
@@ -61,26 +48,35 @@ func NewEmptyDatabase(t testing.TB) string {
 	return dsn
 }
 
-// NewDatabase is NewEmptyDatabase with every migration applied; use it when
-// a test needs the DSN itself (for example to start a daemon).
+// NewDatabase lends the test a migrated database with every table empty
+// (AUTO_INCREMENT at 1) and returns its DSN; use it when a test needs the
+// DSN itself, for example to start a daemon on it. The database is given
+// back when the test ends (stop what uses it in a cleanup registered after
+// this call). When every pooled database is lent, it is NewOwnDatabase.
 func NewDatabase(t testing.TB) string {
+	t.Helper()
+	if dsn := takePooled(t, mkttest.MySQLDSN(t)); dsn != "" {
+		return dsn
+	}
+	return NewOwnDatabase(t)
+}
+
+// NewOwnDatabase is NewEmptyDatabase with every migration applied: a
+// database no other test used, dropped when the test ends.
+func NewOwnDatabase(t testing.TB) string {
 	t.Helper()
 	dsn := NewEmptyDatabase(t)
 	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
 	defer cancel()
-	db, err := store.Open(ctx, store.Config{DSN: dsn, MaxOpenConns: 2})
-	if err != nil {
-		t.Fatalf("storetest: open test database: %v", err)
-	}
-	defer db.Close()
-	if _, err := store.Migrate(ctx, db); err != nil {
-		t.Fatalf("storetest: migrate test database: %v", err)
+	if err := migrate(ctx, dsn); err != nil {
+		t.Fatalf("storetest: test database: %v", err)
 	}
 	return dsn
 }
 
-// NewDB returns an open pool on a fresh, migrated test database. The pool is
-// closed and the database dropped when the test ends.
+// NewDB returns an open pool on a migrated, empty test database
+// (NewDatabase). The pool is closed and the database given back when the
+// test ends.
 func NewDB(t testing.TB) *store.DB {
 	t.Helper()
 	dsn := NewDatabase(t)
@@ -90,7 +86,7 @@ func NewDB(t testing.TB) *store.DB {
 	if err != nil {
 		t.Fatalf("storetest: open test database: %v", err)
 	}
-	// Registered after the drop, so it runs first (cleanups run LIFO).
+	// Registered after the give-back, so it runs first (cleanups run LIFO).
 	t.Cleanup(func() { _ = db.Close() })
 	return db
 }
