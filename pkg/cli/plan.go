@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"strings"
 	"time"
@@ -216,10 +217,12 @@ func runPlan(ctx context.Context, app *App, o *planOptions, now time.Time) error
 	if app.JSON {
 		return writeJSON(app.Out, rep)
 	}
-	return writePlanReport(app, rep, o.Boundaries)
+	return writePlanReport(app.Out, rep, o.Boundaries)
 }
 
-func writePlanReport(app *App, rep planReport, ends int) error {
+// writePlanReport prints `plan`'s table, showing ends shard boundaries at
+// each end.
+func writePlanReport(w io.Writer, rep planReport, ends int) error {
 	names := make([]string, len(rep.Channels))
 	for i, c := range rep.Channels {
 		names[i] = string(c)
@@ -266,5 +269,5 @@ func writePlanReport(app *App, rep planReport, ends int) error {
 		[]string{"estimate", (time.Duration(e.Seconds * float64(time.Second))).Round(time.Second).String()},
 		[]string{"formula", e.Formula},
 	)
-	return table(app.Out, rows)
+	return table(w, rows)
 }
