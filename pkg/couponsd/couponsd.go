@@ -392,23 +392,11 @@ func (l *loop) Name() string { return l.name }
 
 func (l *loop) Start(ctx context.Context) error {
 	return l.StartWith(ctx, func(life *daemon.Lifetime) error {
-		life.Go(func() { l.run(life) })
-		return nil
-	})
-}
-
-func (l *loop) run(life *daemon.Lifetime) {
-	ctx := life.Context()
-	t := time.NewTicker(l.every)
-	defer t.Stop()
-	for {
-		select {
-		case <-life.Stopping().Done():
-			return
-		case <-t.C:
+		life.Every(l.every, false, func(ctx context.Context) {
 			if err := l.fn(ctx); err != nil && ctx.Err() == nil {
 				l.log.Warn("couponsd: background round failed", "loop", l.name, "error", err.Error())
 			}
-		}
-	}
+		})
+		return nil
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 )
 
 // ErrStopped is returned by Start once the component was stopped: a stop
@@ -249,6 +250,34 @@ func (r *Lifetime) Go(fn func()) {
 		defer r.wg.Done()
 		fn()
 	}()
+}
+
+// Every runs round in a goroutine of the run every interval until a Stop
+// begins — mkt's one polling loop. With now set the first round runs at
+// once, else after the first interval. A round gets the run's Context, so
+// a round in progress when Stop is called finishes (until Stop's context
+// ends); no round starts after Stopping is done. A round longer than
+// interval delays the next one rather than piling them up.
+func (r *Lifetime) Every(interval time.Duration, now bool, round func(ctx context.Context)) {
+	r.Go(func() {
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		if !now {
+			select {
+			case <-r.stopping.Done():
+				return
+			case <-tick.C:
+			}
+		}
+		for {
+			round(r.ctx)
+			select {
+			case <-r.stopping.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	})
 }
 
 // Wait waits until every goroutine of the run has returned, or ctx ends.

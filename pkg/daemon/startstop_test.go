@@ -294,3 +294,99 @@ func TestStopDuringStart(t *testing.T) {
 		t.Error("not started, then stopped")
 	}
 }
+
+// everyService polls with Lifetime.Every: each round reports its start on
+// rounds, then waits for release (or the hard stop, counted in hard).
+type everyService struct {
+	StartStop
+	interval time.Duration
+	now      bool
+	rounds   chan struct{}
+	release  chan struct{}
+	hard     atomic.Int32
+}
+
+func (s *everyService) Start(ctx context.Context) error {
+	return s.StartWith(ctx, func(run *Lifetime) error {
+		run.Every(s.interval, s.now, func(ctx context.Context) {
+			s.rounds <- struct{}{}
+			select {
+			case <-s.release:
+			case <-ctx.Done():
+				s.hard.Add(1)
+			}
+		})
+		return nil
+	})
+}
+
+func TestEvery(t *testing.T) {
+	t.Parallel()
+	t.Run("first round at once", func(t *testing.T) {
+		t.Parallel()
+		s := &everyService{interval: time.Hour, now: true, rounds: make(chan struct{}, 1), release: make(chan struct{})}
+		close(s.release)
+		if err := s.Start(quick(t)); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-s.rounds: // long before the hour
+		case <-quick(t).Done():
+			t.Fatal("no round at start")
+		}
+		if err := s.Stop(quick(t)); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("first round after the interval", func(t *testing.T) {
+		t.Parallel()
+		s := &everyService{interval: time.Hour, rounds: make(chan struct{}, 1), release: make(chan struct{})}
+		if err := s.Start(quick(t)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Stop(quick(t)); err != nil {
+			t.Fatal(err)
+		}
+		if len(s.rounds) != 0 {
+			t.Error("a round ran before its interval")
+		}
+	})
+	t.Run("rounds repeat; a stop lets the round in flight finish", func(t *testing.T) {
+		t.Parallel()
+		s := &everyService{interval: time.Millisecond, rounds: make(chan struct{}, 100), release: make(chan struct{})}
+		if err := s.Start(quick(t)); err != nil {
+			t.Fatal(err)
+		}
+		for range 3 { // three rounds, each let go as it starts
+			<-s.rounds
+			s.release <- struct{}{}
+		}
+		<-s.rounds // a fourth is in flight
+		stopped := make(chan error, 1)
+		go func() { stopped <- s.Stop(quick(t)) }()
+		close(s.release) // the round in flight (and any that began before the stop) finishes its work
+		if err := <-stopped; err != nil {
+			t.Fatal(err)
+		}
+		if n := s.hard.Load(); n != 0 {
+			t.Errorf("%d rounds cut short by a soft stop", n)
+		}
+	})
+	t.Run("a stop whose context ends cuts the round short", func(t *testing.T) {
+		t.Parallel()
+		s := &everyService{interval: time.Millisecond, now: true, rounds: make(chan struct{}, 1), release: make(chan struct{})}
+		if err := s.Start(quick(t)); err != nil {
+			t.Fatal(err)
+		}
+		<-s.rounds
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if err := s.Stop(ctx); err == nil {
+			t.Error("Stop with an ended context: nil error, want work still in flight")
+		}
+		<-s.Stopped()
+		if n := s.hard.Load(); n != 1 {
+			t.Errorf("hard-stopped rounds = %d, want 1", n)
+		}
+	})
+}

@@ -120,34 +120,22 @@ func (s *Scheduler) Name() string { return "planner-scheduler" }
 // lifecycle is daemon.StartStop's.
 func (s *Scheduler) Start(ctx context.Context) error {
 	return s.StartWith(ctx, func(life *daemon.Lifetime) error {
-		life.Go(func() { s.loop(life) })
+		var lastSweep time.Time
+		life.Every(s.cfg.PollInterval, true, func(ctx context.Context) {
+			if _, err := s.RunDue(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("planner: scheduled launches", slog.String("error", err.Error()))
+			}
+			if s.cfg.OrphanAge > 0 && time.Since(lastSweep) >= s.cfg.SweepInterval {
+				lastSweep = time.Now()
+				if _, err := s.SweepOrphans(ctx); err != nil && ctx.Err() == nil {
+					s.log.Error("planner: orphan sweep", slog.String("error", err.Error()))
+				}
+			}
+		})
 		s.log.Info("planner: scheduler started", slog.String("owner", s.cfg.Owner),
 			slog.Duration("poll", s.cfg.PollInterval))
 		return nil
 	})
-}
-
-func (s *Scheduler) loop(life *daemon.Lifetime) {
-	ctx := life.Context()
-	poll := time.NewTicker(s.cfg.PollInterval)
-	defer poll.Stop()
-	var lastSweep time.Time
-	for {
-		if _, err := s.RunDue(ctx); err != nil && ctx.Err() == nil {
-			s.log.Error("planner: scheduled launches", slog.String("error", err.Error()))
-		}
-		if s.cfg.OrphanAge > 0 && time.Since(lastSweep) >= s.cfg.SweepInterval {
-			lastSweep = time.Now()
-			if _, err := s.SweepOrphans(ctx); err != nil && ctx.Err() == nil {
-				s.log.Error("planner: orphan sweep", slog.String("error", err.Error()))
-			}
-		}
-		select {
-		case <-life.Stopping().Done():
-			return
-		case <-poll.C:
-		}
-	}
 }
 
 // RunDue claims the due scheduled launches and launches them, returning how

@@ -100,29 +100,20 @@ func (r *Reaper) Name() string { return "push-reaper" }
 // daemon.StartStop's).
 func (r *Reaper) Start(ctx context.Context) error {
 	return r.StartWith(ctx, func(life *daemon.Lifetime) error {
-		life.Go(func() { r.loop(life) })
+		life.Every(r.cfg.Interval, false, r.sweepAndLog)
 		return nil
 	})
 }
 
-func (r *Reaper) loop(life *daemon.Lifetime) {
-	ctx := life.Context()
-	t := time.NewTicker(r.cfg.Interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-life.Stopping().Done():
-			return
-		case <-t.C:
-		}
-		res, err := r.Sweep(ctx)
-		switch {
-		case err != nil && ctx.Err() == nil:
-			r.log.Error("push: reaper sweep failed", slog.String("error", err.Error()))
-		case res != (SweepResult{}):
-			r.log.Info("push: reaper swept", slog.Int("republished", res.Republished),
-				slog.Int("resumed", res.Resumed), slog.Int("failed", res.Failed))
-		}
+// sweepAndLog is one round of the background loop.
+func (r *Reaper) sweepAndLog(ctx context.Context) {
+	res, err := r.Sweep(ctx)
+	switch {
+	case err != nil && ctx.Err() == nil:
+		r.log.Error("push: reaper sweep failed", slog.String("error", err.Error()))
+	case res != (SweepResult{}):
+		r.log.Info("push: reaper swept", slog.Int("republished", res.Republished),
+			slog.Int("resumed", res.Resumed), slog.Int("failed", res.Failed))
 	}
 }
 

@@ -174,26 +174,14 @@ func (r *Runner) Name() string { return "schedules" }
 // The lifecycle is daemon.StartStop's.
 func (r *Runner) Start(ctx context.Context) error {
 	return r.StartWith(ctx, func(life *daemon.Lifetime) error {
-		life.Go(func() { r.loop(life) })
+		life.Every(r.cfg.PollInterval, true, func(ctx context.Context) {
+			if _, err := r.RunOnce(ctx); err != nil && ctx.Err() == nil {
+				r.log.Error("schedule: firing pass", slog.String("error", err.Error()))
+			}
+		})
 		r.log.Info("schedule: runner started", slog.String("owner", r.owner), slog.Duration("poll", r.cfg.PollInterval))
 		return nil
 	})
-}
-
-func (r *Runner) loop(life *daemon.Lifetime) {
-	ctx := life.Context()
-	poll := time.NewTicker(r.cfg.PollInterval)
-	defer poll.Stop()
-	for {
-		if _, err := r.RunOnce(ctx); err != nil && ctx.Err() == nil {
-			r.log.Error("schedule: firing pass", slog.String("error", err.Error()))
-		}
-		select {
-		case <-life.Stopping().Done():
-			return
-		case <-poll.C:
-		}
-	}
 }
 
 // Pass says what one pass did.
