@@ -198,7 +198,7 @@ func writeCampaignReport(w io.Writer, rep campaignReport) error {
 	case campaign.OfferPercentageOff:
 		offer = fmt.Sprintf("%d%% off", c.PercentOff)
 	case campaign.OfferGift:
-		offer = "gift: " + c.GiftText
+		offer = c.GiftText
 	}
 	status := campaign.DisplayStatus(c.Status, p.Running)
 	if c.StatusReason != "" {
