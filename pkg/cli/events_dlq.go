@@ -169,16 +169,12 @@ func writeDLQList(w io.Writer, rep dlqListReport) error {
 	}
 	rows := [][]string{{"MSG ID", "TOPIC", "KEY", "REASON", "RETRIES", "BORN", "STORED", "REPLAYED", "BODY"}}
 	for _, v := range rep.Letters {
-		replayed := "-"
-		if v.ReplayedAt != nil {
-			replayed = v.ReplayedAt.Format(time.DateTime)
-		}
 		reason := v.Reason
 		if reason == "" {
 			reason = "unknown"
 		}
 		rows = append(rows, []string{v.MsgID, v.Topic, dlqKeys(v.Keys), textlimit.RunesMarked(reason, 60), strconv.Itoa(v.ReconsumeTimes),
-			fmtTime(v.BornAt), fmtTime(v.StoredAt), replayed, textlimit.RunesMarked(v.BodyPreview, 60)})
+			fmtTime(v.BornAt), fmtTime(v.StoredAt), fmtTime(v.ReplayedAt), textlimit.RunesMarked(v.BodyPreview, 60)})
 	}
 	return table(w, rows)
 }
