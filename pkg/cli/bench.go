@@ -327,6 +327,8 @@ func (o *benchCouponsOptions) validate() error {
 		return usageErrorf("--senders must be within 1..64")
 	case o.Rate < 0 || o.Timeout <= 0:
 		return usageErrorf("--rate must not be negative and --timeout must be positive")
+	case o.Concurrency < 0 || o.BatchSize < 0 || o.Workers < 0:
+		return usageErrorf("--consume-concurrency, --batch-size and --batch-workers must not be negative (0: couponsd's default)")
 	}
 	return nil
 }

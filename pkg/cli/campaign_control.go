@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -52,7 +53,7 @@ func newCampaignControlCmd(app *App, q *campaignQueues, action string, runF func
 				return err
 			}
 			o.ID = id
-			if len(o.Reason) > 200 {
+			if utf8.RuneCountInString(o.Reason) > 200 {
 				return usageErrorf("--reason is longer than 200 characters")
 			}
 			if runF != nil {

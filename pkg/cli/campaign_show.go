@@ -38,7 +38,7 @@ func newCampaignListCmd(app *App, runF func(*campaignListOptions) error) *cobra.
 			return runCampaignList(cmd.Context(), app, o)
 		},
 	}
-	cmd.Flags().StringVar(&o.Status, "status", "", "only campaigns in this status: "+strings.Join(campaignStatusNames(), ", "))
+	cmd.Flags().StringVar(&o.Status, "status", "", "only campaigns in this status: "+joinStrings(campaignStatuses))
 	cmd.Flags().IntVar(&o.Limit, "limit", 50, "at most this many, 1..1000")
 	return cmd
 }
@@ -48,17 +48,19 @@ func newCampaignListCmd(app *App, runF func(*campaignListOptions) error) *cobra.
 var campaignStatuses = []campaign.Status{campaign.StatusCreated, campaign.StatusPlanning, campaign.StatusRunning,
 	campaign.StatusPaused, campaign.StatusCancelled, campaign.StatusCompleted, campaign.StatusFailed}
 
-func campaignStatusNames() []string {
-	names := make([]string, len(campaignStatuses))
-	for i, s := range campaignStatuses {
-		names[i] = string(s)
+// joinStrings lists the values of a string enum for a help text or an
+// error: "a, b, c".
+func joinStrings[S ~string](values []S) string {
+	names := make([]string, len(values))
+	for i, v := range values {
+		names[i] = string(v)
 	}
-	return names
+	return strings.Join(names, ", ")
 }
 
 func (o *campaignListOptions) validate() error {
 	if o.Status != "" && !slices.Contains(campaignStatuses, campaign.Status(o.Status)) {
-		return usageErrorf("--status %q: want one of %s", o.Status, strings.Join(campaignStatusNames(), ", "))
+		return usageErrorf("--status %q: want one of %s", o.Status, joinStrings(campaignStatuses))
 	}
 	if o.Limit < 1 || o.Limit > 1000 {
 		return usageErrorf("--limit %d: want 1..1000", o.Limit)

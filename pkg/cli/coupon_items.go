@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"time"
 
@@ -26,6 +27,19 @@ type couponMemberCouponsOptions struct {
 	Limit  int
 }
 
+func (o *couponMemberCouponsOptions) validate() error {
+	if o.Member <= 0 {
+		return usageErrorf("--member must be a positive member id")
+	}
+	if o.Status != "" && !slices.Contains(coupon.ItemStatuses(), coupon.ItemStatus(o.Status)) {
+		return usageErrorf("--status %q: want one of %s", o.Status, joinStrings(coupon.ItemStatuses()))
+	}
+	if o.Limit < 1 || o.Limit > 1000 {
+		return usageErrorf("--limit %d: want 1..1000", o.Limit)
+	}
+	return nil
+}
+
 func newCouponMemberCouponsCmd(app *App, runF func(*couponMemberCouponsOptions) error) *cobra.Command {
 	o := &couponMemberCouponsOptions{}
 	cmd := &cobra.Command{
@@ -33,8 +47,8 @@ func newCouponMemberCouponsCmd(app *App, runF func(*couponMemberCouponsOptions) 
 		Short: "List a member's coupons, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.Member <= 0 {
-				return usageErrorf("--member must be a positive member id")
+			if err := o.validate(); err != nil {
+				return err
 			}
 			if runF != nil {
 				return runF(o)
@@ -103,6 +117,9 @@ func newCouponClaimCmd(app *App, runF func(*couponClaimOptions) error) *cobra.Co
 				return err
 			}
 			o.ItemID = id
+			if o.Member <= 0 {
+				return usageErrorf("--member %d: want a positive member id", o.Member)
+			}
 			if runF != nil {
 				return runF(o)
 			}
@@ -148,6 +165,9 @@ func newCouponLockCmd(app *App, runF func(*couponLockOptions) error) *cobra.Comm
 				return err
 			}
 			o.ItemID = id
+			if o.Member <= 0 {
+				return usageErrorf("--member %d: want a positive member id", o.Member)
+			}
 			if o.TotalCents, err = money.Parse(o.Total); err != nil {
 				return usageErrorf("--total: %v", err)
 			}
@@ -207,6 +227,9 @@ func newCouponOrderStepCmd(app *App, step string, runF func(string, *couponOrder
 				return err
 			}
 			o.ItemID = id
+			if o.Member < 0 {
+				return usageErrorf("--member %d: want a positive member id (or none)", o.Member)
+			}
 			if runF != nil {
 				return runF(step, o)
 			}

@@ -55,6 +55,12 @@ func (o *couponListOptions) validate() error {
 	default:
 		return usageErrorf("--mode %q: want %s or %s", o.Mode, coupon.ModeLazy, coupon.ModePush)
 	}
+	if o.Limit < 1 || o.Limit > 1000 {
+		return usageErrorf("--limit %d: want 1..1000", o.Limit)
+	}
+	if o.Before < 0 {
+		return usageErrorf("--before %d: want a coupon id (0 for the newest)", o.Before)
+	}
 	return nil
 }
 

@@ -272,6 +272,9 @@ func TestCouponFlags(t *testing.T) {
 				{name: "bad mode", args: []string{"--mode", "eager"}, err: `--mode "eager": want lazy or push`},
 				{name: "limit not a number", args: []string{"--limit", "many"}, err: `invalid argument "many" for "--limit"`},
 				{name: "before not a number", args: []string{"--before", "x"}, err: `invalid argument "x" for "--before"`},
+				{name: "limit zero", args: []string{"--limit", "0"}, err: "--limit 0: want 1..1000"},
+				{name: "limit too large", args: []string{"--limit", "5000"}, err: "--limit 5000: want 1..1000"},
+				{name: "negative before", args: []string{"--before", "-4"}, err: "--before -4"},
 			}, noArgCases[couponListOptions]()))
 	})
 
@@ -301,6 +304,9 @@ func TestCouponFlags(t *testing.T) {
 			{name: "member zero", args: []string{"--member", "0"}, err: "--member must be a positive member id"},
 			{name: "negative member", args: []string{"--member", "-2"}, err: "--member must be a positive member id"},
 			{name: "member not a number", args: []string{"--member", "bob"}, err: `invalid argument "bob" for "--member"`},
+			{name: "unknown status", args: []string{"--member", "5", "--status", "bogus"}, err: `--status "bogus": want one of issued, claimed, locked, redeemed, expired`},
+			{name: "limit zero", args: []string{"--member", "5", "--limit", "0"}, err: "--limit 0: want 1..1000"},
+			{name: "limit too large", args: []string{"--member", "5", "--limit", "5000"}, err: "--limit 5000: want 1..1000"},
 			{name: "extra argument", args: []string{"--member", "5", "extra"}, err: `unknown command "extra"`},
 		}))
 	})
@@ -312,6 +318,7 @@ func TestCouponFlags(t *testing.T) {
 				{name: "item and member", args: []string{"9", "--member", "5"}, want: couponClaimOptions{ItemID: 9, Member: 5}},
 				{name: "no member", args: []string{"9"}, err: `required flag(s) "member" not set`},
 				{name: "member not a number", args: []string{"9", "--member", "x"}, err: `invalid argument "x" for "--member"`},
+				{name: "member zero", args: []string{"9", "--member", "0"}, err: "--member 0: want a positive member id"},
 			}, idCases[couponClaimOptions]("item id", "--member", "5")))
 	})
 
@@ -367,6 +374,7 @@ func TestCouponFlags(t *testing.T) {
 				{name: "members and range", args: []string{"3", "--members", "1", "--range", "1-2"}, err: "give --members or --range, not both"},
 				{name: "bad member", args: []string{"3", "--members", "1,x"}, err: `member id "x": want a positive integer`},
 				{name: "member zero", args: []string{"3", "--members", "0"}, err: `member id "0"`},
+				{name: "no member in the list", args: []string{"3", "--members", ","}, err: `--members "," names no member`},
 				{name: "reversed range", args: []string{"3", "--range", "7-5"}, err: `range "7-5": want A-B with 1 ≤ A ≤ B`},
 				{name: "range from zero", args: []string{"3", "--range", "0-5"}, err: `range "0-5"`},
 				{name: "not a range", args: []string{"3", "--range", "5"}, err: `range "5"`},
@@ -454,6 +462,7 @@ func TestHotgoodsFlags(t *testing.T) {
 			{name: "total zero", args: with("--shard-index", "0", "--shard-total", "0"), err: "--shard-total 0: want 1..1024"},
 			{name: "total too large", args: with("--shard-index", "0", "--shard-total", "1025"), err: "shard total 1025: want 1..1024"},
 			{name: "shard size", args: with("--shard-size", "5"), err: "shard size 5 is outside"},
+			{name: "shard size zero", args: with("--shard-size", "0"), err: "--shard-size: "},
 			{name: "request id", args: with("--request-id", "a b"), err: `request id "a b"`},
 			{name: "created-by too long", args: with("--created-by", strings.Repeat("x", 65)), err: "created-by is longer than 64 characters"},
 			{name: "shard index not a number", args: with("--shard-index", "x", "--shard-total", "2"), err: `invalid argument "x" for "--shard-index"`},
@@ -473,6 +482,8 @@ func TestHotgoodsFlags(t *testing.T) {
 						want: hotgoodsControlOptions{ID: 7, Reason: strings.Repeat("r", 200)}},
 					flagCase[hotgoodsControlOptions]{name: "reason too long", args: []string{"7", "--reason", strings.Repeat("r", 201)},
 						err: "--reason is longer than 200 characters"})
+				cs = append(cs, flagCase[hotgoodsControlOptions]{name: "200 Chinese characters", args: []string{"7", "--reason", strings.Repeat("错", 200)},
+					want: hotgoodsControlOptions{ID: 7, Reason: strings.Repeat("错", 200)}})
 			} else {
 				cs = append(cs, flagCase[hotgoodsControlOptions]{name: "reason only on cancel", args: []string{"7", "--reason", "x"},
 					err: "unknown flag: --reason"})
@@ -595,6 +606,8 @@ func TestEventsFlags(t *testing.T) {
 				{name: "member and random", args: []string{"--member", "1", "--random", "--count", "1"}, err: "give exactly one of"},
 				{name: "negative member", args: []string{"--member", "-1"}, err: "--member must be a positive member id"},
 				{name: "negative rate", args: []string{"--member", "1", "--rate", "-1"}, err: "--rate must not be negative"},
+				{name: "rate NaN", args: []string{"--member", "1", "--rate", "NaN"}, err: "--rate NaN: want a finite number"},
+				{name: "rate Inf", args: []string{"--member", "1", "--rate", "+Inf"}, err: "--rate +Inf: want a finite number"},
 				{name: "batch zero", args: []string{"--member", "1", "--batch", "0"}, err: "--batch must be within 1..1000"},
 				{name: "batch too large", args: []string{"--member", "1", "--batch", "1001"}, err: "--batch must be within 1..1000"},
 				{name: "no senders", args: []string{"--member", "1", "--senders", "0"}, err: "--senders must be within 1..64"},
@@ -817,6 +830,8 @@ func TestCampaignCommandFlags(t *testing.T) {
 						want: campaignControlOptions{ID: 42, Reason: strings.Repeat("r", 200)}},
 					flagCase[campaignControlOptions]{name: "reason too long", args: []string{"42", "--reason", strings.Repeat("r", 201)},
 						err: "--reason is longer than 200 characters"})
+				cs = append(cs, flagCase[campaignControlOptions]{name: "200 Chinese characters", args: []string{"42", "--reason", strings.Repeat("错", 200)},
+					want: campaignControlOptions{ID: 42, Reason: strings.Repeat("错", 200)}})
 			} else {
 				cs = append(cs, flagCase[campaignControlOptions]{name: "reason only on cancel", args: []string{"42", "--reason", "x"},
 					err: "unknown flag: --reason"})
@@ -849,6 +864,11 @@ func TestBenchCouponsFlags(t *testing.T) {
 			{name: "too many logins", args: []string{"--logins", "100000001"}, err: "--logins must be within 1..100,000,000"},
 			{name: "negative repeat", args: []string{"--repeat", "-0.1"}, err: "--repeat must be within 0..0.9"},
 			{name: "repeat too high", args: []string{"--repeat", "0.91"}, err: "--repeat must be within 0..0.9"},
+			{name: "repeat NaN", args: []string{"--repeat", "NaN"}, err: "--repeat NaN: want a finite number"},
+			{name: "rate NaN", args: []string{"--rate", "nan"}, err: "want a finite number"},
+			{name: "negative consume concurrency", args: []string{"--consume-concurrency", "-1"}, err: "must not be negative"},
+			{name: "negative batch size", args: []string{"--batch-size", "-1"}, err: "must not be negative"},
+			{name: "negative batch workers", args: []string{"--batch-workers", "-1"}, err: "must not be negative"},
 			{name: "per member zero", args: []string{"--per-member", "0"}, err: "--per-member must be within 1..100"},
 			{name: "per member too high", args: []string{"--per-member", "101"}, err: "--per-member must be within 1..100"},
 			{name: "negative quota", args: []string{"--quota", "-1"}, err: "--quota must not be negative"},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -30,7 +31,7 @@ func newHotgoodsControlCmd(app *App, q *campaignQueues, action string, runF func
 				return usageErrorf("run id %q: want a positive integer", args[0])
 			}
 			o.ID = id
-			if len(o.Reason) > 200 {
+			if utf8.RuneCountInString(o.Reason) > 200 {
 				return usageErrorf("--reason is longer than 200 characters")
 			}
 			if runF != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"mkt/pkg/audience"
 	"mkt/pkg/campaign"
 	"mkt/pkg/config"
 	"mkt/pkg/hotgoods"
@@ -92,6 +93,9 @@ launch failed, 2 for bad flags.`,
 				CreatedBy: o.CreatedBy, RequestID: o.RequestID}
 			if o.ShardTotal < 1 {
 				return usageErrorf("--shard-total %d: want 1..%d", o.ShardTotal, hotgoods.MaxShardTotal)
+			}
+			if err := audience.CheckShardSize(o.ShardSize); err != nil {
+				return usageErrorf("--shard-size: %v", err)
 			}
 			if err := lo.Validate(); err != nil {
 				return usageErrorf("%v", err)

@@ -10,10 +10,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
+	"strconv"
 	"sync"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"mkt/pkg/cache"
 	"mkt/pkg/config"
@@ -192,6 +195,7 @@ func NewRootCmd(s Streams) (*cobra.Command, *App) {
 //     command that declares none takes no arguments;
 //   - a command group given an unknown subcommand (cobra would print the
 //     group's help and exit 0);
+//   - a float flag given NaN or ±Inf (strconv takes them; range checks miss NaN);
 //   - a required flag missing, or flags marked as a group given wrongly
 //     (cobra's MarkFlagRequired, MarkFlagsMutuallyExclusive, ...), checked
 //     before the command runs.
@@ -227,6 +231,9 @@ func usageInOnePlace(c *cobra.Command) {
 		if err := cmd.ValidateRequiredFlags(); err != nil {
 			return asUsage(err)
 		}
+		if err := finiteFloats(cmd); err != nil {
+			return err
+		}
 		if err := cmd.ValidateFlagGroups(); err != nil {
 			return asUsage(err)
 		}
@@ -235,6 +242,21 @@ func usageInOnePlace(c *cobra.Command) {
 		}
 		return nil
 	}
+}
+
+// finiteFloats refuses NaN and ±Inf in every float flag of cmd: strconv
+// parses them, and no range check (x < 0, x > max) catches NaN.
+func finiteFloats(cmd *cobra.Command) error {
+	var err error
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if err != nil || f.Value.Type() != "float64" {
+			return
+		}
+		if v, perr := strconv.ParseFloat(f.Value.String(), 64); perr == nil && (math.IsNaN(v) || math.IsInf(v, 0)) {
+			err = usageErrorf("--%s %s: want a finite number", f.Name, f.Value.String())
+		}
+	})
+	return err
 }
 
 // asUsage marks err, if any, as a usage error.

@@ -13,6 +13,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -70,8 +71,8 @@ func Int(fs *pflag.FlagSet, p *int, name, env string, def int, usage string) {
 func Float64(fs *pflag.FlagSet, p *float64, name, env string, def float64, usage string) {
 	bindParsed(fs, name, env, usage, func(v string) error {
 		f, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			return errors.New("want a number")
+		if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+			return errors.New("want a finite number")
 		}
 		def = f
 		return nil
@@ -203,6 +204,12 @@ func Resolve(fs *pflag.FlagSet) error {
 		if sf, ok := f.Value.(*secretFile); ok {
 			if err := resolveSecret(f, sf); err != nil {
 				errs = append(errs, err)
+			}
+		}
+		if f.Changed && f.Value.Type() == "float64" {
+			// strconv takes NaN and Inf, and range checks let NaN through.
+			if v, err := strconv.ParseFloat(f.Value.String(), 64); err == nil && (math.IsNaN(v) || math.IsInf(v, 0)) {
+				errs = append(errs, fmt.Errorf("config: --%s %s: want a finite number: %w", f.Name, f.Value.String(), ErrInvalid))
 			}
 		}
 	})

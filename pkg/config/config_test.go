@@ -28,7 +28,9 @@ func unsetEnv(t *testing.T, envs ...string) {
 	t.Helper()
 	for _, e := range envs {
 		t.Setenv(e, "") // registers restore
-		os.Unsetenv(e)
+		if err := os.Unsetenv(e); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -134,10 +136,12 @@ func TestInvalidEnvRejected(t *testing.T) {
 		{"MKT_T_INT", "abc", "want an integer", func(fs *pflag.FlagSet) { var v int; Int(fs, &v, "x", "MKT_T_INT", 1, "u") }},
 		{"MKT_T_DUR", "5", "want a duration", func(fs *pflag.FlagSet) { var v time.Duration; Duration(fs, &v, "x", "MKT_T_DUR", 0, "u") }},
 		{"MKT_T_BOOL", "yes please", "want true or false", func(fs *pflag.FlagSet) { var v bool; Bool(fs, &v, "x", "MKT_T_BOOL", false, "u") }},
-		{"MKT_T_FLOAT", "1,5", "want a number", func(fs *pflag.FlagSet) { var v float64; Float64(fs, &v, "x", "MKT_T_FLOAT", 0, "u") }},
+		{"MKT_T_FLOAT", "1,5", "want a finite number", func(fs *pflag.FlagSet) { var v float64; Float64(fs, &v, "x", "MKT_T_FLOAT", 0, "u") }},
+		{"MKT_T_FLOAT", "NaN", "want a finite number", func(fs *pflag.FlagSet) { var v float64; Float64(fs, &v, "x", "MKT_T_FLOAT", 0, "u") }},
+		{"MKT_T_FLOAT", "-Inf", "want a finite number", func(fs *pflag.FlagSet) { var v float64; Float64(fs, &v, "x", "MKT_T_FLOAT", 0, "u") }},
 	}
 	for _, tt := range tests {
-		t.Run(tt.env, func(t *testing.T) {
+		t.Run(tt.env+"="+tt.value, func(t *testing.T) {
 			t.Setenv(tt.env, tt.value)
 			fs := newFS()
 			tt.bind(fs)
@@ -154,6 +158,29 @@ func TestInvalidEnvRejected(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestNonFiniteFloatFlagRejected(t *testing.T) {
+	for _, arg := range []string{"NaN", "nan", "+Inf", "-inf"} {
+		fs := newFS()
+		var v float64
+		Float64(fs, &v, "x", "MKT_T_FLOAT_FLAG", 0.5, "u")
+		if err := fs.Parse([]string{"--x", arg}); err != nil {
+			t.Fatal(err)
+		}
+		if err := Resolve(fs); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "--x") {
+			t.Errorf("--x %s: Resolve = %v, want ErrInvalid naming --x", arg, err)
+		}
+	}
+	fs := newFS()
+	var v float64
+	Float64(fs, &v, "x", "MKT_T_FLOAT_FLAG", 0.5, "u")
+	if err := fs.Parse([]string{"--x", "1e-3"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Resolve(fs); err != nil || v != 1e-3 {
+		t.Errorf("--x 1e-3: %v, %v", v, err)
 	}
 }
 
