@@ -109,7 +109,7 @@ func Parse(b []byte) (Segment, error) {
 		return s, nil
 	}
 	if err := strictjson.Decode(b, &s, strictjson.Options{}); err != nil {
-		return Segment{}, fmt.Errorf("%w: decode %q: %v", ErrInvalid, textlimit.RunesMarked(string(b), 120), err)
+		return Segment{}, fmt.Errorf("%w: decode %q: %w", ErrInvalid, textlimit.RunesMarked(string(b), 120), err)
 	}
 	if err := s.Validate(); err != nil {
 		return Segment{}, err

@@ -227,7 +227,7 @@ func (c *Campaign) sameRequest(s Spec, requestID string) error {
 		ErrInvalid, requestID, c.ID, strings.Join(diff, ", "))
 }
 
-// ErrNothingToAnnounce, returned (wrapped) by an Announce insert, says it
+// ErrNothingToAnnounce is returned (wrapped) by an Announce insert that
 // stored nothing on purpose (e.g. a concurrent launch took the rows): the
 // event is rolled back and Announce returns the error as it is.
 var ErrNothingToAnnounce = errors.New("campaign: nothing to announce")

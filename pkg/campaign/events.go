@@ -97,7 +97,7 @@ func (t ShardTask) Validate() error {
 func DecodeShardTask(b []byte) (ShardTask, error) {
 	var t ShardTask
 	if err := strictDecode(b, &t); err != nil {
-		return t, fmt.Errorf("%w: shard task: %v", ErrInvalid, err)
+		return t, fmt.Errorf("%w: shard task: %w", ErrInvalid, err)
 	}
 	return t, t.Validate()
 }
@@ -106,7 +106,7 @@ func DecodeShardTask(b []byte) (ShardTask, error) {
 func DecodeCreatedEvent(b []byte) (CreatedEvent, error) {
 	var e CreatedEvent
 	if err := strictDecode(b, &e); err != nil {
-		return e, fmt.Errorf("%w: created event: %v", ErrInvalid, err)
+		return e, fmt.Errorf("%w: created event: %w", ErrInvalid, err)
 	}
 	if !slices.Contains(PipelineKinds(), e.Kind) {
 		return e, fmt.Errorf("%w: created event kind %q", ErrInvalid, e.Kind)

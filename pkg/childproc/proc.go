@@ -128,11 +128,11 @@ func Start(cfg Config) (*Proc, error) {
 	cmd.Stderr = w
 	cmd.Stdout = w
 	if err := cmd.Start(); err != nil {
-		r.Close()
-		w.Close()
+		_ = r.Close()
+		_ = w.Close()
 		return nil, fmt.Errorf("childproc: start %s %s (%s): %w", name, cfg.Instance, cfg.Bin, err)
 	}
-	w.Close() // the child holds its copy
+	_ = w.Close() // the child holds its copy
 	p := &Proc{
 		cfg:     cfg,
 		name:    name,
@@ -212,7 +212,7 @@ func (p *Proc) ExitCode() int {
 // exitError describes how the process ended.
 func (p *Proc) exitError() error {
 	if p.state == nil {
-		return fmt.Errorf("%w: %s %s: %v", ErrExited, p.name, p.cfg.Instance, p.waitErr)
+		return fmt.Errorf("%w: %s %s: %w", ErrExited, p.name, p.cfg.Instance, p.waitErr)
 	}
 	return fmt.Errorf("%w: %s %s: %s", ErrExited, p.name, p.cfg.Instance, p.state)
 }
@@ -239,7 +239,7 @@ func (p *Proc) WaitReady(ctx context.Context) error {
 			if err == nil {
 				err = fmt.Errorf("/readyz answered %d", code)
 			}
-			return fmt.Errorf("childproc: %s %s not ready (%v): %w", p.name, p.cfg.Instance, err, ctx.Err())
+			return fmt.Errorf("childproc: %s %s not ready (%w): %w", p.name, p.cfg.Instance, err, ctx.Err())
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"time"
 
@@ -60,13 +59,13 @@ against every row of the day): new or changed rows are refused.`,
 }
 
 func runHotgoodsImport(ctx context.Context, app *App, o *hotgoodsImportOptions) error {
-	var in io.Reader = app.In
+	in := app.In
 	if o.Path != "-" {
 		f, err := os.Open(o.Path)
 		if err != nil {
 			return usageErrorf("%v", err)
 		}
-		defer f.Close()
+		defer func() { _ = f.Close() }() // read only: closing loses nothing
 		in = f
 	}
 	rows, err := hotgoods.Parse(in, o.Format)

@@ -174,8 +174,12 @@ func grantOnce(ctx context.Context, db *store.DB, id int64, members []int64, now
 		if err != nil {
 			return fmt.Errorf("coupon: count %d items issued of coupon %d: %w", res.inserted, id, store.MapError(err))
 		}
-		if n, err := r.RowsAffected(); err != nil || n != 1 {
-			return fmt.Errorf("coupon: count %d items issued of coupon %d: quota check refused the update (%d rows, %v)", res.inserted, id, n, err)
+		n, err := r.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("coupon: count %d items issued of coupon %d: read the rows updated: %w", res.inserted, id, err)
+		}
+		if n != 1 {
+			return fmt.Errorf("coupon: count %d items issued of coupon %d: quota check refused the update (%d rows)", res.inserted, id, n)
 		}
 		bodyDone = true
 		return nil

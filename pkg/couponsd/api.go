@@ -223,10 +223,10 @@ func pathID(r *http.Request, name string) (int64, error) {
 func decode(r *http.Request, v any) error {
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBodyBytes))
 	if err != nil {
-		return fmt.Errorf("%w: request body: %v", coupon.ErrInvalid, err)
+		return fmt.Errorf("%w: request body: %w", coupon.ErrInvalid, err)
 	}
 	if err := strictjson.Decode(body, v, strictjson.Options{}); err != nil {
-		return fmt.Errorf("%w: request body: %v", coupon.ErrInvalid, err)
+		return fmt.Errorf("%w: request body: %w", coupon.ErrInvalid, err)
 	}
 	return nil
 }

@@ -271,7 +271,7 @@ func (r *Readiness) runCheck(ctx context.Context, name string, cs *checkState, f
 		if changed {
 			r.announce()
 		}
-		go func() { <-res; finish(nil, false) }()
+		go func() { finish(<-res, false) }() // too late: not recorded
 	}
 }
 

@@ -221,7 +221,7 @@ startLoop:
 	begin := time.Now()
 	drainCtx, cancelDrain := context.WithTimeout(context.WithoutCancel(ctx), drainTimeout)
 	defer cancelDrain()
-	var killCtx context.Context = drainCtx
+	killCtx := drainCtx
 	var killDone <-chan struct{} // nil until the drain budget is spent
 	drainExpired := false
 	errs := []error{runErr}
@@ -263,7 +263,7 @@ startLoop:
 				notifyFailed(log, "STATUS", n.Status("stopping: drain timeout, in-flight work cancelled"))
 				var cancelKill context.CancelFunc
 				killCtx, cancelKill = context.WithTimeout(context.WithoutCancel(ctx), killTimeout)
-				defer cancelKill()
+				defer cancelKill() //nolint:revive // runs once (drainDone is nil after), and killCtx must outlive the loop
 				killDone = killCtx.Done()
 			case <-killDone:
 				log.Error("component did not stop, abandoning it", "component", name, "kill_timeout", killTimeout)

@@ -216,7 +216,7 @@ func parseJSONL(data []byte) ([]ParsedRow, []LineError) {
 func decodeFilter(raw []byte) (audience.Segment, error) {
 	var f audience.Segment
 	if err := strictjson.Decode(raw, &f, strictjson.Options{}); err != nil {
-		return f, fmt.Errorf("want an object of levels, min_active_days, max_active_days, tags_all, tags_any: %v", err)
+		return f, fmt.Errorf("want an object of levels, min_active_days, max_active_days, tags_all, tags_any: %w", err)
 	}
 	return f, nil
 }
@@ -274,7 +274,7 @@ func parseCSV(data []byte) ([]ParsedRow, []LineError) {
 				line = pe.StartLine
 			}
 			problems = append(problems, LineError{Line: line, Reason: "not CSV: " + err.Error()})
-			if pe == nil || pe.Err == csv.ErrQuote || pe.Err == csv.ErrBareQuote {
+			if pe == nil || errors.Is(pe.Err, csv.ErrQuote) || errors.Is(pe.Err, csv.ErrBareQuote) {
 				break // the reader cannot find the next record reliably
 			}
 			continue

@@ -59,9 +59,9 @@ func Generate(segments int, seed uint64) []Input {
 			slices.Sort(pair)
 			f.TagsAll, name = pair, pair[0]+"+"+pair[1]
 		default: // any of three tags, active shoppers: the largest
-			any := []string{t1, tags[rng.IntN(len(tags))], tags[rng.IntN(len(tags))]}
-			slices.Sort(any)
-			f.TagsAny, f.MinActiveDays = slices.Compact(any), 10
+			anyOf := []string{t1, tags[rng.IntN(len(tags))], tags[rng.IntN(len(tags))]}
+			slices.Sort(anyOf)
+			f.TagsAny, f.MinActiveDays = slices.Compact(anyOf), 10
 			name = "active-any-" + fmt.Sprint(len(out))
 		}
 		kind := kinds[rng.IntN(len(kinds))]

@@ -153,7 +153,7 @@ func Decode(body []byte) (Event, error) {
 		return Event{}, fmt.Errorf("%w: empty body", ErrInvalid)
 	}
 	if err := strictjson.Decode(body, &e, strictjson.Options{AllowUnknown: true}); err != nil {
-		return Event{}, fmt.Errorf("%w: decode body: %v", ErrInvalid, err)
+		return Event{}, fmt.Errorf("%w: decode body: %w", ErrInvalid, err)
 	}
 	if err := e.Validate(); err != nil {
 		return Event{}, err

@@ -116,7 +116,6 @@ func attributesOf(id int64, now time.Time) attributes {
 	a.lifetime = band[0] + int64(h0%uint64(band[1]-band[0]))
 	h0 /= 1 << 18
 	a.points = a.lifetime * int64(h0%101) / 100
-	h0 /= 101
 
 	// Active days, per mille: 0 350, 1-4 250, 5-14 200, 15-24 100, 25-29 50, 30 50.
 	switch u := h1 % 1000; {

@@ -65,7 +65,7 @@ func (c Config) validate() error {
 		return err
 	}
 	if _, _, err := net.SplitHostPort(c.BrokerAddr); err != nil {
-		return fmt.Errorf("%w: broker address %q: %v", ErrInvalidConfig, c.BrokerAddr, err)
+		return fmt.Errorf("%w: broker address %q: %w", ErrInvalidConfig, c.BrokerAddr, err)
 	}
 	if c.SendTimeout <= 0 {
 		return fmt.Errorf("%w: send timeout %v must be positive", ErrInvalidConfig, c.SendTimeout)

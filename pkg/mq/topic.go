@@ -124,7 +124,7 @@ func EnsureTopics(ctx context.Context, cfg Config, queueNums int, topics ...stri
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%w: topics %q after creating them on %s (name server %s, last error: %v): %w",
+			return fmt.Errorf("%w: topics %q after creating them on %s (name server %s, last error: %w): %w",
 				ErrTopicNotReady, pending, cfg.BrokerAddr, cfg.NameServer, lastErr, ctx.Err())
 		case <-tick.C:
 		}

@@ -49,7 +49,7 @@ func (s TxState) primitive() primitive.LocalTransactionState {
 	}
 }
 
-// ErrTxUnknown, returned (or wrapped) by a local transaction, says its
+// ErrTxUnknown is returned (or wrapped) by a local transaction whose
 // outcome is not known yet (e.g. a commit timed out): the message stays
 // pending and the broker's check-back decides.
 var ErrTxUnknown = errors.New("mq: local transaction outcome unknown")

@@ -284,7 +284,7 @@ func (p *HTTPProvider) sendOne(ctx context.Context, msg Message, r Recipient, re
 		if out.err == nil {
 			var ans wireSingleAnswer
 			if len(bytes.TrimSpace(out.body)) > 0 && json.Unmarshal(out.body, &ans) == nil && ans.OK != nil && !*ans.OK {
-				res.Err, res.Retryable = p.recipientFailure(ans.Error, ans.Retryable)
+				res.Err, res.Retryable = p.recipientFailure(ans.Error, ans.Retryable), ans.Retryable
 				if !res.Retryable {
 					return
 				}
@@ -368,7 +368,7 @@ func (p *HTTPProvider) sendBatch(ctx context.Context, msg Message, to []Recipien
 		} else {
 			var ans WireBatchResponse
 			if err := json.Unmarshal(out.body, &ans); err != nil {
-				failErr = fmt.Errorf("%w: unreadable batch answer: %v", ErrUnavailable, err)
+				failErr = fmt.Errorf("%w: unreadable batch answer: %w", ErrUnavailable, err)
 				for _, i := range pending {
 					res[i].Err, res[i].Retryable = failErr, true
 				}
@@ -387,7 +387,7 @@ func (p *HTTPProvider) sendBatch(ctx context.Context, msg Message, to []Recipien
 						res[i].OK, res[i].ProviderID = true, wr.ID
 						continue
 					}
-					res[i].Err, res[i].Retryable = p.recipientFailure(wr.Error, wr.Retryable)
+					res[i].Err, res[i].Retryable = p.recipientFailure(wr.Error, wr.Retryable), wr.Retryable
 				}
 				if seen < len(pending) {
 					missing := fmt.Errorf("%w: batch answer has no result for this member", ErrUnavailable)
@@ -430,16 +430,17 @@ func (p *HTTPProvider) sendBatch(ctx context.Context, msg Message, to []Recipien
 	}
 }
 
-// recipientFailure maps a per-recipient "ok":false to an error.
-func (p *HTTPProvider) recipientFailure(reason string, retryable bool) (error, bool) {
+// recipientFailure maps a per-recipient "ok":false to an error wrapping
+// ErrUnavailable when the provider says to retry, ErrRejected otherwise.
+func (p *HTTPProvider) recipientFailure(reason string, retryable bool) error {
 	reason = textlimit.BytesMarked(p.redact(reason), 200)
 	if reason == "" {
 		reason = "no reason given"
 	}
 	if retryable {
-		return fmt.Errorf("%w: %s", ErrUnavailable, reason), true
+		return fmt.Errorf("%w: %s", ErrUnavailable, reason)
 	}
-	return fmt.Errorf("%w: %s", ErrRejected, reason), false
+	return fmt.Errorf("%w: %s", ErrRejected, reason)
 }
 
 // wait takes n tokens (or one, per RateUnit) from the limiter.
@@ -453,7 +454,7 @@ func (p *HTTPProvider) wait(ctx context.Context, n int) error {
 		}
 		// The limiter refuses up front when ctx's deadline comes before the
 		// tokens would: report it as the deadline it is.
-		return fmt.Errorf("send aborted waiting for the rate limit: %w (%v)", context.DeadlineExceeded, err)
+		return fmt.Errorf("send aborted waiting for the rate limit: %w (%w)", context.DeadlineExceeded, err)
 	}
 	return nil
 }

@@ -112,8 +112,8 @@ type failureWindow struct {
 
 type window struct{ attempts, failed int64 }
 
-func newFailureWindow(min int, threshold float64) *failureWindow {
-	return &failureWindow{min: int64(min), threshold: threshold, m: make(map[runKey]*window)}
+func newFailureWindow(minAttempts int, threshold float64) *failureWindow {
+	return &failureWindow{min: int64(minAttempts), threshold: threshold, m: make(map[runKey]*window)}
 }
 
 // add counts attempts (of which failed failed) and, when that closes the

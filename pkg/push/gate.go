@@ -37,8 +37,8 @@ const rampStartFraction = 20
 // starts slowly again.
 const rampIdle = 10 * time.Second
 
-func newGate(max int, rampUp, idleAfter time.Duration, now func() time.Time) *gate {
-	return &gate{max: max, rampUp: rampUp, idleAfter: idleAfter, now: now, idle: true}
+func newGate(maxInFlight int, rampUp, idleAfter time.Duration, now func() time.Time) *gate {
+	return &gate{max: maxInFlight, rampUp: rampUp, idleAfter: idleAfter, now: now, idle: true}
 }
 
 // limitLocked is the number of calls allowed in flight now.

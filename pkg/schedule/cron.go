@@ -67,7 +67,7 @@ func Parse(expr, zone string) (*Cron, error) {
 	}
 	sched, err := parser.Parse(expr)
 	if err != nil {
-		return nil, fmt.Errorf("%w: cron expression %q: %v (want five fields: minute hour day-of-month month day-of-week, or @hourly/@daily/@weekly/@monthly/@yearly)", ErrInvalid, expr, err)
+		return nil, fmt.Errorf("%w: cron expression %q: %w (want five fields: minute hour day-of-month month day-of-week, or @hourly/@daily/@weekly/@monthly/@yearly)", ErrInvalid, expr, err)
 	}
 	spec, ok := sched.(*cron.SpecSchedule)
 	if !ok {

@@ -41,19 +41,19 @@ func Decode(data []byte, v any, o Options) error {
 	if err := walk(&tk.dec, reflect.TypeOf(v), "", o); err != nil {
 		return err
 	}
-	if _, err := tk.dec.ReadToken(); err != io.EOF {
+	if _, err := tk.dec.ReadToken(); !errors.Is(err, io.EOF) {
 		return fmt.Errorf("%w: text after the JSON value", ErrInvalid)
 	}
 	if o.AllowUnknown {
 		if err := json.Unmarshal(data, v); err != nil {
-			return fmt.Errorf("%w: %v", ErrInvalid, err)
+			return fmt.Errorf("%w: %w", ErrInvalid, err)
 		}
 		return nil
 	}
 	d := json.NewDecoder(bytes.NewReader(data))
 	d.DisallowUnknownFields()
 	if err := d.Decode(v); err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalid, err)
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return nil
 }
@@ -172,10 +172,10 @@ func tokenError(err error, path string) error {
 		key = strings.ReplaceAll(key, "~0", "~")
 		return fmt.Errorf("%w: key %q is given twice", ErrInvalid, key)
 	}
-	if err == io.EOF {
+	if errors.Is(err, io.EOF) {
 		err = io.ErrUnexpectedEOF
 	}
-	return fmt.Errorf("%w: %v", ErrInvalid, err)
+	return fmt.Errorf("%w: %w", ErrInvalid, err)
 }
 
 // fieldCache holds fieldsOf's maps by type (they never change).

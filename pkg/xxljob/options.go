@@ -134,7 +134,7 @@ func checkHTTPURL(s string) (string, error) {
 	u, err := url.Parse(s)
 	switch {
 	case err != nil:
-		return s, fmt.Errorf("URL %q: want an http:// or https:// URL (%v)", s, err)
+		return s, fmt.Errorf("URL %q: want an http:// or https:// URL (%w)", s, err)
 	case u.Scheme != "http" && u.Scheme != "https":
 		return s, fmt.Errorf("URL %q: want an http:// or https:// URL", s)
 	case u.Host == "" || u.Hostname() == "":

@@ -205,27 +205,8 @@ func preparePooled(ctx context.Context, conn *sql.Conn, dsn, name string) error 
 // Truncating only those keeps lending a database quick, as a test touches a
 // few tables of the schema.
 func usedTables(ctx context.Context, conn *sql.Conn, name string) ([]string, error) {
-	rows, err := conn.QueryContext(ctx, `SELECT table_name, COALESCE(auto_increment, 1) > 1
-		FROM information_schema.tables
-		WHERE table_schema = ? AND table_type = 'BASE TABLE' AND table_name <> 'goose_db_version'`, name)
+	used, others, err := listTables(ctx, conn, name)
 	if err != nil {
-		return nil, fmt.Errorf("list tables: %w", err)
-	}
-	var used, others []string
-	for rows.Next() {
-		var table string
-		var moved bool
-		if err := rows.Scan(&table, &moved); err != nil {
-			_ = rows.Close()
-			return nil, fmt.Errorf("list tables: %w", err)
-		}
-		if moved {
-			used = append(used, table)
-		} else {
-			others = append(others, table)
-		}
-	}
-	if err := rows.Close(); err != nil {
 		return nil, fmt.Errorf("list tables: %w", err)
 	}
 	if len(others) == 0 {
@@ -236,7 +217,7 @@ func usedTables(ctx context.Context, conn *sql.Conn, name string) ([]string, err
 	for i, table := range others {
 		probes[i] = fmt.Sprintf("SELECT %d FROM (SELECT 1 FROM %s.%s LIMIT 1) AS p%d", i, quote(name), quote(table), i)
 	}
-	rows, err = conn.QueryContext(ctx, strings.Join(probes, " UNION ALL "))
+	rows, err := conn.QueryContext(ctx, strings.Join(probes, " UNION ALL "))
 	if err != nil {
 		return nil, fmt.Errorf("find used tables: %w", err)
 	}
@@ -252,6 +233,34 @@ func usedTables(ctx context.Context, conn *sql.Conn, name string) ([]string, err
 		return nil, fmt.Errorf("find used tables: %w", err)
 	}
 	return used, nil
+}
+
+// listTables returns the tables of database name, goose's aside, split by
+// whether their AUTO_INCREMENT moved past 1.
+func listTables(ctx context.Context, conn *sql.Conn, name string) (moved, others []string, err error) {
+	rows, err := conn.QueryContext(ctx, `SELECT table_name, COALESCE(auto_increment, 1) > 1
+		FROM information_schema.tables
+		WHERE table_schema = ? AND table_type = 'BASE TABLE' AND table_name <> 'goose_db_version'`, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var table string
+		var m bool
+		if err := rows.Scan(&table, &m); err != nil {
+			return nil, nil, err
+		}
+		if m {
+			moved = append(moved, table)
+		} else {
+			others = append(others, table)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	return moved, others, nil
 }
 
 // quote quotes an identifier for MariaDB.
