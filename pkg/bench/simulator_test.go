@@ -50,7 +50,7 @@ func TestSimulatorTimesSendCalls(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sim.Shutdown(context.Background())
+	defer func() { _ = sim.Shutdown(context.Background()) }()
 	send := func(member uint64) int {
 		b, _ := json.Marshal(provider.WireMessage{IdempotencyKey: "k", Channel: provider.ChannelSMS, To: "1",
 			MemberID: member, Body: "hi", CampaignID: 7})
@@ -68,8 +68,13 @@ func TestSimulatorTimesSendCalls(t *testing.T) {
 	if code := send(2); code != http.StatusUnprocessableEntity {
 		t.Fatalf("refused member: %d", code)
 	}
-	if resp, err := http.Get(sim.URL() + "/stats"); err != nil || resp.StatusCode != http.StatusOK {
+	resp, err := http.Get(sim.URL() + "/stats")
+	if err != nil {
 		t.Fatalf("stats: %v", err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("stats: status %d", resp.StatusCode)
 	}
 	c := sim.Calls()
 	if c.Calls != 2 || c.OK != 1 || c.Failed != 1 || c.P50 < 20*time.Millisecond || c.Max < c.P99 {

@@ -80,7 +80,7 @@ func TestCampaignCreateFlags(t *testing.T) {
 		{name: "percent range", args: append([]string{"--kind", "percentage_off", "--percent", "100"}, base...), wantErr: "1..99"},
 		{name: "no channels", args: []string{"--name", "x", "--kind", "gift", "--gift", "g", "--template", "t"}, wantErr: "--channels is required"},
 		{name: "bad channel", args: append([]string{"--kind", "gift", "--gift", "g"}, append(base, "--channels", "sms,fax")...), wantErr: `"fax"`},
-		{name: "bad placeholder", args: []string{"--name", "x", "--kind", "gift", "--gift", "g", "--template", "hi {nmae}", "--channels", "sms"}, wantErr: "{nmae}"},
+		{name: "bad placeholder", args: []string{"--name", "x", "--kind", "gift", "--gift", "g", "--template", "hi {nmae}", "--channels", "sms"}, wantErr: "{nmae}"}, //nolint:misspell // a misspelt placeholder on purpose
 		{name: "bad level", args: append([]string{"--kind", "gift", "--gift", "g", "--levels", "9"}, base...), wantErr: "level 9"},
 		{name: "level not a number", args: append([]string{"--kind", "gift", "--gift", "g", "--levels", "high"}, base...), wantErr: "--levels"},
 		{name: "unknown tag", args: append([]string{"--kind", "gift", "--gift", "g", "--tags-any", "astronaut"}, base...), wantErr: `"astronaut"`},

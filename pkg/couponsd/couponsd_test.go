@@ -186,7 +186,7 @@ func TestLoginsThroughRocketMQ(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Shutdown()
+	defer func() { _ = p.Shutdown() }()
 	pub := login.Publisher{Sender: p, Topic: topic}
 	const members = 1500
 	var evs []login.Event
@@ -458,13 +458,13 @@ func TestServiceAPIOnlyWithToken(t *testing.T) {
 	if err := svc.API.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	defer svc.API.Stop(context.Background())
+	defer func() { _ = svc.API.Stop(context.Background()) }()
 	resp, err := http.Get("http://" + svc.API.Addr().String() + "/v1/items/1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.StatusCode != 401 {
+	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("unauthenticated request: %d", resp.StatusCode)
 	}
 }

@@ -200,7 +200,7 @@ func TestReadinessPollsPeriodically(t *testing.T) {
 	if err := r.Start(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	defer r.Stop(context.Background())
+	defer func() { _ = r.Stop(context.Background()) }()
 	mkttest.WaitFor(t, 10*time.Second, "ready", r.Ready)
 	failing.Store(true)
 	mkttest.WaitFor(t, 10*time.Second, "not ready", func() bool { return !r.Ready() })

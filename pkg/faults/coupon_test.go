@@ -82,8 +82,11 @@ func (r *couponRun) flushall(ctx context.Context) error {
 		cmd.Env = append(os.Environ(), "REDISCLI_AUTH="+pw)
 	}
 	out, err := cmd.CombinedOutput()
-	if err != nil || !bytes.Contains(out, []byte("OK")) {
-		return fmt.Errorf("redis-cli FLUSHALL: %v: %s", err, out)
+	if err != nil {
+		return fmt.Errorf("redis-cli FLUSHALL: %w: %s", err, out)
+	}
+	if !bytes.Contains(out, []byte("OK")) {
+		return fmt.Errorf("redis-cli FLUSHALL: %s", out)
 	}
 	return nil
 }
@@ -155,7 +158,7 @@ func runCoupon(t *testing.T, s *suite, name string, fault couponFault) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pubLog.Close()
+	defer func() { _ = pubLog.Close() }()
 	// Paced to take about 40 s, so the fault lands in a steady stream of
 	// logins whatever the audience.
 	rate := max(members/40, 1000)

@@ -161,7 +161,9 @@ func run(m *testing.M) (int, error) {
 	database := fmt.Sprintf("mkt_faults_%d", cfg.members)
 	env := cfg.stackEnv(database)
 	for k, v := range env {
-		os.Setenv(k, v)
+		if err := os.Setenv(k, v); err != nil {
+			return 0, err
+		}
 	}
 	s := &suite{cfg: cfg, bins: map[string]string{}}
 	s.logDir = filepath.Join(cfg.stateDir, "logs", time.Now().UTC().Format("20060102T150405Z"))
@@ -182,7 +184,9 @@ func run(m *testing.M) (int, error) {
 	// without one runs without AUTH.
 	pwFile := filepath.Join(cfg.stateDir, "redis", "password")
 	if _, err := os.Stat(pwFile); err == nil {
-		os.Setenv("MKT_REDIS_PASSWORD_FILE", pwFile)
+		if err := os.Setenv("MKT_REDIS_PASSWORD_FILE", pwFile); err != nil {
+			return 0, err
+		}
 	}
 	fmt.Println("faults: building pushd, couponsd and mktctl")
 	for _, name := range []string{"pushd", "couponsd", "mktctl"} {
@@ -310,7 +314,7 @@ func (d *daemons) start(instance string) *pushtest.Pushd {
 		Env: d.env, Args: d.args, Log: f, LogLevel: "info",
 	})
 	if err != nil {
-		f.Close()
+		_ = f.Close()
 		d.t.Fatal(err)
 	}
 	d.mu.Lock()

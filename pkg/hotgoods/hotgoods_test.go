@@ -1,6 +1,7 @@
 package hotgoods
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -47,6 +48,7 @@ func TestParseNamesEveryBadLine(t *testing.T) {
 		}
 		return strings.Replace(goodLine, from, to, 1)
 	}
+	beforeGoods, _, _ := strings.Cut(goodLine, `"goods":[`)
 	manyGoods := `"goods":[` + strings.Repeat(`{"id":"x","name":"n","price":"1"},`, 20) + `{"id":"y","name":"n","price":"1"}]`
 	cases := []struct{ line, field, reason string }{
 		{`{"segment": "broken"`, "", "not a JSON object"},
@@ -60,8 +62,8 @@ func TestParseNamesEveryBadLine(t *testing.T) {
 		{edit(`["digital"]`, `["gadgets"]`), "filter", `portrait tag "gadgets"`},
 		{edit(`"tags_all"`, `"tags_every"`), "filter", "unknown field"},
 		{edit(`"best_selling"`, `"cheapest"`), "goods_kind", `"cheapest"`},
-		{goodLine[:strings.Index(goodLine, `"goods":[`)] + `"goods":[]}`, "goods", "at least one"},
-		{goodLine[:strings.Index(goodLine, `"goods":[`)] + manyGoods + `}`, "goods", "at most 20"},
+		{beforeGoods + `"goods":[]}`, "goods", "at least one"},
+		{beforeGoods + manyGoods + `}`, "goods", "at most 20"},
 		{edit(`"id":"SKU-2"`, `"id":"SKU-1"`), "goods[1].id", "listed twice"},
 		{edit(`"id":"SKU-1"`, `"id":""`), "goods[0].id", "is required"},
 		{edit(`"name":"Phone"`, `"name":"  "`), "goods[1].name", "is required"},
@@ -84,8 +86,8 @@ func TestParseNamesEveryBadLine(t *testing.T) {
 	file.WriteString(goodLine + "\n")                                                      // valid: line len(cases)+1
 	file.WriteString(strings.Replace(goodLine, `"priority":10`, `"priority":3`, 1) + "\n") // same segment and kind
 	rows, err := Parse(strings.NewReader(file.String()), FormatJSONL)
-	fe, ok := err.(*FileError)
-	if rows != nil || !ok {
+	var fe *FileError
+	if rows != nil || !errors.As(err, &fe) {
 		t.Fatalf("rows %v, error %v", rows, err)
 	}
 	found := map[int][]LineError{}

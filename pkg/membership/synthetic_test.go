@@ -86,10 +86,10 @@ func TestSyntheticDomainsAndSpread(t *testing.T) {
 		} else if m.Status != StatusActive {
 			t.Fatalf("member %d: status %q", id, m.Status)
 		}
-		switch {
-		case m.ActiveDays == 0:
+		switch m.ActiveDays {
+		case 0:
 			inactive++
-		case m.ActiveDays == MaxActiveDays:
+		case MaxActiveDays:
 			daily++
 		}
 		if m.LastLoginAt.IsZero() {

@@ -331,7 +331,7 @@ func TestClientErrorNotRetried(t *testing.T) {
 		t.Fatalf("result %+v after %d hits", res, hits.Load())
 	}
 	var se *provider.StatusError
-	if !errors.Is(res.Err, provider.ErrRejected) || !errors.As(res.Err, &se) || se.StatusCode != 400 || se.Reason != "invalid mobile number" {
+	if !errors.Is(res.Err, provider.ErrRejected) || !errors.As(res.Err, &se) || se.StatusCode != http.StatusBadRequest || se.Reason != "invalid mobile number" {
 		t.Fatalf("error %v (%#v)", res.Err, se)
 	}
 }

@@ -164,7 +164,7 @@ func (s *stack) startPushd(instance string, args ...string) *pushtest.Pushd {
 		LogLevel: logLevel(),
 	})
 	if err != nil {
-		f.Close()
+		_ = f.Close()
 		s.t.Fatal(err)
 	}
 	s.mu.Lock()

@@ -63,7 +63,7 @@ func TestSystemdNotify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { logFile.Close() })
+	t.Cleanup(func() { _ = logFile.Close() })
 	p, err := pushtest.StartPushd(pushtest.PushdConfig{
 		Bin:       pushdBinary(t),
 		Instance:  "notify-1",
