@@ -1,10 +1,12 @@
 # mkt — `make help` lists the targets.
 GO ?= go
+GOLANGCI_LINT ?= golangci-lint
+GOLANGCI_LINT_INSTALL := go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
 BIN := bin
 PREFIX ?= /usr/local
 SYSCONFDIR ?= /etc
 
-.PHONY: help build install up down status test demo demo-hotgoods fmt vet bench-seed
+.PHONY: help build install up down status test demo demo-hotgoods fmt vet lint bench-seed
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -38,6 +40,10 @@ fmt: ## gofmt every Go file
 
 vet: ## go vet
 	$(GO) vet ./...
+
+lint: ## run golangci-lint (install: go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0)
+	@command -v $(GOLANGCI_LINT) >/dev/null || { echo "golangci-lint is not on PATH; install it: $(GOLANGCI_LINT_INSTALL)" >&2; exit 1; }
+	$(GOLANGCI_LINT) run ./...
 
 bench-seed: build ## measure seeding 1,000,000 members (writes nothing to docs)
 	$(BIN)/mktctl users seed --count 1000000

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test.sh — all of mkt's tests on a fresh machine: brings the local stack up
-# (scripts/services.sh up), then gofmt, go vet and `go test -race` over every
+# (scripts/services.sh up), then gofmt, go vet, golangci-lint (.golangci.yml;
+# skipped with a note when it is not installed) and `go test -race` over every
 # package. Integration tests talk to the real MariaDB, Redis and RocketMQ.
 #
 #   scripts/test.sh                 everything
@@ -22,6 +23,18 @@ fi
 
 echo "== go vet"
 go vet ./...
+
+echo "== golangci-lint"
+lint="$(command -v golangci-lint || true)"
+gopath="$(go env GOPATH)"
+if [[ -z "$lint" && -x "${gopath%%:*}/bin/golangci-lint" ]]; then
+	lint="${gopath%%:*}/bin/golangci-lint"
+fi
+if [[ -n "$lint" ]]; then
+	"$lint" run ./...
+else
+	echo "golangci-lint: not installed, skipped (install: go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0)"
+fi
 
 echo "== go test -race"
 pkgs=("$@")
