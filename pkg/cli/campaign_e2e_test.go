@@ -148,13 +148,8 @@ func TestCampaignCommandsEndToEnd(t *testing.T) {
 		t.Fatalf("create: %+v", created)
 	}
 	// The event reaches the planner, which plans 3 shards of 1,000.
-	deadline := time.Now().Add(60 * time.Second)
-	for e.status(created.ID) != campaign.StatusRunning {
-		if time.Now().After(deadline) {
-			t.Fatalf("campaign %d still %s: the created event was not planned", created.ID, e.status(created.ID))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	mkttest.WaitFor(t, 60*time.Second, "campaign "+formatID(created.ID)+" to be running (the created event planned)",
+		func() bool { return e.status(created.ID) == campaign.StatusRunning })
 	// Same request id: the same campaign, nothing new.
 	code, out, errOut := e.run(create...)
 	if code != 0 || strings.TrimSpace(out) != formatID(created.ID) || !strings.Contains(errOut, "already exists") {

@@ -15,6 +15,7 @@ import (
 
 	"mkt/pkg/campaign"
 	"mkt/pkg/hotgoods"
+	"mkt/pkg/mkttest"
 	"mkt/pkg/provider"
 	"mkt/pkg/providersim"
 	"mkt/pkg/pushtest"
@@ -213,21 +214,17 @@ func TestHotgoodsFanOut(t *testing.T) {
 	if len(runs) == 0 {
 		t.Fatal("nothing launched")
 	}
-	deadline := time.Now().Add(2 * time.Minute)
 	for id := range runs {
-		for {
+		mkttest.WaitFor(t, 2*time.Minute, fmt.Sprintf("run %d to complete", id), func() bool {
 			st, err := campaign.KindHotGoods.ReadStatus(ctx, e.db, id)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if st == campaign.StatusCompleted {
-				break
-			}
-			if st.Finished() || time.Now().After(deadline) {
+			if st != campaign.StatusCompleted && st.Finished() {
 				t.Fatalf("run %d is %s", id, st)
 			}
-			time.Sleep(200 * time.Millisecond)
-		}
+			return st == campaign.StatusCompleted
+		})
 	}
 
 	// Who should get what: each active member's winning row of the day.

@@ -18,6 +18,7 @@ import (
 	"github.com/muesli/termenv"
 
 	"mkt/pkg/campaign"
+	"mkt/pkg/mkttest"
 	"mkt/pkg/provider"
 	"mkt/pkg/providersim"
 	"mkt/pkg/pushtest"
@@ -79,20 +80,13 @@ func TestWatchViewDrivesARunningCampaign(t *testing.T) {
 		t.Fatalf("after p the campaign is %s", st)
 	}
 	// Every shard parks at its checkpoint: none running, some paused.
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	mkttest.WaitFor(t, 30*time.Second, "the shards to park after the pause (none running, some paused)", func() bool {
 		p, err := campaign.ShardProgress(ctx, e.db, campaign.KindPromotion, id)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p.Running == 0 && p.Paused > 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("shards not parked after pause: %+v", p)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return p.Running == 0 && p.Paused > 0
+	})
 
 	tm.Send(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("r")})
 	waitFor("resume", func(b []byte) bool { return bytes.Contains(b, []byte(fmt.Sprintf("campaign %d: running", id))) })

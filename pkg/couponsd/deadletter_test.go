@@ -237,7 +237,7 @@ func TestDeadLettersDrainedAndReplayed(t *testing.T) {
 	mkttest.WaitFor(t, 60*time.Second, "the replay metric", func() bool {
 		return metricValue(t, reg, "mkt_coupon_logins_replayed_total", nil) >= members
 	})
-	time.Sleep(2 * time.Second)
+	time.Sleep(2 * time.Second) // a negative check: let the repeated logins land before judging
 	for m, n := range held() {
 		if n != 1 {
 			t.Errorf("member %d holds %d items", m, n)

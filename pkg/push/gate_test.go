@@ -3,9 +3,12 @@ package push
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
+
+	"mkt/pkg/mkttest"
 )
 
 // manualClock is a clock the test moves.
@@ -71,16 +74,11 @@ func TestGateWithoutRampIsASemaphore(t *testing.T) {
 
 func waitWaiters(t *testing.T, g *gate, n int) {
 	t.Helper()
-	for range 2000 {
+	mkttest.WaitFor(t, 10*time.Second, fmt.Sprintf("%d waiters", n), func() bool {
 		g.mu.Lock()
-		l := g.waiters.Len()
-		g.mu.Unlock()
-		if l == n {
-			return
-		}
-		time.Sleep(time.Millisecond)
-	}
-	t.Fatalf("never %d waiters", n)
+		defer g.mu.Unlock()
+		return g.waiters.Len() == n
+	})
 }
 
 func TestGateSlowStartsAfterIdle(t *testing.T) {

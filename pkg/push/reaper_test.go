@@ -44,6 +44,8 @@ func TestReaperRepublishesAbandonedShards(t *testing.T) {
 	if res.Republished != 0 || res.Failed != 0 || res.Resumed != 1 {
 		t.Errorf("sweep within the grace = %+v, want only the paused shard", res)
 	}
+	// Past the grace on the database's clock (the reaper compares with
+	// CURRENT_TIMESTAMP), which a test cannot move: wait it out.
 	time.Sleep(400 * time.Millisecond)
 	res, err = r.Sweep(ctx)
 	if err != nil {

@@ -8,6 +8,7 @@ package pushd_test
 import (
 	"bytes"
 	"context"
+	"flag"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -32,10 +33,38 @@ import (
 	"mkt/pkg/store/storetest"
 )
 
+// These tests spend most of their time waiting — on real minutes (the
+// schedule tests), on pushd processes starting, settling and draining — not
+// computing, yet go test runs only GOMAXPROCS parallel tests at once (2 on
+// a small machine), queueing the waiting ones behind each other. Unless
+// -test.parallel is given, TestMain lets them all run at once; the few that
+// keep the CPUs busy take the cpuSlot, one at a time.
 func TestMain(m *testing.M) {
+	flag.Parse()
+	explicit := false
+	flag.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "test.parallel" })
+	if !explicit {
+		if err := flag.Set("test.parallel", "16"); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+	}
 	code := m.Run()
 	pushtest.RemoveBuilt()
 	os.Exit(code)
+}
+
+// cpuSlots lets one CPU-heavy test run at a time (see TestMain): each one's
+// simulator runs in this race-instrumented process, and starved it answers
+// past pushd's provider timeout, which retries — a duplicate delivery.
+var cpuSlots = make(chan struct{}, 1)
+
+// cpuSlot waits for the CPU slot and holds it until t ends: for the tests
+// that push thousands of deliveries through a pair of pushd.
+func cpuSlot(t *testing.T) {
+	t.Helper()
+	cpuSlots <- struct{}{}
+	t.Cleanup(func() { <-cpuSlots })
 }
 
 // pushdBinary builds cmd/pushd once per run.
@@ -190,6 +219,8 @@ func (s *stack) startCluster(n int, args ...string) []*pushtest.Pushd {
 	if err := pushtest.WaitAllReady(ctx, ps); err != nil {
 		s.t.Fatal(err)
 	}
+	// Not observable from outside: the RocketMQ client says nothing when
+	// its rebalance moved queues, so the group gets time to settle.
 	time.Sleep(5 * time.Second)
 	return ps
 }
@@ -405,6 +436,7 @@ func sum(m map[string]int) int {
 // alongside reaches exactly its matching members.
 func TestTwoPushdShareTheWork(t *testing.T) {
 	t.Parallel()
+	cpuSlot(t)
 	const members = 50_000
 	s := newStack(t, members, providersim.Config{Latency: providersim.Latency{Min: time.Millisecond}, Seed: 7})
 	// At most 256 calls in flight per process: the race-instrumented
@@ -510,6 +542,7 @@ func TestTwoPushdShareTheWork(t *testing.T) {
 // on the dead process (see pkg/push/doc.go).
 func TestKilledPushdIsRecovered(t *testing.T) {
 	t.Parallel()
+	cpuSlot(t)
 	const (
 		members          = 6000
 		pageSize         = 100
@@ -602,6 +635,7 @@ func TestKilledPushdIsRecovered(t *testing.T) {
 // and stops one process with SIGTERM in the middle of a campaign.
 func TestControlAcrossProcesses(t *testing.T) {
 	t.Parallel()
+	cpuSlot(t)
 	const members = 10_000
 	// 2% of calls fail with a 500; with one attempt per recipient each is
 	// recorded failed. 20 ms per call, 16 in flight: ~800 members/s each.
@@ -672,6 +706,8 @@ func TestControlAcrossProcesses(t *testing.T) {
 		if p := s.progress(id); p.Paused == 0 || p.Done == p.Shards || atPause >= uint64(len(expected)) {
 			t.Fatalf("paused too late to test anything: %+v, %d delivered", p, atPause)
 		}
+		// A negative check: give a delivery that should not happen time
+		// to arrive before judging.
 		time.Sleep(2 * time.Second)
 		if n := s.delivered(id, provider.ChannelSMS); n != atPause {
 			t.Errorf("%d deliveries while paused", n-atPause)
@@ -723,6 +759,7 @@ func TestControlAcrossProcesses(t *testing.T) {
 			return p.Running == 0 && p.Pending == 0 && p.Paused == 0
 		})
 		atCancel := settled(id)
+		// A negative check, as after the pause.
 		time.Sleep(2 * time.Second)
 		if n := s.delivered(id, provider.ChannelSMS); n != atCancel {
 			t.Errorf("%d deliveries after cancel", n-atCancel)

@@ -23,6 +23,7 @@ import (
 // reports READY=1 when /readyz says ready, pets the watchdog at half the
 // interval, and reports STOPPING=1 on SIGTERM.
 func TestSystemdNotify(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, 10, providersim.Config{})
 	proxy, dsn := storetest.NewProxy(t, s.dsn)
 	proxy.Cut()
@@ -111,6 +112,7 @@ func TestSystemdNotify(t *testing.T) {
 		t.Fatalf("no 'waiting for mysql' status within 30s (log: %s)", logFile.Name())
 	}
 	t.Logf("while MySQL is cut: %q", waiting)
+	// A negative check: no READY=1 while MySQL stays cut, for 2s more.
 	quiet := time.After(2 * time.Second)
 wait:
 	for {

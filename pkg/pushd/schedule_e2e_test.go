@@ -209,11 +209,12 @@ func TestScheduleThreePushdFireEachMinuteOnce(t *testing.T) {
 // its lease ends; each firing has exactly one campaign.
 func TestSchedulePushdKilledMidFiring(t *testing.T) {
 	t.Parallel()
-	s := newStack(t, 20, providersim.Config{})
-	tmpl := s.template()
 	for _, at := range []string{schedule.HoldAfterCreate, schedule.HoldAfterClaim} {
 		t.Run("killed after "+at, func(t *testing.T) {
-			s := s.with(t)
+			t.Parallel()
+			// A stack each: one case's heir would fire the other's schedule.
+			s := newStack(t, 20, providersim.Config{})
+			tmpl := s.template()
 			dying := s.startPushd("dying-"+at, "--schedule-test-hold", "1h", "--schedule-test-hold-at", at, "--schedule-lease", "3s")
 			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 			defer cancel()

@@ -95,6 +95,7 @@ func (a *xxlAdmin) trigger(t *testing.T, executor string, p xxljob.TriggerParam)
 // a day's hot goods, every row once; the runs are planned and fanned out by
 // the pushd; on SIGTERM each removes its registration.
 func TestXXLJobExecutorE2E(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, 500, providersim.Config{Latency: providersim.Latency{Min: time.Millisecond}})
 	token := filepath.Join(t.TempDir(), "token")
 	if err := os.WriteFile(token, []byte("e2e-token\n"), 0o600); err != nil {
