@@ -154,6 +154,11 @@ type ShardSends struct {
 	// PriorFailed is how many of Deliveries were recorded failed before, as
 	// the caller read them when its page began.
 	PriorFailed int
+	// Owner is the worker whose page sent them. When it no longer holds the
+	// shard (taken over, parked), the sends are recorded as RecordUnchecked
+	// records them: the counters change by what the records change, since
+	// the shard's new holder may have counted the same members already.
+	Owner string
 }
 
 // RecordSent stores sends of several shards, inside the caller's
@@ -163,8 +168,13 @@ type ShardSends struct {
 // (push's group commit), written while the pages are still in flight, so
 // that a worker resuming a shard after a crash finds them sent and skips
 // them. Give the shards sorted by kind, campaign and shard number (one order
-// everywhere, against deadlocks; a campaign's shards contiguous).
+// everywhere, against deadlocks; a campaign's shards contiguous). A shard
+// its Owner no longer holds is recorded like RecordUnchecked.
 func RecordSent(ctx context.Context, h store.Handler, shards []ShardSends, now time.Time) error {
+	shards, err := recordUnheld(ctx, h, shards, now)
+	if err != nil {
+		return err
+	}
 	type row struct{ g, i int }
 	var rows []row
 	for g := range shards {
@@ -205,6 +215,62 @@ func RecordSent(ctx context.Context, h store.Handler, shards []ShardSends, now t
 		lo = hi
 	}
 	return nil
+}
+
+// recordUnheld locks the rows of shards whose sends name an Owner, records
+// the sends of those the owner no longer holds (running under its lease)
+// with RecordUnchecked, and returns the others: the sends RecordSent may
+// count in full. Without the check, a page whose lease was taken over
+// while its calls were on the wire would add its late answers to counters
+// the new holder had already advanced for the same members.
+func recordUnheld(ctx context.Context, h store.Handler, shards []ShardSends, now time.Time) ([]ShardSends, error) {
+	held := shards[:0:0]
+	for lo := 0; lo < len(shards); {
+		hi := lo + 1
+		for hi < len(shards) && shards[hi].Kind == shards[lo].Kind && shards[hi].CampaignID == shards[lo].CampaignID {
+			hi++
+		}
+		group := shards[lo:hi]
+		lo = hi
+		in := make([]string, 0, len(group))
+		args := []any{group[0].Kind, group[0].CampaignID}
+		for _, s := range group {
+			if s.Owner != "" {
+				in = append(in, "?")
+				args = append(args, s.ShardNo)
+			}
+		}
+		if len(in) == 0 {
+			held = append(held, group...)
+			continue
+		}
+		var cur []struct {
+			No     int         `db:"shard_no"`
+			Status ShardStatus `db:"status"`
+			Owner  string      `db:"owner"`
+		}
+		if err := h.SelectContext(ctx, &cur, `SELECT shard_no, status, owner FROM campaign_shard
+			WHERE campaign_kind = ? AND campaign_id = ? AND shard_no IN (`+strings.Join(in, ",")+`) ORDER BY shard_no FOR UPDATE`,
+			args...); err != nil {
+			return nil, fmt.Errorf("campaign %d: lock shards to count the journal's sends: %w", group[0].CampaignID, store.MapError(err))
+		}
+		holder := make(map[int]string, len(cur))
+		for _, c := range cur {
+			if c.Status == ShardRunning {
+				holder[c.No] = c.Owner
+			}
+		}
+		for _, s := range group {
+			if s.Owner == "" || holder[s.ShardNo] == s.Owner {
+				held = append(held, s)
+				continue
+			}
+			if err := RecordUnchecked(ctx, h, s.Kind, s.CampaignID, s.ShardNo, s.Deliveries, now); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return held, nil
 }
 
 // addCampaignShardCounts adds each shard's sends to its counters (shards of

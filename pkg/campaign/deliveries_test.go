@@ -235,3 +235,64 @@ func TestRecordSentJournalsSeveralShards(t *testing.T) {
 		t.Errorf("campaign 1 has %d records, want 5", len(rows))
 	}
 }
+
+// TestRecordSentCountsOnlyForTheHolder: a page's late sends flushed after
+// its shard was taken over are recorded, but counted only where they change
+// a record — the new holder already counted the members it sent too — while
+// the sends of a shard its page still holds count in full.
+func TestRecordSentCountsOnlyForTheHolder(t *testing.T) {
+	t.Parallel()
+	db := storetest.NewDB(t)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	if _, err := InsertShards(ctx, db, KindPromotion, 1, []audience.Range{
+		{No: 0, Start: 1, End: 101, Expected: 100}, {No: 1, Start: 101, End: 201, Expected: 100},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	claim := func(no int, owner string) {
+		t.Helper()
+		if _, won, err := ClaimShard(ctx, db, KindPromotion, 1, no, ClaimOptions{Owner: owner, Lease: time.Minute}); err != nil || !won {
+			t.Fatalf("claim shard %d for %s: %v %v", no, owner, won, err)
+		}
+	}
+	claim(0, "a") // a still holds shard 0
+	claim(1, "b") // shard 1 was taken over by b, which sent 101..103 and counted them
+	sms := provider.ChannelSMS
+	sent := func(ids ...uint64) []Delivery {
+		var ds []Delivery
+		for _, id := range ids {
+			ds = append(ds, Delivery{MemberID: id, Channel: sms, OK: true, ProviderID: fmt.Sprint("p", id)})
+		}
+		return ds
+	}
+	if err := db.InTx(ctx, func(tx store.Handler) error {
+		return RecordSent(ctx, tx, []ShardSends{{Kind: KindPromotion, CampaignID: 1, ShardNo: 1, Deliveries: sent(101, 102, 103), Owner: "b"}}, now)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// a's late answers: members 1..2 of its own shard, and 101..104 of the
+	// shard b took over (104 is one b has not reached).
+	if err := db.InTx(ctx, func(tx store.Handler) error {
+		return RecordSent(ctx, tx, []ShardSends{
+			{Kind: KindPromotion, CampaignID: 1, ShardNo: 0, Deliveries: sent(1, 2), Owner: "a"},
+			{Kind: KindPromotion, CampaignID: 1, ShardNo: 1, Deliveries: sent(101, 102, 103, 104), Owner: "a"},
+		}, now)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var got []int
+	if err := db.SelectContext(ctx, &got, `SELECT sent FROM campaign_shard WHERE campaign_id = 1 ORDER BY shard_no`); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, []int{2, 4}) {
+		t.Errorf("shard sent counters = %v, want [2 4] (a's 2; b's 3 and the one new record of a's late 4)", got)
+	}
+	rows := readDeliveries(t, db, 1)
+	if len(rows) != 6 {
+		t.Errorf("campaign 1 has %d records, want 6", len(rows))
+	}
+	if r := rows["101/sms"]; r.Status != "sent" || r.Provider != "p101" {
+		t.Errorf("101/sms = %+v, want b's record kept", r)
+	}
+}

@@ -170,7 +170,8 @@ func (jr *journal) flush() error {
 	sends := make([]campaign.ShardSends, len(groups))
 	for i, g := range groups {
 		s := g.pl.j.s
-		sends[i] = campaign.ShardSends{Kind: s.Kind, CampaignID: s.CampaignID, ShardNo: s.No, Deliveries: g.recs, PriorFailed: g.priorFailed}
+		sends[i] = campaign.ShardSends{Kind: s.Kind, CampaignID: s.CampaignID, ShardNo: s.No, Deliveries: g.recs, PriorFailed: g.priorFailed,
+			Owner: g.pl.j.w.cfg.Owner}
 	}
 	err := jr.db.InTxOptions(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx store.Handler) error {
 		return campaign.RecordSent(ctx, tx, sends, now)
