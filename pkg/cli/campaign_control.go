@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"mkt/pkg/campaign"
+	"mkt/pkg/store"
 )
 
 // controlHelp is the short and long help of each control command.
@@ -34,23 +35,45 @@ failed, listed in push_failure). A completed campaign goes back to running. Shar
 left to finish; run it again afterwards.`},
 }
 
-type campaignControlOptions struct {
+// controlOptions are the options of a control command (pause, resume,
+// cancel, retry-failed) of a kind of run: promotions (`mktctl campaign
+// ACTION`) and hot-goods runs (`mktctl hotgoods ACTION`).
+type controlOptions struct {
 	ID     uint64
 	Reason string
 }
 
-func newCampaignControlCmd(app *App, q *campaignQueues, action string, runF func(string, *campaignControlOptions) error) *cobra.Command {
-	o := &campaignControlOptions{}
+// controlTarget is the kind of run control commands act on, and its names.
+type controlTarget struct {
+	kind campaign.Kind
+	noun string // the run in messages: "campaign", "hot-goods run"
+	id   string // its id in usage errors: "campaign id", "run id"
+}
+
+var (
+	promotionControl = controlTarget{kind: campaign.KindPromotion, noun: "campaign", id: "campaign id"}
+	hotgoodsControl  = controlTarget{kind: campaign.KindHotGoods, noun: "hot-goods run", id: "run id"}
+)
+
+func newCampaignControlCmd(app *App, q *campaignQueues, action string, runF func(string, *controlOptions) error) *cobra.Command {
 	help := controlHelp[action]
+	return newControlCmd(app, q, promotionControl, action, "ID", help[0], help[1], runF)
+}
+
+// newControlCmd is the control command action of target's runs; the action
+// runs campaignControl, the code behind `mktctl watch`'s control keys too.
+func newControlCmd(app *App, q *campaignQueues, target controlTarget, action, arg, short, long string,
+	runF func(string, *controlOptions) error) *cobra.Command {
+	o := &controlOptions{}
 	cmd := &cobra.Command{
-		Use:   action + " ID",
-		Short: help[0],
-		Long:  help[1],
+		Use:   action + " " + arg,
+		Short: short,
+		Long:  long,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseID(args[0])
+			id, err := store.ParseID(args[0])
 			if err != nil {
-				return err
+				return usageErrorf("%s %q: want a positive integer", target.id, args[0])
 			}
 			o.ID = id
 			if utf8.RuneCountInString(o.Reason) > 200 {
@@ -59,24 +82,24 @@ func newCampaignControlCmd(app *App, q *campaignQueues, action string, runF func
 			if runF != nil {
 				return runF(action, o)
 			}
-			return runCampaignControl(cmd.Context(), app, q, action, o)
+			return runControl(cmd.Context(), app, q, target, action, o)
 		},
 	}
 	if action == "cancel" {
-		cmd.Flags().StringVar(&o.Reason, "reason", "", "why, recorded with the campaign (default \"cancelled by operator\")")
+		cmd.Flags().StringVar(&o.Reason, "reason", "", "why, recorded with the "+target.noun+" (default \"cancelled by operator\")")
 	}
 	return cmd
 }
 
-func runCampaignControl(ctx context.Context, app *App, q *campaignQueues, action string, o *campaignControlOptions) error {
-	res, err := campaignControl(ctx, app, q, campaign.KindPromotion, action, o.ID, o.Reason)
+func runControl(ctx context.Context, app *App, q *campaignQueues, target controlTarget, action string, o *controlOptions) error {
+	res, err := campaignControl(ctx, app, q, target.kind, action, o.ID, o.Reason)
 	if err != nil {
 		return campaignError(err)
 	}
 	if app.JSON {
 		return writeJSON(app.Out, res)
 	}
-	fmt.Fprintln(app.Out, controlLine(fmt.Sprintf("campaign %d", o.ID), res))
+	fmt.Fprintln(app.Out, controlLine(fmt.Sprintf("%s %d", target.noun, o.ID), res))
 	return nil
 }
 

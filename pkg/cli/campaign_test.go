@@ -147,8 +147,8 @@ func TestControlAndListFlags(t *testing.T) {
 		{args: []string{"1", "2"}, wantErr: "accepts 1 arg"},
 	} {
 		for _, action := range []string{"pause", "resume", "cancel", "retry-failed"} {
-			var got *campaignControlOptions
-			cmd := newCampaignControlCmd(&App{}, &campaignQueues{}, action, func(_ string, o *campaignControlOptions) error { got = o; return nil })
+			var got *controlOptions
+			cmd := newCampaignControlCmd(&App{}, &campaignQueues{}, action, func(_ string, o *controlOptions) error { got = o; return nil })
 			err := runCmd(cmd, tc.args...)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {

@@ -472,23 +472,23 @@ func TestHotgoodsFlags(t *testing.T) {
 	for _, action := range []string{"pause", "resume", "cancel", "retry-failed"} {
 		t.Run(action, func(t *testing.T) {
 			t.Parallel()
-			cs := cases([]flagCase[hotgoodsControlOptions]{{name: "id", args: []string{"7"}, want: hotgoodsControlOptions{ID: 7}}},
-				idCases[hotgoodsControlOptions]("run id"))
+			cs := cases([]flagCase[controlOptions]{{name: "id", args: []string{"7"}, want: controlOptions{ID: 7}}},
+				idCases[controlOptions]("run id"))
 			if action == "cancel" {
 				cs = append(cs,
-					flagCase[hotgoodsControlOptions]{name: "reason", args: []string{"7", "--reason", "wrong day"},
-						want: hotgoodsControlOptions{ID: 7, Reason: "wrong day"}},
-					flagCase[hotgoodsControlOptions]{name: "longest reason", args: []string{"7", "--reason", strings.Repeat("r", 200)},
-						want: hotgoodsControlOptions{ID: 7, Reason: strings.Repeat("r", 200)}},
-					flagCase[hotgoodsControlOptions]{name: "reason too long", args: []string{"7", "--reason", strings.Repeat("r", 201)},
+					flagCase[controlOptions]{name: "reason", args: []string{"7", "--reason", "wrong day"},
+						want: controlOptions{ID: 7, Reason: "wrong day"}},
+					flagCase[controlOptions]{name: "longest reason", args: []string{"7", "--reason", strings.Repeat("r", 200)},
+						want: controlOptions{ID: 7, Reason: strings.Repeat("r", 200)}},
+					flagCase[controlOptions]{name: "reason too long", args: []string{"7", "--reason", strings.Repeat("r", 201)},
 						err: "--reason is longer than 200 characters"})
-				cs = append(cs, flagCase[hotgoodsControlOptions]{name: "200 Chinese characters", args: []string{"7", "--reason", strings.Repeat("错", 200)},
-					want: hotgoodsControlOptions{ID: 7, Reason: strings.Repeat("错", 200)}})
+				cs = append(cs, flagCase[controlOptions]{name: "200 Chinese characters", args: []string{"7", "--reason", strings.Repeat("错", 200)},
+					want: controlOptions{ID: 7, Reason: strings.Repeat("错", 200)}})
 			} else {
-				cs = append(cs, flagCase[hotgoodsControlOptions]{name: "reason only on cancel", args: []string{"7", "--reason", "x"},
+				cs = append(cs, flagCase[controlOptions]{name: "reason only on cancel", args: []string{"7", "--reason", "x"},
 					err: "unknown flag: --reason"})
 			}
-			testFlags(t, withAction(action, func(runF func(string, *hotgoodsControlOptions) error) *cobra.Command {
+			testFlags(t, withAction(action, func(runF func(string, *controlOptions) error) *cobra.Command {
 				return newHotgoodsControlCmd(&App{}, &campaignQueues{}, action, runF)
 			}), cs)
 		})
@@ -820,23 +820,23 @@ func TestCampaignCommandFlags(t *testing.T) {
 	for _, action := range []string{"pause", "resume", "cancel", "retry-failed"} {
 		t.Run(action, func(t *testing.T) {
 			t.Parallel()
-			cs := cases([]flagCase[campaignControlOptions]{{name: "id", args: []string{"42"}, want: campaignControlOptions{ID: 42}}},
-				idCases[campaignControlOptions]("campaign id"))
+			cs := cases([]flagCase[controlOptions]{{name: "id", args: []string{"42"}, want: controlOptions{ID: 42}}},
+				idCases[controlOptions]("campaign id"))
 			if action == "cancel" {
 				cs = append(cs,
-					flagCase[campaignControlOptions]{name: "reason", args: []string{"42", "--reason", "wrong audience"},
-						want: campaignControlOptions{ID: 42, Reason: "wrong audience"}},
-					flagCase[campaignControlOptions]{name: "longest reason", args: []string{"42", "--reason", strings.Repeat("r", 200)},
-						want: campaignControlOptions{ID: 42, Reason: strings.Repeat("r", 200)}},
-					flagCase[campaignControlOptions]{name: "reason too long", args: []string{"42", "--reason", strings.Repeat("r", 201)},
+					flagCase[controlOptions]{name: "reason", args: []string{"42", "--reason", "wrong audience"},
+						want: controlOptions{ID: 42, Reason: "wrong audience"}},
+					flagCase[controlOptions]{name: "longest reason", args: []string{"42", "--reason", strings.Repeat("r", 200)},
+						want: controlOptions{ID: 42, Reason: strings.Repeat("r", 200)}},
+					flagCase[controlOptions]{name: "reason too long", args: []string{"42", "--reason", strings.Repeat("r", 201)},
 						err: "--reason is longer than 200 characters"})
-				cs = append(cs, flagCase[campaignControlOptions]{name: "200 Chinese characters", args: []string{"42", "--reason", strings.Repeat("错", 200)},
-					want: campaignControlOptions{ID: 42, Reason: strings.Repeat("错", 200)}})
+				cs = append(cs, flagCase[controlOptions]{name: "200 Chinese characters", args: []string{"42", "--reason", strings.Repeat("错", 200)},
+					want: controlOptions{ID: 42, Reason: strings.Repeat("错", 200)}})
 			} else {
-				cs = append(cs, flagCase[campaignControlOptions]{name: "reason only on cancel", args: []string{"42", "--reason", "x"},
+				cs = append(cs, flagCase[controlOptions]{name: "reason only on cancel", args: []string{"42", "--reason", "x"},
 					err: "unknown flag: --reason"})
 			}
-			testFlags(t, withAction(action, func(runF func(string, *campaignControlOptions) error) *cobra.Command {
+			testFlags(t, withAction(action, func(runF func(string, *controlOptions) error) *cobra.Command {
 				return newCampaignControlCmd(&App{}, &campaignQueues{}, action, runF)
 			}), cs)
 		})
