@@ -146,10 +146,20 @@ func TestDeadLettersDrainedAndReplayed(t *testing.T) {
 	proxy.Restore()
 	mkttest.WaitFor(t, 90*time.Second, "the drain stored every dead letter", func() bool {
 		n, err := deadletter.Count(ctx, db, group)
-		return err == nil && n.Pending == members+1
+		return err == nil && n.Pending >= members+1
 	})
-	if got := held(); len(got) != 1 {
-		t.Fatalf("holders before the replay: %v", got)
+	// Delivery is at least once: the broker may hand a login over twice (a
+	// second dead letter for the same member), and a login whose handler
+	// gave up while its batch was still writing through the outage may be
+	// issued when MariaDB is back although its message was dead-lettered.
+	// Neither may give a member a second coupon.
+	for m, n := range held() {
+		if n != 1 {
+			t.Fatalf("before the replay member %d holds %d items", m, n)
+		}
+	}
+	if held()[members] != 1 {
+		t.Fatalf("member %d lost its coupon: %v", members, held())
 	}
 	letters, err := deadletter.List(ctx, db, deadletter.ListOptions{Group: group, Limit: 100})
 	if err != nil {
@@ -179,10 +189,11 @@ func TestDeadLettersDrainedAndReplayed(t *testing.T) {
 	if poisonID == "" || len(byKey) != members {
 		t.Fatalf("dead letters: poison %q, %d members of %d", poisonID, len(byKey), members)
 	}
+	stored := len(letters) // members+1, or more when the broker delivered a login twice
 
 	// A dry run changes nothing.
 	dry, err := deadletter.Replay(ctx, db, p, deadletter.ReplayOptions{Group: group, All: true, DryRun: true})
-	if err != nil || len(dry) != members+1 || dry[0].Outcome != deadletter.OutcomeWouldReplay {
+	if err != nil || len(dry) != stored || dry[0].Outcome != deadletter.OutcomeWouldReplay {
 		t.Fatalf("dry run: %v %+v", err, dry)
 	}
 	// Two replays at once: each dead letter is published by one of them.
@@ -206,8 +217,8 @@ func TestDeadLettersDrainedAndReplayed(t *testing.T) {
 			}
 		}
 	}
-	if replayed != members+1 {
-		t.Fatalf("replayed %d, want %d: %+v", replayed, members+1, results)
+	if replayed != stored {
+		t.Fatalf("replayed %d, want %d: %+v", replayed, stored, results)
 	}
 	mkttest.WaitFor(t, 60*time.Second, "every member holds its coupon", func() bool { return len(held()) == members })
 	// The replayed poison is dead-lettered again, as a new dead letter.
@@ -250,8 +261,8 @@ func TestDeadLettersDrainedAndReplayed(t *testing.T) {
 	if got.IssuedCount != members {
 		t.Errorf("issued_count %d, want %d", got.IssuedCount, members)
 	}
-	if v := metricValue(t, reg, "mkt_mq_dead_letters_drained_total", map[string]string{"group": group}); v != members+2 {
-		t.Errorf("drained %v, want %d", v, members+2)
+	if v := metricValue(t, reg, "mkt_mq_dead_letters_drained_total", map[string]string{"group": group}); v != float64(stored+1) {
+		t.Errorf("drained %v, want %d (the dead letters and the replayed poison)", v, stored+1)
 	}
 	if _, err := deadletter.Replay(ctx, db, p, deadletter.ReplayOptions{Group: group + "x", All: true}); err == nil {
 		t.Error("replay of an undrained group accepted")

@@ -33,7 +33,10 @@ func TestReaperRepublishesAbandonedShards(t *testing.T) {
 	mustExec(t, e, `UPDATE campaign_shard SET status = 'paused', updated_at = CURRENT_TIMESTAMP(3) - INTERVAL 1 HOUR WHERE campaign_id = ? AND shard_no = 2`, c.ID)
 
 	pub := &capture{}
-	r, err := push.NewReaper(push.ReaperConfig{DB: e.db, Publisher: pub, Grace: 300 * time.Millisecond, Interval: time.Hour, Logger: e.log})
+	// A grace long enough that "immediately" below stays inside it on a
+	// loaded machine (the suite runs many packages at once).
+	const grace = 2 * time.Second
+	r, err := push.NewReaper(push.ReaperConfig{DB: e.db, Publisher: pub, Grace: grace, Interval: time.Hour, Logger: e.log})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +49,7 @@ func TestReaperRepublishesAbandonedShards(t *testing.T) {
 	}
 	// Past the grace on the database's clock (the reaper compares with
 	// CURRENT_TIMESTAMP), which a test cannot move: wait it out.
-	time.Sleep(400 * time.Millisecond)
+	time.Sleep(grace + 100*time.Millisecond)
 	res, err = r.Sweep(ctx)
 	if err != nil {
 		t.Fatal(err)
