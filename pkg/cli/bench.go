@@ -116,15 +116,7 @@ func newBenchPushCmd(app *App, runF func(*benchPushOptions) error) *cobra.Comman
   mktctl bench push --users 1000000 --batch-size 100 --json
   mktctl bench push --users 10000000 --database mkt_bench_10m --shard-size 1000`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.validate(); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			return runBenchPush(cmd.Context(), app, o)
-		},
+		RunE: runE(app, o, o.validate, runF, runBenchPush),
 	}
 	f := cmd.Flags()
 	f.Int64Var(&o.Users, "users", 1_000_000, "members in the database (seeded up to this many when fewer exist)")
@@ -280,15 +272,7 @@ be 0) and couponsd_rss_peak_bytes (VmHWM of the child, the largest one).
 couponsd is --couponsd, else the couponsd next to mktctl, else the one on
 $PATH; mktctl never builds it ('make build' builds all three into bin/).`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.validate(); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			return runBenchCoupons(cmd.Context(), app, o)
-		},
+		RunE: runE(app, o, o.validate, runF, runBenchCoupons),
 	}
 	f := cmd.Flags()
 	f.Int64Var(&o.Logins, "logins", 200_000, "login events to publish")

@@ -28,15 +28,7 @@ func newCampaignListCmd(app *App, runF func(*campaignListOptions) error) *cobra.
 		Use:   "list [--status S] [--limit N]",
 		Short: "List campaigns, newest first",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.validate(); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			return runCampaignList(cmd.Context(), app, o)
-		},
+		RunE:  runE(app, o, o.validate, runF, runCampaignList),
 	}
 	cmd.Flags().StringVar(&o.Status, "status", "", "only campaigns in this status: "+joinStrings(campaignStatuses))
 	cmd.Flags().IntVar(&o.Limit, "limit", 50, "at most this many, 1..1000")

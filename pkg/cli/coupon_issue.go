@@ -115,12 +115,7 @@ func newCouponExpireCmd(app *App, runF func(*couponExpireOptions) error) *cobra.
 		Use:   "expire",
 		Short: "Mark expired every issued or claimed coupon whose window has ended (couponsd does it every minute)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if runF != nil {
-				return runF(o)
-			}
-			return runCouponExpire(cmd.Context(), app, o)
-		},
+		RunE:  runE(app, o, nil, runF, runCouponExpire),
 	}
 }
 

@@ -46,15 +46,7 @@ func newCouponMemberCouponsCmd(app *App, runF func(*couponMemberCouponsOptions) 
 		Use:   "member-coupons --member N",
 		Short: "List a member's coupons, newest first",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.validate(); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			return runCouponMemberCoupons(cmd.Context(), app, o)
-		},
+		RunE:  runE(app, o, o.validate, runF, runCouponMemberCoupons),
 	}
 	f := cmd.Flags()
 	f.Int64Var(&o.Member, "member", 0, "member id (required)")

@@ -26,15 +26,7 @@ func newCouponListCmd(app *App, runF func(*couponListOptions) error) *cobra.Comm
 		Use:   "list",
 		Short: "List coupons, newest first",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.validate(); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			return runCouponList(cmd.Context(), app, o)
-		},
+		RunE:  runE(app, o, o.validate, runF, runCouponList),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Status, "status", "", "only active or disabled coupons")

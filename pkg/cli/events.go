@@ -60,15 +60,7 @@ mkt_user_login, tag login, key = member id, JSON body; see docs/COUPONS.md):
 --rate bounds events per second (0 = as fast as the broker takes them).
 Events are batch-sent, --batch per send, from --senders goroutines.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.validate(); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			return runEventsLogin(cmd.Context(), app, o)
-		},
+		RunE: runE(app, o, o.validate, runF, runEventsLogin),
 	}
 	f := cmd.Flags()
 	f.Int64Var(&o.Member, "member", 0, "member id")

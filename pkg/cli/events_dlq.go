@@ -114,15 +114,7 @@ key (the member id of a login), why it was dead-lettered when known,
 redeliveries it had, when it was sent (born) and dead-lettered (stored), whether
 it was replayed, and the start of its body with control characters escaped.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.validate(); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			return runEventsDLQList(cmd.Context(), app, o)
-		},
+		RunE: runE(app, o, o.validate, runF, runEventsDLQList),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Group, "group", "", "consumer group whose dead letters to list (default couponsd's group)")
@@ -253,15 +245,7 @@ would be replayed. A dead letter whose publish fails is left for a later replay
 (exit 1). Handling a replayed login is idempotent: a member who already holds
 the coupon is issued nothing.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.validate(); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			return runEventsDLQReplay(cmd.Context(), app, o)
-		},
+		RunE: runE(app, o, o.validate, runF, runEventsDLQReplay),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Group, "group", "", "consumer group whose dead letters to replay (default couponsd's group)")

@@ -39,12 +39,7 @@ func newMigrateUpCmd(app *App, runF func(*migrateUpOptions) error) *cobra.Comman
 		Use:   "up",
 		Short: "Apply every pending migration (the default)",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if runF != nil {
-				return runF(o)
-			}
-			return runMigrateUp(cmd.Context(), app, o)
-		},
+		RunE:  runE(app, o, nil, runF, runMigrateUp),
 	}
 }
 
@@ -56,12 +51,7 @@ func newMigrateStatusCmd(app *App, runF func(*migrateStatusOptions) error) *cobr
 		Use:   "status",
 		Short: "List the migrations and whether each is applied",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if runF != nil {
-				return runF(o)
-			}
-			return runMigrateStatus(cmd.Context(), app, o)
-		},
+		RunE:  runE(app, o, nil, runF, runMigrateStatus),
 	}
 }
 

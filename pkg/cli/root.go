@@ -259,6 +259,25 @@ func finiteFloats(cmd *cobra.Command) error {
 	return err
 }
 
+// runE is the RunE of a command in the shape every command has: check
+// (when not nil) checks the options the flags filled, then the test's runF
+// gets them, or run runs the command. Commands that also read arguments
+// write the same steps out.
+func runE[O any](app *App, o *O, check func() error, runF func(*O) error,
+	run func(context.Context, *App, *O) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, _ []string) error {
+		if check != nil {
+			if err := check(); err != nil {
+				return err
+			}
+		}
+		if runF != nil {
+			return runF(o)
+		}
+		return run(cmd.Context(), app, o)
+	}
+}
+
 // asUsage marks err, if any, as a usage error.
 func asUsage(err error) error {
 	if err == nil || errors.Is(err, ErrUsage) {

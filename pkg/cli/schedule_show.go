@@ -24,12 +24,7 @@ func newScheduleListCmd(app *App, runF func(*scheduleListOptions) error) *cobra.
 		Use:   "list [--all]",
 		Short: "List the schedules with their next firing",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if runF != nil {
-				return runF(o)
-			}
-			return runScheduleList(cmd.Context(), app, o)
-		},
+		RunE:  runE(app, o, nil, runF, runScheduleList),
 	}
 	cmd.Flags().BoolVar(&o.All, "all", false, "include deleted schedules")
 	return cmd

@@ -43,12 +43,7 @@ func newStatusCmd(app *App, runF func(*statusOptions) error) *cobra.Command {
 		Long: `status reaches every dependency with a short timeout and reports the schema
 version and the member count. It exits 3 when a dependency cannot be reached.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if runF != nil {
-				return runF(o)
-			}
-			return runStatus(cmd.Context(), app, o)
-		},
+		RunE: runE(app, o, nil, runF, runStatus),
 	}
 }
 

@@ -113,12 +113,7 @@ func newUsersCountCmd(app *App, runF func(*usersCountOptions) error) *cobra.Comm
 		Use:   "count",
 		Short: "Print the number of members",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if runF != nil {
-				return runF(o)
-			}
-			return runUsersCount(cmd.Context(), app, o)
-		},
+		RunE:  runE(app, o, nil, runF, runUsersCount),
 	}
 }
 
