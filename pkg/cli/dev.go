@@ -213,17 +213,5 @@ func runDevHotgoods(ctx context.Context, app *App, o *devHotgoodsOptions) error 
 	for i, in := range gen {
 		rows[i] = hotgoods.ParsedRow{Line: i + 1, Input: in}
 	}
-	db, err := app.DB(ctx)
-	if err != nil {
-		return err
-	}
-	res, err := hotgoods.Import(ctx, db, o.Date, rows)
-	if err != nil {
-		return hotgoodsError(err)
-	}
-	if app.JSON {
-		return writeJSON(app.Out, res)
-	}
-	fmt.Fprintf(app.Out, "%s: %d generated rows added, %d updated, %d unchanged\n", res.Date, res.Added, res.Updated, res.Unchanged)
-	return nil
+	return importHotgoods(ctx, app, o.Date, rows, "generated rows")
 }

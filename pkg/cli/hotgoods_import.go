@@ -72,17 +72,23 @@ func runHotgoodsImport(ctx context.Context, app *App, o *hotgoodsImportOptions) 
 	if err != nil {
 		return hotgoodsError(err)
 	}
+	return importHotgoods(ctx, app, o.Date, rows, "rows")
+}
+
+// importHotgoods stores the day's rows and prints the outcome, what naming
+// the rows in the summary: `hotgoods import` and `dev hotgoods`.
+func importHotgoods(ctx context.Context, app *App, date time.Time, rows []hotgoods.ParsedRow, what string) error {
 	db, err := app.DB(ctx)
 	if err != nil {
 		return err
 	}
-	res, err := hotgoods.Import(ctx, db, o.Date, rows)
+	res, err := hotgoods.Import(ctx, db, date, rows)
 	if err != nil {
 		return hotgoodsError(err)
 	}
 	if app.JSON {
 		return writeJSON(app.Out, res)
 	}
-	fmt.Fprintf(app.Out, "%s: %d rows added, %d updated, %d unchanged\n", res.Date, res.Added, res.Updated, res.Unchanged)
+	fmt.Fprintf(app.Out, "%s: %d %s added, %d updated, %d unchanged\n", res.Date, res.Added, what, res.Updated, res.Unchanged)
 	return nil
 }
