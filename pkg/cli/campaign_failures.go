@@ -19,6 +19,13 @@ type campaignFailuresOptions struct {
 	Summary bool
 }
 
+func (o *campaignFailuresOptions) check() error {
+	if o.Limit < 1 || o.Limit > 10_000 {
+		return usageErrorf("--limit must be within 1..10000 (got %d)", o.Limit)
+	}
+	return nil
+}
+
 func newCampaignFailuresCmd(app *App, runF func(*campaignFailuresOptions) error) *cobra.Command {
 	o := &campaignFailuresOptions{}
 	cmd := &cobra.Command{
@@ -29,20 +36,7 @@ failed push_message rows), in member id order: --after continues after a
 member id (the last one printed). --summary counts them by channel and
 reason instead. retry-failed re-sends exactly these.`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseID(args[0])
-			if err != nil {
-				return err
-			}
-			if o.Limit < 1 || o.Limit > 10_000 {
-				return usageErrorf("--limit must be within 1..10000 (got %d)", o.Limit)
-			}
-			o.ID = id
-			if runF != nil {
-				return runF(o)
-			}
-			return runCampaignFailures(cmd.Context(), app, o)
-		},
+		RunE: runIDE(app, o, &o.ID, parseID, o.check, runF, runCampaignFailures),
 	}
 	f := cmd.Flags()
 	f.Uint64Var(&o.After, "after", 0, "list failures of members after this id")

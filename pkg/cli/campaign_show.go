@@ -117,17 +117,7 @@ func newCampaignShowCmd(app *App, runF func(*campaignShowOptions) error) *cobra.
 		Use:   "show ID",
 		Short: "Show a campaign and its progress (shards by status, deliveries, ETA)",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseID(args[0])
-			if err != nil {
-				return err
-			}
-			o.ID = id
-			if runF != nil {
-				return runF(o)
-			}
-			return runCampaignShow(cmd.Context(), app, o)
-		},
+		RunE:  runIDE(app, o, &o.ID, parseID, nil, runF, runCampaignShow),
 	}
 }
 

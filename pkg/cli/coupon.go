@@ -83,6 +83,10 @@ func couponErr(err error) error {
 }
 
 // couponParseID parses a coupon, item or member id argument.
+// parseCouponID and parseItemID read a coupon's and a coupon item's id.
+func parseCouponID(s string) (int64, error) { return couponParseID("coupon id", s) }
+func parseItemID(s string) (int64, error)   { return couponParseID("item id", s) }
+
 func couponParseID(what, s string) (int64, error) {
 	id, err := store.ParseID(s)
 	if err != nil {

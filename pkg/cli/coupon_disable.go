@@ -17,17 +17,7 @@ func newCouponDisableCmd(app *App, runF func(*couponDisableOptions) error) *cobr
 		Use:   "disable COUPON_ID",
 		Short: "Stop issuing a coupon, and cancel its push (items already held keep their lifecycle)",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := couponParseID("coupon id", args[0])
-			if err != nil {
-				return err
-			}
-			o.ID = id
-			if runF != nil {
-				return runF(o)
-			}
-			return runCouponDisable(cmd.Context(), app, o)
-		},
+		RunE:  runIDE(app, o, &o.ID, parseCouponID, nil, runF, runCouponDisable),
 	}
 }
 

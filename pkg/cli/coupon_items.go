@@ -103,20 +103,7 @@ func newCouponClaimCmd(app *App, runF func(*couponClaimOptions) error) *cobra.Co
 		Use:   "claim ITEM_ID --member N",
 		Short: "Claim an issued coupon for its member (issued → claimed)",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := couponParseID("item id", args[0])
-			if err != nil {
-				return err
-			}
-			o.ItemID = id
-			if o.Member <= 0 {
-				return usageErrorf("--member %d: want a positive member id", o.Member)
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			return runCouponClaim(cmd.Context(), app, o)
-		},
+		RunE:  runIDE(app, o, &o.ItemID, parseItemID, o.check, runF, runCouponClaim),
 	}
 	cmd.Flags().Int64Var(&o.Member, "member", 0, "the member claiming (required)")
 	_ = cmd.MarkFlagRequired("member")
@@ -137,6 +124,13 @@ func runCouponClaim(ctx context.Context, app *App, o *couponClaimOptions) error 
 
 // --- lock
 
+func (o *couponClaimOptions) check() error {
+	if o.Member <= 0 {
+		return usageErrorf("--member %d: want a positive member id", o.Member)
+	}
+	return nil
+}
+
 type couponLockOptions struct {
 	ItemID     int64
 	Member     int64
@@ -145,29 +139,25 @@ type couponLockOptions struct {
 	TotalCents int64 // Total parsed
 }
 
+func (o *couponLockOptions) check() error {
+	if o.Member <= 0 {
+		return usageErrorf("--member %d: want a positive member id", o.Member)
+	}
+	cents, err := money.Parse(o.Total)
+	if err != nil {
+		return usageErrorf("--total: %v", err)
+	}
+	o.TotalCents = cents
+	return nil
+}
+
 func newCouponLockCmd(app *App, runF func(*couponLockOptions) error) *cobra.Command {
 	o := &couponLockOptions{}
 	cmd := &cobra.Command{
 		Use:   "lock ITEM_ID --member N --order ORDER --total 120.00",
 		Short: "Hold a coupon for an order (checks owner, validity, threshold; idempotent per order)",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := couponParseID("item id", args[0])
-			if err != nil {
-				return err
-			}
-			o.ItemID = id
-			if o.Member <= 0 {
-				return usageErrorf("--member %d: want a positive member id", o.Member)
-			}
-			if o.TotalCents, err = money.Parse(o.Total); err != nil {
-				return usageErrorf("--total: %v", err)
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			return runCouponLock(cmd.Context(), app, o)
-		},
+		RunE:  runIDE(app, o, &o.ItemID, parseItemID, o.check, runF, runCouponLock),
 	}
 	f := cmd.Flags()
 	f.Int64Var(&o.Member, "member", 0, "the order's member (required)")

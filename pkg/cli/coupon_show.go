@@ -115,17 +115,7 @@ func newCouponShowCmd(app *App, runF func(*couponShowOptions) error) *cobra.Comm
 		Use:   "show COUPON_ID",
 		Short: "Show a coupon, its items by status and its Redis counters",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := couponParseID("coupon id", args[0])
-			if err != nil {
-				return err
-			}
-			o.ID = id
-			if runF != nil {
-				return runF(o)
-			}
-			return runCouponShow(cmd.Context(), app, o)
-		},
+		RunE:  runIDE(app, o, &o.ID, parseCouponID, nil, runF, runCouponShow),
 	}
 }
 

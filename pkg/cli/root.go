@@ -261,8 +261,8 @@ func finiteFloats(cmd *cobra.Command) error {
 
 // runE is the RunE of a command in the shape every command has: check
 // (when not nil) checks the options the flags filled, then the test's runF
-// gets them, or run runs the command. Commands that also read arguments
-// write the same steps out.
+// gets them, or run runs the command. runIDE adds an id argument; commands
+// with other arguments write the same steps out.
 func runE[O any](app *App, o *O, check func() error, runF func(*O) error,
 	run func(context.Context, *App, *O) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, _ []string) error {
@@ -275,6 +275,21 @@ func runE[O any](app *App, o *O, check func() error, runF func(*O) error,
 			return runF(o)
 		}
 		return run(cmd.Context(), app, o)
+	}
+}
+
+// runIDE is runE for a command whose one argument is an id: parse reads it
+// into *id, then runE's steps follow.
+func runIDE[O, I any](app *App, o *O, id *I, parse func(string) (I, error), check func() error, runF func(*O) error,
+	run func(context.Context, *App, *O) error) func(*cobra.Command, []string) error {
+	rest := runE(app, o, check, runF, run)
+	return func(cmd *cobra.Command, args []string) error {
+		v, err := parse(args[0])
+		if err != nil {
+			return err
+		}
+		*id = v
+		return rest(cmd, args)
 	}
 }
 

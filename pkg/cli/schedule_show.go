@@ -66,26 +66,20 @@ type scheduleShowOptions struct {
 	Firings int
 }
 
+func (o *scheduleShowOptions) check() error {
+	if o.Firings < 1 || o.Firings > 1000 {
+		return usageErrorf("--firings %d: want 1..1000", o.Firings)
+	}
+	return nil
+}
+
 func newScheduleShowCmd(app *App, runF func(*scheduleShowOptions) error) *cobra.Command {
 	o := &scheduleShowOptions{}
 	cmd := &cobra.Command{
 		Use:   "show ID [--firings N]",
 		Short: "Show a schedule, its next firings and its recent firings with what each created",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseScheduleID(args[0])
-			if err != nil {
-				return err
-			}
-			o.ID = id
-			if o.Firings < 1 || o.Firings > 1000 {
-				return usageErrorf("--firings %d: want 1..1000", o.Firings)
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			return runScheduleShow(cmd.Context(), app, o)
-		},
+		RunE:  runIDE(app, o, &o.ID, parseScheduleID, o.check, runF, runScheduleShow),
 	}
 	cmd.Flags().IntVar(&o.Firings, "firings", 20, "recent firings listed, 1..1000")
 	return cmd
@@ -153,6 +147,13 @@ type scheduleNextOptions struct {
 	Count int
 }
 
+func (o *scheduleNextOptions) check() error {
+	if o.Count < 1 || o.Count > 1000 {
+		return usageErrorf("--count %d: want 1..1000", o.Count)
+	}
+	return nil
+}
+
 // scheduleNext is `schedule next --json`'s output.
 type scheduleNext struct {
 	ScheduleID uint64       `json:"schedule_id"`
@@ -170,20 +171,7 @@ func newScheduleNextCmd(app *App, runF func(*scheduleNextOptions) error) *cobra.
 		Long: `next computes the schedule's next firings from now, in its zone and in UTC
 (for a paused schedule: those it would have if resumed now).`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseScheduleID(args[0])
-			if err != nil {
-				return err
-			}
-			o.ID = id
-			if o.Count < 1 || o.Count > 1000 {
-				return usageErrorf("--count %d: want 1..1000", o.Count)
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			return runScheduleNext(cmd.Context(), app, o)
-		},
+		RunE: runIDE(app, o, &o.ID, parseScheduleID, o.check, runF, runScheduleNext),
 	}
 	cmd.Flags().IntVar(&o.Count, "count", 5, "how many, 1..1000")
 	return cmd
