@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"mkt/pkg/campaign"
-	"mkt/pkg/store"
 )
 
 // controlHelp is the short and long help of each control command.
@@ -43,6 +42,13 @@ type controlOptions struct {
 	Reason string
 }
 
+func (o *controlOptions) check() error {
+	if utf8.RuneCountInString(o.Reason) > 200 {
+		return usageErrorf("--reason is longer than 200 characters")
+	}
+	return nil
+}
+
 // controlTarget is the kind of run control commands act on, and its names.
 type controlTarget struct {
 	kind campaign.Kind
@@ -70,20 +76,10 @@ func newControlCmd(app *App, q *campaignQueues, target controlTarget, action, ar
 		Short: short,
 		Long:  long,
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := store.ParseID(args[0])
-			if err != nil {
-				return usageErrorf("%s %q: want a positive integer", target.id, args[0])
-			}
-			o.ID = id
-			if utf8.RuneCountInString(o.Reason) > 200 {
-				return usageErrorf("--reason is longer than 200 characters")
-			}
-			if runF != nil {
-				return runF(action, o)
-			}
-			return runControl(cmd.Context(), app, q, target, action, o)
-		},
+		RunE: runArgE(app, o, &o.ID, idArg(target.id), o.check, forAction(action, runF),
+			func(ctx context.Context, app *App, o *controlOptions) error {
+				return runControl(ctx, app, q, target, action, o)
+			}),
 	}
 	if action == "cancel" {
 		cmd.Flags().StringVar(&o.Reason, "reason", "", "why, recorded with the "+target.noun+" (default \"cancelled by operator\")")

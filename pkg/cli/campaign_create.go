@@ -35,6 +35,15 @@ type campaignCreateOptions struct {
 	RequestID string
 }
 
+func (o *campaignCreateOptions) check() error {
+	if o.RequestID != "" {
+		if err := campaign.CheckRequestID(o.RequestID); err != nil {
+			return usageErrorf("--request-id: %v", err)
+		}
+	}
+	return nil
+}
+
 func newCampaignCreateCmd(app *App, q *campaignQueues, runF func(*campaignCreateOptions) error) *cobra.Command {
 	o := &campaignCreateOptions{}
 	cmd := &cobra.Command{
@@ -43,17 +52,9 @@ func newCampaignCreateCmd(app *App, q *campaignQueues, runF func(*campaignCreate
 		Long:    campaignCreateLong,
 		Example: campaignCreateExample,
 		Args:    cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.RequestID != "" {
-				if err := campaign.CheckRequestID(o.RequestID); err != nil {
-					return usageErrorf("--request-id: %v", err)
-				}
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			return runCampaignCreate(cmd.Context(), app, q, o, time.Now())
-		},
+		RunE: runE(app, o, o.check, runF, func(ctx context.Context, app *App, o *campaignCreateOptions) error {
+			return runCampaignCreate(ctx, app, q, o, time.Now())
+		}),
 	}
 	f := cmd.Flags()
 	bindSpecFlags(f, &o.specOptions)

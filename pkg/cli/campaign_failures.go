@@ -36,7 +36,7 @@ failed push_message rows), in member id order: --after continues after a
 member id (the last one printed). --summary counts them by channel and
 reason instead. retry-failed re-sends exactly these.`,
 		Args: cobra.ExactArgs(1),
-		RunE: runIDE(app, o, &o.ID, parseID, o.check, runF, runCampaignFailures),
+		RunE: runArgE(app, o, &o.ID, parseID, o.check, runF, runCampaignFailures),
 	}
 	f := cmd.Flags()
 	f.Uint64Var(&o.After, "after", 0, "list failures of members after this id")

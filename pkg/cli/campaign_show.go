@@ -54,10 +54,7 @@ func (o *campaignListOptions) validate() error {
 	if o.Status != "" && !slices.Contains(campaignStatuses, campaign.Status(o.Status)) {
 		return usageErrorf("--status %q: want one of %s", o.Status, joinStrings(campaignStatuses))
 	}
-	if o.Limit < 1 || o.Limit > 1000 {
-		return usageErrorf("--limit %d: want 1..1000", o.Limit)
-	}
-	return nil
+	return inRange("--limit", o.Limit, 1, 1000)
 }
 
 func runCampaignList(ctx context.Context, app *App, o *campaignListOptions) error {
@@ -117,7 +114,7 @@ func newCampaignShowCmd(app *App, runF func(*campaignShowOptions) error) *cobra.
 		Use:   "show ID",
 		Short: "Show a campaign and its progress (shards by status, deliveries, ETA)",
 		Args:  cobra.ExactArgs(1),
-		RunE:  runIDE(app, o, &o.ID, parseID, nil, runF, runCampaignShow),
+		RunE:  runArgE(app, o, &o.ID, parseID, nil, runF, runCampaignShow),
 	}
 }
 

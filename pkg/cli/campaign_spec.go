@@ -12,7 +12,6 @@ import (
 	"mkt/pkg/campaign"
 	"mkt/pkg/money"
 	"mkt/pkg/provider"
-	"mkt/pkg/store"
 )
 
 // specOptions are the flags describing a campaign, shared by `campaign
@@ -228,10 +227,4 @@ func trimAll(in []string) []string {
 }
 
 // parseID parses a campaign id argument.
-func parseID(arg string) (uint64, error) {
-	id, err := store.ParseID(arg)
-	if err != nil {
-		return 0, usageErrorf("campaign id %q: want a positive integer", arg)
-	}
-	return id, nil
-}
+var parseID = idArg("campaign id")

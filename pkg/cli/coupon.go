@@ -12,7 +12,6 @@ import (
 
 	"mkt/pkg/cache"
 	"mkt/pkg/coupon"
-	"mkt/pkg/store"
 )
 
 const couponLong = `coupon creates, lists, shows and disables coupon campaigns, and lets an
@@ -82,17 +81,15 @@ func couponErr(err error) error {
 	return err
 }
 
-// couponParseID parses a coupon, item or member id argument.
 // parseCouponID and parseItemID read a coupon's and a coupon item's id.
 func parseCouponID(s string) (int64, error) { return couponParseID("coupon id", s) }
 func parseItemID(s string) (int64, error)   { return couponParseID("item id", s) }
 
+// couponParseID parses a coupon, item or member id named what (coupon ids
+// are int64 in the coupon tables).
 func couponParseID(what, s string) (int64, error) {
-	id, err := store.ParseID(s)
-	if err != nil {
-		return 0, usageErrorf("%s %q: want a positive integer", what, s)
-	}
-	return int64(id), nil
+	id, err := idArg(what)(s)
+	return int64(id), err
 }
 
 // couponParseTime accepts RFC 3339, "2006-01-02T15:04" or "2006-01-02" (UTC).

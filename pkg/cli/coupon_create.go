@@ -139,12 +139,9 @@ func newCouponCreateCmd(app *App, q *campaignQueues, runF func(*couponCreateOpti
 		Short: "Create a coupon campaign (lazy: MySQL then Redis; push: stored and announced atomically)",
 		Long:  couponCreateLong,
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if runF != nil {
-				return runF(o)
-			}
-			return runCouponCreate(cmd.Context(), app, q, o, time.Now().UTC())
-		},
+		RunE: runE(app, o, nil, runF, func(ctx context.Context, app *App, o *couponCreateOptions) error {
+			return runCouponCreate(ctx, app, q, o, time.Now().UTC())
+		}),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Name, "name", "", "coupon name shown to members (required)")

@@ -17,7 +17,7 @@ func newCouponDisableCmd(app *App, runF func(*couponDisableOptions) error) *cobr
 		Use:   "disable COUPON_ID",
 		Short: "Stop issuing a coupon, and cancel its push (items already held keep their lifecycle)",
 		Args:  cobra.ExactArgs(1),
-		RunE:  runIDE(app, o, &o.ID, parseCouponID, nil, runF, runCouponDisable),
+		RunE:  runArgE(app, o, &o.ID, parseCouponID, nil, runF, runCouponDisable),
 	}
 }
 

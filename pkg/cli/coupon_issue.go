@@ -20,6 +20,12 @@ type couponIssueOptions struct {
 	MemberIDs []int64
 }
 
+// check reads --members or --range into MemberIDs.
+func (o *couponIssueOptions) check() (err error) {
+	o.MemberIDs, err = couponParseMembers(o.Members, o.Range)
+	return err
+}
+
 func newCouponIssueCmd(app *App, runF func(*couponIssueOptions) error) *cobra.Command {
 	o := &couponIssueOptions{}
 	cmd := &cobra.Command{
@@ -29,20 +35,7 @@ func newCouponIssueCmd(app *App, runF func(*couponIssueOptions) error) *cobra.Co
 lasts, 1,000 members per transaction. Running it again issues nothing more.
 It does not check the audience: the caller chooses the members.`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := couponParseID("coupon id", args[0])
-			if err != nil {
-				return err
-			}
-			o.CouponID = id
-			if o.MemberIDs, err = couponParseMembers(o.Members, o.Range); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			return runCouponIssue(cmd.Context(), app, o)
-		},
+		RunE: runArgE(app, o, &o.CouponID, parseCouponID, o.check, runF, runCouponIssue),
 	}
 	cmd.Flags().StringVar(&o.Members, "members", "", "member ids, e.g. 1,2,3")
 	cmd.Flags().StringVar(&o.Range, "range", "", "member id range, inclusive, e.g. 1-1000")

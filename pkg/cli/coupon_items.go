@@ -34,10 +34,7 @@ func (o *couponMemberCouponsOptions) validate() error {
 	if o.Status != "" && !slices.Contains(coupon.ItemStatuses(), coupon.ItemStatus(o.Status)) {
 		return usageErrorf("--status %q: want one of %s", o.Status, joinStrings(coupon.ItemStatuses()))
 	}
-	if o.Limit < 1 || o.Limit > 1000 {
-		return usageErrorf("--limit %d: want 1..1000", o.Limit)
-	}
-	return nil
+	return inRange("--limit", o.Limit, 1, 1000)
 }
 
 func newCouponMemberCouponsCmd(app *App, runF func(*couponMemberCouponsOptions) error) *cobra.Command {
@@ -103,7 +100,7 @@ func newCouponClaimCmd(app *App, runF func(*couponClaimOptions) error) *cobra.Co
 		Use:   "claim ITEM_ID --member N",
 		Short: "Claim an issued coupon for its member (issued → claimed)",
 		Args:  cobra.ExactArgs(1),
-		RunE:  runIDE(app, o, &o.ItemID, parseItemID, o.check, runF, runCouponClaim),
+		RunE:  runArgE(app, o, &o.ItemID, parseItemID, o.check, runF, runCouponClaim),
 	}
 	cmd.Flags().Int64Var(&o.Member, "member", 0, "the member claiming (required)")
 	_ = cmd.MarkFlagRequired("member")
@@ -157,7 +154,7 @@ func newCouponLockCmd(app *App, runF func(*couponLockOptions) error) *cobra.Comm
 		Use:   "lock ITEM_ID --member N --order ORDER --total 120.00",
 		Short: "Hold a coupon for an order (checks owner, validity, threshold; idempotent per order)",
 		Args:  cobra.ExactArgs(1),
-		RunE:  runIDE(app, o, &o.ItemID, parseItemID, o.check, runF, runCouponLock),
+		RunE:  runArgE(app, o, &o.ItemID, parseItemID, o.check, runF, runCouponLock),
 	}
 	f := cmd.Flags()
 	f.Int64Var(&o.Member, "member", 0, "the order's member (required)")
@@ -196,6 +193,13 @@ type couponOrderStepOptions struct {
 	Member int64 // 0: not checked
 }
 
+func (o *couponOrderStepOptions) check() error {
+	if o.Member < 0 {
+		return usageErrorf("--member %d: want a positive member id (or none)", o.Member)
+	}
+	return nil
+}
+
 func newCouponOrderStepCmd(app *App, step string, runF func(string, *couponOrderStepOptions) error) *cobra.Command {
 	o := &couponOrderStepOptions{}
 	help := couponOrderStepHelp[step]
@@ -203,20 +207,10 @@ func newCouponOrderStepCmd(app *App, step string, runF func(string, *couponOrder
 		Use:   help[0],
 		Short: help[1],
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := couponParseID("item id", args[0])
-			if err != nil {
-				return err
-			}
-			o.ItemID = id
-			if o.Member < 0 {
-				return usageErrorf("--member %d: want a positive member id (or none)", o.Member)
-			}
-			if runF != nil {
-				return runF(step, o)
-			}
-			return runCouponOrderStep(cmd.Context(), app, step, o)
-		},
+		RunE: runArgE(app, o, &o.ItemID, parseItemID, o.check, forAction(step, runF),
+			func(ctx context.Context, app *App, o *couponOrderStepOptions) error {
+				return runCouponOrderStep(ctx, app, step, o)
+			}),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Order, "order", "", "order id (required)")

@@ -41,17 +41,10 @@ func newCouponPushControlCmd(app *App, q *campaignQueues, action string, runF fu
 		Short: help[0],
 		Long:  help[1] + "\n\nTo stop a push for good, disable the coupon (coupon disable): its push is cancelled.",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := couponParseID("coupon id", args[0])
-			if err != nil {
-				return err
-			}
-			o.ID = id
-			if runF != nil {
-				return runF(action, o)
-			}
-			return runCouponPushControl(cmd.Context(), app, q, action, o)
-		},
+		RunE: runArgE(app, o, &o.ID, parseCouponID, nil, forAction(action, runF),
+			func(ctx context.Context, app *App, o *couponPushControlOptions) error {
+				return runCouponPushControl(ctx, app, q, action, o)
+			}),
 	}
 }
 

@@ -47,8 +47,8 @@ func (o *couponListOptions) validate() error {
 	default:
 		return usageErrorf("--mode %q: want %s or %s", o.Mode, coupon.ModeLazy, coupon.ModePush)
 	}
-	if o.Limit < 1 || o.Limit > 1000 {
-		return usageErrorf("--limit %d: want 1..1000", o.Limit)
+	if err := inRange("--limit", o.Limit, 1, 1000); err != nil {
+		return err
 	}
 	if o.Before < 0 {
 		return usageErrorf("--before %d: want a coupon id (0 for the newest)", o.Before)
@@ -115,7 +115,7 @@ func newCouponShowCmd(app *App, runF func(*couponShowOptions) error) *cobra.Comm
 		Use:   "show COUPON_ID",
 		Short: "Show a coupon, its items by status and its Redis counters",
 		Args:  cobra.ExactArgs(1),
-		RunE:  runIDE(app, o, &o.ID, parseCouponID, nil, runF, runCouponShow),
+		RunE:  runArgE(app, o, &o.ID, parseCouponID, nil, runF, runCouponShow),
 	}
 }
 

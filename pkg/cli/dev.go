@@ -60,20 +60,13 @@ Faults are injected per call with the given rates (from the flags at start,
 then as PUT /faults says); --seed makes them reproducible. Point a channel
 at it with e.g. MKT_PROVIDER_SMS_URL=http://127.0.0.1:9400/sms. Stop with Ctrl-C.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			var err error
-			if o.FailIDs, err = parseIDList(o.FailMembers); err != nil {
-				return usageErrorf("--fail-members: %v", err)
-			}
-			if err := config.Resolve(cmd.Flags()); err != nil {
-				return asUsage(err)
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			return runDevProvider(cmd.Context(), app, o)
-		},
 	}
+	cmd.RunE = runE(app, o, func() (err error) {
+		if o.FailIDs, err = parseIDList(o.FailMembers); err != nil {
+			return usageErrorf("--fail-members: %v", err)
+		}
+		return asUsage(config.Resolve(cmd.Flags()))
+	}, runF, runDevProvider)
 	f := cmd.Flags()
 	f.StringVar(&o.Addr, "addr", "127.0.0.1:9400", "listen address")
 	f.Var(&o.Latency, "latency", `answer time per call: "200ms", "100ms-300ms" (uniform) or "normal:200ms,50ms"`)
@@ -171,25 +164,18 @@ writes them to standard output in the JSON Lines import format instead:
   mktctl dev hotgoods --date 2026-12-02 --segments 200
   mktctl dev hotgoods --print --segments 5 > day.jsonl`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.Segments < 1 || o.Segments > hotgoods.MaxRowsPerDay {
-				return usageErrorf("--segments %d: want 1..%d", o.Segments, hotgoods.MaxRowsPerDay)
+		RunE: runE(app, o, func() (err error) {
+			if err := inRange("--segments", o.Segments, 1, hotgoods.MaxRowsPerDay); err != nil {
+				return err
 			}
 			switch {
 			case o.Print && date != "":
 				return usageErrorf("--print and --date exclude each other")
 			case !o.Print:
-				d, err := parseHotgoodsDate(date)
-				if err != nil {
-					return err
-				}
-				o.Date = d
+				o.Date, err = parseHotgoodsDate(date)
 			}
-			if runF != nil {
-				return runF(o)
-			}
-			return runDevHotgoods(cmd.Context(), app, o)
-		},
+			return err
+		}, runF, runDevHotgoods),
 	}
 	cmd.Flags().StringVar(&date, "date", "", "import the generated rows for this day, YYYY-MM-DD")
 	cmd.Flags().IntVar(&o.Segments, "segments", 20, "rows to generate, 1..2000")

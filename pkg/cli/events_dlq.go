@@ -124,8 +124,8 @@ it was replayed, and the start of its body with control characters escaped.`,
 }
 
 func (o *dlqListOptions) validate() error {
-	if o.Limit < 1 || o.Limit > dlqMaxLimit {
-		return usageErrorf("--limit %d: want 1..%d", o.Limit, dlqMaxLimit)
+	if err := inRange("--limit", o.Limit, 1, dlqMaxLimit); err != nil {
+		return err
 	}
 	return checkDLQGroup(o.Group)
 }

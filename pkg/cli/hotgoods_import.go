@@ -35,23 +35,18 @@ no-op; a pending row with other content is updated. Once a run launched any
 row of the date, its rows can no longer change (the runs resolve each member
 against every row of the day): new or changed rows are refused.`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			d, err := parseHotgoodsDate(date)
-			if err != nil {
+		RunE: runArgE(app, o, &o.Path, pathArg, func() (err error) {
+			if o.Date, err = parseHotgoodsDate(date); err != nil {
 				return err
 			}
-			o.Date, o.Path = d, args[0]
 			switch f := hotgoods.Format(format); f {
 			case hotgoods.FormatAuto, hotgoods.FormatJSONL, hotgoods.FormatCSV:
 				o.Format = f
 			default:
 				return usageErrorf("--format %q: want auto, jsonl or csv", format)
 			}
-			if runF != nil {
-				return runF(o)
-			}
-			return runHotgoodsImport(cmd.Context(), app, o)
-		},
+			return nil
+		}, runF, runHotgoodsImport),
 	}
 	cmd.Flags().StringVar(&date, "date", "", "the day the rows are for, YYYY-MM-DD")
 	cmd.Flags().StringVar(&format, "format", "auto", "jsonl, csv, or auto (JSON Lines when the file starts with {)")

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"mkt/pkg/audience"
 	"mkt/pkg/campaign"
@@ -76,35 +77,6 @@ timer or cron job runs (deploy/systemd/mkt-hotgoods.service).
 Exit 0 when every row taken was launched (or none was pending), 1 when the
 launch failed, 2 for bad flags.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			d, err := hotgoodsRunDate(date, tz, cmd.Flags().Changed("tz"), time.Now())
-			if err != nil {
-				return err
-			}
-			o.Date = d
-			idx, tot := cmd.Flags().Changed("shard-index"), cmd.Flags().Changed("shard-total")
-			if idx != tot {
-				return usageErrorf("--shard-index and --shard-total go together")
-			}
-			if !tot {
-				o.ShardIndex, o.ShardTotal = 0, 1
-			}
-			lo := hotgoods.LaunchOptions{Date: d, ShardIndex: o.ShardIndex, ShardTotal: o.ShardTotal, ShardSize: o.ShardSize,
-				CreatedBy: o.CreatedBy, RequestID: o.RequestID}
-			if o.ShardTotal < 1 {
-				return usageErrorf("--shard-total %d: want 1..%d", o.ShardTotal, hotgoods.MaxShardTotal)
-			}
-			if err := audience.CheckShardSize(o.ShardSize); err != nil {
-				return usageErrorf("--shard-size: %v", err)
-			}
-			if err := lo.Validate(); err != nil {
-				return usageErrorf("%v", err)
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			return runHotgoodsRun(cmd.Context(), app, q, o)
-		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&date, "date", "", "the day whose rows to launch, YYYY-MM-DD, or today (in --tz)")
@@ -114,7 +86,40 @@ launch failed, 2 for bad flags.`,
 	f.IntVar(&o.ShardSize, "shard-size", hotgoods.DefaultShardSize, "members per shard of the run, 10..100000")
 	f.StringVar(&o.RequestID, "request-id", "", "idempotency key of the launch (default: random)")
 	f.StringVar(&o.CreatedBy, "created-by", operatorName(), "who launched it")
+	cmd.RunE = runE(app, o, func() error { return o.check(f, date, tz, time.Now()) }, runF,
+		func(ctx context.Context, app *App, o *hotgoodsRunOptions) error {
+			return runHotgoodsRun(ctx, app, q, o)
+		})
 	return cmd
+}
+
+// check resolves --date (and --tz) at now and checks the shard flags, which
+// go together (f tells them given from their defaults).
+func (o *hotgoodsRunOptions) check(f *pflag.FlagSet, date, tz string, now time.Time) error {
+	d, err := hotgoodsRunDate(date, tz, f.Changed("tz"), now)
+	if err != nil {
+		return err
+	}
+	o.Date = d
+	idx, tot := f.Changed("shard-index"), f.Changed("shard-total")
+	if idx != tot {
+		return usageErrorf("--shard-index and --shard-total go together")
+	}
+	if !tot {
+		o.ShardIndex, o.ShardTotal = 0, 1
+	}
+	lo := hotgoods.LaunchOptions{Date: d, ShardIndex: o.ShardIndex, ShardTotal: o.ShardTotal, ShardSize: o.ShardSize,
+		CreatedBy: o.CreatedBy, RequestID: o.RequestID}
+	if o.ShardTotal < 1 {
+		return usageErrorf("--shard-total %d: want 1..%d", o.ShardTotal, hotgoods.MaxShardTotal)
+	}
+	if err := audience.CheckShardSize(o.ShardSize); err != nil {
+		return usageErrorf("--shard-size: %v", err)
+	}
+	if err := lo.Validate(); err != nil {
+		return usageErrorf("%v", err)
+	}
+	return nil
 }
 
 func runHotgoodsRun(ctx context.Context, app *App, q *campaignQueues, o *hotgoodsRunOptions) error {

@@ -13,7 +13,6 @@ import (
 	"mkt/pkg/campaign"
 	"mkt/pkg/hotgoods"
 	"mkt/pkg/provider"
-	"mkt/pkg/store"
 	"mkt/pkg/textlimit"
 )
 
@@ -61,17 +60,10 @@ func newHotgoodsListCmd(app *App, runF func(*hotgoodsListOptions) error) *cobra.
 		Use:   "list --date YYYY-MM-DD",
 		Short: "List a date's rows and the runs that launched them",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			d, err := parseHotgoodsDate(date)
-			if err != nil {
-				return err
-			}
-			o.Date = d
-			if runF != nil {
-				return runF(o)
-			}
-			return runHotgoodsList(cmd.Context(), app, o)
-		},
+		RunE: runE(app, o, func() (err error) {
+			o.Date, err = parseHotgoodsDate(date)
+			return err
+		}, runF, runHotgoodsList),
 	}
 	cmd.Flags().StringVar(&date, "date", "", "the day, YYYY-MM-DD")
 	return cmd
@@ -157,17 +149,7 @@ func newHotgoodsShowCmd(app *App, runF func(*hotgoodsShowOptions) error) *cobra.
 		Use:   "show ROW_ID",
 		Short: "Show a row: its segment, goods, the messages it sends, and its run's progress",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := store.ParseID(args[0])
-			if err != nil {
-				return usageErrorf("row id %q: want a positive integer", args[0])
-			}
-			o.ID = id
-			if runF != nil {
-				return runF(o)
-			}
-			return runHotgoodsShow(cmd.Context(), app, o)
-		},
+		RunE:  runArgE(app, o, &o.ID, idArg("row id"), nil, runF, runHotgoodsShow),
 	}
 }
 

@@ -25,9 +25,7 @@ func newMigrateCmd(app *App) *cobra.Command {
 		Long: `migrate creates the database named in the DSN if it is missing, then applies
 every pending migration under an advisory lock. Running it again is a no-op.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runMigrateUp(cmd.Context(), app, o)
-		},
+		RunE: runE(app, o, nil, nil, runMigrateUp),
 	}
 	cmd.AddCommand(newMigrateUpCmd(app, nil), newMigrateStatusCmd(app, nil))
 	return cmd

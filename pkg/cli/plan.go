@@ -61,20 +61,14 @@ func newPlanCmd(app *App, runF func(*planOptions) error) *cobra.Command {
 		Example: `  mktctl plan --campaign 42 --latency 150ms --concurrency 4000
   mktctl plan --levels 3,4 --channels sms,app --provider-batch 100 --rate 500 --json`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: runE(app, o, func() error {
 			specFlags.VisitAll(func(f *pflag.Flag) {
 				if f.Changed {
 					o.specGiven = append(o.specGiven, "--"+f.Name)
 				}
 			})
-			if err := o.validate(); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			return runPlan(cmd.Context(), app, o, time.Now())
-		},
+			return o.validate()
+		}, runF, func(ctx context.Context, app *App, o *planOptions) error { return runPlan(ctx, app, o, time.Now()) }),
 	}
 	f := cmd.Flags()
 	f.AddFlagSet(specFlags)

@@ -261,8 +261,9 @@ func finiteFloats(cmd *cobra.Command) error {
 
 // runE is the RunE of a command in the shape every command has: check
 // (when not nil) checks the options the flags filled, then the test's runF
-// gets them, or run runs the command. runIDE adds an id argument; commands
-// with other arguments write the same steps out.
+// gets them, or run runs the command. A check that needs the flag set (to
+// tell a flag given from its default) closes over the command, set as
+// cmd.RunE after the command is built. runArgE adds an argument.
 func runE[O any](app *App, o *O, check func() error, runF func(*O) error,
 	run func(context.Context, *App, *O) error) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, _ []string) error {
@@ -278,19 +279,54 @@ func runE[O any](app *App, o *O, check func() error, runF func(*O) error,
 	}
 }
 
-// runIDE is runE for a command whose one argument is an id: parse reads it
-// into *id, then runE's steps follow.
-func runIDE[O, I any](app *App, o *O, id *I, parse func(string) (I, error), check func() error, runF func(*O) error,
+// runArgE is runE for a command that takes one argument (an id, a file):
+// parse reads it into *arg, then runE's steps follow. Where the argument is
+// optional and not given, *arg keeps its zero value.
+func runArgE[O, A any](app *App, o *O, arg *A, parse func(string) (A, error), check func() error, runF func(*O) error,
 	run func(context.Context, *App, *O) error) func(*cobra.Command, []string) error {
 	rest := runE(app, o, check, runF, run)
 	return func(cmd *cobra.Command, args []string) error {
-		v, err := parse(args[0])
-		if err != nil {
-			return err
+		if len(args) > 0 {
+			v, err := parse(args[0])
+			if err != nil {
+				return err
+			}
+			*arg = v
 		}
-		*id = v
 		return rest(cmd, args)
 	}
+}
+
+// forAction binds the action a command was built for to a test's runF,
+// which gets it with the options (nil stays nil: the command runs).
+func forAction[O any](action string, runF func(string, *O) error) func(*O) error {
+	if runF == nil {
+		return nil
+	}
+	return func(o *O) error { return runF(action, o) }
+}
+
+// idArg is the parser of an id argument named what (campaign id, schedule
+// id …): a positive integer, else a usage error that quotes it.
+func idArg(what string) func(string) (uint64, error) {
+	return func(arg string) (uint64, error) {
+		id, err := store.ParseID(arg)
+		if err != nil {
+			return 0, usageErrorf("%s %q: want a positive integer", what, arg)
+		}
+		return id, nil
+	}
+}
+
+// pathArg reads a file argument as given; opening it is the command's.
+func pathArg(arg string) (string, error) { return arg, nil }
+
+// inRange is the check of an integer flag bounded to lo..hi.
+func inRange(flag string, v, lo, hi int) error {
+	if v < lo || v > hi {
+		return usageErrorf("%s %d: want %d..%d", flag, v, lo, hi)
+	}
+	return nil
 }
 
 // asUsage marks err, if any, as a usage error.

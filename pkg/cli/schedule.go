@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"mkt/pkg/schedule"
-	"mkt/pkg/store"
 )
 
 const scheduleLong = `schedule manages recurring schedules, fired by pushd.
@@ -65,13 +64,8 @@ func scheduleError(err error) error {
 	return campaignError(err)
 }
 
-func parseScheduleID(arg string) (uint64, error) {
-	id, err := store.ParseID(arg)
-	if err != nil {
-		return 0, usageErrorf("schedule id %q: want a positive integer", arg)
-	}
-	return id, nil
-}
+// parseScheduleID parses a schedule id argument.
+var parseScheduleID = idArg("schedule id")
 
 // firingTime is one firing in the schedule's zone and in UTC.
 type firingTime struct {

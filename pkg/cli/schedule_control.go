@@ -36,17 +36,10 @@ func newScheduleControlCmd(app *App, action string, runF func(string, *scheduleC
 		Short: help[0],
 		Long:  help[1],
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseScheduleID(args[0])
-			if err != nil {
-				return err
-			}
-			o.ID = id
-			if runF != nil {
-				return runF(action, o)
-			}
-			return runScheduleControl(cmd.Context(), app, action, o)
-		},
+		RunE: runArgE(app, o, &o.ID, parseScheduleID, nil, forAction(action, runF),
+			func(ctx context.Context, app *App, o *scheduleControlOptions) error {
+				return runScheduleControl(ctx, app, action, o)
+			}),
 	}
 }
 

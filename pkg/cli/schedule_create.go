@@ -38,16 +38,8 @@ copied.`,
 		Example: `  mktctl schedule create --cron "0 10 * * *" --tz Asia/Shanghai --hotgoods
   mktctl schedule create --cron "0 20 * * 5" --tz Asia/Shanghai --from-campaign 7 --name "Friday flash sale"`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.resolve(hot, from, cmd.Flags().Changed("from-campaign")); err != nil {
-				return err
-			}
-			if runF != nil {
-				return runF(o)
-			}
-			return runScheduleCreate(cmd.Context(), app, o)
-		},
 	}
+	cmd.RunE = runE(app, o, func() error { return o.resolve(hot, from, cmd.Flags().Changed("from-campaign")) }, runF, runScheduleCreate)
 	f := cmd.Flags()
 	f.StringVar(&o.Spec.Cron, "cron", "", `cron expression, e.g. "0 10 * * *" (required)`)
 	f.StringVar(&o.Spec.Zone, "tz", "UTC", "IANA time zone the expression is read in, e.g. Asia/Shanghai")

@@ -67,10 +67,7 @@ type scheduleShowOptions struct {
 }
 
 func (o *scheduleShowOptions) check() error {
-	if o.Firings < 1 || o.Firings > 1000 {
-		return usageErrorf("--firings %d: want 1..1000", o.Firings)
-	}
-	return nil
+	return inRange("--firings", o.Firings, 1, 1000)
 }
 
 func newScheduleShowCmd(app *App, runF func(*scheduleShowOptions) error) *cobra.Command {
@@ -79,7 +76,7 @@ func newScheduleShowCmd(app *App, runF func(*scheduleShowOptions) error) *cobra.
 		Use:   "show ID [--firings N]",
 		Short: "Show a schedule, its next firings and its recent firings with what each created",
 		Args:  cobra.ExactArgs(1),
-		RunE:  runIDE(app, o, &o.ID, parseScheduleID, o.check, runF, runScheduleShow),
+		RunE:  runArgE(app, o, &o.ID, parseScheduleID, o.check, runF, runScheduleShow),
 	}
 	cmd.Flags().IntVar(&o.Firings, "firings", 20, "recent firings listed, 1..1000")
 	return cmd
@@ -148,10 +145,7 @@ type scheduleNextOptions struct {
 }
 
 func (o *scheduleNextOptions) check() error {
-	if o.Count < 1 || o.Count > 1000 {
-		return usageErrorf("--count %d: want 1..1000", o.Count)
-	}
-	return nil
+	return inRange("--count", o.Count, 1, 1000)
 }
 
 // scheduleNext is `schedule next --json`'s output.
@@ -171,7 +165,7 @@ func newScheduleNextCmd(app *App, runF func(*scheduleNextOptions) error) *cobra.
 		Long: `next computes the schedule's next firings from now, in its zone and in UTC
 (for a paused schedule: those it would have if resumed now).`,
 		Args: cobra.ExactArgs(1),
-		RunE: runIDE(app, o, &o.ID, parseScheduleID, o.check, runF, runScheduleNext),
+		RunE: runArgE(app, o, &o.ID, parseScheduleID, o.check, runF, runScheduleNext),
 	}
 	cmd.Flags().IntVar(&o.Count, "count", 5, "how many, 1..1000")
 	return cmd

@@ -26,8 +26,26 @@ type usersSeedOptions struct {
 	Quiet   bool
 }
 
+func (o *usersSeedOptions) check() error {
+	if o.Count < 1 {
+		return usageErrorf("--count must be at least 1 (got %d)", o.Count)
+	}
+	if o.Count > 100_000_000 {
+		return usageErrorf("--count %d is above the supported 100,000,000", o.Count)
+	}
+	if o.Workers < 1 || o.Workers > 16 {
+		return usageErrorf("--workers must be within 1..16 (got %d)", o.Workers)
+	}
+	switch membership.SeedMethod(o.Method) {
+	case membership.SeedAuto, membership.SeedLoadData, membership.SeedInsert:
+		return nil
+	default:
+		return usageErrorf("--method %q: want %s, %s or empty for automatic", o.Method, membership.SeedLoadData, membership.SeedInsert)
+	}
+}
+
 func newUsersSeedCmd(app *App, runF func(*usersSeedOptions) error) *cobra.Command {
-	opts := &usersSeedOptions{}
+	o := &usersSeedOptions{}
 	cmd := &cobra.Command{
 		Use:   "seed --count N",
 		Short: "Load synthetic members until there are N (re-running with a larger N adds the missing ones)",
@@ -37,44 +55,25 @@ token; level and points; active days, level and portrait tags with a realistic
 spread. A member's attributes depend only on its id, so re-running with a larger
 N adds only the missing members and an interrupted run resumes.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if opts.Count < 1 {
-				return usageErrorf("--count must be at least 1 (got %d)", opts.Count)
-			}
-			if opts.Count > 100_000_000 {
-				return usageErrorf("--count %d is above the supported 100,000,000", opts.Count)
-			}
-			if opts.Workers < 1 || opts.Workers > 16 {
-				return usageErrorf("--workers must be within 1..16 (got %d)", opts.Workers)
-			}
-			switch membership.SeedMethod(opts.Method) {
-			case membership.SeedAuto, membership.SeedLoadData, membership.SeedInsert:
-			default:
-				return usageErrorf("--method %q: want %s, %s or empty for automatic", opts.Method, membership.SeedLoadData, membership.SeedInsert)
-			}
-			if runF != nil {
-				return runF(opts)
-			}
-			return runUsersSeed(cmd.Context(), app, opts)
-		},
+		RunE: runE(app, o, o.check, runF, runUsersSeed),
 	}
 	f := cmd.Flags()
-	f.Int64Var(&opts.Count, "count", 0, "total number of members wanted (required)")
-	f.IntVar(&opts.Workers, "workers", membership.DefaultSeedWorkers, "statements running at once")
-	f.StringVar(&opts.Method, "method", "", "load-data or insert (default: load-data when the server allows it)")
-	f.BoolVar(&opts.Quiet, "quiet", false, "no progress on stderr")
+	f.Int64Var(&o.Count, "count", 0, "total number of members wanted (required)")
+	f.IntVar(&o.Workers, "workers", membership.DefaultSeedWorkers, "statements running at once")
+	f.StringVar(&o.Method, "method", "", "load-data or insert (default: load-data when the server allows it)")
+	f.BoolVar(&o.Quiet, "quiet", false, "no progress on stderr")
 	_ = cmd.MarkFlagRequired("count")
 	return cmd
 }
 
-func runUsersSeed(ctx context.Context, app *App, opts *usersSeedOptions) error {
+func runUsersSeed(ctx context.Context, app *App, o *usersSeedOptions) error {
 	db, err := app.DB(ctx)
 	if err != nil {
 		return err
 	}
 	var last time.Time
 	progress := func(done, total int64) {
-		if opts.Quiet || app.JSON || total == 0 {
+		if o.Quiet || app.JSON || total == 0 {
 			return
 		}
 		if time.Since(last) < time.Second && done != total {
@@ -84,9 +83,9 @@ func runUsersSeed(ctx context.Context, app *App, opts *usersSeedOptions) error {
 		fmt.Fprintf(app.Err, "seeding: %d/%d members (%.0f%%)\n", done, total, 100*float64(done)/float64(total))
 	}
 	res, err := membership.Seed(ctx, db, membership.SeedOptions{
-		Target:   opts.Count,
-		Workers:  opts.Workers,
-		Method:   membership.SeedMethod(opts.Method),
+		Target:   o.Count,
+		Workers:  o.Workers,
+		Method:   membership.SeedMethod(o.Method),
 		Progress: progress,
 	})
 	if err != nil {

@@ -61,6 +61,25 @@ type watchOptions struct {
 	Queues *campaignQueues
 }
 
+func (o *watchOptions) check() error {
+	if o.Refresh < watch.MinRefresh {
+		return usageErrorf("--refresh %s: want at least %s", o.Refresh, watch.MinRefresh)
+	}
+	if o.Refresh > time.Hour {
+		return usageErrorf("--refresh %s: want at most 1h", o.Refresh)
+	}
+	return nil
+}
+
+// parseWatchTarget reads watch's argument: ID or KIND:ID.
+func parseWatchTarget(arg string) (watch.Target, error) {
+	t, err := watch.ParseTarget(arg)
+	if err != nil {
+		return t, usageErrorf("%v", err)
+	}
+	return t, nil
+}
+
 func newWatchCmd(app *App, runF func(*watchOptions) error) *cobra.Command {
 	o := &watchOptions{Queues: &campaignQueues{}}
 	app.afterResolve = append(app.afterResolve, func(a *App) { o.Queues.fill(&a.Common) })
@@ -69,26 +88,13 @@ func newWatchCmd(app *App, runF func(*watchOptions) error) *cobra.Command {
 		Short: "Live view of campaign progress: rate, ETA, shard heatmap, workers; pause/resume/cancel from the keyboard",
 		Long:  watchLong,
 		Args:  cobra.MaximumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				t, err := watch.ParseTarget(args[0])
-				if err != nil {
-					return usageErrorf("%v", err)
-				}
-				o.Target = t
-			}
-			if o.Refresh < watch.MinRefresh {
-				return usageErrorf("--refresh %s: want at least %s", o.Refresh, watch.MinRefresh)
-			}
-			if o.Refresh > time.Hour {
-				return usageErrorf("--refresh %s: want at most 1h", o.Refresh)
+		RunE: runArgE(app, o, &o.Target, parseWatchTarget, func() error {
+			if err := o.check(); err != nil {
+				return err
 			}
 			o.TUI = !app.JSON && !o.Once && isTerminal(app.Out) && isTerminal(app.In)
-			if runF != nil {
-				return runF(o)
-			}
-			return runWatch(cmd.Context(), app, o)
-		},
+			return nil
+		}, runF, runWatch),
 	}
 	cmd.Flags().DurationVar(&o.Refresh, "refresh", watch.DefaultRefresh, "refresh period, at least 200ms")
 	cmd.Flags().BoolVar(&o.Once, "once", false, "print one JSON snapshot and exit")
