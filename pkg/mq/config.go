@@ -76,6 +76,18 @@ func (c Config) validate() error {
 	return nil
 }
 
+// validateWithGroup checks c and the client's group name (kind says which
+// group it is, for the error).
+func (c Config) validateWithGroup(kind, group string) error {
+	if err := c.validate(); err != nil {
+		return err
+	}
+	if err := validateName(kind, group, maxGroupLen); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	return nil
+}
+
 // nameServers splits and checks NameServer: the client only takes ip:port.
 func (c Config) nameServers() ([]string, error) {
 	var addrs []string

@@ -144,11 +144,8 @@ func (c ConsumerConfig) withDefaults() ConsumerConfig {
 }
 
 func (c ConsumerConfig) validate() error {
-	if err := c.Config.validate(); err != nil {
+	if err := c.Config.validateWithGroup("consumer group", c.Group); err != nil {
 		return err
-	}
-	if err := validateName("consumer group", c.Group, maxGroupLen); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	if err := validateName("topic", c.Topic, maxTopicLen); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)

@@ -1,7 +1,7 @@
 // Package mq is the queue layer of mkt on Apache RocketMQ
-// (github.com/apache/rocketmq-client-go/v2): topic creation, batched and
-// transactional publishing, and a consumer-group consumer with bounded
-// retries and dead-lettering.
+// (github.com/apache/rocketmq-client-go/v2): topic creation and deletion,
+// batched and transactional publishing, and a consumer-group consumer with
+// bounded retries and dead-lettering.
 //
 // Wiring, once per process:
 //

@@ -106,29 +106,10 @@ func waitRoute(t *testing.T, ctx context.Context, cfg Config, topic string) {
 func dropTopicsAtEnd(t *testing.T, cfg Config, topics ...string) {
 	t.Helper()
 	t.Cleanup(func() {
-		cfg := cfg.withDefaults()
-		resolver, err := cfg.resolver()
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		addrs, _ := cfg.nameServers()
-		adm, err := admin.NewAdmin(admin.WithResolver(resolver))
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer adm.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		for _, topic := range topics {
-			if mqs, err := adm.FetchPublishMessageQueues(ctx, topic); err != nil || len(mqs) == 0 {
-				continue
-			}
-			if err := adm.DeleteTopic(ctx, admin.WithTopicDelete(topic),
-				admin.WithBrokerAddrDelete(cfg.BrokerAddr), admin.WithNameSrvAddr(addrs)); err != nil {
-				t.Errorf("delete test topic %s: %v", topic, err)
-			}
+		if err := DeleteTopics(ctx, cfg, topics...); err != nil {
+			t.Errorf("delete test topics: %v", err)
 		}
 	})
 }
@@ -510,27 +491,23 @@ func TestIntegrationTransactions(t *testing.T) {
 	t.Logf("check-back calls: %d", checks)
 }
 
-// TestIntegrationShutdownWaitsForHandlers: Shutdown returns only after a
-// running handler finished.
-func TestIntegrationShutdownWaitsForHandlers(t *testing.T) {
-	t.Parallel()
+// startHandlingOne creates and starts a consumer of a new two-queue topic
+// named after name, publishes one message keyed key and returns once handler
+// has begun handling it, with the test's context (60 s) and the consumer,
+// which the test shuts down itself.
+func startHandlingOne(t *testing.T, name, key string, handler Handler) (context.Context, *Consumer) {
+	t.Helper()
 	cfg := testConfig(t)
 	sfx := mkttest.Namespace(t, "")
-	topic, group := "mqtest_stop_"+sfx, "mqtest_stop_g_"+sfx
+	topic, group := "mqtest_"+name+"_"+sfx, "mqtest_"+name+"_g_"+sfx
 	ctx := deadline(t, 60*time.Second)
 	testTopic(t, ctx, cfg, 2, topic, group)
-	started, release := make(chan struct{}), make(chan struct{})
+	started := make(chan struct{})
 	var once sync.Once
-	var finished bool
-	var mu sync.Mutex
 	c, err := NewConsumer(ConsumerConfig{Config: cfg, Group: group, Topic: topic,
 		Handler: func(hctx context.Context, d *Delivery) error {
 			once.Do(func() { close(started) })
-			<-release
-			mu.Lock()
-			finished = hctx.Err() == nil
-			mu.Unlock()
-			return nil
+			return handler(hctx, d)
 		}})
 	if err != nil {
 		t.Fatal(err)
@@ -539,7 +516,7 @@ func TestIntegrationShutdownWaitsForHandlers(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := newTestProducer(t, ProducerConfig{Config: cfg})
-	if err := p.Send(ctx, Message{Topic: topic, Keys: []string{"slow"}, Body: []byte("slow")}); err != nil {
+	if err := p.Send(ctx, Message{Topic: topic, Keys: []string{key}, Body: []byte(key)}); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -547,6 +524,23 @@ func TestIntegrationShutdownWaitsForHandlers(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("timed out waiting for the handler to start")
 	}
+	return ctx, c
+}
+
+// TestIntegrationShutdownWaitsForHandlers: Shutdown returns only after a
+// running handler finished.
+func TestIntegrationShutdownWaitsForHandlers(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	var finished bool
+	var mu sync.Mutex
+	ctx, c := startHandlingOne(t, "stop", "slow", func(hctx context.Context, d *Delivery) error {
+		<-release
+		mu.Lock()
+		finished = hctx.Err() == nil
+		mu.Unlock()
+		return nil
+	})
 	stopped := make(chan error, 1)
 	go func() { stopped <- c.Shutdown(ctx) }()
 	select {
@@ -590,35 +584,12 @@ func TestIntegrationEnsureTopicsFailsClearly(t *testing.T) {
 // ends first, handlers' context is cancelled and Shutdown reports it.
 func TestIntegrationShutdownDeadlineCancelsHandlers(t *testing.T) {
 	t.Parallel()
-	cfg := testConfig(t)
-	sfx := mkttest.Namespace(t, "")
-	topic, group := "mqtest_hardstop_"+sfx, "mqtest_hardstop_g_"+sfx
-	ctx := deadline(t, 60*time.Second)
-	testTopic(t, ctx, cfg, 2, topic, group)
-	started, cancelled := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	c, err := NewConsumer(ConsumerConfig{Config: cfg, Group: group, Topic: topic,
-		Handler: func(hctx context.Context, d *Delivery) error {
-			once.Do(func() { close(started) })
-			<-hctx.Done()
-			close(cancelled)
-			return hctx.Err()
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	p := newTestProducer(t, ProducerConfig{Config: cfg})
-	if err := p.Send(ctx, Message{Topic: topic, Keys: []string{"stuck"}, Body: []byte("stuck")}); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-started:
-	case <-ctx.Done():
-		t.Fatal("timed out waiting for the handler to start")
-	}
+	cancelled := make(chan struct{})
+	ctx, c := startHandlingOne(t, "hardstop", "stuck", func(hctx context.Context, d *Delivery) error {
+		<-hctx.Done()
+		close(cancelled)
+		return hctx.Err()
+	})
 	stopCtx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer cancel()
 	if err := c.Shutdown(stopCtx); !errors.Is(err, context.DeadlineExceeded) {

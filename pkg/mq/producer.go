@@ -57,11 +57,8 @@ func (c ProducerConfig) withDefaults() ProducerConfig {
 }
 
 func (c ProducerConfig) validate() error {
-	if err := c.Config.validate(); err != nil {
+	if err := c.Config.validateWithGroup("producer group", c.Group); err != nil {
 		return err
-	}
-	if err := validateName("producer group", c.Group, maxGroupLen); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	if c.MaxBatchCount < 1 || c.MaxBatchCount > 1024 {
 		return fmt.Errorf("%w: max batch count %d, want 1..1024", ErrInvalidConfig, c.MaxBatchCount)
@@ -89,17 +86,11 @@ func NewProducer(cfg ProducerConfig) (*Producer, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	resolver, err := cfg.resolver()
+	opts, err := cfg.producerOptions(cfg.Group, "producer")
 	if err != nil {
 		return nil, err
 	}
-	client, err := rocketmq.NewProducer(
-		producer.WithNsResolver(resolver),
-		producer.WithGroupName(cfg.Group),
-		producer.WithInstanceName(uniqueInstance("producer")),
-		producer.WithSendMsgTimeout(cfg.SendTimeout),
-		producer.WithRetry(cfg.Retries),
-	)
+	client, err := rocketmq.NewProducer(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("mq: create producer: %w", err)
 	}
@@ -107,6 +98,24 @@ func NewProducer(cfg ProducerConfig) (*Producer, error) {
 		return nil, fmt.Errorf("mq: start producer: %w", err)
 	}
 	return &Producer{cfg: cfg, log: cfg.Logger, client: client}, nil
+}
+
+// producerOptions are the client options of a producer of group: c's name
+// servers, send timeout and retries, and an instance of its own, named after
+// prefix (check-backs reach the callbacks of the first producer created for
+// an IP@instance, whatever its group).
+func (c Config) producerOptions(group, prefix string) ([]producer.Option, error) {
+	resolver, err := c.resolver()
+	if err != nil {
+		return nil, err
+	}
+	return []producer.Option{
+		producer.WithNsResolver(resolver),
+		producer.WithGroupName(group),
+		producer.WithInstanceName(uniqueInstance(prefix)),
+		producer.WithSendMsgTimeout(c.SendTimeout),
+		producer.WithRetry(c.Retries),
+	}, nil
 }
 
 // Send publishes one message.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/apache/rocketmq-client-go/v2/admin"
+	"github.com/apache/rocketmq-client-go/v2/primitive"
 )
 
 // ErrTopicNotReady is returned by EnsureTopics when a topic's route was not
@@ -129,6 +130,33 @@ func EnsureTopics(ctx context.Context, cfg Config, queueNums int, topics ...stri
 		case <-tick.C:
 		}
 	}
+}
+
+// DeleteTopics deletes topics from cfg.BrokerAddr and the name server,
+// skipping those the name server has no route for (never created, or gone
+// already). It tries every topic and returns their errors joined.
+func DeleteTopics(ctx context.Context, cfg Config, topics ...string) error {
+	cfg = cfg.withDefaults()
+	addrs, err := cfg.nameServers()
+	if err != nil {
+		return err
+	}
+	adm, err := admin.NewAdmin(admin.WithResolver(primitive.NewPassthroughResolver(addrs)))
+	if err != nil {
+		return fmt.Errorf("mq: create admin client: %w", err)
+	}
+	defer adm.Close()
+	var errs []error
+	for _, t := range topics {
+		if mqs, err := adm.FetchPublishMessageQueues(ctx, t); err != nil || len(mqs) == 0 {
+			continue
+		}
+		if err := adm.DeleteTopic(ctx, admin.WithTopicDelete(t),
+			admin.WithBrokerAddrDelete(cfg.BrokerAddr), admin.WithNameSrvAddr(addrs)); err != nil {
+			errs = append(errs, fmt.Errorf("mq: delete topic %q on broker %s: %w", t, cfg.BrokerAddr, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // CheckGroupName returns an error wrapping ErrInvalidName unless name is a

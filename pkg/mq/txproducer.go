@@ -11,7 +11,6 @@ import (
 
 	rocketmq "github.com/apache/rocketmq-client-go/v2"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
-	"github.com/apache/rocketmq-client-go/v2/producer"
 )
 
 // TxState is the outcome of a local transaction, as told to the broker.
@@ -84,11 +83,8 @@ func (c TxProducerConfig) withDefaults() TxProducerConfig {
 }
 
 func (c TxProducerConfig) validate() error {
-	if err := c.Config.validate(); err != nil {
+	if err := c.Config.validateWithGroup("producer group", c.Group); err != nil {
 		return err
-	}
-	if err := validateName("producer group", c.Group, maxGroupLen); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	if c.Check == nil {
 		return fmt.Errorf("%w: transactional producer needs a Check function", ErrInvalidConfig)
@@ -118,21 +114,13 @@ func NewTxProducer(cfg TxProducerConfig) (*TxProducer, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	resolver, err := cfg.resolver()
+	opts, err := cfg.producerOptions(cfg.Group, "txproducer")
 	if err != nil {
 		return nil, err
 	}
 	baseCtx, cancel := context.WithCancel(context.Background())
 	lis := &txListener{cfg: cfg, log: cfg.Logger, baseCtx: baseCtx, cancel: cancel}
-	client, err := rocketmq.NewTransactionProducer(lis,
-		producer.WithNsResolver(resolver),
-		producer.WithGroupName(cfg.Group),
-		// Own instance: check-backs reach the callbacks of the first
-		// producer created for an IP@instance, whatever its group.
-		producer.WithInstanceName(uniqueInstance("txproducer")),
-		producer.WithSendMsgTimeout(cfg.SendTimeout),
-		producer.WithRetry(cfg.Retries),
-	)
+	client, err := rocketmq.NewTransactionProducer(lis, opts...)
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("mq: create transactional producer: %w", err)

@@ -8,9 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apache/rocketmq-client-go/v2/admin"
-	"github.com/apache/rocketmq-client-go/v2/primitive"
-
 	"mkt/pkg/audience"
 	"mkt/pkg/campaign"
 	"mkt/pkg/mkttest"
@@ -35,22 +32,10 @@ func mqConfig(t *testing.T, log *slog.Logger) mq.Config {
 // consumers, registered later, shut down).
 func dropTopicsAtEnd(t *testing.T, cfg mq.Config, topics ...string) {
 	t.Cleanup(func() {
-		adm, err := admin.NewAdmin(admin.WithResolver(primitive.NewPassthroughResolver([]string{cfg.NameServer})))
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer adm.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		for _, topic := range topics {
-			if mqs, err := adm.FetchPublishMessageQueues(ctx, topic); err != nil || len(mqs) == 0 {
-				continue
-			}
-			if err := adm.DeleteTopic(ctx, admin.WithTopicDelete(topic), admin.WithBrokerAddrDelete(cfg.BrokerAddr),
-				admin.WithNameSrvAddr([]string{cfg.NameServer})); err != nil {
-				t.Errorf("delete test topic %s: %v", topic, err)
-			}
+		if err := mq.DeleteTopics(ctx, cfg, topics...); err != nil {
+			t.Errorf("delete test topics: %v", err)
 		}
 	})
 }
