@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"mkt/pkg/campaign"
+	"mkt/pkg/store"
 )
 
 // controlHelp is the short and long help of each control command.
@@ -108,9 +109,8 @@ func campaignControl(ctx context.Context, app *App, q *campaignQueues, kind camp
 	if err != nil {
 		return res, err
 	}
-	ctl := &campaign.Control{DB: db, Kind: kind, EventsTopic: q.EventsTopic, Logger: app.Logger,
-		Publish: campaign.PublishOptions{Topic: q.ShardTopic}}
-	if action == "resume" || action == "retry-failed" {
+	publishes := action == "resume" || action == "retry-failed"
+	if publishes {
 		// Fail on a bad id or status before starting a producer.
 		r, err := kind.GetRun(ctx, db, id)
 		if err != nil {
@@ -119,9 +119,25 @@ func campaignControl(ctx context.Context, app *App, q *campaignQueues, kind camp
 		if action == "resume" && r.Status != campaign.StatusPaused && r.Status != campaign.StatusRunning {
 			return res, fmt.Errorf("%w: %s %d is %s, only a paused %s can be resumed", campaign.ErrConflict, kindLabel(kind), r.ID, r.Status, kindLabel(kind))
 		}
+	}
+	switch action {
+	case "pause", "resume", "cancel", "retry-failed":
+		return q.control(ctx, app, db, kind, action, id, reason, publishes)
+	}
+	return res, fmt.Errorf("unknown campaign action %q", action)
+}
+
+// control runs a checked action on run id of kind through campaign.Control,
+// with a producer when the action publishes (resume and retry-failed send
+// shard tasks again).
+func (q *campaignQueues) control(ctx context.Context, app *App, db *store.DB, kind campaign.Kind, action string, id uint64, reason string,
+	publishes bool) (campaign.ControlResult, error) {
+	ctl := &campaign.Control{DB: db, Kind: kind, EventsTopic: q.EventsTopic, Logger: app.Logger,
+		Publish: campaign.PublishOptions{Topic: q.ShardTopic}}
+	if publishes {
 		p, err := q.producer(app)
 		if err != nil {
-			return res, err
+			return campaign.ControlResult{}, err
 		}
 		defer shutdown(app, "producer", p.Shutdown)
 		ctl.Publisher = p
@@ -133,10 +149,9 @@ func campaignControl(ctx context.Context, app *App, q *campaignQueues, kind camp
 		return ctl.Resume(ctx, id)
 	case "cancel":
 		return ctl.Cancel(ctx, id, reason)
-	case "retry-failed":
+	default: // retry-failed
 		return ctl.RetryFailed(ctx, id)
 	}
-	return res, fmt.Errorf("unknown campaign action %q", action)
 }
 
 // kindLabel names a kind of run for the operator.

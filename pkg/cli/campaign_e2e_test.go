@@ -109,14 +109,10 @@ func (e *e2e) status(id uint64) campaign.Status {
 	return c.Status
 }
 
-// TestCampaignCommandsEndToEnd drives every campaign command against MariaDB
-// and RocketMQ, with a planner consuming the created events in-process.
-func TestCampaignCommandsEndToEnd(t *testing.T) {
-	e := newE2E(t, 2500)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-
-	// The planner pushd would run.
+// startPlanner runs, until the test ends, the planner pushd would run: it
+// consumes the created events of e's namespace and publishes shard tasks.
+func (e *e2e) startPlanner(ctx context.Context, t *testing.T) {
+	t.Helper()
 	prod, err := mq.NewProducer(mq.ProducerConfig{Config: e.mq})
 	if err != nil {
 		t.Fatal(err)
@@ -139,6 +135,16 @@ func TestCampaignCommandsEndToEnd(t *testing.T) {
 		time.Sleep(3 * time.Second) // see pkg/planner's tests: keep shutdown away from the start's rebalance
 		_ = cons.Shutdown(context.Background())
 	})
+}
+
+// TestCampaignCommandsEndToEnd drives every campaign command against MariaDB
+// and RocketMQ, with a planner consuming the created events in-process.
+func TestCampaignCommandsEndToEnd(t *testing.T) {
+	e := newE2E(t, 2500)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	e.startPlanner(ctx, t)
 
 	create := []string{"campaign", "create", "--name", "Spring sale", "--kind", "full_reduction", "--threshold", "100",
 		"--discount", "15", "--template", "Spend {threshold}, save {discount}", "--channels", "sms,email", "--request-id", "e2e-1"}

@@ -102,12 +102,7 @@ func (o *specOptions) spec(now time.Time) (campaign.Spec, error) {
 	} else if s.Channels, err = provider.ParseChannels(o.Channels); err != nil {
 		problems = append(problems, "--channels: "+err.Error())
 	}
-	if s.StartAt, err = parseStartAt(o.StartAt, now); err != nil {
-		problems = append(problems, "--start-at: "+err.Error())
-	}
-	if s.Audience, err = o.segment(); err != nil {
-		problems = append(problems, strings.TrimPrefix(err.Error(), ErrUsage.Error()+": "))
-	}
+	problems = append(problems, o.parseWhenAndWho(&s, now)...)
 	problems = append(problems, o.irrelevant()...)
 	if len(problems) > 0 {
 		return s, usageErrorf("%s", strings.Join(problems, "; "))
@@ -164,12 +159,7 @@ func (o *specOptions) parsePreview(now time.Time) (campaign.Spec, error) {
 	} else if s.Channels, err = provider.ParseChannels(o.Channels); err != nil {
 		problems = append(problems, "--channels: "+err.Error())
 	}
-	if s.StartAt, err = parseStartAt(o.StartAt, now); err != nil {
-		problems = append(problems, "--start-at: "+err.Error())
-	}
-	if s.Audience, err = o.segment(); err != nil {
-		problems = append(problems, strings.TrimPrefix(err.Error(), ErrUsage.Error()+": "))
-	}
+	problems = append(problems, o.parseWhenAndWho(&s, now)...)
 	if err := audience.CheckShardSize(o.ShardSize); err != nil {
 		problems = append(problems, "--shard-size: "+err.Error())
 	}
@@ -182,6 +172,19 @@ func (o *specOptions) parsePreview(now time.Time) (campaign.Spec, error) {
 		return s, usageErrorf("%s", strings.Join(problems, "; "))
 	}
 	return s, nil
+}
+
+// parseWhenAndWho parses --start-at and the audience flags into s, create's
+// and plan's rules alike, and returns their problems.
+func (o *specOptions) parseWhenAndWho(s *campaign.Spec, now time.Time) (problems []string) {
+	var err error
+	if s.StartAt, err = parseStartAt(o.StartAt, now); err != nil {
+		problems = append(problems, "--start-at: "+err.Error())
+	}
+	if s.Audience, err = o.segment(); err != nil {
+		problems = append(problems, strings.TrimPrefix(err.Error(), ErrUsage.Error()+": "))
+	}
+	return problems
 }
 
 // parseMoney parses an optional amount flag: empty is 0, anything else is

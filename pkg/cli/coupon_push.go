@@ -78,23 +78,9 @@ func couponPushControl(ctx context.Context, app *App, q *campaignQueues, action 
 	if c.Mode != coupon.ModePush {
 		return res, fmt.Errorf("%w: coupon %d is a %s coupon: it has no push to %s", campaign.ErrConflict, id, c.Mode, action)
 	}
-	ctl := &campaign.Control{DB: db, Kind: campaign.KindCoupon, EventsTopic: q.EventsTopic, Logger: app.Logger,
-		Publish: campaign.PublishOptions{Topic: q.ShardTopic}}
-	if action != "pause" {
-		p, err := q.producer(app)
-		if err != nil {
-			return res, err
-		}
-		defer shutdown(app, "producer", p.Shutdown)
-		ctl.Publisher = p
-	}
 	switch action {
-	case "pause":
-		return ctl.Pause(ctx, uint64(id))
-	case "resume":
-		return ctl.Resume(ctx, uint64(id))
-	case "retry-failed":
-		return ctl.RetryFailed(ctx, uint64(id))
+	case "pause", "resume", "retry-failed":
+		return q.control(ctx, app, db, campaign.KindCoupon, action, uint64(id), "", action != "pause")
 	}
 	return res, fmt.Errorf("unknown coupon push action %q", action)
 }

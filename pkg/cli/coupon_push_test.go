@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"log/slog"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -12,8 +10,6 @@ import (
 	"mkt/pkg/campaign"
 	"mkt/pkg/coupon"
 	"mkt/pkg/mkttest"
-	"mkt/pkg/mq"
-	"mkt/pkg/planner"
 )
 
 // TestCouponPushCommandsEndToEnd drives the push-mode coupon commands
@@ -35,28 +31,7 @@ func TestCouponPushCommandsEndToEnd(t *testing.T) {
 		defer c.Close()
 		_, _ = c.DeleteAll(ctx)
 	})
-	prod, err := mq.NewProducer(mq.ProducerConfig{Config: e.mq})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = prod.Shutdown() })
-	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	pl, err := planner.New(planner.Config{DB: e.db, Publisher: prod, Logger: quiet, EventsTopic: e.ns + "_" + campaign.TopicEvents,
-		Group: e.ns + "_" + campaign.GroupPlanner, ShardTopic: e.ns + "_" + campaign.TopicShards})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cons, err := mq.NewConsumer(pl.ConsumerConfig(e.mq))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cons.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		time.Sleep(3 * time.Second) // see pkg/planner's tests: keep shutdown away from the start's rebalance
-		_ = cons.Shutdown(context.Background())
-	})
+	e.startPlanner(ctx, t)
 	ns := []string{"coupon", "--mq-namespace", e.ns}
 	cmd := func(args ...string) []string { return append(append([]string{}, ns...), args...) }
 	pushStatus := func(id int64) campaign.Status {

@@ -11,6 +11,7 @@ import (
 
 	"mkt/pkg/campaign"
 	"mkt/pkg/schedule"
+	"mkt/pkg/store"
 	"mkt/pkg/textlimit"
 )
 
@@ -82,16 +83,26 @@ func newScheduleShowCmd(app *App, runF func(*scheduleShowOptions) error) *cobra.
 	return cmd
 }
 
-func runScheduleShow(ctx context.Context, app *App, o *scheduleShowOptions) error {
+// loadSchedule reads schedule id and the database's clock, which its
+// firings are computed from.
+func loadSchedule(ctx context.Context, app *App, id uint64) (*store.DB, *schedule.Schedule, time.Time, error) {
 	db, err := app.DB(ctx)
 	if err != nil {
-		return err
+		return nil, nil, time.Time{}, err
 	}
-	s, err := schedule.Get(ctx, db, o.ID)
+	s, err := schedule.Get(ctx, db, id)
 	if err != nil {
-		return err
+		return nil, nil, time.Time{}, err
 	}
 	now, err := schedule.DBNow(ctx, db)
+	if err != nil {
+		return nil, nil, time.Time{}, err
+	}
+	return db, s, now, nil
+}
+
+func runScheduleShow(ctx context.Context, app *App, o *scheduleShowOptions) error {
+	db, s, now, err := loadSchedule(ctx, app, o.ID)
 	if err != nil {
 		return err
 	}
@@ -172,19 +183,11 @@ func newScheduleNextCmd(app *App, runF func(*scheduleNextOptions) error) *cobra.
 }
 
 func runScheduleNext(ctx context.Context, app *App, o *scheduleNextOptions) error {
-	db, err := app.DB(ctx)
-	if err != nil {
-		return err
-	}
-	s, err := schedule.Get(ctx, db, o.ID)
+	_, s, now, err := loadSchedule(ctx, app, o.ID)
 	if err != nil {
 		return err
 	}
 	c, err := s.Parse()
-	if err != nil {
-		return err
-	}
-	now, err := schedule.DBNow(ctx, db)
 	if err != nil {
 		return err
 	}
