@@ -58,6 +58,16 @@ func checkFailuresInStep(t *testing.T, db *store.DB, id uint64) {
 	}
 }
 
+// sentSMS are sms deliveries to ids that went out, each with the provider
+// id "p<id>".
+func sentSMS(ids ...uint64) []Delivery {
+	var ds []Delivery
+	for _, id := range ids {
+		ds = append(ds, Delivery{MemberID: id, Channel: provider.ChannelSMS, OK: true, ProviderID: fmt.Sprint("p", id)})
+	}
+	return ds
+}
+
 func TestRecordDeliveriesKeepsFailuresInStep(t *testing.T) {
 	t.Parallel()
 	db := storetest.NewDB(t)
@@ -182,28 +192,20 @@ func TestRecordSentJournalsSeveralShards(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	sms := provider.ChannelSMS
 	// Member 150 of campaign 1 failed once (counted failed on shard 1).
 	if err := db.InTx(ctx, func(tx store.Handler) error {
-		if err := RecordDeliveries(ctx, tx, KindPromotion, 1, 1, []Delivery{{MemberID: 150, Channel: sms, Reason: "HTTP 503"}}, now); err != nil {
+		if err := RecordDeliveries(ctx, tx, KindPromotion, 1, 1, []Delivery{{MemberID: 150, Channel: provider.ChannelSMS, Reason: "HTTP 503"}}, now); err != nil {
 			return err
 		}
 		return addShardCounts(ctx, tx, KindPromotion, 1, 1, 0, 1)
 	}); err != nil {
 		t.Fatal(err)
 	}
-	sent := func(ids ...uint64) []Delivery {
-		var ds []Delivery
-		for _, id := range ids {
-			ds = append(ds, Delivery{MemberID: id, Channel: sms, OK: true, ProviderID: fmt.Sprint("p", id)})
-		}
-		return ds
-	}
 	if err := db.InTx(ctx, func(tx store.Handler) error {
 		return RecordSent(ctx, tx, []ShardSends{
-			{Kind: KindPromotion, CampaignID: 1, ShardNo: 0, Deliveries: sent(1, 2, 3)},
-			{Kind: KindPromotion, CampaignID: 1, ShardNo: 1, Deliveries: sent(150, 151), PriorFailed: 1},
-			{Kind: KindPromotion, CampaignID: 2, ShardNo: 1, Deliveries: sent(101)},
+			{Kind: KindPromotion, CampaignID: 1, ShardNo: 0, Deliveries: sentSMS(1, 2, 3)},
+			{Kind: KindPromotion, CampaignID: 1, ShardNo: 1, Deliveries: sentSMS(150, 151), PriorFailed: 1},
+			{Kind: KindPromotion, CampaignID: 2, ShardNo: 1, Deliveries: sentSMS(101)},
 		}, now)
 	}); err != nil {
 		t.Fatal(err)
@@ -258,16 +260,8 @@ func TestRecordSentCountsOnlyForTheHolder(t *testing.T) {
 	}
 	claim(0, "a") // a still holds shard 0
 	claim(1, "b") // shard 1 was taken over by b, which sent 101..103 and counted them
-	sms := provider.ChannelSMS
-	sent := func(ids ...uint64) []Delivery {
-		var ds []Delivery
-		for _, id := range ids {
-			ds = append(ds, Delivery{MemberID: id, Channel: sms, OK: true, ProviderID: fmt.Sprint("p", id)})
-		}
-		return ds
-	}
 	if err := db.InTx(ctx, func(tx store.Handler) error {
-		return RecordSent(ctx, tx, []ShardSends{{Kind: KindPromotion, CampaignID: 1, ShardNo: 1, Deliveries: sent(101, 102, 103), Owner: "b"}}, now)
+		return RecordSent(ctx, tx, []ShardSends{{Kind: KindPromotion, CampaignID: 1, ShardNo: 1, Deliveries: sentSMS(101, 102, 103), Owner: "b"}}, now)
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -275,8 +269,8 @@ func TestRecordSentCountsOnlyForTheHolder(t *testing.T) {
 	// shard b took over (104 is one b has not reached).
 	if err := db.InTx(ctx, func(tx store.Handler) error {
 		return RecordSent(ctx, tx, []ShardSends{
-			{Kind: KindPromotion, CampaignID: 1, ShardNo: 0, Deliveries: sent(1, 2), Owner: "a"},
-			{Kind: KindPromotion, CampaignID: 1, ShardNo: 1, Deliveries: sent(101, 102, 103, 104), Owner: "a"},
+			{Kind: KindPromotion, CampaignID: 1, ShardNo: 0, Deliveries: sentSMS(1, 2), Owner: "a"},
+			{Kind: KindPromotion, CampaignID: 1, ShardNo: 1, Deliveries: sentSMS(101, 102, 103, 104), Owner: "a"},
 		}, now)
 	}); err != nil {
 		t.Fatal(err)

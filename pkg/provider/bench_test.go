@@ -4,7 +4,6 @@ import (
 	"context"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"mkt/pkg/provider"
 	"mkt/pkg/providersim"
@@ -13,15 +12,7 @@ import (
 // benchSend measures Send against the simulator at zero latency, from
 // 64 goroutines per CPU, batch recipients per call.
 func benchSend(b *testing.B, batch int) {
-	srv, err := providersim.Listen("127.0.0.1:0", providersim.Config{Seed: 1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	}()
+	srv := startSim(b, providersim.Config{Seed: 1})
 	p, err := provider.NewHTTP(provider.HTTPConfig{Channel: provider.ChannelSMS, URL: srv.URL() + "/sms", BatchSize: batch, Token: "bench"})
 	if err != nil {
 		b.Fatal(err)

@@ -45,7 +45,7 @@ func cmpOr[T comparable](v, d T) T {
 }
 
 // startSim runs a provider simulator on loopback for the test.
-func startSim(t *testing.T, cfg providersim.Config) *providersim.Server {
+func startSim(t testing.TB, cfg providersim.Config) *providersim.Server {
 	t.Helper()
 	srv, err := providersim.Listen("127.0.0.1:0", cfg)
 	if err != nil {

@@ -2,7 +2,6 @@ package providersim_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -23,15 +22,7 @@ import (
 func BenchmarkSimulator200ms(b *testing.B) {
 	for _, conc := range []int{2000, 5000} {
 		b.Run(fmt.Sprintf("concurrency=%d", conc), func(b *testing.B) {
-			srv, err := providersim.Listen("127.0.0.1:0", providersim.Config{Seed: 1, Latency: providersim.Latency{Min: 200 * time.Millisecond}})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				_ = srv.Shutdown(ctx)
-			}()
+			srv, _ := start(b, providersim.Config{Seed: 1, Latency: providersim.Latency{Min: 200 * time.Millisecond}})
 			tr := provider.NewTransport(provider.TransportConfig{})
 			defer tr.CloseIdleConnections()
 			hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}

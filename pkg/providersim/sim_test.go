@@ -18,7 +18,9 @@ import (
 	"mkt/pkg/providersim"
 )
 
-func start(t *testing.T, cfg providersim.Config) (*providersim.Server, *providersim.Client) {
+// start runs a simulator on loopback for the test and returns it with a
+// client of it.
+func start(t testing.TB, cfg providersim.Config) (*providersim.Server, *providersim.Client) {
 	t.Helper()
 	srv, err := providersim.Listen("127.0.0.1:0", cfg)
 	if err != nil {
@@ -68,6 +70,17 @@ func post(t *testing.T, hc *http.Client, url string, v any, hdr ...string) (int,
 	return resp.StatusCode, resp.Header.Get("Retry-After"), body
 }
 
+// getStatus sends a GET to url and returns the status of the answer.
+func getStatus(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
 func TestCountsDuplicatesAndReset(t *testing.T) {
 	t.Parallel()
 	srv, c := start(t, providersim.Config{Seed: 1})
@@ -115,13 +128,8 @@ func TestCountsDuplicatesAndReset(t *testing.T) {
 	if _, err := c.Deliveries(ctx, providersim.DeliveryQuery{}); err == nil {
 		t.Fatal("query without campaign succeeded")
 	}
-	resp, err := http.Get(srv.URL() + "/deliveries?campaign_id=x")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusBadRequest {
-		t.Fatalf("bad query answered %d", resp.StatusCode)
+	if code := getStatus(t, srv.URL()+"/deliveries?campaign_id=x"); code != http.StatusBadRequest {
+		t.Fatalf("bad query answered %d", code)
 	}
 
 	if err := c.Reset(ctx); err != nil {
@@ -289,13 +297,8 @@ func TestRefusals(t *testing.T) {
 	if code, _, _ := post(t, hc, srv.URL()+"/sms", msg(1, 1, provider.ChannelSMS), auth...); code != 200 {
 		t.Fatalf("good call: %d", code)
 	}
-	resp, err := http.Get(srv.URL() + "/sms")
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusMethodNotAllowed {
-		t.Fatalf("GET send endpoint: %d", resp.StatusCode)
+	if code := getStatus(t, srv.URL()+"/sms"); code != http.StatusMethodNotAllowed {
+		t.Fatalf("GET send endpoint: %d", code)
 	}
 	st, _ := c.Stats(context.Background())
 	if st.Unauthorized != 2 || st.BadRequests != 5 || st.Requests != 1 || st.Delivered != 1 {

@@ -251,15 +251,26 @@ func TestCouponPushQuotaSmallerThanTheSegment(t *testing.T) {
 	checkAnnounced(t, e, c, holders)
 }
 
+// slowCouponPush launches a push-mode coupon for every active member of a
+// new env of 3,000, on sms and inbox in shards of 1,000, with each sms
+// taking 20ms: slow enough for a test to act while it runs. It returns the
+// env, a worker that rereads the push's status every 10ms, the coupon and
+// its shard tasks.
+func slowCouponPush(t *testing.T) (*testEnv, *push.Worker, *coupon.Coupon, []campaign.ShardTask) {
+	t.Helper()
+	e := newEnv(t, 3000, providersim.Config{Latency: providersim.Latency{Kind: providersim.LatencyFixed, Min: 20 * time.Millisecond}})
+	w := e.worker(push.Config{PageSize: 50, StatusRefresh: 10 * time.Millisecond, Providers: e.providers(1, 2)})
+	c, tasks := e.launchCoupon(couponSpec(audience.Segment{}, 1000, nil, "Your coupon is waiting", provider.ChannelSMS, provider.ChannelInbox))
+	return e, w, c, tasks
+}
+
 // TestCouponDisabledMidPushStopsIt: disabling the coupon cancels its push;
 // workers stop at their next page and nobody is told of a coupon they do
 // not hold.
 func TestCouponDisabledMidPushStopsIt(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, 3000, providersim.Config{Latency: providersim.Latency{Kind: providersim.LatencyFixed, Min: 20 * time.Millisecond}})
+	e, w, c, tasks := slowCouponPush(t)
 	ctx := context.Background()
-	w := e.worker(push.Config{PageSize: 50, StatusRefresh: 10 * time.Millisecond, Providers: e.providers(1, 2)})
-	c, tasks := e.launchCoupon(couponSpec(audience.Segment{}, 1000, nil, "Your coupon is waiting", provider.ChannelSMS, provider.ChannelInbox))
 	var wg sync.WaitGroup
 	errs := make([]error, len(tasks))
 	for i, task := range tasks {
@@ -316,10 +327,8 @@ func TestCouponDisabledMidPushStopsIt(t *testing.T) {
 // their checkpoint and resumes them; every holder is told exactly once.
 func TestCouponPushPauseAndResume(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, 3000, providersim.Config{Latency: providersim.Latency{Kind: providersim.LatencyFixed, Min: 20 * time.Millisecond}})
+	e, w, c, tasks := slowCouponPush(t)
 	ctx := context.Background()
-	w := e.worker(push.Config{PageSize: 50, StatusRefresh: 10 * time.Millisecond, Providers: e.providers(1, 2)})
-	c, tasks := e.launchCoupon(couponSpec(audience.Segment{}, 1000, nil, "Your coupon is waiting", provider.ChannelSMS, provider.ChannelInbox))
 	pub := &capture{}
 	ctl := &campaign.Control{DB: e.db, Kind: campaign.KindCoupon, Publisher: pub, Logger: e.log}
 	done := make(chan struct{})

@@ -296,7 +296,20 @@ func (e *testEnv) shard(campaignID uint64, no int) *campaign.Shard {
 	return s
 }
 
-// campaignStatus loads a campaign's status and reason.
+// startShard runs task on w in the background and returns once the
+// shard's cursor is two pages of page members past its start. It returns
+// the shard as it was before, and the channel on which the task's error
+// arrives.
+func (e *testEnv) startShard(ctx context.Context, w *push.Worker, task campaign.ShardTask, page uint64) (*campaign.Shard, <-chan error) {
+	e.t.Helper()
+	s0 := e.shard(task.CampaignID, task.ShardNo)
+	errc := make(chan error, 1)
+	go func() { errc <- w.HandleTask(ctx, task) }()
+	mkttest.WaitFor(e.t, 20*time.Second, "a few pages", func() bool { return e.shard(task.CampaignID, task.ShardNo).CursorID >= s0.StartID+2*page })
+	return s0, errc
+}
+
+// campaign loads a promotion campaign.
 func (e *testEnv) campaign(id uint64) *campaign.Campaign {
 	e.t.Helper()
 	c, err := campaign.Get(context.Background(), e.db, id)

@@ -113,10 +113,7 @@ func TestShardParkedUnderTheWorkerKeepsItsPage(t *testing.T) {
 	// A lease short enough for the heartbeat to notice first, sometimes.
 	w := e.worker(push.Config{PageSize: 100, Lease: 300 * time.Millisecond})
 	c, tasks := e.launch(audience.Segment{}, 2000, "Parked", provider.ChannelSMS)
-	s0 := e.shard(c.ID, 0)
-	errc := make(chan error, 1)
-	go func() { errc <- w.HandleTask(ctx, tasks[0]) }()
-	mkttest.WaitFor(t, 20*time.Second, "a few pages", func() bool { return e.shard(c.ID, 0).CursorID >= s0.StartID+2*100 })
+	_, errc := e.startShard(ctx, w, tasks[0], 100)
 	// An operator moves the running shard itself (not the campaign).
 	if _, err := campaign.SetShardsStatus(ctx, e.db, campaign.KindPromotion, c.ID, []campaign.ShardStatus{campaign.ShardRunning}, campaign.ShardPaused); err != nil {
 		t.Fatal(err)

@@ -308,10 +308,7 @@ func TestPauseParksWithCheckpointAndResumeFinishes(t *testing.T) {
 	if len(tasks) != 2 {
 		t.Fatalf("%d shards", len(tasks))
 	}
-	s0 := e.shard(c.ID, 0)
-	errc := make(chan error, 1)
-	go func() { errc <- w.HandleTask(ctx, tasks[0]) }()
-	mkttest.WaitFor(t, 20*time.Second, "a few pages", func() bool { return e.shard(c.ID, 0).CursorID >= s0.StartID+2*100 })
+	s0, errc := e.startShard(ctx, w, tasks[0], 100)
 	ctl := &campaign.Control{DB: e.db, Logger: e.log}
 	if _, err := ctl.Pause(ctx, c.ID); err != nil {
 		t.Fatal(err)
@@ -363,10 +360,7 @@ func TestCancelStopsTheShard(t *testing.T) {
 	ctx := context.Background()
 	w := e.worker(push.Config{PageSize: 100, StatusRefresh: 50 * time.Millisecond})
 	c, tasks := e.launch(audience.Segment{}, 1500, "Last call", provider.ChannelSMS)
-	s0 := e.shard(c.ID, 0)
-	errc := make(chan error, 1)
-	go func() { errc <- w.HandleTask(ctx, tasks[0]) }()
-	mkttest.WaitFor(t, 20*time.Second, "a few pages", func() bool { return e.shard(c.ID, 0).CursorID >= s0.StartID+2*100 })
+	s0, errc := e.startShard(ctx, w, tasks[0], 100)
 	ctl := &campaign.Control{DB: e.db, Logger: e.log}
 	if _, err := ctl.Cancel(ctx, c.ID, "wrong price"); err != nil {
 		t.Fatal(err)

@@ -52,6 +52,13 @@ func promo(id uint64, name string, shards, done, running int, at time.Time) Run 
 	return r
 }
 
+// advance counts n more members processed in r, and its percentage with
+// them.
+func advance(r *Run, n int) {
+	r.Processed += int64(n)
+	r.Percent = 100 * float64(r.Processed) / float64(r.Progress.Expected)
+}
+
 // heat lays out a run's shards as the Source would for cells cells: done
 // first, then running, then pending.
 func heat(r *Run, cells int) {
@@ -134,8 +141,7 @@ func TestViewOneRunning(t *testing.T) {
 		m := feed(t, New(Config{}), size(w, h))
 		a, b := twoSnapshots(func(at time.Time, extra int) []Run {
 			r := promo(7, "Spring sale", 200, 60, 64, at)
-			r.Processed += int64(extra)
-			r.Percent = 100 * float64(r.Processed) / float64(r.Progress.Expected)
+			advance(&r, extra)
 			r.Live.Members["host-a:101:aa"] += int64(extra)
 			heat(&r, m.heatCapacity())
 			return []Run{r}
@@ -151,8 +157,7 @@ func TestViewUpcomingFirings(t *testing.T) {
 		m := feed(t, New(Config{}), size(w, h))
 		a, b := twoSnapshots(func(at time.Time, extra int) []Run {
 			r := promo(7, "Spring sale", 200, 60, 64, at)
-			r.Processed += int64(extra)
-			r.Percent = 100 * float64(r.Processed) / float64(r.Progress.Expected)
+			advance(&r, extra)
 			heat(&r, m.heatCapacity())
 			return []Run{r}
 		}, workers(32, 32))
@@ -171,8 +176,7 @@ func TestView10000Shards(t *testing.T) {
 		m := feed(t, New(Config{Target: Target{Kind: campaign.KindPromotion, ID: 42}}), size(w, h))
 		a, b := twoSnapshots(func(at time.Time, extra int) []Run {
 			r := promo(42, "Ten million members", 10000, 4200, 128, at)
-			r.Processed += int64(extra)
-			r.Percent = 100 * float64(r.Processed) / float64(r.Progress.Expected)
+			advance(&r, extra)
 			heat(&r, m.heatCapacity())
 			return []Run{r}
 		}, workers(64, 64))
