@@ -200,10 +200,7 @@ func runBenchPush(ctx context.Context, app *App, o *benchPushOptions) error {
 	if err != nil {
 		return benchError(err)
 	}
-	if app.JSON {
-		return writeJSON(app.Out, rep)
-	}
-	return writeBenchPushTable(app.Out, rep)
+	return render(app, rep, writeBenchPushTable)
 }
 
 func writeBenchPushTable(w io.Writer, rep bench.PushReport) error {

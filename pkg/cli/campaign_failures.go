@@ -58,20 +58,14 @@ func runCampaignFailures(ctx context.Context, app *App, o *campaignFailuresOptio
 		if err != nil {
 			return err
 		}
-		if app.JSON {
-			return writeJSON(app.Out, rs)
-		}
-		return writeFailureReasons(app.Out, rs)
+		return render(app, rs, writeFailureReasons)
 	}
 	fs, err := campaign.ListFailures(ctx, db, campaign.KindPromotion, o.ID, o.After, o.Limit)
 	if err != nil {
 		return err
 	}
 	if app.JSON {
-		if fs == nil {
-			fs = []campaign.Failure{}
-		}
-		return writeJSON(app.Out, fs)
+		return writeJSON(app.Out, nonNil(fs))
 	}
 	if err := writeFailures(app.Out, fs); err != nil {
 		return err

@@ -66,13 +66,7 @@ func runCampaignList(ctx context.Context, app *App, o *campaignListOptions) erro
 	if err != nil {
 		return err
 	}
-	if app.JSON {
-		if list == nil {
-			list = []campaign.Campaign{}
-		}
-		return writeJSON(app.Out, list)
-	}
-	return writeCampaignList(app.Out, list)
+	return render(app, nonNil(list), writeCampaignList)
 }
 
 // writeCampaignList prints `campaign list`'s table.
@@ -158,13 +152,8 @@ func runCampaignShow(ctx context.Context, app *App, o *campaignShowOptions) erro
 	if rep.Schedules, err = campaign.ListSchedules(ctx, db, campaign.KindPromotion, c.ID); err != nil {
 		return err
 	}
-	if rep.Schedules == nil {
-		rep.Schedules = []campaign.ScheduledPush{}
-	}
-	if app.JSON {
-		return writeJSON(app.Out, rep)
-	}
-	return writeCampaignReport(app.Out, rep)
+	rep.Schedules = nonNil(rep.Schedules)
+	return render(app, rep, writeCampaignReport)
 }
 
 // writeCampaignReport prints `campaign show`'s table.

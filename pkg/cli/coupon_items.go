@@ -62,13 +62,7 @@ func runCouponMemberCoupons(ctx context.Context, app *App, o *couponMemberCoupon
 	if err != nil {
 		return err
 	}
-	if app.JSON {
-		if items == nil {
-			items = []coupon.MemberItem{}
-		}
-		return writeJSON(app.Out, items)
-	}
-	return writeMemberItems(app.Out, items)
+	return render(app, nonNil(items), writeMemberItems)
 }
 
 // writeMemberItems prints `coupon member-coupons`'s table.

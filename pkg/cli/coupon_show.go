@@ -65,13 +65,7 @@ func runCouponList(ctx context.Context, app *App, o *couponListOptions) error {
 	if err != nil {
 		return err
 	}
-	if app.JSON {
-		if list == nil {
-			list = []coupon.Coupon{}
-		}
-		return writeJSON(app.Out, list)
-	}
-	return writeCouponList(app.Out, list)
+	return render(app, nonNil(list), writeCouponList)
 }
 
 // writeCouponList prints `coupon list`'s table.
@@ -154,10 +148,7 @@ func runCouponShow(ctx context.Context, app *App, o *couponShowOptions) error {
 			out.Active = &active
 		}
 	}
-	if app.JSON {
-		return writeJSON(app.Out, out)
-	}
-	return writeCouponShow(app.Out, out)
+	return render(app, out, writeCouponShow)
 }
 
 // writeCouponShow prints `coupon show`'s table.

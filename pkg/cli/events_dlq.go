@@ -147,10 +147,7 @@ func runEventsDLQList(ctx context.Context, app *App, o *dlqListOptions) error {
 	for i := range letters {
 		rep.Letters = append(rep.Letters, dlqView(&letters[i]))
 	}
-	if app.JSON {
-		return writeJSON(app.Out, rep)
-	}
-	return writeDLQList(app.Out, rep)
+	return render(app, rep, writeDLQList)
 }
 
 // writeDLQList prints `events dlq list`: the counts, then the table.
@@ -176,9 +173,7 @@ func dlqView(l *deadletter.Letter) dlqLetterView {
 		MsgID: l.MsgID, Topic: l.Topic, Tag: l.Tag, Keys: l.KeyList(), Reason: l.Reason, ReconsumeTimes: l.ReconsumeTimes,
 		ReplayedBy: l.ReplayedBy, BodyBytes: len(l.Body), BodyPreview: deadletter.BodyPreview(l.Body, dlqBodyPreview),
 	}
-	if v.Keys == nil {
-		v.Keys = []string{}
-	}
+	v.Keys = nonNil(v.Keys)
 	v.ReplayOf = l.Properties()[deadletter.PropReplayOf]
 	if l.BornAt.Valid {
 		v.BornAt = &l.BornAt.Time
@@ -307,9 +302,7 @@ func runEventsDLQReplay(ctx context.Context, app *App, o *dlqReplayOptions) erro
 		return err
 	}
 	rep := dlqReplayReport{Group: group, DryRun: o.DryRun, Counts: map[string]int{}, Results: results}
-	if rep.Results == nil {
-		rep.Results = []deadletter.ReplayResult{}
-	}
+	rep.Results = nonNil(rep.Results)
 	for _, r := range results {
 		rep.Counts[r.Outcome]++
 	}

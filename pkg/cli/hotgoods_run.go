@@ -138,10 +138,7 @@ func runHotgoodsRun(ctx context.Context, app *App, q *campaignQueues, o *hotgood
 	if err != nil {
 		return hotgoodsError(err)
 	}
-	if app.JSON {
-		return writeJSON(app.Out, res)
-	}
-	return writeHotgoodsLaunch(app.Out, res)
+	return render(app, res, writeHotgoodsLaunch)
 }
 
 // writeHotgoodsLaunch prints `hotgoods run`: what was launched, then a table

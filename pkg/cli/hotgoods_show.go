@@ -86,16 +86,8 @@ func runHotgoodsList(ctx context.Context, app *App, o *hotgoodsListOptions) erro
 		runIDs = append(runIDs, r.ID)
 	}
 	day.Audience = rowAudience(ctx, app, runIDs)
-	if app.JSON {
-		if day.Rows == nil {
-			day.Rows = []hotgoods.Row{}
-		}
-		if day.Runs == nil {
-			day.Runs = []hotgoods.Run{}
-		}
-		return writeJSON(app.Out, day)
-	}
-	return writeHotgoodsDay(app.Out, day)
+	day.Rows, day.Runs = nonNil(day.Rows), nonNil(day.Runs)
+	return render(app, day, writeHotgoodsDay)
 }
 
 // writeHotgoodsDay prints `hotgoods list`: the day's rows, then its runs.
@@ -180,10 +172,7 @@ func runHotgoodsShow(ctx context.Context, app *App, o *hotgoodsShowOptions) erro
 			out.Won = &n
 		}
 	}
-	if app.JSON {
-		return writeJSON(app.Out, out)
-	}
-	return writeHotgoodsShow(app.Out, out)
+	return render(app, out, writeHotgoodsShow)
 }
 
 // writeHotgoodsShow prints `hotgoods show`'s table.

@@ -66,10 +66,7 @@ func runMigrateUp(ctx context.Context, app *App, _ *migrateUpOptions) error {
 		return err
 	}
 	if app.JSON {
-		if applied == nil {
-			applied = []store.Migration{}
-		}
-		return writeJSON(app.Out, map[string]any{"database": db.Name(), "applied": applied})
+		return writeJSON(app.Out, map[string]any{"database": db.Name(), "applied": nonNil(applied)})
 	}
 	if len(applied) == 0 {
 		fmt.Fprintf(app.Out, "database %s: schema is up to date\n", db.Name())
@@ -91,10 +88,7 @@ func runMigrateStatus(ctx context.Context, app *App, _ *migrateStatusOptions) er
 	if err != nil {
 		return err
 	}
-	if app.JSON {
-		return writeJSON(app.Out, ms)
-	}
-	return writeMigrationStatus(app.Out, ms)
+	return render(app, ms, writeMigrationStatus)
 }
 
 // writeMigrationStatus prints `migrate status`'s table.

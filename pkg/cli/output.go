@@ -21,6 +21,24 @@ func writeJSON(w io.Writer, v any) error {
 	return nil
 }
 
+// render prints a command's result v: as JSON with --json, else as text
+// writes it for a person.
+func render[T any](app *App, v T, text func(io.Writer, T) error) error {
+	if app.JSON {
+		return writeJSON(app.Out, v)
+	}
+	return text(app.Out, v)
+}
+
+// nonNil is s, or an empty slice where s is nil, so that an empty list
+// prints as [] in JSON, not null.
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
 // table prints aligned rows; the first row is the header. Cells are printed
 // with control characters escaped (campaign.Printable): names come from
 // operators and files.

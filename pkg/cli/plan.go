@@ -196,9 +196,7 @@ func runPlan(ctx context.Context, app *App, o *planOptions, now time.Time) error
 		}
 	}
 	rep.Ranges, rep.Shards = plan.Shards, len(plan.Shards)
-	if rep.Ranges == nil {
-		rep.Ranges = []audience.Range{}
-	}
+	rep.Ranges = nonNil(rep.Ranges)
 	if n := len(plan.Shards); n > 0 {
 		rep.FirstID, rep.EndID = plan.Shards[0].Start, plan.Shards[n-1].End
 	}

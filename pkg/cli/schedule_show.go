@@ -40,10 +40,7 @@ func runScheduleList(ctx context.Context, app *App, o *scheduleListOptions) erro
 	if err != nil {
 		return err
 	}
-	if app.JSON {
-		return writeJSON(app.Out, list)
-	}
-	return writeScheduleList(app.Out, list)
+	return render(app, list, writeScheduleList)
 }
 
 // writeScheduleList prints `schedule list`'s table.
@@ -110,10 +107,7 @@ func runScheduleShow(ctx context.Context, app *App, o *scheduleShowOptions) erro
 	if rep.Firings, err = schedule.ListFirings(ctx, db, s.ID, o.Firings); err != nil {
 		return err
 	}
-	if app.JSON {
-		return writeJSON(app.Out, rep)
-	}
-	return writeScheduleShow(app.Out, rep)
+	return render(app, rep, writeScheduleShow)
 }
 
 // writeScheduleShow prints `schedule show`: the schedule, its next firings
