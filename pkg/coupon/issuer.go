@@ -189,7 +189,7 @@ func (is *Issuer) Start(ctx context.Context) error {
 		// The batcher runs until the stop has drained the admitted logins
 		// (the lifetime's context), the maintenance loop until the stop.
 		life.Go(func() { is.batchLoop(ctx) })
-		life.Go(func() { is.maintainLoop(life.Stopping()) })
+		life.Every(is.cfg.SyncInterval, false, func(context.Context) { is.maintainRound(life.Stopping()) })
 		is.mu.Lock()
 		is.admitting = life.Stopping().Err() == nil // not when a Stop came first
 		is.mu.Unlock()
@@ -216,19 +216,11 @@ func (is *Issuer) Stop(ctx context.Context) error {
 	})
 }
 
-// maintainLoop runs maintain every SyncInterval.
-func (is *Issuer) maintainLoop(ctx context.Context) {
-	t := time.NewTicker(is.cfg.SyncInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := is.maintain(ctx); err != nil && ctx.Err() == nil {
-				is.log.Warn("coupon: maintenance round failed", "error", err.Error())
-			}
-		}
+// maintainRound is one round of the maintenance loop, run every
+// SyncInterval: maintain, logging a failure unless ctx ended.
+func (is *Issuer) maintainRound(ctx context.Context) {
+	if err := is.maintain(ctx); err != nil && ctx.Err() == nil {
+		is.log.Warn("coupon: maintenance round failed", "error", err.Error())
 	}
 }
 

@@ -254,25 +254,8 @@ func ExpireDue(ctx context.Context, h store.Handler, now time.Time, batch int) (
 	if batch <= 0 {
 		batch = 1000
 	}
-	var total int64
-	for {
-		res, err := h.ExecContext(ctx, `UPDATE sales_promotion_coupon_item SET status = 'expired'
-			WHERE status IN ('issued','claimed') AND valid_until <= ? LIMIT ?`, now.UTC(), batch)
-		if err != nil {
-			return total, fmt.Errorf("coupon: expire items (%d so far): %w", total, store.MapError(err))
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return total, fmt.Errorf("coupon: expire items: %w", err)
-		}
-		total += n
-		if n < int64(batch) {
-			return total, nil
-		}
-		if err := ctx.Err(); err != nil {
-			return total, err
-		}
-	}
+	return updateInBatches(ctx, h, "expire items", `UPDATE sales_promotion_coupon_item SET status = 'expired'
+		WHERE status IN ('issued','claimed') AND valid_until <= ? LIMIT ?`, now.UTC(), batch)
 }
 
 // ReleaseStaleLocks gives back coupons held by orders that never finished:
@@ -285,16 +268,24 @@ func ReleaseStaleLocks(ctx context.Context, h store.Handler, now time.Time, time
 		return 0, fmt.Errorf("%w: lock timeout %v", ErrInvalid, timeout)
 	}
 	batch = cmp.Or(max(batch, 0), 1000)
+	return updateInBatches(ctx, h, "release stale locks", `UPDATE sales_promotion_coupon_item SET status = 'claimed', order_id = NULL, locked_at = NULL
+		WHERE status = 'locked' AND locked_at <= ? LIMIT ?`, now.UTC().Add(-timeout), batch)
+}
+
+// updateInBatches runs query, an UPDATE of the rows at or before cutoff
+// LIMIT batch, until a statement changes fewer than batch rows or ctx ends,
+// and returns how many rows it changed in all; what ("expire items") names
+// the work in errors.
+func updateInBatches(ctx context.Context, h store.Handler, what, query string, cutoff time.Time, batch int) (int64, error) {
 	var total int64
 	for {
-		res, err := h.ExecContext(ctx, `UPDATE sales_promotion_coupon_item SET status = 'claimed', order_id = NULL, locked_at = NULL
-			WHERE status = 'locked' AND locked_at <= ? LIMIT ?`, now.UTC().Add(-timeout), batch)
+		res, err := h.ExecContext(ctx, query, cutoff, batch)
 		if err != nil {
-			return total, fmt.Errorf("coupon: release stale locks (%d so far): %w", total, store.MapError(err))
+			return total, fmt.Errorf("coupon: %s (%d so far): %w", what, total, store.MapError(err))
 		}
 		n, err := res.RowsAffected()
 		if err != nil {
-			return total, fmt.Errorf("coupon: release stale locks: %w", err)
+			return total, fmt.Errorf("coupon: %s: %w", what, err)
 		}
 		total += n
 		if n < int64(batch) {

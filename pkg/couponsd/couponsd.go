@@ -206,12 +206,8 @@ func newServiceMetrics(reg prometheus.Registerer) (serviceMetrics, error) {
 	}
 	m.deadLettered.WithLabelValues("invalid")
 	m.deadLettered.WithLabelValues("exhausted")
-	if reg != nil {
-		for _, c := range []prometheus.Collector{m.deadLettered, m.replayed} {
-			if err := reg.Register(c); err != nil {
-				return m, fmt.Errorf("couponsd: register metrics: %w", err)
-			}
-		}
+	if err := daemon.RegisterMetrics(reg, m.deadLettered, m.replayed); err != nil {
+		return m, fmt.Errorf("couponsd: register metrics: %w", err)
 	}
 	return m, nil
 }

@@ -95,12 +95,7 @@ func (r *Readiness) Name() string { return "readiness" }
 // evaluates it right away.
 func (r *Readiness) AddCheck(name string, fn CheckFunc) {
 	r.mu.Lock()
-	cs := r.checks[name]
-	if cs == nil {
-		cs = &checkState{state: StatePending, since: r.now()}
-		r.checks[name] = cs
-	}
-	cs.fn = fn
+	r.checkLocked(name).fn = fn
 	r.mu.Unlock()
 	select {
 	case r.trigger <- struct{}{}:
@@ -114,16 +109,22 @@ func (r *Readiness) AddCheck(name string, fn CheckFunc) {
 // next evaluation.
 func (r *Readiness) Set(name string, err error) {
 	r.mu.Lock()
+	changed := r.record(name, r.checkLocked(name), err)
+	r.mu.Unlock()
+	if changed {
+		r.announce()
+	}
+}
+
+// checkLocked returns the state of check name, creating it pending if
+// needed; r.mu must be held.
+func (r *Readiness) checkLocked(name string) *checkState {
 	cs := r.checks[name]
 	if cs == nil {
 		cs = &checkState{state: StatePending, since: r.now()}
 		r.checks[name] = cs
 	}
-	changed := r.record(name, cs, err)
-	r.mu.Unlock()
-	if changed {
-		r.announce()
-	}
+	return cs
 }
 
 // Remove forgets check name.

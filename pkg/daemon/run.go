@@ -302,16 +302,7 @@ func waitStart(res <-chan error, d time.Duration, forced <-chan struct{}) bool {
 }
 
 func petWatchdog(ctx context.Context, n *Notifier, every time.Duration, log *slog.Logger) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			notifyFailed(log, "WATCHDOG=1", n.Watchdog())
-		}
-	}
+	tick(ctx.Done(), every, false, func() { notifyFailed(log, "WATCHDOG=1", n.Watchdog()) })
 }
 
 // notifyFailed logs a notification that could not be sent; the daemon goes

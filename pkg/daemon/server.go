@@ -89,6 +89,20 @@ func (s *Server) serveReady(w http.ResponseWriter, _ *http.Request) {
 // Handler returns the ops endpoints, for tests or to mount elsewhere.
 func (s *Server) Handler() http.Handler { return s.handler }
 
+// RegisterMetrics registers cs with reg in turn and returns the first
+// error; a nil reg registers nothing.
+func RegisterMetrics(reg prometheus.Registerer, cs ...prometheus.Collector) error {
+	if reg == nil {
+		return nil
+	}
+	for _, c := range cs {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // NewRegistry returns a fresh Prometheus registry with the Go runtime and
 // process collectors registered, for a daemon's /metrics.
 func NewRegistry() *prometheus.Registry {

@@ -260,24 +260,31 @@ func (r *Lifetime) Go(fn func()) {
 // interval delays the next one rather than piling them up.
 func (r *Lifetime) Every(interval time.Duration, now bool, round func(ctx context.Context)) {
 	r.Go(func() {
-		tick := time.NewTicker(interval)
-		defer tick.Stop()
-		if !now {
-			select {
-			case <-r.stopping.Done():
-				return
-			case <-tick.C:
-			}
-		}
-		for {
-			round(r.ctx)
-			select {
-			case <-r.stopping.Done():
-				return
-			case <-tick.C:
-			}
-		}
+		tick(r.stopping.Done(), interval, now, func() { round(r.ctx) })
 	})
+}
+
+// tick calls round every interval until stop is closed: with now set the
+// first round runs at once, else after the first interval. A round longer
+// than interval delays the next one rather than piling them up.
+func tick(stop <-chan struct{}, interval time.Duration, now bool, round func()) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	if !now {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+	}
+	for {
+		round()
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // Wait waits until every goroutine of the run has returned, or ctx ends.

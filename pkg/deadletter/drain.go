@@ -102,12 +102,8 @@ func NewDrain(cfg DrainConfig) (*Drain, error) {
 		letters: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "mkt_mq_dead_letters", ConstLabels: labels,
 			Help: "Dead letters of the group in MySQL by state (pending = not replayed), read every refresh interval."}, []string{"state"}),
 	}
-	if cfg.Registerer != nil {
-		for _, c := range []prometheus.Collector{d.m.drained, d.m.storeErrors, d.m.letters} {
-			if err := cfg.Registerer.Register(c); err != nil {
-				return nil, fmt.Errorf("deadletter: register metrics: %w", err)
-			}
-		}
+	if err := daemon.RegisterMetrics(cfg.Registerer, d.m.drained, d.m.storeErrors, d.m.letters); err != nil {
+		return nil, fmt.Errorf("deadletter: register metrics: %w", err)
 	}
 	var err error
 	d.consumer, err = mq.NewConsumer(mq.ConsumerConfig{

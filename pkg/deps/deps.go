@@ -68,20 +68,19 @@ func (d *Deps) Name() string { return "dependencies" }
 // until it answers or ctx ends.
 func (d *Deps) Start(ctx context.Context) error {
 	c := d.cfg.Common
-	err := d.ready.Connect(ctx, "mysql", func(ctx context.Context) error {
+	err := d.connect(ctx, "mysql", func(ctx context.Context) error {
 		db, err := store.Open(ctx, store.Config{DSN: string(c.MySQLDSN), MaxOpenConns: d.cfg.MaxOpenConns})
 		if err != nil {
 			return err
 		}
 		d.DB = db
 		return nil
-	}, d.cfg.Backoff)
+	}, func(ctx context.Context) error { return d.DB.PingContext(ctx) })
 	if err != nil {
 		return err
 	}
-	d.ready.AddCheck("mysql", func(ctx context.Context) error { return d.DB.PingContext(ctx) })
 
-	err = d.ready.Connect(ctx, "redis", func(ctx context.Context) error {
+	err = d.connect(ctx, "redis", func(ctx context.Context) error {
 		cl, err := cache.Open(ctx, cache.Config{
 			Addr: c.RedisAddr, Password: string(c.RedisPassword), DB: c.RedisDB, PoolSize: d.cfg.RedisPoolSize,
 		})
@@ -90,27 +89,30 @@ func (d *Deps) Start(ctx context.Context) error {
 		}
 		d.Cache = cl
 		return nil
-	}, d.cfg.Backoff)
+	}, func(ctx context.Context) error { return d.Cache.Ping(ctx) })
 	if err != nil {
 		return err
 	}
-	d.ready.AddCheck("redis", func(ctx context.Context) error { return d.Cache.Ping(ctx) })
 
-	err = d.ready.Connect(ctx, "rocketmq", func(ctx context.Context) error {
-		if err := dialAll(ctx, append(strings.Split(c.RocketMQNameServer, ";"), c.RocketMQBroker)); err != nil {
+	mqAddrs := append(strings.Split(c.RocketMQNameServer, ";"), c.RocketMQBroker)
+	return d.connect(ctx, "rocketmq", func(ctx context.Context) error {
+		if err := dialAll(ctx, mqAddrs); err != nil {
 			return err
 		}
 		if len(d.cfg.Topics) == 0 {
 			return nil
 		}
 		return mq.EnsureTopics(ctx, d.MQ, d.cfg.QueueNums, d.cfg.Topics...)
-	}, d.cfg.Backoff)
-	if err != nil {
+	}, func(ctx context.Context) error { return dialAll(ctx, mqAddrs) })
+}
+
+// connect runs open, retried with backoff until it succeeds or ctx ends,
+// then has the readiness poll check under name.
+func (d *Deps) connect(ctx context.Context, name string, open, check daemon.CheckFunc) error {
+	if err := d.ready.Connect(ctx, name, open, d.cfg.Backoff); err != nil {
 		return err
 	}
-	d.ready.AddCheck("rocketmq", func(ctx context.Context) error {
-		return dialAll(ctx, append(strings.Split(c.RocketMQNameServer, ";"), c.RocketMQBroker))
-	})
+	d.ready.AddCheck(name, check)
 	return nil
 }
 

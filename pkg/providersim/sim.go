@@ -333,36 +333,28 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveFaults(w, r)
 		return
 	case "/stats":
-		if r.Method != http.MethodGet {
-			methodNotAllowed(w, http.MethodGet)
-			return
+		if allowOnly(w, r, http.MethodGet) {
+			writeJSON(w, http.StatusOK, s.Stats())
 		}
-		writeJSON(w, http.StatusOK, s.Stats())
 		return
 	case "/deliveries":
-		if r.Method != http.MethodGet {
-			methodNotAllowed(w, http.MethodGet)
-			return
+		if allowOnly(w, r, http.MethodGet) {
+			s.serveDeliveries(w, r)
 		}
-		s.serveDeliveries(w, r)
 		return
 	case "/reset":
-		if r.Method != http.MethodPost {
-			methodNotAllowed(w, http.MethodPost)
-			return
+		if allowOnly(w, r, http.MethodPost) {
+			s.Reset()
+			writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
 		}
-		s.Reset()
-		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
 		return
 	case "/healthz":
 		writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
 		return
 	}
-	if r.Method != http.MethodPost {
-		methodNotAllowed(w, http.MethodPost)
-		return
+	if allowOnly(w, r, http.MethodPost) {
+		s.serveSend(w, r, strings.HasSuffix(r.URL.Path, "/batch"))
 	}
-	s.serveSend(w, r, strings.HasSuffix(r.URL.Path, "/batch"))
 }
 
 func (s *Simulator) serveDeliveries(w http.ResponseWriter, r *http.Request) {
@@ -639,6 +631,16 @@ func validate(m *provider.WireMessage) error {
 		return errors.New("body is required")
 	}
 	return nil
+}
+
+// allowOnly reports whether r uses method; if not, it answers 405 Method
+// Not Allowed (allowing method).
+func allowOnly(w http.ResponseWriter, r *http.Request, method string) bool {
+	if r.Method != method {
+		methodNotAllowed(w, method)
+		return false
+	}
+	return true
 }
 
 func methodNotAllowed(w http.ResponseWriter, allow string) {

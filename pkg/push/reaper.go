@@ -147,6 +147,25 @@ func (r *Reaper) Sweep(ctx context.Context) (SweepResult, error) {
 func (r *Reaper) sweepKind(ctx context.Context, kind campaign.Kind, res *SweepResult) ([]mq.Message, error) {
 	var msgs []mq.Message
 	var errs []error
+	// republish marks the abandoned or stranded shard s republished and
+	// queues its task. It reports false when there is nothing to publish: s
+	// changed since it was listed, or marking it failed (the error is kept).
+	republish := func(s campaign.Shard) bool {
+		ok, err := campaign.MarkRepublished(ctx, r.cfg.DB, s, r.cfg.Grace)
+		if err != nil {
+			errs = append(errs, err)
+			return false
+		}
+		if !ok {
+			return false
+		}
+		mode := campaign.ModeSend
+		if s.FinishedAt != nil {
+			mode = campaign.ModeRetryFailed // it was done: a retry run died
+		}
+		msgs = append(msgs, s.Task(mode).Message(r.cfg.Topic))
+		return true
+	}
 	abandoned, err := campaign.AbandonedShards(ctx, r.cfg.DB, kind, r.cfg.Grace, r.cfg.Batch)
 	if err != nil {
 		return nil, err
@@ -169,17 +188,7 @@ func (r *Reaper) sweepKind(ctx context.Context, kind campaign.Kind, res *SweepRe
 			}
 			continue
 		}
-		ok, err := campaign.MarkRepublished(ctx, r.cfg.DB, s, r.cfg.Grace)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if ok {
-			mode := campaign.ModeSend
-			if s.FinishedAt != nil {
-				mode = campaign.ModeRetryFailed // it was done: a retry run died
-			}
-			msgs = append(msgs, s.Task(mode).Message(r.cfg.Topic))
+		if republish(s) {
 			res.Republished++
 			log.Warn("push: republishing abandoned shard", slog.String("last_owner", s.Owner), slog.Int("attempts", s.Attempts))
 		}
@@ -190,17 +199,7 @@ func (r *Reaper) sweepKind(ctx context.Context, kind campaign.Kind, res *SweepRe
 		errs = append(errs, err)
 	}
 	for _, s := range stranded {
-		ok, err := campaign.MarkRepublished(ctx, r.cfg.DB, s, r.cfg.Grace)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if ok {
-			mode := campaign.ModeSend
-			if s.FinishedAt != nil {
-				mode = campaign.ModeRetryFailed
-			}
-			msgs = append(msgs, s.Task(mode).Message(r.cfg.Topic))
+		if republish(s) {
 			res.Resumed++
 		}
 	}

@@ -154,12 +154,8 @@ func NewRunner(cfg RunnerConfig) (*Runner, error) {
 	for _, o := range []FiringStatus{FiringFired, FiringSkipped, FiringFailed} {
 		r.m.firings.WithLabelValues(string(o))
 	}
-	if cfg.Registerer != nil {
-		for _, c := range []prometheus.Collector{r.m.firings, r.m.errors, r.m.delay} {
-			if err := cfg.Registerer.Register(c); err != nil {
-				return nil, fmt.Errorf("schedule: register metrics: %w", err)
-			}
-		}
+	if err := daemon.RegisterMetrics(cfg.Registerer, r.m.firings, r.m.errors, r.m.delay); err != nil {
+		return nil, fmt.Errorf("schedule: register metrics: %w", err)
 	}
 	return r, nil
 }

@@ -231,7 +231,11 @@ func (e *Executor) Start(ctx context.Context) error {
 		}
 		e.life, e.endLife = context.WithCancelCause(ctx)
 		_ = e.callbacks.Start(ctx)
-		life.Go(func() { e.registryLoop(life.Stopping()) })
+		// Registry calls use Stopping: a stop abandons the one in flight.
+		registered := false
+		life.Every(e.cfg.RegistryInterval, true, func(context.Context) {
+			registered = e.register(life.Stopping(), registered)
+		})
 		e.log.Info("xxl-job executor started", "app", e.cfg.AppName, "advertise", e.advertise,
 			"admins", strings.Join(e.cfg.AdminURLs, ","), "handlers", e.handlerNames())
 		return nil
@@ -260,33 +264,25 @@ func (e *Executor) registryParam() RegistryParam {
 	return RegistryParam{RegistryGroup: "EXECUTOR", RegistryKey: e.cfg.AppName, RegistryValue: e.AdvertiseURL()}
 }
 
-// registryLoop registers now and every RegistryInterval until ctx ends.
-func (e *Executor) registryLoop(ctx context.Context) {
-	registered := false
-	t := time.NewTimer(0)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		cctx, cancel := context.WithTimeout(ctx, e.cfg.RequestTimeout)
-		err := e.admin.call(cctx, "registry", e.registryParam())
-		cancel()
-		switch {
-		case ctx.Err() != nil:
-			return
-		case err != nil:
-			e.metrics.registryErrors.Inc()
-			e.log.Warn("xxl-job registry failed, retrying", "next_in", e.cfg.RegistryInterval, "error", err.Error())
-			registered = false
-		case !registered:
-			e.log.Info("registered with the xxl-job admin", "app", e.cfg.AppName, "advertise", e.AdvertiseURL())
-			registered = true
-		}
-		t.Reset(e.cfg.RegistryInterval)
+// register is one round of the registry loop, run at Start and every
+// RegistryInterval until the stop: it registers with the admin, logging a
+// failure and the first success after one. registered is what the last
+// round ended with; it returns what this one ends with.
+func (e *Executor) register(ctx context.Context, registered bool) bool {
+	cctx, cancel := context.WithTimeout(ctx, e.cfg.RequestTimeout)
+	err := e.admin.call(cctx, "registry", e.registryParam())
+	cancel()
+	switch {
+	case ctx.Err() != nil:
+		return registered
+	case err != nil:
+		e.metrics.registryErrors.Inc()
+		e.log.Warn("xxl-job registry failed, retrying", "next_in", e.cfg.RegistryInterval, "error", err.Error())
+		return false
+	case !registered:
+		e.log.Info("registered with the xxl-job admin", "app", e.cfg.AppName, "advertise", e.AdvertiseURL())
 	}
+	return true
 }
 
 // BeginStop refuses new triggers from now on: the admin's failover or
