@@ -14,9 +14,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/apache/rocketmq-client-go/v2/admin"
-	"github.com/apache/rocketmq-client-go/v2/primitive"
-
 	"mkt/pkg/cache"
 	"mkt/pkg/childproc"
 	"mkt/pkg/config"
@@ -458,20 +455,9 @@ func tailFile(path string, n int) string {
 
 // dropTopics deletes the run's topics from the broker and name server.
 func dropTopics(log *slog.Logger, cfg mq.Config, topics ...string) {
-	addrs := strings.Split(cfg.NameServer, ";")
-	adm, err := admin.NewAdmin(admin.WithResolver(primitive.NewPassthroughResolver(addrs)))
-	if err != nil {
-		return
-	}
-	defer func() { _ = adm.Close() }()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	for _, t := range topics {
-		if q, err := adm.FetchPublishMessageQueues(ctx, t); err != nil || len(q) == 0 {
-			continue
-		}
-		if err := adm.DeleteTopic(ctx, admin.WithTopicDelete(t), admin.WithBrokerAddrDelete(cfg.BrokerAddr), admin.WithNameSrvAddr(addrs)); err != nil {
-			log.Warn("bench: delete topic", "topic", t, "error", err.Error())
-		}
+	if err := mq.DeleteTopics(ctx, cfg, topics...); err != nil {
+		log.Warn("bench: delete topics", "error", err.Error())
 	}
 }
