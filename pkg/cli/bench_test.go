@@ -20,57 +20,6 @@ import (
 	"mkt/pkg/store/storetest"
 )
 
-func TestBenchPushFlags(t *testing.T) {
-	for _, tc := range []struct {
-		args []string
-		want string // "" = valid; else a substring of the usage error
-	}{
-		{nil, ""},
-		{[]string{"--users", "10", "--latency", "100ms-300ms", "--batch-size", "100", "--pushd", "3", "--channel", "app"}, ""},
-		{[]string{"--users", "0"}, "--users 0"},
-		{[]string{"--batch-size", "0"}, "--batch-size 0"},
-		{[]string{"--pushd", "0"}, "--pushd 0"},
-		{[]string{"--shard-size", "5"}, "--shard-size"},
-		{[]string{"--channel", "inbox"}, "--channel \"inbox\""},
-		{[]string{"--database", "other"}, "--database \"other\""},
-		{[]string{"--page-size", "-1"}, "--page-size -1"},
-		{[]string{"--latency", "soon"}, "latency"},
-		{[]string{"--watchers", "2"}, ""},
-		{[]string{"--watchers", "9"}, "--watchers 9"},
-		{[]string{"--hotgoods-segments", "20"}, ""},
-		{[]string{"--hotgoods-segments", "2001"}, "--hotgoods-segments 2001"},
-		{[]string{"--watchers", "-1"}, "--watchers -1"},
-		{[]string{"extra"}, "unknown command"},
-	} {
-		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			var got *benchPushOptions
-			cmd := newBenchPushCmd(&App{}, func(o *benchPushOptions) error { got = o; return nil })
-			cmd.SetArgs(tc.args)
-			cmd.SetOut(new(bytes.Buffer))
-			cmd.SetErr(new(bytes.Buffer))
-			err := cmd.Execute()
-			if tc.want == "" {
-				if err != nil || got == nil {
-					t.Fatalf("err %v", err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("err %v, want one mentioning %q", err, tc.want)
-			}
-		})
-	}
-	var got *benchPushOptions
-	cmd := newBenchPushCmd(&App{}, func(o *benchPushOptions) error { got = o; return nil })
-	cmd.SetArgs(nil)
-	if err := cmd.Execute(); err != nil {
-		t.Fatal(err)
-	}
-	if got.Users != 1_000_000 || got.Latency.String() != "200ms" || got.BatchSize != 1 || got.Pushd != 2 || got.Channel != "sms" {
-		t.Errorf("defaults: %+v", got)
-	}
-}
-
 // benchRoot returns mktctl's command tree with `bench push` in it.
 func benchRoot(s Streams) *cobra.Command {
 	root, app := NewRootCmd(s)

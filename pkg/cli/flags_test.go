@@ -20,6 +20,7 @@ import (
 	"mkt/pkg/hotgoods"
 	"mkt/pkg/membership"
 	"mkt/pkg/providersim"
+	"mkt/pkg/push"
 	"mkt/pkg/schedule"
 )
 
@@ -841,6 +842,40 @@ func TestCampaignCommandFlags(t *testing.T) {
 			}), cs)
 		})
 	}
+}
+
+func TestBenchPushFlags(t *testing.T) {
+	t.Parallel()
+	def := bench.PushConfig{Users: 1_000_000, Latency: providersim.Latency{Kind: providersim.LatencyFixed, Min: 200 * time.Millisecond},
+		BatchSize: 1, Pushd: 2, ShardSize: 1000, MaxInFlight: push.DefaultMaxInFlight, ShardConcurrency: 32, Channel: "sms",
+		SimAddr: "127.0.0.1:0", Settle: 5 * time.Second, Timeout: time.Hour}
+	with := func(change func(*bench.PushConfig)) benchPushOptions {
+		c := def
+		change(&c)
+		return benchPushOptions{c}
+	}
+	testFlags(t, func(runF func(*benchPushOptions) error) *cobra.Command { return newBenchPushCmd(&App{}, runF) },
+		cases([]flagCase[benchPushOptions]{
+			{name: "defaults", want: benchPushOptions{def}},
+			{name: "several flags", args: []string{"--users", "10", "--latency", "100ms-300ms", "--batch-size", "100", "--pushd", "3", "--channel", "app"},
+				want: with(func(c *bench.PushConfig) {
+					c.Users, c.BatchSize, c.Pushd, c.Channel = 10, 100, 3, "app"
+					c.Latency = providersim.Latency{Kind: providersim.LatencyUniform, Min: 100 * time.Millisecond, Max: 300 * time.Millisecond}
+				})},
+			{name: "watchers", args: []string{"--watchers", "2"}, want: with(func(c *bench.PushConfig) { c.Watchers = 2 })},
+			{name: "hot goods", args: []string{"--hotgoods-segments", "20"}, want: with(func(c *bench.PushConfig) { c.HotgoodsSegments = 20 })},
+			{name: "no users", args: []string{"--users", "0"}, err: "--users 0"},
+			{name: "no batch", args: []string{"--batch-size", "0"}, err: "--batch-size 0"},
+			{name: "no pushd", args: []string{"--pushd", "0"}, err: "--pushd 0"},
+			{name: "small shards", args: []string{"--shard-size", "5"}, err: "--shard-size"},
+			{name: "inbox", args: []string{"--channel", "inbox"}, err: "--channel \"inbox\""},
+			{name: "database not a bench one", args: []string{"--database", "other"}, err: "--database \"other\""},
+			{name: "negative page size", args: []string{"--page-size", "-1"}, err: "--page-size -1"},
+			{name: "latency not a duration", args: []string{"--latency", "soon"}, err: "latency"},
+			{name: "too many watchers", args: []string{"--watchers", "9"}, err: "--watchers 9"},
+			{name: "negative watchers", args: []string{"--watchers", "-1"}, err: "--watchers -1"},
+			{name: "too many segments", args: []string{"--hotgoods-segments", "2001"}, err: "--hotgoods-segments 2001"},
+		}, noArgCases[benchPushOptions]()))
 }
 
 func TestBenchCouponsFlags(t *testing.T) {
