@@ -99,6 +99,24 @@ func loginOf(member int64, at time.Time) login.Event {
 	return login.Event{MemberID: member, LoginAt: at}
 }
 
+// loginsOf returns a login at at of each member 1..n.
+func loginsOf(n int64, at time.Time) []login.Event {
+	var evs []login.Event
+	for m := int64(1); m <= n; m++ {
+		evs = append(evs, loginOf(m, at))
+	}
+	return evs
+}
+
+// memberRange returns the member ids from..to.
+func memberRange(from, to int64) []int64 {
+	ids := make([]int64, 0, to-from+1)
+	for m := from; m <= to; m++ {
+		ids = append(ids, m)
+	}
+	return ids
+}
+
 // processUntilSettled runs Process on evs, redelivering the ones that fail
 // with ErrRetry (as the queue would), until every one is settled.
 func processUntilSettled(t testing.TB, is *Issuer, evs []login.Event) int {

@@ -126,10 +126,7 @@ func TestQuotaIsNeverExceeded(t *testing.T) {
 	s.PerMemberLimit = 2
 	c := e.create(t, s)
 	is := e.issuer(t, nil)
-	var evs []login.Event
-	for m := int64(1); m <= 100; m++ {
-		evs = append(evs, loginOf(m, now))
-	}
+	evs := loginsOf(100, now)
 	got := processUntilSettled(t, is, evs)
 	if got != 50 {
 		t.Fatalf("issued %d, want the quota 50", got)
@@ -264,10 +261,7 @@ func TestMySQLIsTheLastWord(t *testing.T) {
 	s.TotalQuota = quota(10)
 	c := e.create(t, s)
 	is := e.issuer(t, nil)
-	var evs []login.Event
-	for m := int64(1); m <= 10; m++ {
-		evs = append(evs, loginOf(m, now))
-	}
+	evs := loginsOf(10, now)
 	if got := processUntilSettled(t, is, evs); got != 10 {
 		t.Fatalf("issued %d, want 10", got)
 	}
@@ -351,10 +345,7 @@ func TestRebuildFromMySQL(t *testing.T) {
 	s.PerMemberLimit = 2
 	c := e.create(t, s)
 	is := e.issuer(t, nil)
-	var evs []login.Event
-	for m := int64(1); m <= 300; m++ {
-		evs = append(evs, loginOf(m, now))
-	}
+	evs := loginsOf(300, now)
 	evs = append(evs, loginOf(1<<30, now)) // beyond the bitfield: kept in the hash
 	if _, err := e.db.ExecContext(ctx, `INSERT INTO membership_account (id, username) VALUES (?, 'far')`, 1<<30); err != nil {
 		t.Fatal(err)
@@ -404,10 +395,7 @@ func TestSegmentAudience(t *testing.T) {
 	s.Audience = audience.Segment{Levels: []int{1}}
 	c := e.create(t, s)
 	is := e.issuer(t, nil)
-	var evs []login.Event
-	for m := int64(1); m <= 310; m++ {
-		evs = append(evs, loginOf(m, now))
-	}
+	evs := loginsOf(310, now)
 	evs = append(evs, loginOf(5000, now)) // no such member: nothing
 	processUntilSettled(t, is, evs)
 	var want []int64
@@ -438,10 +426,7 @@ func TestIssueToMembersBulk(t *testing.T) {
 	is := e.issuer(t, nil)
 	processUntilSettled(t, is, []login.Event{loginOf(1, now)})
 
-	ids := make([]int64, 0, 1200)
-	for m := int64(1); m <= 1200; m++ {
-		ids = append(ids, m)
-	}
+	ids := memberRange(1, 1200)
 	ids = append(ids, 5, 5) // duplicates in the page
 	res, err := IssueToMembers(ctx, e.db, c.ID, ids, now)
 	if err != nil {
@@ -456,10 +441,7 @@ func TestIssueToMembersBulk(t *testing.T) {
 		t.Fatalf("repeated bulk = %+v, %v", again, err)
 	}
 	// The quota runs out in the middle of the next page.
-	more := make([]int64, 0, 500)
-	for m := int64(2001); m <= 2500; m++ {
-		more = append(more, m)
-	}
+	more := memberRange(2001, 2500)
 	short, err := IssueToMembers(ctx, e.db, c.ID, more, now)
 	if err != nil || short.Issued != 3000-2400 || short.Served != 300 || short.Short != 200 {
 		t.Fatalf("bulk at the quota = %+v, %v", short, err)

@@ -179,10 +179,7 @@ func TestNoDoubleSpend(t *testing.T) {
 	e := newTestEnv(t)
 	ctx := t.Context()
 	now := time.Now()
-	var members []int64
-	for m := int64(1); m <= 20; m++ {
-		members = append(members, m)
-	}
+	members := memberRange(1, 20)
 	_, items := issueItems(t, e, 1, members...)
 	const orders = 6
 	for _, m := range members {

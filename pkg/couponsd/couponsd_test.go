@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/apache/rocketmq-client-go/v2/admin"
-	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"mkt/pkg/cache"
@@ -69,22 +67,7 @@ func testMQ(t testing.TB) mq.Config {
 // dead-letter topics) when the test ends.
 func testTopic(t testing.TB, cfg mq.Config, topic, group string) {
 	t.Helper()
-	t.Cleanup(func() {
-		adm, err := admin.NewAdmin(admin.WithResolver(primitive.NewPassthroughResolver([]string{cfg.NameServer})))
-		if err != nil {
-			return
-		}
-		defer adm.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		for _, tp := range []string{topic, mq.RetryTopic(group), mq.DeadLetterTopic(group)} {
-			if q, err := adm.FetchPublishMessageQueues(ctx, tp); err != nil || len(q) == 0 {
-				continue
-			}
-			_ = adm.DeleteTopic(ctx, admin.WithTopicDelete(tp), admin.WithBrokerAddrDelete(cfg.BrokerAddr),
-				admin.WithNameSrvAddr([]string{cfg.NameServer}))
-		}
-	})
+	deleteTopicsAtEnd(t, cfg, topic, mq.RetryTopic(group), mq.DeadLetterTopic(group))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := mq.EnsureTopics(ctx, cfg, 8, topic); err != nil {
@@ -92,11 +75,42 @@ func testTopic(t testing.TB, cfg mq.Config, topic, group string) {
 	}
 }
 
+// deleteTopicsAtEnd deletes topics from the broker when the test ends
+// (mq.DeleteTopics; an error is ignored).
+func deleteTopicsAtEnd(t testing.TB, cfg mq.Config, topics ...string) {
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = mq.DeleteTopics(ctx, cfg, topics...)
+	})
+}
+
 func baseSpec(now time.Time) coupon.Spec {
 	return coupon.Spec{
 		Name: "10 off 100", Kind: coupon.KindAmount, AmountCents: 1000, ThresholdCents: 10000,
 		ValidFrom: now.Add(-time.Hour), ValidUntil: now.Add(24 * time.Hour), PerMemberLimit: 1,
 	}
+}
+
+// newCouponState returns the coupons' state in Redis c for database db.
+func newCouponState(t testing.TB, c *cache.Client, db *store.DB) *coupon.State {
+	t.Helper()
+	st, err := coupon.NewState(coupon.StateConfig{Cache: c, Namespace: db.Name()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// createCoupon creates a coupon of spec s in db and, unless st is nil, in
+// Redis.
+func createCoupon(t testing.TB, db *store.DB, st *coupon.State, s coupon.Spec, now time.Time) *coupon.Coupon {
+	t.Helper()
+	res, err := coupon.Create(t.Context(), db, st, s, "", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Coupon
 }
 
 func itemsByMember(t testing.TB, db *store.DB, id int64) map[int64]int {
@@ -134,23 +148,14 @@ func TestLoginsThroughRocketMQ(t *testing.T) {
 	ctx := t.Context()
 	now := time.Now()
 
-	st, err := coupon.NewState(coupon.StateConfig{Cache: c, Namespace: db.Name()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := newCouponState(t, c, db)
 	s := baseSpec(now)
 	s.PerMemberLimit = 2
-	everyone, err := coupon.Create(ctx, db, st, s, "", now)
-	if err != nil {
-		t.Fatal(err)
-	}
+	everyone := createCoupon(t, db, st, s, now)
 	ls := baseSpec(now)
 	ls.TotalQuota = new(int64)
 	*ls.TotalQuota = 300
-	limited, err := coupon.Create(ctx, db, st, ls, "", now)
-	if err != nil {
-		t.Fatal(err)
-	}
+	limited := createCoupon(t, db, st, ls, now)
 
 	regs := []*prometheus.Registry{prometheus.NewRegistry(), prometheus.NewRegistry()}
 	var services []*Service
@@ -232,16 +237,16 @@ func TestLoginsThroughRocketMQ(t *testing.T) {
 	}()
 	mkttest.WaitFor(t, 120*time.Second, "every member to hold 2 items and the limited coupon 300 holders", func() bool {
 		full = 0
-		for _, n := range itemsByMember(t, db, everyone.Coupon.ID) {
+		for _, n := range itemsByMember(t, db, everyone.ID) {
 			if n == 2 {
 				full++
 			}
 		}
-		holders = len(itemsByMember(t, db, limited.Coupon.ID))
+		holders = len(itemsByMember(t, db, limited.ID))
 		return full == members && holders == 300
 	})
 	time.Sleep(time.Second) // let stragglers (redeliveries) land: they must change nothing
-	for _, id := range []int64{everyone.Coupon.ID, limited.Coupon.ID} {
+	for _, id := range []int64{everyone.ID, limited.ID} {
 		cp, err := coupon.Get(ctx, db, id)
 		if err != nil {
 			t.Fatal(err)
@@ -343,11 +348,7 @@ func TestAPI(t *testing.T) {
 	storetest.SeedMembers(t, db, 100)
 	ctx := t.Context()
 	now := time.Now()
-	created, err := coupon.Create(ctx, db, nil, baseSpec(now), "", now)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := created.Coupon.ID
+	id := createCoupon(t, db, nil, baseSpec(now), now).ID
 	h, err := NewAPI(APIConfig{DB: db, Token: "s3cret", Logger: mkttest.Logger()})
 	if err != nil {
 		t.Fatal(err)

@@ -1,14 +1,11 @@
 package couponsd
 
 import (
-	"context"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/apache/rocketmq-client-go/v2/admin"
-	"github.com/apache/rocketmq-client-go/v2/primitive"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"mkt/pkg/cache"
@@ -58,20 +55,7 @@ func metricValue(t *testing.T, g prometheus.Gatherer, name string, want map[stri
 // dropDrainTopics deletes the drain group's retry topic when the test ends
 // (testTopic deletes the login topic and the couponsd group's).
 func dropDrainTopics(t *testing.T, cfg mq.Config, group string) {
-	t.Cleanup(func() {
-		adm, err := admin.NewAdmin(admin.WithResolver(primitive.NewPassthroughResolver([]string{cfg.NameServer})))
-		if err != nil {
-			return
-		}
-		defer adm.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		tp := mq.RetryTopic(group + deadletter.DrainGroupSuffix)
-		if q, err := adm.FetchPublishMessageQueues(ctx, tp); err == nil && len(q) > 0 {
-			_ = adm.DeleteTopic(ctx, admin.WithTopicDelete(tp), admin.WithBrokerAddrDelete(cfg.BrokerAddr),
-				admin.WithNameSrvAddr([]string{cfg.NameServer}))
-		}
-	})
+	deleteTopicsAtEnd(t, cfg, mq.RetryTopic(group+deadletter.DrainGroupSuffix))
 }
 
 // TestDeadLettersDrainedAndReplayed: MariaDB goes away (a proxy in front of
@@ -88,14 +72,7 @@ func TestDeadLettersDrainedAndReplayed(t *testing.T) {
 	w := newProxiedWorld(t, members, "dlq")
 	ctx, db, pdb, proxy, c, mqc, sfx, topic, group := t.Context(), w.db, w.pdb, w.proxy, w.cache, w.mq, w.sfx, w.topic, w.group
 	now := time.Now()
-	st, err := coupon.NewState(coupon.StateConfig{Cache: c, Namespace: db.Name()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cp, err := coupon.Create(ctx, db, st, baseSpec(now), "", now)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cp := createCoupon(t, db, newCouponState(t, c, db), baseSpec(now), now)
 	reg := prometheus.NewRegistry()
 	svc, err := New(Config{
 		Options: Options{Group: group, Topic: topic, Instance: "couponsd_dlq_" + sfx, Concurrency: 16, MaxReconsume: 2,
@@ -118,7 +95,7 @@ func TestDeadLettersDrainedAndReplayed(t *testing.T) {
 	if err := pub.Publish(ctx, login.Event{MemberID: members, LoginAt: now}); err != nil {
 		t.Fatal(err)
 	}
-	held := func() map[int64]int { return itemsByMember(t, db, cp.Coupon.ID) }
+	held := func() map[int64]int { return itemsByMember(t, db, cp.ID) }
 	mkttest.WaitFor(t, 60*time.Second, "member 30 issued its coupon", func() bool { return held()[members] == 1 })
 	mkttest.WaitFor(t, 30*time.Second, "the drain registered", func() bool {
 		return deadletter.CheckGroup(ctx, db, group) == nil
@@ -254,7 +231,7 @@ func TestDeadLettersDrainedAndReplayed(t *testing.T) {
 			t.Errorf("member %d holds %d items", m, n)
 		}
 	}
-	got, err := coupon.Get(ctx, db, cp.Coupon.ID)
+	got, err := coupon.Get(ctx, db, cp.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

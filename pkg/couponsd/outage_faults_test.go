@@ -28,21 +28,12 @@ func TestDatabaseOutage60s(t *testing.T) {
 	w := newProxiedWorld(t, members, "outage")
 	ctx, db, pdb, proxy, c, mqc, sfx, topic, group := t.Context(), w.db, w.pdb, w.proxy, w.cache, w.mq, w.sfx, w.topic, w.group
 	now := time.Now()
-	st, err := coupon.NewState(coupon.StateConfig{Cache: c, Namespace: db.Name()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	every, err := coupon.Create(ctx, db, st, baseSpec(now), "", now)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := newCouponState(t, c, db)
+	every := createCoupon(t, db, st, baseSpec(now), now)
 	ls := baseSpec(now)
 	ls.TotalQuota = new(int64)
 	*ls.TotalQuota = 2000
-	limited, err := coupon.Create(ctx, db, st, ls, "", now)
-	if err != nil {
-		t.Fatal(err)
-	}
+	limited := createCoupon(t, db, st, ls, now)
 	reg := prometheus.NewRegistry()
 	svc, err := New(Config{
 		Options: Options{Group: group, Topic: topic, Instance: "couponsd_outage_" + sfx, Concurrency: 64,
@@ -80,11 +71,11 @@ func TestDatabaseOutage60s(t *testing.T) {
 	publish(2501, members)
 
 	mkttest.WaitFor(t, 6*time.Minute, "every member issued the everyone coupon", func() bool {
-		return len(itemsByMember(t, db, every.Coupon.ID)) == members
+		return len(itemsByMember(t, db, every.ID)) == members
 	})
 	t.Logf("settled %s after MariaDB came back", time.Since(restored).Round(time.Second))
 	time.Sleep(3 * time.Second) // a negative check: let stragglers (redeliveries) land; they must change nothing
-	for _, id := range []int64{every.Coupon.ID, limited.Coupon.ID} {
+	for _, id := range []int64{every.ID, limited.ID} {
 		cp, err := coupon.Get(ctx, db, id)
 		if err != nil {
 			t.Fatal(err)

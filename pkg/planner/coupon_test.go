@@ -3,8 +3,6 @@ package planner_test
 import (
 	"context"
 	"errors"
-	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -47,64 +45,22 @@ func (s *stack) getCoupon(t testing.TB, id int64) *coupon.Coupon {
 	return c
 }
 
+// couponShards returns the stored shards of coupon id's push.
 func (s *stack) couponShards(t testing.TB, id int64) []campaign.Shard {
 	t.Helper()
-	sh, err := campaign.ListShards(context.Background(), s.db, campaign.KindCoupon, uint64(id))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sh
+	return s.shardsOf(t, campaign.KindCoupon, uint64(id))
 }
 
+// couponDelivery is the delivery of coupon c's created event.
 func couponDelivery(c *coupon.Coupon) *mq.Delivery {
-	ev := campaign.CreatedEvent{Kind: campaign.KindCoupon, RequestID: *c.RequestID}
-	m := ev.Message("unused", time.Now())
-	return &mq.Delivery{Topic: m.Topic, Tag: m.Tag, Keys: m.Keys, Body: m.Body, MsgID: "test"}
+	return createdDelivery(campaign.KindCoupon, *c.RequestID)
 }
 
-// checkCouponTasks waits for want coupon tasks of coupon id and checks that
-// every shard got perShard[no] tasks (default 1) of kind coupon matching its
-// row.
+// checkCouponTasks waits for want tasks of coupon id's push and checks them
+// (checkShardTasks).
 func checkCouponTasks(t *testing.T, s *stack, id int64, want int, perShard map[int]int) {
 	t.Helper()
-	count := func() (map[int][]campaign.ShardTask, int) {
-		s.tasks.mu.Lock()
-		defer s.tasks.mu.Unlock()
-		out := map[int][]campaign.ShardTask{}
-		n := 0
-		for _, ts := range s.tasks.byKey {
-			for _, task := range ts {
-				if task.Kind == campaign.KindCoupon && task.CampaignID == uint64(id) {
-					out[task.ShardNo] = append(out[task.ShardNo], task)
-					n++
-				}
-			}
-		}
-		return out, n
-	}
-	mkttest.WaitFor(t, time.Minute, "coupon shard tasks", func() bool { _, n := count(); return n >= want })
-	settle()
-	got, n := count()
-	if n != want {
-		t.Errorf("coupon %d: %d shard tasks delivered, want %d", id, n, want)
-	}
-	if bad := s.tasks.malformed(); bad > 0 {
-		t.Errorf("%d tasks with a wrong key or tag", bad)
-	}
-	for _, sh := range s.couponShards(t, id) {
-		wantN := 1
-		if v, ok := perShard[sh.No]; ok {
-			wantN = v
-		}
-		if len(got[sh.No]) != wantN {
-			t.Errorf("shard %d: %d tasks, want %d", sh.No, len(got[sh.No]), wantN)
-		}
-		for _, task := range got[sh.No] {
-			if task != sh.Task(campaign.ModeSend) || task.Key() != "coupon:"+strconv.FormatInt(id, 10)+":"+strconv.Itoa(sh.No) {
-				t.Errorf("shard %d: task %+v does not match the row %+v", sh.No, task, sh)
-			}
-		}
-	}
+	checkShardTasks(t, s, campaign.KindCoupon, uint64(id), want, perShard)
 }
 
 // TestCouponCreateIsAnnouncedAndPlanned: a push-mode coupon is stored and
@@ -202,26 +158,11 @@ func TestConcurrentCouponPlannersStoreShardsOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	results := make([]planner.PlanResult, 4)
-	errs := make([]error, 4)
-	for i := range results {
-		wg.Go(func() { results[i], errs[i] = s.planner.PlanRun(ctx, r) })
-	}
-	wg.Wait()
-	var created int64
-	for i, res := range results {
-		if errs[i] != nil {
-			t.Fatal(errs[i])
-		}
+	results, rows := planConcurrently(t, s, campaign.KindCoupon, uint64(c.ID), func() (planner.PlanResult, error) { return s.planner.PlanRun(ctx, r) })
+	for _, res := range results {
 		if res.Kind != campaign.KindCoupon {
 			t.Errorf("result kind %s", res.Kind)
 		}
-		created += res.ShardsCreated
-	}
-	rows := s.couponShards(t, c.ID)
-	if created != int64(len(rows)) || len(rows) == 0 {
-		t.Errorf("planners created %d rows in all, table holds %d", created, len(rows))
 	}
 	if got := s.getCoupon(t, c.ID); got.PushStatus != campaign.StatusRunning || got.PlannedShards != len(rows) {
 		t.Errorf("coupon push %s with %d planned shards, %d rows", got.PushStatus, got.PlannedShards, len(rows))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -159,9 +160,16 @@ func (s *stack) get(t testing.TB, id uint64) *campaign.Campaign {
 	return c
 }
 
+// shards returns the stored shards of promotion id.
 func (s *stack) shards(t testing.TB, id uint64) []campaign.Shard {
 	t.Helper()
-	sh, err := campaign.ListShards(context.Background(), s.db, campaign.KindPromotion, id)
+	return s.shardsOf(t, campaign.KindPromotion, id)
+}
+
+// shardsOf returns the stored shards of kind's campaign id.
+func (s *stack) shardsOf(t testing.TB, kind campaign.Kind, id uint64) []campaign.Shard {
+	t.Helper()
+	sh, err := campaign.ListShards(context.Background(), s.db, kind, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,16 +194,16 @@ func (l *taskLog) add(t campaign.ShardTask, d *mq.Delivery) {
 	l.total++
 }
 
-// forCampaign returns the tasks of a campaign by shard number and the total
-// delivered.
-func (l *taskLog) forCampaign(id uint64) (map[int][]campaign.ShardTask, int) {
+// forCampaign returns the tasks of kind's campaign id by shard number and
+// the total delivered.
+func (l *taskLog) forCampaign(kind campaign.Kind, id uint64) (map[int][]campaign.ShardTask, int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	out := map[int][]campaign.ShardTask{}
 	n := 0
 	for _, ts := range l.byKey {
 		for _, t := range ts {
-			if t.CampaignID == id {
+			if t.Kind == kind && t.CampaignID == id {
 				out[t.ShardNo] = append(out[t.ShardNo], t)
 				n++
 			}
@@ -210,9 +218,65 @@ func (l *taskLog) malformed() int {
 	return len(l.byKey[""])
 }
 
-func (l *taskLog) count(id uint64) int {
-	_, n := l.forCampaign(id)
+func (l *taskLog) count(kind campaign.Kind, id uint64) int {
+	_, n := l.forCampaign(kind, id)
 	return n
+}
+
+// checkShardTasks waits for want tasks of kind's campaign id and checks
+// that every shard got exactly perShard[no] (default 1) tasks matching its
+// stored row, keyed kind:id:no.
+func checkShardTasks(t *testing.T, s *stack, kind campaign.Kind, id uint64, want int, perShard map[int]int) {
+	t.Helper()
+	mkttest.WaitFor(t, time.Minute, string(kind)+" shard tasks", func() bool { return s.tasks.count(kind, id) >= want })
+	settle()
+	got, n := s.tasks.forCampaign(kind, id)
+	if n != want {
+		t.Errorf("%s %d: %d shard tasks delivered, want %d", kind, id, n, want)
+	}
+	if bad := s.tasks.malformed(); bad > 0 {
+		t.Errorf("%d tasks with a wrong key or tag", bad)
+	}
+	for _, sh := range s.shardsOf(t, kind, id) {
+		wantN := 1
+		if v, ok := perShard[sh.No]; ok {
+			wantN = v
+		}
+		if len(got[sh.No]) != wantN {
+			t.Errorf("shard %d: %d tasks, want %d", sh.No, len(got[sh.No]), wantN)
+		}
+		for _, task := range got[sh.No] {
+			if task != sh.Task(campaign.ModeSend) || task.Key() != string(kind)+":"+strconv.FormatUint(id, 10)+":"+strconv.Itoa(sh.No) {
+				t.Errorf("shard %d: task %+v does not match the row %+v", sh.No, task, sh)
+			}
+		}
+	}
+}
+
+// planConcurrently runs plan from four goroutines at once (an error fails
+// t) and checks that together they created every stored shard of kind's
+// campaign id once; it returns their results and the stored shards.
+func planConcurrently(t *testing.T, s *stack, kind campaign.Kind, id uint64, plan func() (planner.PlanResult, error)) ([]planner.PlanResult, []campaign.Shard) {
+	t.Helper()
+	var wg sync.WaitGroup
+	results := make([]planner.PlanResult, 4)
+	errs := make([]error, 4)
+	for i := range results {
+		wg.Go(func() { results[i], errs[i] = plan() })
+	}
+	wg.Wait()
+	var created int64
+	for i, r := range results {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		created += r.ShardsCreated
+	}
+	rows := s.shardsOf(t, kind, id)
+	if created != int64(len(rows)) || len(rows) == 0 {
+		t.Errorf("planners created %d rows in all, table holds %d", created, len(rows))
+	}
+	return results, rows
 }
 
 // settle waits long enough for a late duplicate delivery to show up.

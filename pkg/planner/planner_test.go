@@ -3,7 +3,6 @@ package planner_test
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,39 +14,19 @@ import (
 	"mkt/pkg/provider"
 )
 
-func createdDelivery(c *campaign.Campaign) *mq.Delivery {
-	ev := campaign.CreatedEvent{Kind: campaign.KindPromotion, RequestID: *c.RequestID}
+// createdDelivery is the delivery of the created event of kind's campaign
+// with requestID.
+func createdDelivery(kind campaign.Kind, requestID string) *mq.Delivery {
+	ev := campaign.CreatedEvent{Kind: kind, RequestID: requestID}
 	m := ev.Message("unused", time.Now())
 	return &mq.Delivery{Topic: m.Topic, Tag: m.Tag, Keys: m.Keys, Body: m.Body, MsgID: "test"}
 }
 
-// checkTasks waits for want tasks of campaign id and checks that every
-// shard got exactly perShard[no] (default 1) tasks matching its stored range.
+// checkTasks waits for want tasks of promotion id and checks them
+// (checkShardTasks).
 func checkTasks(t *testing.T, s *stack, id uint64, want int, perShard map[int]int) {
 	t.Helper()
-	mkttest.WaitFor(t, time.Minute, "shard tasks", func() bool { return s.tasks.count(id) >= want })
-	settle()
-	got, n := s.tasks.forCampaign(id)
-	if n != want {
-		t.Errorf("campaign %d: %d shard tasks delivered, want %d", id, n, want)
-	}
-	if bad := s.tasks.malformed(); bad > 0 {
-		t.Errorf("%d tasks with a wrong key or tag", bad)
-	}
-	for _, sh := range s.shards(t, id) {
-		wantN := 1
-		if v, ok := perShard[sh.No]; ok {
-			wantN = v
-		}
-		if len(got[sh.No]) != wantN {
-			t.Errorf("shard %d: %d tasks, want %d", sh.No, len(got[sh.No]), wantN)
-		}
-		for _, task := range got[sh.No] {
-			if task != sh.Task(campaign.ModeSend) {
-				t.Errorf("shard %d: task %+v does not match the row %+v", sh.No, task, sh)
-			}
-		}
-	}
+	checkShardTasks(t, s, campaign.KindPromotion, id, want, perShard)
 }
 
 func TestPlanEveryoneAndSegment(t *testing.T) {
@@ -106,7 +85,7 @@ func TestRedeliveredEventCreatesNothingTwice(t *testing.T) {
 	s := newStack(t, 5000)
 	ctx := deadline(t, 2*time.Minute)
 	c := s.insert(t, audience.Segment{}, 100, nil) // 50 shards
-	d := createdDelivery(c)
+	d := createdDelivery(campaign.KindPromotion, *c.RequestID)
 	if err := s.planner.Handle(ctx, d); err != nil {
 		t.Fatal(err)
 	}
@@ -148,24 +127,7 @@ func TestConcurrentPlannersStoreShardsOnce(t *testing.T) {
 	s := newQuietStack(t, 3000)
 	ctx := deadline(t, 2*time.Minute)
 	c := s.insert(t, audience.Segment{MinActiveDays: 1}, 20, nil)
-	var wg sync.WaitGroup
-	results := make([]planner.PlanResult, 4)
-	errs := make([]error, 4)
-	for i := range results {
-		wg.Go(func() { results[i], errs[i] = s.planner.Plan(ctx, c) })
-	}
-	wg.Wait()
-	var created int64
-	for i, r := range results {
-		if errs[i] != nil {
-			t.Fatal(errs[i])
-		}
-		created += r.ShardsCreated
-	}
-	rows := s.shards(t, c.ID)
-	if created != int64(len(rows)) || len(rows) == 0 {
-		t.Errorf("planners created %d rows in all, table holds %d", created, len(rows))
-	}
+	_, rows := planConcurrently(t, s, campaign.KindPromotion, c.ID, func() (planner.PlanResult, error) { return s.planner.Plan(ctx, c) })
 	if got := s.get(t, c.ID); got.Status != campaign.StatusRunning || got.PlannedShards != len(rows) {
 		t.Errorf("campaign %s with %d planned shards, %d rows", got.Status, got.PlannedShards, len(rows))
 	}
@@ -302,9 +264,9 @@ func TestPauseResumeCancelRetryFailed(t *testing.T) {
 	if err != nil || res.Campaign.Status != campaign.StatusRunning || res.Published != 1 || res.Campaign.FinishedAt != nil {
 		t.Fatalf("retry-failed = %+v, %v; want running with one retry task", res, err)
 	}
-	mkttest.WaitFor(t, 2*time.Minute, "the retry task", func() bool { return s.tasks.count(c.ID) >= 20 })
+	mkttest.WaitFor(t, 2*time.Minute, "the retry task", func() bool { return s.tasks.count(campaign.KindPromotion, c.ID) >= 20 })
 	settle()
-	got, n := s.tasks.forCampaign(c.ID)
+	got, n := s.tasks.forCampaign(campaign.KindPromotion, c.ID)
 	if n != 20 || len(got[3]) != 3 || got[3][2].Mode != campaign.ModeRetryFailed {
 		t.Errorf("after retry-failed: %d tasks, shard 3 got %+v", n, got[3])
 	}
@@ -326,7 +288,7 @@ func TestSchedulerLaunchesWhenDue(t *testing.T) {
 	ctx := deadline(t, 2*time.Minute)
 	start := time.Now().Add(2 * time.Second).Truncate(time.Millisecond)
 	c := s.insert(t, audience.Segment{}, 100, &start)
-	d := createdDelivery(c)
+	d := createdDelivery(campaign.KindPromotion, *c.RequestID)
 	for range 2 { // redelivered: still one scheduled launch
 		if err := s.planner.Handle(ctx, d); err != nil {
 			t.Fatal(err)
