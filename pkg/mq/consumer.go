@@ -144,7 +144,7 @@ func (c ConsumerConfig) withDefaults() ConsumerConfig {
 }
 
 func (c ConsumerConfig) validate() error {
-	if err := c.Config.validateWithGroup("consumer group", c.Group); err != nil {
+	if err := c.validateWithGroup("consumer group", c.Group); err != nil {
 		return err
 	}
 	if err := validateName("topic", c.Topic, maxTopicLen); err != nil {

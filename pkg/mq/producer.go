@@ -57,7 +57,7 @@ func (c ProducerConfig) withDefaults() ProducerConfig {
 }
 
 func (c ProducerConfig) validate() error {
-	if err := c.Config.validateWithGroup("producer group", c.Group); err != nil {
+	if err := c.validateWithGroup("producer group", c.Group); err != nil {
 		return err
 	}
 	if c.MaxBatchCount < 1 || c.MaxBatchCount > 1024 {

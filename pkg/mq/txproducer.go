@@ -83,7 +83,7 @@ func (c TxProducerConfig) withDefaults() TxProducerConfig {
 }
 
 func (c TxProducerConfig) validate() error {
-	if err := c.Config.validateWithGroup("producer group", c.Group); err != nil {
+	if err := c.validateWithGroup("producer group", c.Group); err != nil {
 		return err
 	}
 	if c.Check == nil {
