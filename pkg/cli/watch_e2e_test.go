@@ -17,7 +17,9 @@ import (
 	"github.com/charmbracelet/x/exp/teatest"
 	"github.com/muesli/termenv"
 
+	"mkt/pkg/bench"
 	"mkt/pkg/campaign"
+	"mkt/pkg/childproc"
 	"mkt/pkg/mkttest"
 	"mkt/pkg/provider"
 	"mkt/pkg/providersim"
@@ -129,13 +131,13 @@ func thousands(n int64) string {
 // startPushd starts a provider simulator and n pushd processes in e's
 // database and namespace, sending SMS and app pushes to the simulator, and
 // waits until they are ready; everything stops when the test ends.
-func (e *e2e) startPushd(t *testing.T, n int, simCfg providersim.Config, args ...string) *pushtest.Simulator {
+func (e *e2e) startPushd(t *testing.T, n int, simCfg providersim.Config, args ...string) *bench.Simulator {
 	t.Helper()
 	bin, err := pushtest.BuildPushd()
 	if err != nil {
 		t.Fatal(err)
 	}
-	sim, err := pushtest.StartSimulator("127.0.0.1:0", simCfg)
+	sim, err := bench.StartSimulator("127.0.0.1:0", simCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,9 +146,9 @@ func (e *e2e) startPushd(t *testing.T, n int, simCfg providersim.Config, args ..
 	if err != nil {
 		t.Fatal(err)
 	}
-	var procs []*pushtest.Pushd
+	var procs []*childproc.Proc
 	for i := range n {
-		pd, err := pushtest.StartPushd(pushtest.PushdConfig{Bin: bin, Instance: fmt.Sprintf("e2e-%s-%d", e.sfx, i),
+		pd, err := childproc.Start(childproc.Config{Bin: bin, Instance: fmt.Sprintf("e2e-%s-%d", e.sfx, i),
 			MySQLDSN: string(dsn), Namespace: e.ns, Log: io.Discard,
 			Env: []string{"MKT_PROVIDER_SMS_URL=" + sim.ChannelURL(provider.ChannelSMS),
 				"MKT_PROVIDER_APP_URL=" + sim.ChannelURL(provider.ChannelApp)},
@@ -159,11 +161,11 @@ func (e *e2e) startPushd(t *testing.T, n int, simCfg providersim.Config, args ..
 	t.Cleanup(func() {
 		stop, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		_, _ = pushtest.StopAll(stop, procs)
+		_, _ = childproc.StopAll(stop, procs)
 	})
 	ready, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	if err := pushtest.WaitAllReady(ready, procs); err != nil {
+	if err := childproc.WaitAllReady(ready, procs); err != nil {
 		t.Fatal(err)
 	}
 	return sim

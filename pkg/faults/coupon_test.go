@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"mkt/pkg/childproc"
 	"mkt/pkg/faults"
 	"mkt/pkg/mkttest"
-	"mkt/pkg/pushtest"
 )
 
 // couponRun is one coupon scenario in progress: two couponsd issuing a
@@ -26,7 +26,7 @@ type couponRun struct {
 	s     *suite
 	ns    string
 	d     *daemons
-	procs []*pushtest.Pushd
+	procs []*childproc.Proc
 	id    int64
 	notes []string
 }

@@ -12,12 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"mkt/pkg/bench"
 	"mkt/pkg/campaign"
+	"mkt/pkg/childproc"
 	"mkt/pkg/faults"
 	"mkt/pkg/mkttest"
 	"mkt/pkg/provider"
 	"mkt/pkg/providersim"
-	"mkt/pkg/pushtest"
 )
 
 // pushRun is one push scenario in progress: two pushd sending sms to an
@@ -27,9 +28,9 @@ type pushRun struct {
 	t     *testing.T
 	s     *suite
 	ns    string
-	sim   *pushtest.Simulator
+	sim   *bench.Simulator
 	d     *daemons
-	procs []*pushtest.Pushd
+	procs []*childproc.Proc
 	id    uint64
 	notes []string
 	// victimOnWire is the killed pushd's mkt_push_recipients_in_flight read
@@ -136,7 +137,7 @@ func runPush(t *testing.T, s *suite, name string, fault pushFault) {
 		}
 	}()
 
-	sim, err := pushtest.StartSimulator("127.0.0.1:0", providersim.Config{
+	sim, err := bench.StartSimulator("127.0.0.1:0", providersim.Config{
 		Latency: providersim.Latency{Min: s.cfg.latency}, Seed: 1, Logger: mkttest.Logger()})
 	if err != nil {
 		t.Fatal(err)
@@ -155,7 +156,7 @@ func runPush(t *testing.T, s *suite, name string, fault pushFault) {
 	time.Sleep(5 * time.Second) // the consumer group settles
 
 	var expected, inboxExpected uint64
-	q, _ := pushtest.EveryoneQuery(provider.ChannelSMS)
+	q, _ := bench.EveryoneQuery(provider.ChannelSMS)
 	if err := s.db.GetContext(ctx, &expected, `SELECT COUNT(*) FROM (`+q+`) x`); err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +240,7 @@ func runPush(t *testing.T, s *suite, name string, fault pushFault) {
 	res.Recovery = faults.ComputeRecovery(prog.Samples(), faultAt, restoredAt, completedAt)
 
 	// What the members got.
-	a, err := pushtest.AuditEveryone(actx, s.db, sim.Simulator, r.id, provider.ChannelSMS)
+	a, err := bench.AuditEveryone(actx, s.db, sim.Simulator, r.id, provider.ChannelSMS)
 	if err != nil {
 		t.Fatal(err)
 	}

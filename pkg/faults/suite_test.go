@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"mkt/pkg/childproc"
 	"mkt/pkg/faults"
 	"mkt/pkg/push"
 	"mkt/pkg/pushtest"
@@ -299,17 +300,17 @@ type daemons struct {
 	env   []string
 	args  []string
 	mu    sync.Mutex
-	procs []*pushtest.Pushd
+	procs []*childproc.Proc
 	files []*os.File
 }
 
-func (d *daemons) start(instance string) *pushtest.Pushd {
+func (d *daemons) start(instance string) *childproc.Proc {
 	d.t.Helper()
 	f, err := os.Create(filepath.Join(d.dir, instance+".log"))
 	if err != nil {
 		d.t.Fatal(err)
 	}
-	p, err := pushtest.StartPushd(pushtest.PushdConfig{
+	p, err := childproc.Start(childproc.Config{
 		Bin: d.bin, Instance: instance, MySQLDSN: d.s.dsn, Namespace: d.ns,
 		Env: d.env, Args: d.args, Log: f, LogLevel: "info",
 	})
@@ -326,15 +327,15 @@ func (d *daemons) start(instance string) *pushtest.Pushd {
 
 // startReady starts the named processes and waits until all are ready and
 // the consumer group settled.
-func (d *daemons) startReady(names ...string) []*pushtest.Pushd {
+func (d *daemons) startReady(names ...string) []*childproc.Proc {
 	d.t.Helper()
-	ps := make([]*pushtest.Pushd, len(names))
+	ps := make([]*childproc.Proc, len(names))
 	for i, n := range names {
 		ps[i] = d.start(n)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	if err := pushtest.WaitAllReady(ctx, ps); err != nil {
+	if err := childproc.WaitAllReady(ctx, ps); err != nil {
 		d.t.Fatal(err)
 	}
 	return ps
@@ -343,11 +344,11 @@ func (d *daemons) startReady(names ...string) []*pushtest.Pushd {
 // stopAll stops every process still running (SIGTERM, then SIGKILL).
 func (d *daemons) stopAll() {
 	d.mu.Lock()
-	ps := append([]*pushtest.Pushd(nil), d.procs...)
+	ps := append([]*childproc.Proc(nil), d.procs...)
 	d.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	_, _ = pushtest.StopAll(ctx, ps)
+	_, _ = childproc.StopAll(ctx, ps)
 	d.mu.Lock()
 	for _, f := range d.files {
 		_ = f.Close()

@@ -22,7 +22,9 @@ import (
 	"time"
 
 	"mkt/pkg/audience"
+	"mkt/pkg/bench"
 	"mkt/pkg/campaign"
+	"mkt/pkg/childproc"
 	"mkt/pkg/membership"
 	"mkt/pkg/mkttest"
 	"mkt/pkg/mq"
@@ -90,12 +92,12 @@ type env struct {
 	db     *store.DB
 	ns     string
 	mq     mq.Config
-	sim    *pushtest.Simulator
+	sim    *bench.Simulator
 	tx     *mq.TxProducer
 	prod   *mq.Producer
 	logDir string
 	mu     sync.Mutex
-	procs  []*pushtest.Pushd
+	procs  []*childproc.Proc
 	logs   map[string]string // instance → log file
 	files  []*os.File        // the open log files
 }
@@ -134,7 +136,7 @@ func newStack(t *testing.T, members int64, simCfg providersim.Config) *stack {
 	s.ns = mkttest.Namespace(t, "e2e_")
 
 	simCfg.Logger = mkttest.Logger()
-	sim, err := pushtest.StartSimulator("127.0.0.1:0", simCfg)
+	sim, err := bench.StartSimulator("127.0.0.1:0", simCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,14 +173,14 @@ func (s *stack) topic(name string) string { return s.ns + "_" + name }
 
 // startPushd starts one pushd process named instance sending sms, email and
 // app to the simulator.
-func (s *stack) startPushd(instance string, args ...string) *pushtest.Pushd {
+func (s *stack) startPushd(instance string, args ...string) *childproc.Proc {
 	s.t.Helper()
 	logPath := filepath.Join(s.logDir, instance+".log")
 	f, err := os.Create(logPath)
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	p, err := pushtest.StartPushd(pushtest.PushdConfig{
+	p, err := childproc.Start(childproc.Config{
 		Bin:       pushdBinary(s.t),
 		Instance:  instance,
 		MySQLDSN:  s.dsn,
@@ -208,15 +210,15 @@ func (s *stack) startPushd(instance string, args ...string) *pushtest.Pushd {
 // lets the consumer group settle: a consumer joining makes the broker tell
 // the others to rebalance at once, but the queues move only once each
 // side's rebalance ran.
-func (s *stack) startCluster(n int, args ...string) []*pushtest.Pushd {
+func (s *stack) startCluster(n int, args ...string) []*childproc.Proc {
 	s.t.Helper()
-	ps := make([]*pushtest.Pushd, n)
+	ps := make([]*childproc.Proc, n)
 	for i := range ps {
 		ps[i] = s.startPushd(fmt.Sprintf("pushd-%d", i+1), args...)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	if err := pushtest.WaitAllReady(ctx, ps); err != nil {
+	if err := childproc.WaitAllReady(ctx, ps); err != nil {
 		s.t.Fatal(err)
 	}
 	// Not observable from outside: the RocketMQ client says nothing when
@@ -233,7 +235,7 @@ func (s *stack) stopAll() {
 	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
-	codes, err := pushtest.StopAll(ctx, ps)
+	codes, err := childproc.StopAll(ctx, ps)
 	if err != nil {
 		s.t.Errorf("stopping pushd: %v", err)
 	}
@@ -340,7 +342,7 @@ func (s *stack) delivered(id uint64, ch provider.Channel) uint64 {
 // expectedIDs lists the members an everyone campaign reaches on sms.
 func (s *stack) expectedIDs(ch provider.Channel) []uint64 {
 	s.t.Helper()
-	q, err := pushtest.EveryoneQuery(ch)
+	q, err := bench.EveryoneQuery(ch)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -374,11 +376,11 @@ func (s *stack) records(id uint64, ch provider.Channel, st string) []uint64 {
 }
 
 // audit checks the simulator's deliveries of an everyone campaign.
-func (s *stack) audit(id uint64, ch provider.Channel) pushtest.Audit {
+func (s *stack) audit(id uint64, ch provider.Channel) bench.Audit {
 	s.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	a, err := pushtest.AuditEveryone(ctx, s.db, s.sim.Simulator, id, ch)
+	a, err := bench.AuditEveryone(ctx, s.db, s.sim.Simulator, id, ch)
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -413,7 +415,7 @@ func (s *stack) loggedBy(id uint64, msg string) map[string]int {
 		if err != nil {
 			s.t.Fatal(err)
 		}
-		_ = pushtest.ScanLog(bytes.NewReader(b), func(r pushtest.LogRecord) {
+		_ = childproc.ScanLog(bytes.NewReader(b), func(r childproc.LogRecord) {
 			if c, _ := r.Uint("campaign_id"); r.Msg() == msg && c == id {
 				out[inst]++
 			}
@@ -472,7 +474,7 @@ func TestTwoPushdShareTheWork(t *testing.T) {
 			if p.Done != p.Shards || p.Shards != 500 || p.Sent != int64(a.Expected) {
 				t.Errorf("shards: %+v, want 500 done with %d sent", p, a.Expected)
 			}
-			done := s.loggedBy(id, pushtest.MsgShardDone)
+			done := s.loggedBy(id, childproc.MsgShardDone)
 			t.Logf("shards finished per process: %v", done)
 			if len(done) != 2 || done["pushd-1"]+done["pushd-2"] != 500 {
 				t.Errorf("shards finished per process %v: want both processes to have worked and 500 in all "+
@@ -514,7 +516,7 @@ func TestTwoPushdShareTheWork(t *testing.T) {
 			ctx := context.Background()
 			for _, ch := range []provider.Channel{provider.ChannelSMS, provider.ChannelEmail} {
 				col := map[provider.Channel]string{provider.ChannelSMS: "mobile", provider.ChannelEmail: "email"}[ch]
-				a, err := pushtest.AuditQuery(ctx, s.db, s.sim.Simulator, id, ch, oracle+` AND a.`+col+` <> '' ORDER BY a.id`, mask)
+				a, err := bench.AuditQuery(ctx, s.db, s.sim.Simulator, id, ch, oracle+` AND a.`+col+` <> '' ORDER BY a.id`, mask)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -553,7 +555,7 @@ func TestKilledPushdIsRecovered(t *testing.T) {
 	s := newStack(t, members, providersim.Config{Latency: providersim.Latency{Min: 50 * time.Millisecond}, Seed: 11})
 	ps := s.startCluster(2, "--max-in-flight", "16", "--shard-concurrency", fmt.Sprint(shardConcurrency),
 		"--page-size", fmt.Sprint(pageSize), "--lease", "2s")
-	byName := map[string]*pushtest.Pushd{ps[0].Instance(): ps[0], ps[1].Instance(): ps[1]}
+	byName := map[string]*childproc.Proc{ps[0].Instance(): ps[0], ps[1].Instance(): ps[1]}
 
 	id := s.create(spec("kill", 250, audience.Segment{}, provider.ChannelSMS))
 	mkttest.WaitFor(t, 2*time.Minute, "1,500 deliveries", func() bool { return s.delivered(id, provider.ChannelSMS) >= 1500 })

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"mkt/pkg/childproc"
 	"mkt/pkg/provider"
 	"mkt/pkg/providersim"
-	"mkt/pkg/pushtest"
 	"mkt/pkg/store/storetest"
 )
 
@@ -65,7 +65,7 @@ func TestSystemdNotify(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = logFile.Close() })
-	p, err := pushtest.StartPushd(pushtest.PushdConfig{
+	p, err := childproc.Start(childproc.Config{
 		Bin:       pushdBinary(t),
 		Instance:  "notify-1",
 		MySQLDSN:  dsn,

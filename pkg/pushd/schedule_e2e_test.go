@@ -21,10 +21,10 @@ import (
 
 	"mkt/pkg/audience"
 	"mkt/pkg/campaign"
+	"mkt/pkg/childproc"
 	"mkt/pkg/mkttest"
 	"mkt/pkg/provider"
 	"mkt/pkg/providersim"
-	"mkt/pkg/pushtest"
 	"mkt/pkg/schedule"
 )
 
@@ -132,7 +132,7 @@ func (s *stack) waitDB(at time.Time) {
 
 // firedCounted sums mkt_schedule_firings_total{outcome} over the processes'
 // /metrics.
-func firedCounted(t *testing.T, outcome string, ps ...*pushtest.Pushd) int {
+func firedCounted(t *testing.T, outcome string, ps ...*childproc.Proc) int {
 	t.Helper()
 	sum := 0
 	for _, p := range ps {

@@ -15,10 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"mkt/pkg/childproc"
 	"mkt/pkg/hotgoods"
 	"mkt/pkg/mkttest"
 	"mkt/pkg/providersim"
-	"mkt/pkg/pushtest"
 	"mkt/pkg/xxljob"
 )
 
@@ -120,10 +120,10 @@ func TestXXLJobExecutorE2E(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var ps []*pushtest.Pushd
+	var ps []*childproc.Proc
 	var executors []string
 	for i := range 2 {
-		addr, err := pushtest.FreeAddr()
+		addr, err := childproc.FreeAddr()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -131,7 +131,7 @@ func TestXXLJobExecutorE2E(t *testing.T) {
 			"--xxl-job-app", "mkt-e2e", "--xxl-job-token-file", token, "--xxl-job-listen", addr, "--xxl-job-zone", "UTC"))
 		executors = append(executors, "http://"+addr+"/")
 	}
-	if err := pushtest.WaitAllReady(ctx, ps); err != nil {
+	if err := childproc.WaitAllReady(ctx, ps); err != nil {
 		t.Fatal(err)
 	}
 	mkttest.WaitFor(t, time.Minute, "both executors registered", func() bool {
@@ -178,7 +178,7 @@ func TestXXLJobExecutorE2E(t *testing.T) {
 		return true
 	})
 
-	if _, err := pushtest.StopAll(ctx, ps); err != nil {
+	if _, err := childproc.StopAll(ctx, ps); err != nil {
 		t.Fatal(err)
 	}
 	admin.mu.Lock()

@@ -1,9 +1,7 @@
-// Package pushtest is the multi-process tests' toolkit: it builds the
-// daemons from this module once per test binary (Build), and gives the
-// tests their names for what pkg/childproc (pushd and couponsd child
-// processes: start, readiness, stop, memory, logs) and pkg/bench (the timed
-// provider simulator, the delivery audit) own. Test code only: `mktctl
-// bench` uses those packages directly and never builds anything.
+// Package pushtest builds the daemons from this module for the
+// multi-process tests, once per test binary (Build, BuildPushd); the tests
+// start and audit them with pkg/childproc and pkg/bench, as `mktctl bench`
+// does. Test code only: `mktctl bench` never builds anything.
 //
 // Nothing here is a fake: the processes are the real binaries, talking to
 // the configured MySQL, Redis and RocketMQ.
