@@ -10,9 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"os"
-	"strconv"
 	"sync"
 
 	"github.com/spf13/cobra"
@@ -244,16 +242,15 @@ func usageInOnePlace(c *cobra.Command) {
 	}
 }
 
-// finiteFloats refuses NaN and ±Inf in every float flag of cmd: strconv
-// parses them, and no range check (x < 0, x > max) catches NaN.
+// finiteFloats refuses NaN and ±Inf in every float flag of cmd
+// (config.CheckFinite, the daemons' rule too) as a usage error.
 func finiteFloats(cmd *cobra.Command) error {
 	var err error
 	cmd.Flags().VisitAll(func(f *pflag.Flag) {
-		if err != nil || f.Value.Type() != "float64" {
-			return
-		}
-		if v, perr := strconv.ParseFloat(f.Value.String(), 64); perr == nil && (math.IsNaN(v) || math.IsInf(v, 0)) {
-			err = usageErrorf("--%s %s: want a finite number", f.Name, f.Value.String())
+		if err == nil {
+			if ferr := config.CheckFinite(f); ferr != nil {
+				err = usageErrorf("%v", ferr)
+			}
 		}
 	})
 	return err

@@ -206,12 +206,23 @@ func Resolve(fs *pflag.FlagSet) error {
 				errs = append(errs, err)
 			}
 		}
-		if f.Changed && f.Value.Type() == "float64" {
-			// strconv takes NaN and Inf, and range checks let NaN through.
-			if v, err := strconv.ParseFloat(f.Value.String(), 64); err == nil && (math.IsNaN(v) || math.IsInf(v, 0)) {
-				errs = append(errs, fmt.Errorf("config: --%s %s: want a finite number: %w", f.Name, f.Value.String(), ErrInvalid))
+		if f.Changed {
+			if err := CheckFinite(f); err != nil {
+				errs = append(errs, fmt.Errorf("config: %w: %w", err, ErrInvalid))
 			}
 		}
 	})
 	return errors.Join(errs...)
+}
+
+// CheckFinite refuses NaN and ±Inf in a float64 flag: strconv parses them,
+// and no range check (x < 0, x > max) catches NaN. Other flags pass.
+func CheckFinite(f *pflag.Flag) error {
+	if f.Value.Type() != "float64" {
+		return nil
+	}
+	if v, err := strconv.ParseFloat(f.Value.String(), 64); err == nil && (math.IsNaN(v) || math.IsInf(v, 0)) {
+		return fmt.Errorf("--%s %s: want a finite number", f.Name, f.Value.String())
+	}
+	return nil
 }
