@@ -4,8 +4,10 @@ package faults_test
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -36,6 +38,10 @@ type pushRun struct {
 	// victimOnWire is the killed pushd's mkt_push_recipients_in_flight read
 	// just before the kill (-1: not read).
 	victimOnWire int64
+	// victimFlush bounds the killed pushd's longest journal flush, read
+	// from its mkt_push_journal_flush_seconds just before the kill (0: not
+	// read).
+	victimFlush time.Duration
 }
 
 // pushFault injects a fault into a running campaign and returns once it is
@@ -99,7 +105,7 @@ func (r *pushRun) replace(ctx context.Context, kill bool) error {
 		AND campaign_id = ? AND status = 'running' AND owner = ?`, r.id, victim.Instance())
 	cancel()
 	if kill {
-		r.victimOnWire = recipientsInFlight(ctx, victim.OpsAddr())
+		r.victimOnWire, r.victimFlush = journalState(ctx, victim.OpsAddr())
 		if err := victim.Kill(); err != nil {
 			return err
 		}
@@ -285,19 +291,27 @@ func runPush(t *testing.T, s *suite, name string, fault pushFault) {
 	switch {
 	case name == "push-kill9-pushd":
 		// The bound docs/PUSH.md promises: the calls on the wire at the
-		// moment of death plus the answers of one journal interval and of
-		// a flush in progress (allowed a whole second interval). Both are
-		// taken over both processes (the simulator cannot tell them
-		// apart), so this is an upper bound of the victim's share.
-		// On the wire: the victim's own count of recipients in its calls
-		// (which includes calls still queued in its connections, that the
-		// simulator has not begun to handle), or the simulator's count if
-		// larger.
-		window := 2 * s.cfg.journal
+		// moment of death plus the answers of the time a send waits to be
+		// recorded: for the next flush to start (the longer of the journal
+		// interval and the flush under way) and to end. Flushes are
+		// measured, not assumed: the victim's longest one so far, as its
+		// histogram bounds it (the one under way at death may be longer;
+		// unread, a flush counts as one interval). Rates are taken over
+		// both processes (the simulator cannot tell them apart), so this
+		// is an upper bound of the victim's share. On the wire: the
+		// victim's own count of recipients in its calls (which includes
+		// calls still queued in its connections, that the simulator has
+		// not begun to handle), or the simulator's count if larger.
+		flush := cmp.Or(r.victimFlush, s.cfg.journal)
+		window := max(s.cfg.journal, flush) + flush
 		onWire := max(res.InFlightAtFault, r.victimOnWire, 0)
 		bound := uint64(onWire) + uint64(res.Rate*window.Seconds())
-		r.notes = append(r.notes, fmt.Sprintf("kill -9 bound: %d on the wire (the victim's recipients in flight %d, the simulator's calls in flight %d) + %.0f members/s × %s (journal interval + a flush) = %d",
-			onWire, r.victimOnWire, res.InFlightAtFault, res.Rate, window, bound))
+		longest := "unread"
+		if r.victimFlush > 0 {
+			longest = "≤ " + r.victimFlush.Round(time.Millisecond).String()
+		}
+		r.notes = append(r.notes, fmt.Sprintf("kill -9 bound: %d on the wire (the victim's recipients in flight %d, the simulator's calls in flight %d) + %.0f members/s × %s (the longer of the journal interval %s and the victim's longest flush %s, plus that flush) = %d",
+			onWire, r.victimOnWire, res.InFlightAtFault, res.Rate, window.Round(time.Millisecond), s.cfg.journal, longest, bound))
 		if a.Duplicates > bound {
 			*v = append(*v, fmt.Sprintf("%d duplicate sms (%d members), more than the bound of %d", a.Duplicates, a.DuplicatedMembers, bound))
 		}
@@ -351,29 +365,54 @@ func statusOf(r *pushRun) string {
 	return string(c.Status)
 }
 
-// recipientsInFlight reads mkt_push_recipients_in_flight from a pushd's
-// /metrics; -1 when it cannot.
-func recipientsInFlight(ctx context.Context, opsAddr string) int64 {
+// journalState reads from a pushd's /metrics what the kill -9 bound needs:
+// its recipients of calls in flight (mkt_push_recipients_in_flight; -1 when
+// unread) and an upper bound of its longest journal flush, the smallest
+// bucket of mkt_push_journal_flush_seconds holding every flush (0 when
+// unread, no flush yet, or longer than the largest bucket).
+func journalState(ctx context.Context, opsAddr string) (onWire int64, longestFlush time.Duration) {
+	onWire = -1
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+opsAddr+"/metrics", nil)
 	if err != nil {
-		return -1
+		return onWire, 0
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return -1
+		return onWire, 0
 	}
 	defer resp.Body.Close()
+	type bucket struct{ le, n float64 }
+	var buckets []bucket
+	count := -1.0
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "mkt_push_recipients_in_flight "); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				return -1
+		line := sc.Text()
+		if v, ok := strings.CutPrefix(line, "mkt_push_recipients_in_flight "); ok {
+			if f, err := strconv.ParseFloat(v, 64); err == nil {
+				onWire = int64(f)
 			}
-			return int64(f)
+		} else if v, ok := strings.CutPrefix(line, "mkt_push_journal_flush_seconds_count "); ok {
+			if f, err := strconv.ParseFloat(v, 64); err == nil {
+				count = f
+			}
+		} else if rest, ok := strings.CutPrefix(line, `mkt_push_journal_flush_seconds_bucket{le="`); ok {
+			le, n, found := strings.Cut(rest, `"} `)
+			lf, err1 := strconv.ParseFloat(le, 64)
+			nf, err2 := strconv.ParseFloat(n, 64)
+			if found && err1 == nil && err2 == nil && !math.IsInf(lf, 1) {
+				buckets = append(buckets, bucket{lf, nf})
+			}
 		}
 	}
-	return -1
+	if count <= 0 {
+		return onWire, 0
+	}
+	for _, b := range buckets { // in ascending order of le, as exposed
+		if b.n >= count {
+			return onWire, time.Duration(b.le * float64(time.Second))
+		}
+	}
+	return onWire, 0
 }

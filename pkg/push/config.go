@@ -120,8 +120,13 @@ type Config struct {
 	// group-committed while their pages are still in flight (default 100ms;
 	// negative: never, each page commits at its end). It bounds what a
 	// killed worker leaves unrecorded, and so sends again, to the calls on
-	// the wire plus the outcomes of one interval and one flush.
+	// the wire plus the outcomes answered while a send waits for its flush
+	// to start and end: at most the longer of the interval and the longest
+	// flush, plus the longest flush (JournalFlushed measures them).
 	JournalInterval time.Duration
+	// JournalFlushed, when not nil, is told how long each journal flush
+	// took (pushd's mkt_push_journal_flush_seconds).
+	JournalFlushed func(time.Duration)
 	// OutcomeHold is how long a page whose commit fails (the database
 	// unreachable) keeps its outcomes and retries the commit before giving
 	// the shard up (default 10m). Sends that went out are never thrown

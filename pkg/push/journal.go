@@ -30,6 +30,7 @@ type journal struct {
 	interval time.Duration
 	log      *slog.Logger
 	now      func() time.Time
+	flushed  func(time.Duration) // nil: not measured
 
 	mu    sync.Mutex
 	pages map[*pageLog]struct{}
@@ -48,8 +49,8 @@ type pageLog struct {
 	closed  bool
 }
 
-func newJournal(db *store.DB, interval time.Duration, log *slog.Logger, now func() time.Time) *journal {
-	return &journal{db: db, interval: interval, log: log, now: now, pages: make(map[*pageLog]struct{})}
+func newJournal(db *store.DB, interval time.Duration, log *slog.Logger, now func() time.Time, flushed func(time.Duration)) *journal {
+	return &journal{db: db, interval: interval, log: log, now: now, flushed: flushed, pages: make(map[*pageLog]struct{})}
 }
 
 // open registers a page's deliveries with the journal.
@@ -173,9 +174,13 @@ func (jr *journal) flush() error {
 		sends[i] = campaign.ShardSends{Kind: s.Kind, CampaignID: s.CampaignID, ShardNo: s.No, Deliveries: g.recs, PriorFailed: g.priorFailed,
 			Owner: g.pl.j.w.cfg.Owner}
 	}
+	start := time.Now()
 	err := jr.db.InTxOptions(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted}, func(tx store.Handler) error {
 		return campaign.RecordSent(ctx, tx, sends, now)
 	})
+	if jr.flushed != nil {
+		jr.flushed(time.Since(start))
+	}
 	for _, g := range groups {
 		pl := g.pl
 		pl.mu.Lock()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -113,7 +114,13 @@ func TestJournalRecordsSendsWhileThePageIsInFlight(t *testing.T) {
 		t.Fatalf("want one shard, got %d", len(tasks))
 	}
 	gs := newGatedSender(50, 300)
+	var flushes atomic.Int64 // the flushes pushd's mkt_push_journal_flush_seconds would observe
 	w := e.worker(push.Config{Owner: "pushd-a", PageSize: members, Lease: 2 * time.Second, JournalInterval: 20 * time.Millisecond,
+		JournalFlushed: func(d time.Duration) {
+			if d > 0 {
+				flushes.Add(1)
+			}
+		},
 		Providers: map[provider.Channel]push.Sender{provider.ChannelSMS: gs}})
 	if err := w.Start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -133,6 +140,9 @@ func TestJournalRecordsSendsWhileThePageIsInFlight(t *testing.T) {
 	s := e.shard(c.ID, tasks[0].ShardNo)
 	if s.Sent != int(answered) || s.CursorID != 0 {
 		t.Fatalf("while the page is in flight: shard sent=%d cursor=%d, want %d and 0 (counted with the records, no checkpoint)", s.Sent, s.CursorID, answered)
+	}
+	if flushes.Load() == 0 {
+		t.Error("the sends were journaled, but JournalFlushed was never told of a flush")
 	}
 	// Worker a is as good as dead: its lease is made to expire and b takes
 	// the shard over.

@@ -90,7 +90,7 @@ func NewWorker(cfg Config) (*Worker, error) {
 		running: make(map[shardKey]bool),
 	}
 	if cfg.JournalInterval > 0 {
-		w.journal = newJournal(cfg.DB, cfg.JournalInterval, w.log, cfg.Clock.Now)
+		w.journal = newJournal(cfg.DB, cfg.JournalInterval, w.log, cfg.Clock.Now, cfg.JournalFlushed)
 	}
 	return w, nil
 }

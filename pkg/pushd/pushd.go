@@ -82,7 +82,7 @@ func (o *Options) bind(fs *pflag.FlagSet) {
 	config.Duration(fs, &o.Lease, "lease", "MKT_SHARD_LEASE", push.DefaultLease, "how long a shard stays with a silent pushd before another may take it")
 	config.Float64(fs, &o.FailureThreshold, "failure-threshold", "MKT_FAILURE_THRESHOLD", push.DefaultFailureThreshold, "provider failure rate (0..1) that pauses a campaign; 1 = never")
 	config.Int(fs, &o.AutoPauseWindow, "auto-pause-window", "MKT_AUTO_PAUSE_WINDOW", push.DefaultMinAttemptsForAutoPause, "sends over which the failure rate is judged")
-	config.Duration(fs, &o.JournalInterval, "journal-interval", "MKT_JOURNAL_INTERVAL", push.DefaultJournalInterval, "how often sends are recorded while their page is in flight (a kill -9 repeats at most the calls on the wire plus this much); 0 = at each page's end")
+	config.Duration(fs, &o.JournalInterval, "journal-interval", "MKT_JOURNAL_INTERVAL", push.DefaultJournalInterval, "how often sends are recorded while their page is in flight (a kill -9 repeats the calls on the wire plus the answers of the longer of this and a flush, plus a flush: mkt_push_journal_flush_seconds); 0 = at each page's end")
 	config.Duration(fs, &o.OutcomeHold, "outcome-hold", "MKT_OUTCOME_HOLD", push.DefaultOutcomeHold, "how long a page's outcomes are kept, and their commit and inbox writes retried, while MySQL is unreachable")
 	o.Providers = BindProviders(fs)
 	o.Schedules.bind(fs)
@@ -178,6 +178,9 @@ func components(env *daemoncmd.Env, o *Options) ([]daemon.Component, error) {
 		return out, err
 	}
 	out = append(out, stopFunc("progress-counters", progress.Close))
+	flushSeconds := prometheus.NewHistogram(prometheus.HistogramOpts{Name: "mkt_push_journal_flush_seconds",
+		Help:    "Time to record one journal flush: a kill -9 sends again what was answered within the longer of --journal-interval and the longest flush, plus the longest flush.",
+		Buckets: prometheus.ExponentialBuckets(0.005, 1.5, 16)})
 	worker, err := push.NewWorker(push.Config{
 		DB:                      db,
 		Providers:               senders,
@@ -190,6 +193,7 @@ func components(env *daemoncmd.Env, o *Options) ([]daemon.Component, error) {
 		FailureThreshold:        o.FailureThreshold,
 		MinAttemptsForAutoPause: o.AutoPauseWindow,
 		JournalInterval:         cmp.Or(o.JournalInterval, -1), // 0: off
+		JournalFlushed:          func(d time.Duration) { flushSeconds.Observe(d.Seconds()) },
 		OutcomeHold:             o.OutcomeHold,
 		Logger:                  log,
 	})
@@ -200,7 +204,7 @@ func components(env *daemoncmd.Env, o *Options) ([]daemon.Component, error) {
 		inFlight := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "mkt_push_recipients_in_flight",
 			Help: "Recipients of provider calls in flight: what a kill -9 at this moment could send again."},
 			func() float64 { return float64(worker.RecipientsInFlight()) })
-		if err := env.Registry.Register(inFlight); err != nil {
+		if err := daemon.RegisterMetrics(env.Registry, inFlight, flushSeconds); err != nil {
 			return out, fmt.Errorf("pushd: register metrics: %w", err)
 		}
 	}
