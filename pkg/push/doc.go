@@ -68,15 +68,16 @@
 //
 //   - a worker killed (kill -9, a host lost) or stalled past its lease in
 //     the middle of a page: the provider calls that were on the wire at that
-//     moment, plus the sends answered in the last JournalInterval (100 ms)
-//     and during a flush in progress, which the journal had not yet
-//     recorded. The journal group-commits every
+//     moment, plus the sends answered while waiting to be recorded, which
+//     the journal had not yet recorded. The journal group-commits every
 //     send that went out, across all of the worker's pages in flight, every
 //     JournalInterval (records and the shard's counters, no checkpoint); the
 //     worker that resumes the shard redoes the page from its checkpoint and
 //     skips every member recorded sent. The bound is the worker's calls in
 //     flight (at most MaxInFlight, each of up to the provider's batch) plus
-//     its send rate × (JournalInterval + a flush) — not pages;
+//     its send rate × (the longer of JournalInterval and the longest flush,
+//     plus the longest flush; Config.JournalFlushed measures flushes) — not
+//     pages;
 //   - a database outage: nothing. A page whose commit fails keeps its
 //     outcomes in memory and retries the commit, backing off up to 5 s, for
 //     OutcomeHold (10 min); no new page starts without the database (it
