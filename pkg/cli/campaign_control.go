@@ -109,8 +109,7 @@ func campaignControl(ctx context.Context, app *App, q *campaignQueues, kind camp
 	if err != nil {
 		return res, err
 	}
-	publishes := action == "resume" || action == "retry-failed"
-	if publishes {
+	if publishes(action) {
 		// Fail on a bad id or status before starting a producer.
 		r, err := kind.GetRun(ctx, db, id)
 		if err != nil {
@@ -120,21 +119,25 @@ func campaignControl(ctx context.Context, app *App, q *campaignQueues, kind camp
 			return res, fmt.Errorf("%w: %s %d is %s, only a paused %s can be resumed", campaign.ErrConflict, kindLabel(kind), r.ID, r.Status, kindLabel(kind))
 		}
 	}
-	switch action {
-	case "pause", "resume", "cancel", "retry-failed":
-		return q.control(ctx, app, db, kind, action, id, reason, publishes)
-	}
-	return res, fmt.Errorf("unknown campaign action %q", action)
+	return q.control(ctx, app, db, kind, action, id, reason)
 }
 
-// control runs a checked action on run id of kind through campaign.Control,
-// with a producer when the action publishes (resume and retry-failed send
-// shard tasks again).
-func (q *campaignQueues) control(ctx context.Context, app *App, db *store.DB, kind campaign.Kind, action string, id uint64, reason string,
-	publishes bool) (campaign.ControlResult, error) {
+// publishes says whether a control action sends shard tasks again (resume,
+// retry-failed), and so needs a producer.
+func publishes(action string) bool { return action == "resume" || action == "retry-failed" }
+
+// control runs action (pause, resume, cancel, retry-failed) on run id of
+// kind through campaign.Control, with a producer when the action publishes.
+func (q *campaignQueues) control(ctx context.Context, app *App, db *store.DB, kind campaign.Kind, action string, id uint64,
+	reason string) (campaign.ControlResult, error) {
+	switch action {
+	case "pause", "resume", "cancel", "retry-failed":
+	default:
+		return campaign.ControlResult{}, fmt.Errorf("unknown %s action %q", kindLabel(kind), action)
+	}
 	ctl := &campaign.Control{DB: db, Kind: kind, EventsTopic: q.EventsTopic, Logger: app.Logger,
 		Publish: campaign.PublishOptions{Topic: q.ShardTopic}}
-	if publishes {
+	if publishes(action) {
 		p, err := q.producer(app)
 		if err != nil {
 			return campaign.ControlResult{}, err
@@ -149,7 +152,7 @@ func (q *campaignQueues) control(ctx context.Context, app *App, db *store.DB, ki
 		return ctl.Resume(ctx, id)
 	case "cancel":
 		return ctl.Cancel(ctx, id, reason)
-	default: // retry-failed
+	default: // retry-failed, as checked above
 		return ctl.RetryFailed(ctx, id)
 	}
 }

@@ -88,6 +88,13 @@ type couponClaimOptions struct {
 	Member int64
 }
 
+func (o *couponClaimOptions) check() error {
+	if o.Member <= 0 {
+		return usageErrorf("--member %d: want a positive member id", o.Member)
+	}
+	return nil
+}
+
 func newCouponClaimCmd(app *App, runF func(*couponClaimOptions) error) *cobra.Command {
 	o := &couponClaimOptions{}
 	cmd := &cobra.Command{
@@ -114,13 +121,6 @@ func runCouponClaim(ctx context.Context, app *App, o *couponClaimOptions) error 
 }
 
 // --- lock
-
-func (o *couponClaimOptions) check() error {
-	if o.Member <= 0 {
-		return usageErrorf("--member %d: want a positive member id", o.Member)
-	}
-	return nil
-}
 
 type couponLockOptions struct {
 	ItemID     int64

@@ -79,8 +79,8 @@ func couponPushControl(ctx context.Context, app *App, q *campaignQueues, action 
 		return res, fmt.Errorf("%w: coupon %d is a %s coupon: it has no push to %s", campaign.ErrConflict, id, c.Mode, action)
 	}
 	switch action {
-	case "pause", "resume", "retry-failed":
-		return q.control(ctx, app, db, campaign.KindCoupon, action, uint64(id), "", action != "pause")
+	case "pause", "resume", "retry-failed": // a push is cancelled by disabling its coupon
+		return q.control(ctx, app, db, campaign.KindCoupon, action, uint64(id), "")
 	}
 	return res, fmt.Errorf("unknown coupon push action %q", action)
 }

@@ -77,15 +77,11 @@ func EnsureTopics(ctx context.Context, cfg Config, queueNums int, topics ...stri
 			return err
 		}
 	}
-	resolver, err := cfg.resolver()
+	adm, _, err := cfg.admin()
 	if err != nil {
 		return err
 	}
-	adm, err := admin.NewAdmin(admin.WithResolver(resolver))
-	if err != nil {
-		return fmt.Errorf("mq: create admin client: %w", err)
-	}
-	defer adm.Close()
+	defer func() { _ = adm.Close() }()
 
 	for _, t := range topics {
 		err := adm.CreateTopic(ctx,
@@ -136,16 +132,11 @@ func EnsureTopics(ctx context.Context, cfg Config, queueNums int, topics ...stri
 // skipping those the name server has no route for (never created, or gone
 // already). It tries every topic and returns their errors joined.
 func DeleteTopics(ctx context.Context, cfg Config, topics ...string) error {
-	cfg = cfg.withDefaults()
-	addrs, err := cfg.nameServers()
+	adm, addrs, err := cfg.withDefaults().admin()
 	if err != nil {
 		return err
 	}
-	adm, err := admin.NewAdmin(admin.WithResolver(primitive.NewPassthroughResolver(addrs)))
-	if err != nil {
-		return fmt.Errorf("mq: create admin client: %w", err)
-	}
-	defer adm.Close()
+	defer func() { _ = adm.Close() }()
 	var errs []error
 	for _, t := range topics {
 		if mqs, err := adm.FetchPublishMessageQueues(ctx, t); err != nil || len(mqs) == 0 {
@@ -157,6 +148,19 @@ func DeleteTopics(ctx context.Context, cfg Config, topics ...string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// admin opens an admin client of c's name servers, which it returns too.
+func (c Config) admin() (admin.Admin, []string, error) {
+	addrs, err := c.nameServers()
+	if err != nil {
+		return nil, nil, err
+	}
+	adm, err := admin.NewAdmin(admin.WithResolver(primitive.NewPassthroughResolver(addrs)))
+	if err != nil {
+		return nil, nil, fmt.Errorf("mq: create admin client: %w", err)
+	}
+	return adm, addrs, nil
 }
 
 // CheckGroupName returns an error wrapping ErrInvalidName unless name is a
