@@ -325,25 +325,17 @@ func Coupons(ctx context.Context, o CouponsConfig) (rep CouponsReport, err error
 	}
 	kids.stop()
 
-	// Check what MySQL says.
-	var counts struct {
-		Issued     int64 `db:"issued"`
-		Duplicates int64 `db:"duplicates"`
-		Full       int64 `db:"full"`
-	}
-	if err := db.GetContext(ctx, &counts, `SELECT COALESCE(SUM(n), 0) AS issued,
-			COALESCE(SUM(GREATEST(n - ?, 0)), 0) AS duplicates,
-			COALESCE(SUM(n >= ?), 0) AS full
-		FROM (SELECT COUNT(*) AS n FROM sales_promotion_coupon_item WHERE coupon_id = ? GROUP BY member_id) per_member`,
-		o.PerMember, o.PerMember, cid); err != nil {
+	// Check what MySQL says (the coupon's limit is o.PerMember).
+	a, err := coupon.AuditItems(ctx, db, cid)
+	if err != nil {
 		return rep, err
 	}
-	rep.Issued, rep.Duplicates = counts.Issued, counts.Duplicates
+	rep.Issued, rep.Duplicates = a.Items, a.OverLimit
 	if o.Quota > 0 {
-		rep.OverQuota = max(0, counts.Issued-o.Quota)
+		rep.OverQuota = max(0, a.Items-o.Quota)
 	}
-	if o.Quota == 0 || counts.Issued < o.Quota {
-		rep.Missing = distinct - counts.Full
+	if o.Quota == 0 || a.Items < o.Quota {
+		rep.Missing = distinct - a.Full
 	}
 	rep.ElapsedSeconds = elapsed.Seconds()
 	rep.LoginsPerSecond = float64(o.Logins) / max(rep.ElapsedSeconds, 1e-9)

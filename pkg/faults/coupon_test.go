@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"mkt/pkg/childproc"
+	"mkt/pkg/coupon"
 	"mkt/pkg/faults"
 	"mkt/pkg/mkttest"
 )
@@ -245,26 +246,19 @@ func runCoupon(t *testing.T, s *suite, name string, fault couponFault) {
 	time.Sleep(3 * time.Second)
 	actx, acancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer acancel()
-	var c struct {
-		Items      uint64 `db:"items"`
-		Holders    uint64 `db:"holders"`
-		Duplicates uint64 `db:"duplicates"`
-	}
-	if err := s.db.GetContext(actx, &c, `SELECT COALESCE(SUM(n), 0) AS items, COUNT(*) AS holders,
-			COALESCE(SUM(n - 1), 0) AS duplicates
-		FROM (SELECT COUNT(*) AS n FROM sales_promotion_coupon_item WHERE coupon_id = ? GROUP BY member_id) per_member`,
-		r.id); err != nil {
+	a, err := coupon.AuditItems(actx, s.db, r.id) // per-member limit 1: an item over it is a duplicate
+	if err != nil {
 		t.Fatal(err)
 	}
-	res.Issued, res.Holders, res.Duplicates = c.Items, c.Holders, c.Duplicates
-	if c.Items > quota {
-		res.OverQuota = c.Items - quota
+	res.Issued, res.Holders, res.Duplicates = uint64(a.Items), uint64(a.Holders), uint64(a.OverLimit)
+	if res.Issued > quota {
+		res.OverQuota = res.Issued - quota
 	}
-	if c.Holders < res.Expected {
-		res.Missing = res.Expected - c.Holders
+	if res.Holders < res.Expected {
+		res.Missing = res.Expected - res.Holders
 	}
-	t.Logf("%s: %d items to %d members, %d duplicates, %d over quota, %d missing", name, c.Items, c.Holders,
-		c.Duplicates, res.OverQuota, res.Missing)
+	t.Logf("%s: %d items to %d members, %d duplicates, %d over quota, %d missing", name, res.Issued, res.Holders,
+		res.Duplicates, res.OverQuota, res.Missing)
 	v := &res.Violations
 	if res.Duplicates > 0 {
 		*v = append(*v, fmt.Sprintf("%d duplicate items", res.Duplicates))
