@@ -187,21 +187,13 @@ func runCoupon(t *testing.T, s *suite, name string, fault couponFault) {
 		return published
 	}
 
-	mkttest.WaitFor(t, s.cfg.timeout, "a third of the expected items", func() bool { return prog.Last() >= res.Expected/3 || ctx.Err() != nil })
-	if prog.Last() < res.Expected/3 {
-		res.Violations = append(res.Violations, fmt.Sprintf("never reached a third of the items: %v", ctx.Err()))
+	w, ok := injectAtAThird(t, ctx, s, name, &prog, res.Expected, "items",
+		func(ctx context.Context) error { return fault(ctx, r) }, &res.Violations, &r.notes)
+	if !ok {
 		return
 	}
-	faultAt, doneAtFault := time.Now(), prog.Last()
-	if err := fault(ctx, r); err != nil {
-		res.Violations = append(res.Violations, "the fault could not be injected or lifted: "+err.Error())
-		ensureStack(t)
-	}
-	restoredAt := time.Now()
+	faultAt, restoredAt := w.at, w.lifted
 	res.Outage = restoredAt.Sub(faultAt)
-	t.Logf("%s: fault injected at %d issued, lifted after %s at %d issued", name, doneAtFault,
-		res.Outage.Round(100*time.Millisecond), prog.Last())
-	r.notes = append(r.notes, fmt.Sprintf("fault injected at %d of %d items issued, lifted at %d", doneAtFault, res.Expected, prog.Last()))
 
 	// Done when every expected item is issued, or when nothing moved for
 	// the settle time after the fault was lifted and every login was

@@ -192,22 +192,15 @@ func runPush(t *testing.T, s *suite, name string, fault pushFault) {
 			stop()
 		}
 	}()
-	mkttest.WaitFor(t, s.cfg.timeout, "a third of the audience", func() bool { return prog.Last() >= expected/3 || ctx.Err() != nil })
-	if prog.Last() < expected/3 {
-		res.Violations = append(res.Violations, fmt.Sprintf("never reached a third of the audience: %v", ctx.Err()))
+	w, ok := injectAtAThird(t, ctx, s, name, &prog, expected, "deliveries", func(ctx context.Context) error {
+		res.InFlightAtFault = sim.Stats().InFlight
+		return fault(ctx, r)
+	}, &res.Violations, &r.notes)
+	if !ok {
 		return
 	}
-	faultAt, doneAtFault := time.Now(), prog.Last()
-	res.InFlightAtFault = sim.Stats().InFlight
-	if err := fault(ctx, r); err != nil {
-		res.Violations = append(res.Violations, "the fault could not be injected or lifted: "+err.Error())
-		ensureStack(t)
-	}
-	restoredAt := time.Now()
+	faultAt, restoredAt := w.at, w.lifted
 	res.Outage = restoredAt.Sub(faultAt)
-	t.Logf("%s: fault injected at %d delivered, lifted after %s at %d delivered", name, doneAtFault,
-		res.Outage.Round(100*time.Millisecond), prog.Last())
-	r.notes = append(r.notes, fmt.Sprintf("fault injected at %d of %d delivered, lifted at %d", doneAtFault, expected, prog.Last()))
 
 	status, completedAt := r.waitDone(ctx, restoredAt)
 

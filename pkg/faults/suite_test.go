@@ -22,6 +22,7 @@ import (
 
 	"mkt/pkg/childproc"
 	"mkt/pkg/faults"
+	"mkt/pkg/mkttest"
 	"mkt/pkg/push"
 	"mkt/pkg/pushtest"
 	"mkt/pkg/store"
@@ -375,6 +376,38 @@ func ensureStack(t *testing.T) {
 	if err := services(ctx, "up"); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// faultWindow is when a scenario's fault was injected and lifted, and how
+// far the run was when it was injected.
+type faultWindow struct {
+	at, lifted time.Time
+	doneAt     uint64
+}
+
+// injectAtAThird waits until prog counts a third of want (unit names what
+// it counts, e.g. "items"), then injects and lifts the fault. What happened
+// goes to notes, and to violations when the fault could not be injected or
+// lifted (the stack is then brought back up) or the run never got a third
+// of the way; ok is false in that last case.
+func injectAtAThird(t *testing.T, ctx context.Context, s *suite, name string, prog *faults.Progress, want uint64, unit string,
+	inject func(context.Context) error, violations, notes *[]string) (w faultWindow, ok bool) {
+	t.Helper()
+	mkttest.WaitFor(t, s.cfg.timeout, "a third of the "+unit, func() bool { return prog.Last() >= want/3 || ctx.Err() != nil })
+	if prog.Last() < want/3 {
+		*violations = append(*violations, fmt.Sprintf("never reached a third of the %s: %v", unit, ctx.Err()))
+		return w, false
+	}
+	w.at, w.doneAt = time.Now(), prog.Last()
+	if err := inject(ctx); err != nil {
+		*violations = append(*violations, "the fault could not be injected or lifted: "+err.Error())
+		ensureStack(t)
+	}
+	w.lifted = time.Now()
+	t.Logf("%s: fault injected at %d %s, lifted after %s at %d", name, w.doneAt, unit,
+		w.lifted.Sub(w.at).Round(100*time.Millisecond), prog.Last())
+	*notes = append(*notes, fmt.Sprintf("fault injected at %d of %d %s, lifted at %d", w.doneAt, want, unit, prog.Last()))
+	return w, true
 }
 
 // sampler records progress every 250 ms until stop is called.
