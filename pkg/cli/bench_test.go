@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -12,27 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spf13/cobra"
-
 	"mkt/pkg/bench"
 	"mkt/pkg/pushtest"
 	"mkt/pkg/store"
 	"mkt/pkg/store/storetest"
 )
-
-// benchRoot returns mktctl's command tree with `bench push` in it.
-func benchRoot(s Streams) *cobra.Command {
-	root, app := NewRootCmd(s)
-	if c, _, err := root.Find([]string{"bench", "push"}); err != nil || c.Name() != "push" {
-		bench, _, err := root.Find([]string{"bench"})
-		if err != nil || bench.Name() != "bench" {
-			bench = &cobra.Command{Use: "bench"}
-			root.AddCommand(bench)
-		}
-		bench.AddCommand(newBenchPushCmd(app, nil))
-	}
-	return root
-}
 
 // TestBenchPushEndToEnd runs `mktctl bench push` on a small member base:
 // it seeds a fresh database, runs two real pushd processes against the
@@ -49,19 +32,7 @@ func TestBenchPushEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := func(args ...string) (int, string, string) {
-		var out, errOut bytes.Buffer
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		s := Streams{In: strings.NewReader(""), Out: &out, Err: &errOut}
-		root := benchRoot(s)
-		root.SetArgs(append([]string{"--mysql-dsn-file", dsnFile, "--log-level", "warn"}, args...))
-		err := root.ExecuteContext(ctx)
-		if err != nil {
-			errOut.WriteString(err.Error())
-		}
-		return exitCode(err), out.String(), errOut.String()
-	}
+	run := func(args ...string) (int, string, string) { return runMain(3*time.Minute, dsnFile, args...) }
 
 	code, out, errOut := run("bench", "push", "--users", "3000", "--latency", "5ms", "--pushd", "2", "--settle", "0s",
 		"--pushd-bin", bin, "--shard-size", "500", "--watchers", "2", "--json")
@@ -140,16 +111,7 @@ func TestBenchCouponsEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	run := func(args ...string) (int, string, string) {
-		var out, errOut bytes.Buffer
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		defer cancel()
-		root, _ := NewRootCmd(Streams{In: strings.NewReader(""), Out: &out, Err: &errOut})
-		root.SetArgs(append([]string{"--mysql-dsn-file", dsnFile, "--log-level", "warn", "bench", "coupons"}, args...))
-		err := root.ExecuteContext(ctx)
-		if err != nil {
-			errOut.WriteString(err.Error())
-		}
-		return exitCode(err), out.String(), errOut.String()
+		return runMain(3*time.Minute, dsnFile, append([]string{"bench", "coupons"}, args...)...)
 	}
 
 	code, out, errOut := run("--logins", "2000", "--instances", "2", "--database", name, "--couponsd", bin, "--json")

@@ -75,17 +75,22 @@ func newE2E(t *testing.T, members int64) *e2e {
 // run runs mktctl with args and returns the exit code, stdout and stderr.
 func (e *e2e) run(args ...string) (int, string, string) {
 	e.t.Helper()
-	var out, errOut bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	full := []string{"--mysql-dsn-file", e.dsnFile, "--log-level", "warn"}
 	// The commands that publish use this test's namespace.
 	if len(args) > 1 && (args[0] == "campaign" || args[0] == "hotgoods") {
-		full = append(append(append(full, args[0]), e.queues...), args[1:]...)
-	} else {
-		full = append(full, args...)
+		args = append(append([]string{args[0]}, e.queues...), args[1:]...)
 	}
-	code := Main(ctx, full, Streams{In: strings.NewReader(""), Out: &out, Err: &errOut})
+	return runMain(time.Minute, e.dsnFile, args...)
+}
+
+// runMain runs mktctl (Main) with args on the database in dsnFile, warnings
+// only in the log, no stdin, within d; it returns the exit code, stdout and
+// stderr.
+func runMain(d time.Duration, dsnFile string, args ...string) (int, string, string) {
+	var out, errOut bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	code := Main(ctx, append([]string{"--mysql-dsn-file", dsnFile, "--log-level", "warn"}, args...),
+		Streams{In: strings.NewReader(""), Out: &out, Err: &errOut})
 	return code, out.String(), errOut.String()
 }
 

@@ -61,13 +61,9 @@ func TestCouponPushCommandsEndToEnd(t *testing.T) {
 	if !created.New || c == nil || c.Mode != coupon.ModePush || c.PushStatus != campaign.StatusCreated || len(c.Channels) != 2 {
 		t.Fatalf("create: %+v", created)
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for pushStatus(c.ID) != campaign.StatusRunning {
-		if time.Now().After(deadline) {
-			t.Fatalf("coupon %d push still %s: the created event was not planned", c.ID, pushStatus(c.ID))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	mkttest.WaitFor(t, 60*time.Second, "the created event planned (push running)", func() bool {
+		return pushStatus(c.ID) == campaign.StatusRunning
+	})
 	var again coupon.Created
 	e.runJSON(&again, create...)
 	if again.New || again.Coupon.ID != c.ID {

@@ -11,6 +11,7 @@ import (
 	"mkt/pkg/couponsd"
 	"mkt/pkg/deadletter"
 	"mkt/pkg/login"
+	"mkt/pkg/mkttest"
 	"mkt/pkg/mq"
 )
 
@@ -137,16 +138,11 @@ func TestEventsDLQListAndReplay(t *testing.T) {
 	if rr.Counts[deadletter.OutcomeAlreadyReplayed] != 2 {
 		t.Fatalf("second replay by id: %+v", rr)
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+	mkttest.WaitFor(t, 60*time.Second, "the 3 replayed messages", func() bool {
 		mu.Lock()
-		n := len(got)
-		mu.Unlock()
-		if n >= 3 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		defer mu.Unlock()
+		return len(got) >= 3
+	})
 	time.Sleep(time.Second) // anything published twice would arrive now
 	mu.Lock()
 	defer mu.Unlock()
