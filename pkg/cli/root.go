@@ -167,7 +167,7 @@ func NewRootCmd(s Streams) (*cobra.Command, *App) {
 	root.SetOut(s.Out)
 	root.SetErr(s.Err)
 	pf := root.PersistentFlags()
-	config.BindCommon(pf, &app.Common)
+	app.Common.Bind(pf)
 	pf.BoolVar(&app.JSON, "json", false, "print machine-readable JSON instead of tables")
 
 	root.AddCommand(

@@ -23,7 +23,7 @@ const (
 )
 
 // Common holds the settings shared by every mkt binary. Bind it with
-// BindCommon, parse flags, then call Resolve.
+// Bind, parse flags, then call Resolve.
 type Common struct {
 	// MySQLDSN is the go-sql-driver/mysql DSN; it holds a password, so it is a
 	// DSN whose String and LogValue redact it. Pass string(c.MySQLDSN) to the driver.
@@ -49,9 +49,9 @@ type Common struct {
 	fs *pflag.FlagSet
 }
 
-// BindCommon registers the shared flags on fs (typically a root command's
+// Bind registers the shared flags on fs (typically a root command's
 // persistent flags) and remembers fs for Resolve.
-func BindCommon(fs *pflag.FlagSet, c *Common) {
+func (c *Common) Bind(fs *pflag.FlagSet) {
 	c.fs = fs
 	Secret(fs, (*string)(&c.MySQLDSN), "mysql-dsn", "MKT_MYSQL_DSN", DefaultMySQLDSN, "MySQL DSN (it contains the password)")
 	String(fs, &c.RedisAddr, "redis-addr", "MKT_REDIS_ADDR", DefaultRedisAddr, "Redis host:port")

@@ -105,7 +105,7 @@ func TestBinders(t *testing.T) {
 func TestUsageNamesEnv(t *testing.T) {
 	fs := newFS()
 	var c Common
-	BindCommon(fs, &c)
+	c.Bind(fs)
 	fs.VisitAll(func(f *pflag.Flag) {
 		if !strings.Contains(f.Usage, "(env MKT_") || !strings.HasSuffix(f.Usage, ")") {
 			t.Errorf("--%s usage %q does not end with (env MKT_...)", f.Name, f.Usage)
@@ -256,7 +256,7 @@ func TestCommon(t *testing.T) {
 		unsetEnv(t, allEnv...)
 		fs := newFS()
 		var c Common
-		BindCommon(fs, &c)
+		c.Bind(fs)
 		if err := fs.Parse(nil); err != nil {
 			t.Fatal(err)
 		}
@@ -283,7 +283,7 @@ func TestCommon(t *testing.T) {
 		t.Setenv("MKT_LOG_FORMAT", "json")
 		fs := newFS()
 		var c Common
-		BindCommon(fs, &c)
+		c.Bind(fs)
 		if err := fs.Parse([]string{"--redis-addr=cache:6380", "--log-level=debug"}); err != nil {
 			t.Fatal(err)
 		}
@@ -302,7 +302,7 @@ func TestCommon(t *testing.T) {
 		t.Setenv("MKT_MYSQL_DSN", "u:topsecret@tcp(db:3306)mkt") // no slash before the database
 		fs := newFS()
 		var c Common
-		BindCommon(fs, &c)
+		c.Bind(fs)
 		if err := fs.Parse([]string{"--redis-addr=nocolon", "--log-level=loud", "--log-format=xml", "--rocketmq-broker=b:1"}); err != nil {
 			t.Fatal(err)
 		}

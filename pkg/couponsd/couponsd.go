@@ -104,8 +104,8 @@ type Options struct {
 	DrainDLQ bool
 }
 
-// BindFlags registers the options on fs with MKT_COUPONSD_* environment defaults.
-func BindFlags(fs *pflag.FlagSet, o *Options) {
+// Bind registers the options on fs with MKT_COUPONSD_* environment defaults.
+func (o *Options) Bind(fs *pflag.FlagSet) {
 	config.String(fs, &o.Group, "group", "MKT_COUPONSD_GROUP", DefaultGroup, "consumer group of the login topic (every couponsd of a deployment uses the same)")
 	config.String(fs, &o.Topic, "login-topic", "MKT_COUPONSD_LOGIN_TOPIC", login.Topic, "topic of the user-login events")
 	config.String(fs, &o.Instance, "instance", "MKT_COUPONSD_INSTANCE", "", "consumer instance name, unique per host (default: generated)")
@@ -134,7 +134,7 @@ func Spec() daemoncmd.Spec {
 		DefaultOpsAddr: "127.0.0.1:9302",
 		// The login topic is created by Components, in the --mq-namespace.
 		Topics:    nil,
-		BindFlags: func(fs *pflag.FlagSet) { BindFlags(fs, &opts) },
+		BindFlags: opts.Bind,
 		Components: func(ctx context.Context, env *daemoncmd.Env) ([]daemon.Component, error) {
 			o := opts
 			// --mq-namespace prefixes topics and groups.

@@ -64,10 +64,10 @@ type Options struct {
 	ReadyTimeout time.Duration
 }
 
-// BindOptions registers the daemon runtime flags on fs; defaultOpsAddr is the
+// Bind registers the daemon runtime flags on fs; defaultOpsAddr is the
 // binary's own default, e.g. "127.0.0.1:9301". Call config.Resolve (or
 // (*config.Common).Resolve on the same FlagSet) after parsing.
-func BindOptions(fs *pflag.FlagSet, o *Options, defaultOpsAddr string) {
+func (o *Options) Bind(fs *pflag.FlagSet, defaultOpsAddr string) {
 	config.String(fs, &o.OpsAddr, "ops-addr", "MKT_OPS_ADDR", defaultOpsAddr, "listen address of /healthz, /readyz and /metrics")
 	config.Duration(fs, &o.DrainTimeout, "drain-timeout", "MKT_DRAIN_TIMEOUT", 20*time.Second, "time allowed to finish in-flight work after SIGTERM")
 	config.Duration(fs, &o.ReadyInterval, "ready-interval", "MKT_READY_INTERVAL", 5*time.Second, "interval between readiness check rounds")

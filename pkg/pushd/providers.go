@@ -32,15 +32,15 @@ type ProviderSettings struct {
 // ProvidersConfig holds every HTTP channel's settings.
 type ProvidersConfig map[provider.Channel]*ProviderSettings
 
-// BindProviders registers --<channel>-url, --<channel>-token-file,
+// Bind registers --<channel>-url, --<channel>-token-file,
 // --<channel>-batch, --<channel>-rate, --<channel>-burst, --<channel>-timeout
 // and --<channel>-max-attempts for sms, email and app, with MKT_PROVIDER_<CHANNEL>_*
 // environment defaults. A channel without a URL is not served by this pushd.
-func BindProviders(fs *pflag.FlagSet) ProvidersConfig {
-	pc := ProvidersConfig{}
+func (pc *ProvidersConfig) Bind(fs *pflag.FlagSet) {
+	*pc = ProvidersConfig{}
 	for _, ch := range httpChannels {
 		s := &ProviderSettings{}
-		pc[ch] = s
+		(*pc)[ch] = s
 		name := string(ch)
 		env := "MKT_PROVIDER_" + strings.ToUpper(name) + "_"
 		config.String(fs, &s.URL, name+"-url", env+"URL", "", name+" provider endpoint for single sends (empty: channel not served)")
@@ -52,7 +52,6 @@ func BindProviders(fs *pflag.FlagSet) ProvidersConfig {
 		config.Duration(fs, &s.Timeout, name+"-timeout", env+"TIMEOUT", 5*time.Second, name+" provider timeout per call")
 		config.Int(fs, &s.MaxAttempts, name+"-max-attempts", env+"MAX_ATTEMPTS", 3, name+" provider attempts per recipient (timeouts, 5xx, 429)")
 	}
-	return pc
 }
 
 // Build creates the HTTP providers of every configured channel.

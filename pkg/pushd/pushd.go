@@ -72,7 +72,8 @@ type Options struct {
 	XXLJob           xxljob.Options
 }
 
-func (o *Options) bind(fs *pflag.FlagSet) {
+// Bind registers pushd's own flags on fs, with MKT_* environment defaults.
+func (o *Options) Bind(fs *pflag.FlagSet) {
 	host, _ := os.Hostname()
 	config.String(fs, &o.Instance, "instance", "MKT_INSTANCE", fmt.Sprintf("%s-%d", host, os.Getpid()), "name of this pushd in shard leases and consumer groups (unique per host)")
 	config.Int(fs, &o.ShardConcurrency, "shard-concurrency", "MKT_SHARD_CONCURRENCY", 32, "shards worked on at once")
@@ -84,8 +85,8 @@ func (o *Options) bind(fs *pflag.FlagSet) {
 	config.Int(fs, &o.AutoPauseWindow, "auto-pause-window", "MKT_AUTO_PAUSE_WINDOW", push.DefaultMinAttemptsForAutoPause, "sends over which the failure rate is judged")
 	config.Duration(fs, &o.JournalInterval, "journal-interval", "MKT_JOURNAL_INTERVAL", push.DefaultJournalInterval, "how often sends are recorded while their page is in flight (a kill -9 repeats the calls on the wire plus the answers of the longer of this and a flush, plus a flush: mkt_push_journal_flush_seconds); 0 = at each page's end")
 	config.Duration(fs, &o.OutcomeHold, "outcome-hold", "MKT_OUTCOME_HOLD", push.DefaultOutcomeHold, "how long a page's outcomes are kept, and their commit and inbox writes retried, while MySQL is unreachable")
-	o.Providers = BindProviders(fs)
-	o.Schedules.bind(fs)
+	o.Providers.Bind(fs)
+	o.Schedules.Bind(fs)
 	o.XXLJob.Bind(fs)
 }
 
@@ -116,7 +117,7 @@ func Spec() daemoncmd.Spec {
 		Long:           long,
 		DefaultOpsAddr: "127.0.0.1:9301",
 		Topics:         []string{campaign.TopicEvents, campaign.TopicShards},
-		BindFlags:      o.bind,
+		BindFlags:      o.Bind,
 		Validate:       o.validate,
 		Components: func(ctx context.Context, env *daemoncmd.Env) ([]daemon.Component, error) {
 			return components(env, o)

@@ -20,7 +20,8 @@ type ScheduleOptions struct {
 	HoldAt string
 }
 
-func (o *ScheduleOptions) bind(fs *pflag.FlagSet) {
+// Bind registers the --schedule-* flags on fs.
+func (o *ScheduleOptions) Bind(fs *pflag.FlagSet) {
 	config.Duration(fs, &o.Poll, "schedule-poll", "MKT_SCHEDULE_POLL", schedule.DefaultPollInterval, "how often due schedules are looked for (every pushd fires them; each firing happens once)")
 	config.Duration(fs, &o.Lease, "schedule-lease", "MKT_SCHEDULE_LEASE", schedule.DefaultLease, "how long a firing stays with a pushd that stopped answering before another takes it over")
 	// Fault tests only: hold every firing to kill a pushd in the middle of one.

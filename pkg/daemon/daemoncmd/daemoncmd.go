@@ -79,8 +79,8 @@ func Command(spec Spec, stderr io.Writer) *cobra.Command {
 	}
 	cmd.SetErr(stderr)
 	fs := cmd.Flags()
-	config.BindCommon(fs, &common)
-	daemon.BindOptions(fs, &opts, spec.DefaultOpsAddr)
+	common.Bind(fs)
+	opts.Bind(fs, spec.DefaultOpsAddr)
 	if spec.BindFlags != nil {
 		spec.BindFlags(fs)
 	}
