@@ -3,8 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"log/slog"
 	"os"
@@ -20,6 +18,7 @@ import (
 	"mkt/pkg/membership"
 	"mkt/pkg/mkttest"
 	"mkt/pkg/mq"
+	"mkt/pkg/mq/mqtest"
 	"mkt/pkg/planner"
 	"mkt/pkg/store"
 	"mkt/pkg/store/storetest"
@@ -38,13 +37,7 @@ type e2e struct {
 
 func newE2E(t *testing.T, members int64) *e2e {
 	t.Helper()
-	mq.RouteClientLogs(slog.New(slog.NewTextHandler(os.Stderr, nil)), slog.LevelError)
-	nameServer, broker := mkttest.RocketMQ(t)
-	e := &e2e{t: t, mq: mq.Config{
-		NameServer: nameServer,
-		BrokerAddr: broker,
-		Logger:     slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	}}
+	e := &e2e{t: t, mq: mqtest.Config(t)}
 	dsn := storetest.NewDatabase(t)
 	e.dsnFile = filepath.Join(t.TempDir(), "dsn")
 	if err := os.WriteFile(e.dsnFile, []byte(dsn), 0o600); err != nil {
@@ -61,13 +54,9 @@ func newE2E(t *testing.T, members int64) *e2e {
 	if _, err := membership.Seed(ctx, db, membership.SeedOptions{Target: members}); err != nil {
 		t.Fatal(err)
 	}
-	var b [5]byte
-	_, _ = rand.Read(b[:])
-	e.sfx = hex.EncodeToString(b[:])
+	e.sfx = mkttest.Namespace(t, "")
 	e.ns = "clitest_" + e.sfx
-	if err := mq.EnsureTopics(ctx, e.mq, 4, e.ns+"_"+campaign.TopicEvents, e.ns+"_"+campaign.TopicShards); err != nil {
-		t.Fatal(err)
-	}
+	mqtest.Topics(t, e.mq, 4, e.ns+"_"+campaign.TopicEvents, e.ns+"_"+campaign.TopicShards)
 	e.queues = []string{"--mq-namespace", e.ns}
 	return e
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"mkt/pkg/cache"
+	"mkt/pkg/cache/cachetest"
 	"mkt/pkg/campaign"
 	"mkt/pkg/coupon"
 	"mkt/pkg/mkttest"
@@ -21,16 +22,7 @@ func TestCouponPushCommandsEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	// The commands keep Redis state under mkt:coupon:<database>: — drop it.
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		c, err := cache.Open(ctx, cache.Config{Addr: mkttest.RedisAddr(t), Password: mkttest.RedisPassword(t), KeyPrefix: "mkt:coupon:" + e.db.Name()})
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		_, _ = c.DeleteAll(ctx)
-	})
+	cachetest.Open(t, cache.Config{KeyPrefix: "mkt:coupon:" + e.db.Name()})
 	e.startPlanner(ctx, t)
 	ns := []string{"coupon", "--mq-namespace", e.ns}
 	cmd := func(args ...string) []string { return append(append([]string{}, ns...), args...) }

@@ -13,8 +13,8 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"mkt/pkg/cache"
+	"mkt/pkg/cache/cachetest"
 	"mkt/pkg/coupon"
-	"mkt/pkg/mkttest"
 	"mkt/pkg/store"
 	"mkt/pkg/store/storetest"
 )
@@ -107,16 +107,7 @@ func TestCouponCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		c, err := cache.Open(ctx, cache.Config{Addr: mkttest.RedisAddr(t), Password: mkttest.RedisPassword(t), KeyPrefix: "mkt:coupon:" + mcfg.DBName})
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		_, _ = c.DeleteAll(ctx)
-	})
+	cachetest.Open(t, cache.Config{KeyPrefix: "mkt:coupon:" + mcfg.DBName})
 	seedDB, err := store.Open(context.Background(), store.Config{DSN: dsn})
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"mkt/pkg/login"
 	"mkt/pkg/mkttest"
 	"mkt/pkg/mq"
+	"mkt/pkg/mq/mqtest"
 )
 
 func TestEventsDLQFlags(t *testing.T) {
@@ -49,9 +50,7 @@ func TestEventsDLQListAndReplay(t *testing.T) {
 	ctx := t.Context()
 	group := e.ns + "_" + couponsd.DefaultGroup
 	topic := e.ns + "_" + login.Topic
-	if err := mq.EnsureTopics(ctx, e.mq, 4, topic); err != nil {
-		t.Fatal(err)
-	}
+	mqtest.Topics(t, e.mq, 4, topic)
 	ns := []string{"--mq-namespace", e.ns}
 	dlq := func(args ...string) (int, string, string) {
 		return e.run(append(append([]string{"events", "dlq"}, args...), ns...)...)

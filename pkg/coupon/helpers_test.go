@@ -7,39 +7,15 @@ import (
 	"time"
 
 	"mkt/pkg/cache"
+	"mkt/pkg/cache/cachetest"
 	"mkt/pkg/login"
 	"mkt/pkg/mkttest"
 	"mkt/pkg/store"
 	"mkt/pkg/store/storetest"
 )
 
-// Integration tests run against MariaDB and Redis (pkg/mkttest), each test
-// in its own database and Redis key prefix.
-
-// newTestCache opens Redis under a prefix of its own, deleted at test end.
-func newTestCache(t testing.TB) *cache.Client {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, err := cache.Open(ctx, cache.Config{
-		Addr:      mkttest.RedisAddr(t),
-		Password:  mkttest.RedisPassword(t),
-		KeyPrefix: mkttest.Namespace(t, "mkttest:coupon:"),
-		PoolSize:  64,
-	})
-	if err != nil {
-		t.Fatalf("Redis (set MKT_REDIS_ADDR, or MKT_SKIP_INTEGRATION=1 to skip): %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if _, err := c.DeleteAll(ctx); err != nil {
-			t.Errorf("clean test keys: %v", err)
-		}
-		_ = c.Close()
-	})
-	return c
-}
+// Integration tests run against MariaDB and Redis (storetest, cachetest),
+// each test in its own database and Redis key prefix.
 
 type testEnv struct {
 	db    *store.DB
@@ -50,7 +26,7 @@ type testEnv struct {
 func newTestEnv(t testing.TB) *testEnv {
 	t.Helper()
 	db := storetest.NewDB(t)
-	c := newTestCache(t)
+	c := cachetest.Open(t, cache.Config{PoolSize: 64})
 	st, err := NewState(StateConfig{Cache: c, Namespace: db.Name(), RebuildWait: 20 * time.Second, Logger: mkttest.Logger()})
 	if err != nil {
 		t.Fatal(err)

@@ -6,10 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -17,12 +15,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"mkt/pkg/cache"
+	"mkt/pkg/cache/cachetest"
 	"mkt/pkg/coupon"
 	"mkt/pkg/daemon"
 	"mkt/pkg/daemon/daemoncmd"
 	"mkt/pkg/login"
 	"mkt/pkg/mkttest"
 	"mkt/pkg/mq"
+	"mkt/pkg/mq/mqtest"
 	"mkt/pkg/store"
 	"mkt/pkg/store/storetest"
 )
@@ -32,57 +32,12 @@ import (
 // own database, key prefix, topic and consumer group. They fail when a
 // service is unreachable unless MKT_SKIP_INTEGRATION=1.
 
-func TestMain(m *testing.M) {
-	mq.RouteClientLogs(slog.New(slog.NewTextHandler(os.Stderr, nil)), slog.LevelError)
-	os.Exit(m.Run())
-}
-
-func testCache(t testing.TB) *cache.Client {
-	t.Helper()
-	c, err := cache.Open(t.Context(), cache.Config{
-		Addr:      mkttest.RedisAddr(t),
-		Password:  mkttest.RedisPassword(t),
-		KeyPrefix: mkttest.Namespace(t, "mkttest:couponsd:"),
-		PoolSize:  64,
-	})
-	if err != nil {
-		t.Fatalf("Redis (set MKT_SKIP_INTEGRATION=1 to skip): %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_, _ = c.DeleteAll(ctx)
-		_ = c.Close()
-	})
-	return c
-}
-
-func testMQ(t testing.TB) mq.Config {
-	t.Helper()
-	ns, broker := mkttest.RocketMQ(t)
-	return mq.Config{NameServer: ns, BrokerAddr: broker, Logger: mkttest.Logger()}
-}
-
 // testTopic creates topic and deletes it (with the group's retry and
 // dead-letter topics) when the test ends.
 func testTopic(t testing.TB, cfg mq.Config, topic, group string) {
 	t.Helper()
-	deleteTopicsAtEnd(t, cfg, topic, mq.RetryTopic(group), mq.DeadLetterTopic(group))
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if err := mq.EnsureTopics(ctx, cfg, 8, topic); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// deleteTopicsAtEnd deletes topics from the broker when the test ends
-// (mq.DeleteTopics; an error is ignored).
-func deleteTopicsAtEnd(t testing.TB, cfg mq.Config, topics ...string) {
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = mq.DeleteTopics(ctx, cfg, topics...)
-	})
+	mqtest.DeleteAtEnd(t, cfg, mq.RetryTopic(group), mq.DeadLetterTopic(group))
+	mqtest.Topics(t, cfg, 8, topic)
 }
 
 func baseSpec(now time.Time) coupon.Spec {
@@ -134,8 +89,8 @@ func TestLoginsThroughRocketMQ(t *testing.T) {
 	t.Parallel()
 	db := storetest.NewDB(t)
 	storetest.SeedMembers(t, db, 3000)
-	c := testCache(t)
-	mqc := testMQ(t)
+	c := cachetest.Open(t, cache.Config{PoolSize: 64})
+	mqc := mqtest.Config(t)
 	sfx := mkttest.Namespace(t, "")
 	topic, group := "coupontest_login_"+sfx, "coupontest_g_"+sfx
 	testTopic(t, mqc, topic, group)
@@ -421,7 +376,7 @@ func TestAPI(t *testing.T) {
 func TestServiceAPIOnlyWithToken(t *testing.T) {
 	t.Parallel()
 	db := storetest.NewDB(t)
-	c := testCache(t)
+	c := cachetest.Open(t, cache.Config{PoolSize: 64})
 	svc, err := New(Config{Options: Options{APIAddr: "127.0.0.1:0"}, DB: db, Cache: c, MQ: mq.Config{}, Logger: mkttest.Logger()})
 	if err != nil {
 		t.Fatal(err)

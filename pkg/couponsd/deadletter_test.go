@@ -9,11 +9,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"mkt/pkg/cache"
+	"mkt/pkg/cache/cachetest"
 	"mkt/pkg/coupon"
 	"mkt/pkg/deadletter"
 	"mkt/pkg/login"
 	"mkt/pkg/mkttest"
 	"mkt/pkg/mq"
+	"mkt/pkg/mq/mqtest"
 	"mkt/pkg/store"
 	"mkt/pkg/store/storetest"
 )
@@ -55,7 +57,7 @@ func metricValue(t *testing.T, g prometheus.Gatherer, name string, want map[stri
 // dropDrainTopics deletes the drain group's retry topic when the test ends
 // (testTopic deletes the login topic and the couponsd group's).
 func dropDrainTopics(t *testing.T, cfg mq.Config, group string) {
-	deleteTopicsAtEnd(t, cfg, mq.RetryTopic(group+deadletter.DrainGroupSuffix))
+	mqtest.DeleteAtEnd(t, cfg, mq.RetryTopic(group+deadletter.DrainGroupSuffix))
 }
 
 // TestDeadLettersDrainedAndReplayed: MariaDB goes away (a proxy in front of
@@ -282,7 +284,7 @@ func newProxiedWorld(t *testing.T, members int64, name string) *proxiedWorld {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = w.pdb.Close() })
-	w.cache, w.mq, w.sfx = testCache(t), testMQ(t), mkttest.Namespace(t, "")
+	w.cache, w.mq, w.sfx = cachetest.Open(t, cache.Config{PoolSize: 64}), mqtest.Config(t), mkttest.Namespace(t, "")
 	w.topic, w.group = "coupontest_"+name+"_"+w.sfx, "coupontest_"+name+"g_"+w.sfx
 	testTopic(t, w.mq, w.topic, w.group)
 	dropDrainTopics(t, w.mq, w.group)

@@ -14,7 +14,9 @@
 //   - Logger, silent unless MKT_TEST_LOG names a level;
 //   - WaitFor, the one way a test waits for a condition.
 //
-// Databases come from pkg/store/storetest, which builds on this package.
+// Databases come from pkg/store/storetest, Redis clients from
+// pkg/cache/cachetest, the broker's settings and topics from pkg/mq/mqtest;
+// they build on this package.
 // Only tests import mkttest; it imports no mkt package but pkg/config, so
 // every package's own tests can use it.
 package mkttest

@@ -2,8 +2,6 @@ package planner_test
 
 import (
 	"context"
-	"log/slog"
-	"os"
 	"strconv"
 	"sync"
 	"testing"
@@ -14,6 +12,7 @@ import (
 	"mkt/pkg/membership"
 	"mkt/pkg/mkttest"
 	"mkt/pkg/mq"
+	"mkt/pkg/mq/mqtest"
 	"mkt/pkg/planner"
 	"mkt/pkg/provider"
 	"mkt/pkg/store"
@@ -29,18 +28,6 @@ import (
 // notification of a group change, e.g. the consumer's own start, or another
 // test's) reads it (internal/client.go rmqClient.Shutdown vs InvokeSync), a
 // data race in the library that the race detector reports.
-
-func TestMain(m *testing.M) {
-	mq.RouteClientLogs(slog.New(slog.NewTextHandler(os.Stderr, nil)), slog.LevelError)
-	os.Exit(m.Run())
-}
-
-// mqConfig returns the test broker's settings (mkttest.RocketMQ).
-func mqConfig(t testing.TB) mq.Config {
-	t.Helper()
-	ns, broker := mkttest.RocketMQ(t)
-	return mq.Config{NameServer: ns, BrokerAddr: broker, Logger: mkttest.Logger()}
-}
 
 func deadline(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
@@ -85,12 +72,10 @@ func newStack(t testing.TB, members int64) *stack {
 // newQuietStack builds a test's world without any consumer.
 func newQuietStack(t testing.TB, members int64) *stack {
 	t.Helper()
-	s := &stack{mq: mqConfig(t), db: storetest.NewDB(t), sfx: mkttest.Namespace(t, "")}
+	s := &stack{mq: mqtest.Config(t), db: storetest.NewDB(t), sfx: mkttest.Namespace(t, "")}
 	s.eventsTopic, s.shardTopic = "plantest_ev_"+s.sfx, "plantest_sh_"+s.sfx
+	mqtest.Topics(t, s.mq, 4, s.eventsTopic, s.shardTopic)
 	ctx := deadline(t, 2*time.Minute)
-	if err := mq.EnsureTopics(ctx, s.mq, 4, s.eventsTopic, s.shardTopic); err != nil {
-		t.Fatal(err)
-	}
 	if members > 0 {
 		if _, err := membership.Seed(ctx, s.db, membership.SeedOptions{Target: members}); err != nil {
 			t.Fatalf("seed: %v", err)

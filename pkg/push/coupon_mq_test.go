@@ -10,6 +10,7 @@ import (
 	"mkt/pkg/coupon"
 	"mkt/pkg/mkttest"
 	"mkt/pkg/mq"
+	"mkt/pkg/mq/mqtest"
 	"mkt/pkg/planner"
 	"mkt/pkg/provider"
 	"mkt/pkg/providersim"
@@ -25,18 +26,17 @@ import (
 // inside rocketmq-client-go (see TestTwoWorkersShareAConsumerGroup).
 func TestCouponPushThroughRocketMQ(t *testing.T) {
 	e := newEnv(t, 3000, providersim.Config{Latency: providersim.Latency{Kind: providersim.LatencyUniform, Max: 5 * time.Millisecond}})
-	cfg := mqConfig(t, e.log)
+	cfg := mqtest.Config(t)
+	cfg.Logger = e.log
 	ctx := context.Background()
 	sfx := mkttest.Namespace(t, "")
 	events, shards := "mkt_test_cev_"+sfx, "mkt_test_csh_"+sfx
 	planGroup, workGroup := "mkt_test_cpl_"+sfx, "mkt_test_cwk_"+sfx
-	dropTopicsAtEnd(t, cfg, events, shards, mq.RetryTopic(planGroup), mq.RetryTopic(workGroup),
+	mqtest.DeleteAtEnd(t, cfg, mq.RetryTopic(planGroup), mq.RetryTopic(workGroup),
 		mq.DeadLetterTopic(planGroup), mq.DeadLetterTopic(workGroup))
+	mqtest.Topics(t, cfg, 4, events, shards)
 	setup, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	if err := mq.EnsureTopics(setup, cfg, 4, events, shards); err != nil {
-		t.Fatal(err)
-	}
 	prod, err := mq.NewProducer(mq.ProducerConfig{Config: cfg, Group: "mkt_test_cp_" + sfx})
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 
 	"mkt/pkg/audience"
 	"mkt/pkg/cache"
+	"mkt/pkg/cache/cachetest"
 	"mkt/pkg/campaign"
 	"mkt/pkg/inbox"
 	"mkt/pkg/membership"
@@ -48,19 +49,7 @@ func newEnv(t testing.TB, members int64, simCfg providersim.Config) *testEnv {
 			t.Fatalf("seed %d members: %v", members, err)
 		}
 	}
-	rc, err := cache.Open(context.Background(), cache.Config{Addr: mkttest.RedisAddr(t), Password: mkttest.RedisPassword(t), KeyPrefix: mkttest.Namespace(t, "mkt_test_"), DialTimeout: 2 * time.Second})
-	if err != nil {
-		t.Fatalf("open test Redis (set MKT_REDIS_ADDR, or MKT_SKIP_INTEGRATION=1 to skip): %v", err)
-	}
-	e.redis = rc
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if _, err := rc.DeleteAll(ctx); err != nil {
-			t.Errorf("clean Redis prefix: %v", err)
-		}
-		_ = rc.Close()
-	})
+	e.redis = cachetest.Open(t, cache.Config{DialTimeout: 2 * time.Second})
 	e.sim = e.startSim(simCfg)
 	return e
 }

@@ -2,8 +2,6 @@ package push_test
 
 import (
 	"context"
-	"log/slog"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,33 +10,11 @@ import (
 	"mkt/pkg/campaign"
 	"mkt/pkg/mkttest"
 	"mkt/pkg/mq"
+	"mkt/pkg/mq/mqtest"
 	"mkt/pkg/provider"
 	"mkt/pkg/providersim"
 	"mkt/pkg/push"
 )
-
-var routeClientLogs sync.Once
-
-// mqConfig returns the test broker's config (mkttest.RocketMQ).
-func mqConfig(t *testing.T, log *slog.Logger) mq.Config {
-	t.Helper()
-	ns, broker := mkttest.RocketMQ(t)
-	cfg := mq.Config{NameServer: ns, BrokerAddr: broker, Logger: log}
-	routeClientLogs.Do(func() { mq.RouteClientLogs(log, slog.LevelError) })
-	return cfg
-}
-
-// dropTopicsAtEnd deletes the test's topics when it ends (after its
-// consumers, registered later, shut down).
-func dropTopicsAtEnd(t *testing.T, cfg mq.Config, topics ...string) {
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := mq.DeleteTopics(ctx, cfg, topics...); err != nil {
-			t.Errorf("delete test topics: %v", err)
-		}
-	})
-}
 
 // TestTwoWorkersShareAConsumerGroup runs a campaign through RocketMQ: the
 // shard tasks are batch-published and consumed by two workers, each behind
@@ -47,16 +23,15 @@ func dropTopicsAtEnd(t *testing.T, cfg mq.Config, topics ...string) {
 func TestTwoWorkersShareAConsumerGroup(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, 20_000, providersim.Config{Latency: providersim.Latency{Kind: providersim.LatencyUniform, Min: time.Millisecond, Max: 10 * time.Millisecond}})
-	cfg := mqConfig(t, e.log)
+	cfg := mqtest.Config(t)
+	cfg.Logger = e.log
 	ctx := context.Background()
 	sfx := mkttest.Namespace(t, "")
 	topic, group := "mkt_test_shard_"+sfx, "mkt_test_worker_"+sfx
-	dropTopicsAtEnd(t, cfg, topic, mq.RetryTopic(group), mq.DeadLetterTopic(group))
+	mqtest.DeleteAtEnd(t, cfg, mq.RetryTopic(group), mq.DeadLetterTopic(group))
+	mqtest.Topics(t, cfg, 8, topic)
 	setup, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	if err := mq.EnsureTopics(setup, cfg, 8, topic); err != nil {
-		t.Fatal(err)
-	}
 
 	var handled [2]atomic.Int64
 	var workers []*push.Worker

@@ -10,7 +10,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log/slog"
 	"maps"
 	"os"
 	"path/filepath"
@@ -28,6 +27,7 @@ import (
 	"mkt/pkg/membership"
 	"mkt/pkg/mkttest"
 	"mkt/pkg/mq"
+	"mkt/pkg/mq/mqtest"
 	"mkt/pkg/provider"
 	"mkt/pkg/providersim"
 	"mkt/pkg/pushtest"
@@ -114,12 +114,8 @@ func logLevel() string {
 // newStack seeds members into a fresh database and starts a simulator.
 func newStack(t *testing.T, members int64, simCfg providersim.Config) *stack {
 	t.Helper()
-	nameServer, broker := mkttest.RocketMQ(t)
 	mkttest.Reachable(t, "Redis", mkttest.RedisAddr(t))
-	s := &stack{t: t, env: &env{logDir: t.TempDir(), logs: map[string]string{}, mq: mq.Config{
-		NameServer: nameServer, BrokerAddr: broker, Logger: mkttest.Logger(),
-	}}}
-	mq.RouteClientLogs(mkttest.Logger(), slog.LevelError)
+	s := &stack{t: t, env: &env{logDir: t.TempDir(), logs: map[string]string{}, mq: mqtest.Config(t)}}
 	pushdBinary(t) // build before anything is started
 	s.dsn = storetest.NewDatabase(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

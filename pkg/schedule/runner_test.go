@@ -8,8 +8,6 @@ package schedule_test
 import (
 	"context"
 	"errors"
-	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -22,16 +20,12 @@ import (
 	"mkt/pkg/hotgoods"
 	"mkt/pkg/mkttest"
 	"mkt/pkg/mq"
+	"mkt/pkg/mq/mqtest"
 	"mkt/pkg/provider"
 	"mkt/pkg/schedule"
 	"mkt/pkg/store"
 	"mkt/pkg/store/storetest"
 )
-
-func TestMain(m *testing.M) {
-	mq.RouteClientLogs(slog.New(slog.NewTextHandler(os.Stderr, nil)), slog.LevelError)
-	os.Exit(m.Run())
-}
 
 // clock is an injected clock.
 type clock struct {
@@ -67,17 +61,12 @@ type world struct {
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	nameServer, broker := mkttest.RocketMQ(t)
-	cfg := mq.Config{NameServer: nameServer, BrokerAddr: broker, Logger: mkttest.Logger()}
+	cfg := mqtest.Config(t)
 	db := storetest.NewDB(t)
 	storetest.SeedMembers(t, db, 50)
 	ns := mkttest.Namespace(t, "schedtest_")
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
 	topic := ns + "_" + campaign.TopicEvents
-	if err := mq.EnsureTopics(ctx, cfg, 4, topic); err != nil {
-		t.Fatal(err)
-	}
+	mqtest.Topics(t, cfg, 4, topic)
 	tx, err := mq.NewTxProducer(mq.TxProducerConfig{Config: cfg, Group: ns + "_" + campaign.GroupTx,
 		Check: campaign.TxCheck(db, mkttest.Logger(), nil)})
 	if err != nil {

@@ -12,17 +12,11 @@ import (
 	"mkt/pkg/hotgoods"
 	"mkt/pkg/mkttest"
 	"mkt/pkg/mq"
+	"mkt/pkg/mq/mqtest"
 	"mkt/pkg/store"
 	"mkt/pkg/store/storetest"
 	"mkt/pkg/xxljob"
 )
-
-// mqConfig returns the test broker's settings (mkttest.RocketMQ).
-func mqConfig(t *testing.T) mq.Config {
-	t.Helper()
-	ns, broker := mkttest.RocketMQ(t)
-	return mq.Config{NameServer: ns, BrokerAddr: broker, Logger: mkttest.Logger()}
-}
 
 // minConsumerLife keeps a consumer's shutdown away from the rebalance that
 // follows its start: rocketmq-client-go's Shutdown writes its closed flag
@@ -65,15 +59,13 @@ func importDay(t *testing.T, db *store.DB, date time.Time, segments int) []hotgo
 // both again launches nothing. The date comes from the trigger time in the
 // configured zone, or from executorParams; a bad date is refused at /run.
 func TestHotGoodsTriggers(t *testing.T) {
-	mqc := mqConfig(t)
+	mqc := mqtest.Config(t)
 	db := storetest.NewDB(t)
 	sfx := mkttest.Namespace(t, "")
 	eventsTopic := "xxljobtest_ev_" + sfx
+	mqtest.Topics(t, mqc, 4, eventsTopic)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	if err := mq.EnsureTopics(ctx, mqc, 4, eventsTopic); err != nil {
-		t.Fatal(err)
-	}
 
 	// Every created event reaching the broker is counted by request id.
 	var mu sync.Mutex
