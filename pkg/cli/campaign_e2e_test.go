@@ -15,7 +15,6 @@ import (
 
 	"mkt/pkg/audience"
 	"mkt/pkg/campaign"
-	"mkt/pkg/membership"
 	"mkt/pkg/mkttest"
 	"mkt/pkg/mq"
 	"mkt/pkg/mq/mqtest"
@@ -43,17 +42,8 @@ func newE2E(t *testing.T, members int64) *e2e {
 	if err := os.WriteFile(e.dsnFile, []byte(dsn), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	db, err := store.Open(ctx, store.Config{DSN: dsn})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	e.db = db
-	if _, err := membership.Seed(ctx, db, membership.SeedOptions{Target: members}); err != nil {
-		t.Fatal(err)
-	}
+	e.db = storetest.Open(t, store.Config{DSN: dsn})
+	storetest.SeedMembers(t, e.db, members)
 	e.sfx = mkttest.Namespace(t, "")
 	e.ns = "clitest_" + e.sfx
 	mqtest.Topics(t, e.mq, 4, e.ns+"_"+campaign.TopicEvents, e.ns+"_"+campaign.TopicShards)

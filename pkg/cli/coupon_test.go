@@ -108,12 +108,7 @@ func TestCouponCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	cachetest.Open(t, cache.Config{KeyPrefix: "mkt:coupon:" + mcfg.DBName})
-	seedDB, err := store.Open(context.Background(), store.Config{DSN: dsn})
-	if err != nil {
-		t.Fatal(err)
-	}
-	storetest.SeedMembers(t, seedDB, 100)
-	_ = seedDB.Close()
+	storetest.SeedMembers(t, storetest.Open(t, store.Config{DSN: dsn}), 100)
 	dir := t.TempDir()
 	dsnFile := dir + "/dsn"
 	if err := os.WriteFile(dsnFile, []byte(dsn), 0o600); err != nil {

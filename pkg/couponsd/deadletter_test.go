@@ -272,18 +272,10 @@ func newProxiedWorld(t *testing.T, members int64, name string) *proxiedWorld {
 	t.Helper()
 	w := &proxiedWorld{}
 	dsn := storetest.NewDatabase(t)
-	var err error
-	if w.db, err = store.Open(t.Context(), store.Config{DSN: dsn}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = w.db.Close() })
+	w.db = storetest.Open(t, store.Config{DSN: dsn})
 	storetest.SeedMembers(t, w.db, members)
 	proxy, pdsn := storetest.NewProxy(t, dsn)
-	w.proxy = proxy
-	if w.pdb, err = store.Open(t.Context(), store.Config{DSN: pdsn}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = w.pdb.Close() })
+	w.proxy, w.pdb = proxy, storetest.Open(t, store.Config{DSN: pdsn})
 	w.cache, w.mq, w.sfx = cachetest.Open(t, cache.Config{PoolSize: 64}), mqtest.Config(t), mkttest.Namespace(t, "")
 	w.topic, w.group = "coupontest_"+name+"_"+w.sfx, "coupontest_"+name+"g_"+w.sfx
 	testTopic(t, w.mq, w.topic, w.group)

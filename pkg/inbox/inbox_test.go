@@ -65,11 +65,7 @@ func TestInboxRidesThroughADatabaseOutage(t *testing.T) {
 	t.Parallel()
 	dsn := storetest.NewDatabase(t)
 	proxy, pdsn := storetest.NewProxy(t, dsn)
-	db, err := store.Open(context.Background(), store.Config{DSN: pdsn})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
+	db := storetest.Open(t, store.Config{DSN: pdsn})
 	msg := provider.Message{CampaignID: 78, Channel: provider.ChannelInbox, Title: "Sale", Body: "20% off"}
 	to := []provider.Recipient{{MemberID: 1}, {MemberID: 2}}
 

@@ -57,12 +57,7 @@ func newEnv(t testing.TB, members int64, simCfg providersim.Config) *testEnv {
 // openDB opens another pool on the test database (closed at cleanup).
 func (e *testEnv) openDB() *store.DB {
 	e.t.Helper()
-	db, err := store.Open(context.Background(), store.Config{DSN: e.dsn, MaxOpenConns: 32})
-	if err != nil {
-		e.t.Fatalf("open test database: %v", err)
-	}
-	e.t.Cleanup(func() { _ = db.Close() })
-	return db
+	return storetest.Open(e.t, store.Config{DSN: e.dsn, MaxOpenConns: 32})
 }
 
 func (e *testEnv) startSim(cfg providersim.Config) *providersim.Server {

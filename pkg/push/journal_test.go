@@ -202,11 +202,7 @@ func TestDatabaseOutageKeepsThePagesOutcomes(t *testing.T) {
 	e := newEnv(t, members, providersim.Config{})
 	c, tasks := e.launch(audience.Segment{}, members, "Flash sale: {discount} off", provider.ChannelSMS)
 	proxy, dsn := storetest.NewProxy(t, e.dsn)
-	db, err := store.Open(context.Background(), store.Config{DSN: dsn, MaxOpenConns: 8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
+	db := storetest.Open(t, store.Config{DSN: dsn, MaxOpenConns: 8})
 
 	gs := newGatedSender(50, 0) // every call waits for the outage
 	w := e.worker(push.Config{DB: db, Owner: "pushd-a", PageSize: 200, Lease: time.Second, JournalInterval: 20 * time.Millisecond,

@@ -118,17 +118,8 @@ func newStack(t *testing.T, members int64, simCfg providersim.Config) *stack {
 	s := &stack{t: t, env: &env{logDir: t.TempDir(), logs: map[string]string{}, mq: mqtest.Config(t)}}
 	pushdBinary(t) // build before anything is started
 	s.dsn = storetest.NewDatabase(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	db, err := store.Open(ctx, store.Config{DSN: s.dsn})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	s.db = db
-	if _, err := membership.Seed(ctx, db, membership.SeedOptions{Target: members}); err != nil {
-		t.Fatal(err)
-	}
+	s.db = storetest.Open(t, store.Config{DSN: s.dsn})
+	storetest.SeedMembers(t, s.db, members)
 	s.ns = mkttest.Namespace(t, "e2e_")
 
 	simCfg.Logger = mkttest.Logger()
@@ -148,7 +139,7 @@ func newStack(t *testing.T, members int64, simCfg providersim.Config) *stack {
 	t.Cleanup(s.stopAll)
 
 	tx, err := mq.NewTxProducer(mq.TxProducerConfig{Config: s.mq, Group: s.topic(campaign.GroupTx),
-		Check: campaign.TxCheck(db, mkttest.Logger(), nil)})
+		Check: campaign.TxCheck(s.db, mkttest.Logger(), nil)})
 	if err != nil {
 		t.Fatal(err)
 	}

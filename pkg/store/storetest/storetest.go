@@ -79,14 +79,21 @@ func NewOwnDatabase(t testing.TB) string {
 // test ends.
 func NewDB(t testing.TB) *store.DB {
 	t.Helper()
-	dsn := NewDatabase(t)
+	return Open(t, store.Config{DSN: NewDatabase(t)})
+}
+
+// Open opens a pool with cfg on a test database (cfg.DSN from NewDatabase,
+// or a Proxy's), closed when the test ends: before the database is given
+// back, when the database was lent earlier in the test (cleanups run last
+// registered first).
+func Open(t testing.TB, cfg store.Config) *store.DB {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
 	defer cancel()
-	db, err := store.Open(ctx, store.Config{DSN: dsn})
+	db, err := store.Open(ctx, cfg)
 	if err != nil {
 		t.Fatalf("storetest: open test database: %v", err)
 	}
-	// Registered after the give-back, so it runs first (cleanups run LIFO).
 	t.Cleanup(func() { _ = db.Close() })
 	return db
 }
