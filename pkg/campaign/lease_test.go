@@ -85,7 +85,7 @@ func TestShardLeases(t *testing.T) {
 
 	// Expiry: b takes over a lapsed lease.
 	claim(1, "a", 20*time.Millisecond, campaign.ClaimOptions{})
-	time.Sleep(50 * time.Millisecond)
+	time.Sleep(50 * time.Millisecond) // leases run on the database's clock, which a test cannot move
 	if s, won := claim(1, "b", time.Minute, campaign.ClaimOptions{}); !won || s.Attempts != 2 {
 		t.Fatalf("takeover of an expired lease: %v %+v", won, s)
 	}
@@ -143,7 +143,7 @@ func TestAbandonedShardsAndRepublishMarks(t *testing.T) {
 	if _, won, err := campaign.ClaimShard(ctx, db, campaign.KindPromotion, id, 0, campaign.ClaimOptions{Owner: "dead", Lease: 10 * time.Millisecond}); !won || err != nil {
 		t.Fatal(won, err)
 	}
-	time.Sleep(60 * time.Millisecond)
+	time.Sleep(60 * time.Millisecond) // the lease lapses on the database's clock, which a test cannot move
 	got, err := campaign.AbandonedShards(ctx, db, campaign.KindPromotion, time.Hour, 10)
 	if err != nil || len(got) != 0 {
 		t.Fatalf("abandoned within the grace: %v %v", got, err)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -102,8 +101,7 @@ func (e *e2e) startPlanner(ctx context.Context, t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = prod.Shutdown() })
-	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	pl, err := planner.New(planner.Config{DB: e.db, Publisher: prod, Logger: quiet, EventsTopic: e.ns + "_" + campaign.TopicEvents,
+	pl, err := planner.New(planner.Config{DB: e.db, Publisher: prod, Logger: mkttest.Logger(), EventsTopic: e.ns + "_" + campaign.TopicEvents,
 		Group: e.ns + "_" + campaign.GroupPlanner, ShardTopic: e.ns + "_" + campaign.TopicShards})
 	if err != nil {
 		t.Fatal(err)

@@ -121,7 +121,7 @@ func TestWatchJSONEndToEnd(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		time.Sleep(700 * time.Millisecond)
+		time.Sleep(700 * time.Millisecond) // a few 200 ms refreshes print the running campaign first
 		exec(`UPDATE campaign_shard SET status = 'done', cursor_id = 1200, owner = '', lease_until = NULL WHERE campaign_id = ? AND shard_no = 1`, id)
 		exec(`UPDATE sales_promotion SET status = 'completed', finished_at = CURRENT_TIMESTAMP(3) WHERE id = ?`, id)
 	}()

@@ -101,7 +101,8 @@ func processUntilSettled(t testing.TB, is *Issuer, evs []login.Event) int {
 	deadline := time.Now().Add(60 * time.Second)
 	for len(evs) > 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d logins still unsettled after 60 s", len(evs))
+			t.Errorf("%d logins still unsettled after 60 s", len(evs)) // Errorf: callers run it in goroutines
+			return issued
 		}
 		res := is.Process(context.Background(), evs)
 		var again []login.Event
@@ -116,7 +117,7 @@ func processUntilSettled(t testing.TB, is *Issuer, evs []login.Event) int {
 			}
 		}
 		if len(again) > 0 {
-			time.Sleep(20 * time.Millisecond)
+			time.Sleep(20 * time.Millisecond) // redelivered after a pause, as the broker would
 		}
 		evs = again
 	}

@@ -3,6 +3,7 @@ package coupon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"mkt/pkg/audience"
 	"mkt/pkg/login"
 	"mkt/pkg/membership"
+	"mkt/pkg/mkttest"
 )
 
 func TestCreateIsIdempotentAndPublishes(t *testing.T) {
@@ -212,9 +214,7 @@ func TestTwoIssuersAndRedisFlushedMidRun(t *testing.T) {
 	// Redis loses the keys a third and two thirds of the way through.
 	const total = 6 * members / 3 / 50
 	for _, at := range []int64{total / 3, 2 * total / 3} {
-		for batches.Load() < at {
-			time.Sleep(time.Millisecond)
-		}
+		mkttest.WaitFor(t, time.Minute, fmt.Sprintf("%d batches issued", at), func() bool { return batches.Load() >= at })
 		if _, err := e.cache.DeleteAll(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -490,7 +490,7 @@ func TestHandleLoginBatches(t *testing.T) {
 						failed.Add(1)
 						return
 					}
-					time.Sleep(10 * time.Millisecond)
+					time.Sleep(10 * time.Millisecond) // ErrRetry: redeliver after a pause, as the broker would
 				}
 			}
 		})

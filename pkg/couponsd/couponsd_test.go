@@ -199,7 +199,7 @@ func TestLoginsThroughRocketMQ(t *testing.T) {
 		}
 	}
 	for i, reg := range regs {
-		if v := counterValue(t, reg, "mkt_coupon_logins_total"); v == 0 {
+		if v := mkttest.MetricValue(t, reg, "mkt_coupon_logins_total", nil); v == 0 {
 			t.Errorf("service %d handled no login: the group did not share the work", i)
 		}
 	}
@@ -400,21 +400,6 @@ func TestServiceAPIOnlyWithToken(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("unauthenticated request: %d", resp.StatusCode)
 	}
-}
-
-func counterValue(t *testing.T, g prometheus.Gatherer, name string) float64 {
-	t.Helper()
-	mfs, err := g.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
-			return mf.GetMetric()[0].GetCounter().GetValue()
-		}
-	}
-	t.Fatalf("metric %s not found", name)
-	return 0
 }
 
 func TestSpecFlags(t *testing.T) {

@@ -20,40 +20,6 @@ import (
 	"mkt/pkg/store/storetest"
 )
 
-// metricValue sums the samples of a counter or gauge whose labels include
-// want.
-func metricValue(t *testing.T, g prometheus.Gatherer, name string, want map[string]string) float64 {
-	t.Helper()
-	mfs, err := g.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum float64
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	metrics:
-		for _, m := range mf.GetMetric() {
-			labels := map[string]string{}
-			for _, l := range m.GetLabel() {
-				labels[l.GetName()] = l.GetValue()
-			}
-			for k, v := range want {
-				if labels[k] != v {
-					continue metrics
-				}
-			}
-			if c := m.GetCounter(); c != nil {
-				sum += c.GetValue()
-			} else if g := m.GetGauge(); g != nil {
-				sum += g.GetValue()
-			}
-		}
-	}
-	return sum
-}
-
 // dropDrainTopics deletes the drain group's retry topic when the test ends
 // (testTopic deletes the login topic and the couponsd group's).
 func dropDrainTopics(t *testing.T, cfg mq.Config, group string) {
@@ -128,11 +94,11 @@ func TestDeadLettersDrainedAndReplayed(t *testing.T) {
 		t.Fatal(err)
 	}
 	mkttest.WaitFor(t, 90*time.Second, "every login of the outage dead-lettered", func() bool {
-		return metricValue(t, reg, "mkt_coupon_logins_dead_lettered_total", map[string]string{"reason": "exhausted"}) >= members &&
-			metricValue(t, reg, "mkt_coupon_logins_dead_lettered_total", map[string]string{"reason": "invalid"}) >= 1
+		return mkttest.MetricValue(t, reg, "mkt_coupon_logins_dead_lettered_total", map[string]string{"reason": "exhausted"}) >= members &&
+			mkttest.MetricValue(t, reg, "mkt_coupon_logins_dead_lettered_total", map[string]string{"reason": "invalid"}) >= 1
 	})
 	mkttest.WaitFor(t, 30*time.Second, "the drain failing to store while MariaDB is away", func() bool {
-		return metricValue(t, reg, "mkt_mq_dead_letter_store_errors_total", nil) > 0
+		return mkttest.MetricValue(t, reg, "mkt_mq_dead_letter_store_errors_total", nil) > 0
 	})
 	proxy.Restore()
 	mkttest.WaitFor(t, 90*time.Second, "the drain stored every dead letter", func() bool {
@@ -235,7 +201,7 @@ func TestDeadLettersDrainedAndReplayed(t *testing.T) {
 		t.Fatal(err)
 	}
 	mkttest.WaitFor(t, 60*time.Second, "the replay metric", func() bool {
-		return metricValue(t, reg, "mkt_coupon_logins_replayed_total", nil) >= members
+		return mkttest.MetricValue(t, reg, "mkt_coupon_logins_replayed_total", nil) >= members
 	})
 	time.Sleep(2 * time.Second) // a negative check: let the repeated logins land before judging
 	for _, p := range auditItems(t, db, cp.ID).Broken() {
@@ -248,7 +214,7 @@ func TestDeadLettersDrainedAndReplayed(t *testing.T) {
 	if got.IssuedCount != members {
 		t.Errorf("issued_count %d, want %d", got.IssuedCount, members)
 	}
-	if v := metricValue(t, reg, "mkt_mq_dead_letters_drained_total", map[string]string{"group": group}); v != float64(stored+1) {
+	if v := mkttest.MetricValue(t, reg, "mkt_mq_dead_letters_drained_total", map[string]string{"group": group}); v != float64(stored+1) {
 		t.Errorf("drained %v, want %d (the dead letters and the replayed poison)", v, stored+1)
 	}
 	if _, err := deadletter.Replay(ctx, db, p, deadletter.ReplayOptions{Group: group + "x", All: true}); err == nil {

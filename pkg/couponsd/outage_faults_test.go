@@ -83,7 +83,7 @@ func TestDatabaseOutage60s(t *testing.T) {
 			t.Errorf("coupon %d: %d items, quota %d (over quota or missing)", id, a.Items, *q)
 		}
 	}
-	if v := metricValue(t, reg, "mkt_coupon_logins_dead_lettered_total", nil); v != 0 {
+	if v := mkttest.MetricValue(t, reg, "mkt_coupon_logins_dead_lettered_total", nil); v != 0 {
 		t.Errorf("%v logins dead-lettered by a 60 s outage", v)
 	}
 	if n, err := deadletter.Count(ctx, db, group); err != nil || n.Pending != 0 {

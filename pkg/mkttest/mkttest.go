@@ -13,6 +13,7 @@
 //   - Namespace, a fresh name for a test's topics, groups and key prefixes;
 //   - Logger, silent unless MKT_TEST_LOG names a level;
 //   - WaitFor, the one way a test waits for a condition.
+//   - MetricValue, what a test reads of a component's Prometheus metrics.
 //
 // Databases come from pkg/store/storetest, Redis clients from
 // pkg/cache/cachetest, the broker's settings and topics from pkg/mq/mqtest;
@@ -33,6 +34,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/pflag"
 
 	"mkt/pkg/config"
@@ -156,6 +158,36 @@ func LogLevel() (slog.Level, bool) {
 		level = slog.LevelDebug
 	}
 	return level, true
+}
+
+// MetricValue sums the samples of the counters and gauges called name in g
+// whose labels include want (nil: every sample); 0 when there is none.
+func MetricValue(t testing.TB, g prometheus.Gatherer, name string, want map[string]string) float64 {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatalf("mkttest: gather metrics: %v", err)
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	samples:
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			for k, v := range want {
+				if labels[k] != v {
+					continue samples
+				}
+			}
+			sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
+	}
+	return sum
 }
 
 // Poll intervals of WaitFor: the first check is immediate, the next ones

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"mkt/pkg/config"
 )
 
@@ -177,5 +179,33 @@ func TestWaitFor(t *testing.T) {
 	}
 	if d := time.Since(start); d < 30*time.Millisecond {
 		t.Errorf("WaitFor gave up after %s, before its 30ms", d)
+	}
+}
+
+func TestMetricValue(t *testing.T) {
+	t.Parallel()
+	reg := prometheus.NewRegistry()
+	logins := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "logins_total"}, []string{"reason", "group"})
+	depth := prometheus.NewGauge(prometheus.GaugeOpts{Name: "depth"})
+	reg.MustRegister(logins, depth)
+	logins.WithLabelValues("exhausted", "a").Add(3)
+	logins.WithLabelValues("exhausted", "b").Add(4)
+	logins.WithLabelValues("invalid", "a").Add(5)
+	depth.Set(-2)
+	for _, tt := range []struct {
+		name string
+		want map[string]string
+		sum  float64
+	}{
+		{"logins_total", nil, 12},
+		{"logins_total", map[string]string{"reason": "exhausted"}, 7},
+		{"logins_total", map[string]string{"reason": "exhausted", "group": "b"}, 4},
+		{"logins_total", map[string]string{"reason": "other"}, 0},
+		{"depth", nil, -2},
+		{"absent", nil, 0},
+	} {
+		if got := MetricValue(t, reg, tt.name, tt.want); got != tt.sum {
+			t.Errorf("MetricValue(%s, %v) = %v, want %v", tt.name, tt.want, got, tt.sum)
+		}
 	}
 }

@@ -527,6 +527,8 @@ func TestContextCancellation(t *testing.T) {
 	pl := newProvider(t, provider.HTTPConfig{URL: srv.URL, RateLimit: 0.001, RateBurst: 1})
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	defer cancel2()
+	// The limiter has no hook that says a Send waits: 20 ms lets the first
+	// Send reach its wait before the cancel.
 	go func() { time.Sleep(20 * time.Millisecond); cancel2() }()
 	_ = pl.Send(ctx2, smsMsg(1), recipients(1, 2)) // first takes the burst token and hangs until cancel
 	if r := pl.Send(ctx2, smsMsg(1), recipients(3, 1))[0]; r.OK || !r.Retryable || r.Attempts != 0 || !errors.Is(r.Err, context.Canceled) {

@@ -231,22 +231,7 @@ func counted(t *testing.T, outcome string, regs ...*prometheus.Registry) float64
 	t.Helper()
 	sum := 0.0
 	for _, reg := range regs {
-		mfs, err := reg.Gather()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, mf := range mfs {
-			if mf.GetName() != "mkt_schedule_firings_total" {
-				continue
-			}
-			for _, m := range mf.GetMetric() {
-				for _, l := range m.GetLabel() {
-					if l.GetName() == "outcome" && l.GetValue() == outcome {
-						sum += m.GetCounter().GetValue()
-					}
-				}
-			}
-		}
+		sum += mkttest.MetricValue(t, reg, "mkt_schedule_firings_total", map[string]string{"outcome": outcome})
 	}
 	return sum
 }

@@ -8,22 +8,12 @@ import (
 	"mkt/pkg/store"
 )
 
-func open(t *testing.T, dsn string) *store.DB {
-	t.Helper()
-	db, err := store.Open(t.Context(), store.Config{DSN: dsn})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	return db
-}
-
 // TestPreparePooled: a database lent again is migrated when behind, and
 // emptied with AUTO_INCREMENT back at 1 and goose's version table kept.
 func TestPreparePooled(t *testing.T) {
 	t.Parallel()
 	dsn := NewEmptyDatabase(t) // behind: no migration applied
-	db := open(t, dsn)
+	db := Open(t, store.Config{DSN: dsn})
 	name := db.Name()
 	admin, err := openAdmin(dsn)
 	if err != nil {
