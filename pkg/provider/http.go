@@ -53,20 +53,22 @@ type HTTPConfig struct {
 	// BatchSize is the most recipients per call: 1 (default) posts each
 	// recipient to URL; more posts up to BatchSize recipients to BatchURL.
 	BatchSize int
-	// Timeout bounds one HTTP call, including reading the answer (default 10s).
+	// Timeout bounds one HTTP call, including reading the answer (default
+	// DefaultTimeout).
 	Timeout time.Duration
 	// RateLimit is the sustained rate, per second, in RateUnit, enforced before
 	// every call including retries; 0 means unlimited. It applies to this
 	// provider value (share one HTTPProvider per channel within a process;
 	// several processes each get the full rate).
 	RateLimit float64
-	// RateBurst is the limiter's bucket size (default: BatchSize for
-	// RatePerRecipient, 1 for RatePerCall). With RatePerRecipient it must be at
-	// least BatchSize.
+	// RateBurst is the limiter's bucket size (default: for RatePerRecipient
+	// BatchSize or 1% of RateLimit, whichever is larger; 1 for RatePerCall).
+	// With RatePerRecipient it must be at least BatchSize.
 	RateBurst int
 	// RateUnit says what RateLimit counts (default RatePerRecipient).
 	RateUnit RateUnit
-	// MaxAttempts is the most calls per recipient, first try included (default 4).
+	// MaxAttempts is the most calls per recipient, first try included
+	// (default DefaultMaxAttempts).
 	MaxAttempts int
 	// BackoffBase is the pause after the first failed attempt, doubled after
 	// each further one and jittered (default 100ms).
@@ -121,6 +123,13 @@ type HTTPProvider struct {
 
 var _ Provider = (*HTTPProvider)(nil)
 
+// Defaults of HTTPConfig, which are pushd's --<channel>-timeout and
+// --<channel>-max-attempts too.
+const (
+	DefaultTimeout     = 5 * time.Second
+	DefaultMaxAttempts = 3
+)
+
 // NewHTTP validates cfg, fills its defaults and returns the provider.
 func NewHTTP(cfg HTTPConfig) (*HTTPProvider, error) {
 	if !cfg.Channel.Valid() {
@@ -128,15 +137,15 @@ func NewHTTP(cfg HTTPConfig) (*HTTPProvider, error) {
 	}
 	cfg.Name = cmp.Or(cfg.Name, "http-"+string(cfg.Channel))
 	cfg.BatchSize = cmp.Or(cfg.BatchSize, 1)
-	cfg.Timeout = cmp.Or(cfg.Timeout, 10*time.Second)
+	cfg.Timeout = cmp.Or(cfg.Timeout, DefaultTimeout)
 	cfg.RateUnit = cmp.Or(cfg.RateUnit, RatePerRecipient)
-	cfg.MaxAttempts = cmp.Or(cfg.MaxAttempts, 4)
+	cfg.MaxAttempts = cmp.Or(cfg.MaxAttempts, DefaultMaxAttempts)
 	cfg.BackoffBase = cmp.Or(cfg.BackoffBase, 100*time.Millisecond)
 	cfg.BackoffMax = cmp.Or(cfg.BackoffMax, 5*time.Second)
 	cfg.MaxRetryAfter = cmp.Or(cfg.MaxRetryAfter, 30*time.Second)
 	cfg.Logger = cmp.Or(cfg.Logger, slog.Default())
 	if cfg.RateUnit == RatePerRecipient {
-		cfg.RateBurst = cmp.Or(cfg.RateBurst, cfg.BatchSize)
+		cfg.RateBurst = cmp.Or(cfg.RateBurst, max(cfg.BatchSize, int(cfg.RateLimit/100)))
 	} else {
 		cfg.RateBurst = cmp.Or(cfg.RateBurst, 1)
 	}

@@ -49,8 +49,8 @@ func (pc *ProvidersConfig) Bind(fs *pflag.FlagSet) {
 		config.Int(fs, &s.BatchSize, name+"-batch", env+"BATCH", 1, name+" recipients per provider call (1 = one call per recipient)")
 		config.Float64(fs, &s.RateLimit, name+"-rate", env+"RATE", 0, name+" provider rate limit in recipients per second per pushd (0 = none)")
 		config.Int(fs, &s.RateBurst, name+"-burst", env+"BURST", 0, name+" provider rate-limit burst (default: the batch size or 1% of the rate)")
-		config.Duration(fs, &s.Timeout, name+"-timeout", env+"TIMEOUT", 5*time.Second, name+" provider timeout per call")
-		config.Int(fs, &s.MaxAttempts, name+"-max-attempts", env+"MAX_ATTEMPTS", 3, name+" provider attempts per recipient (timeouts, 5xx, 429)")
+		config.Duration(fs, &s.Timeout, name+"-timeout", env+"TIMEOUT", provider.DefaultTimeout, name+" provider timeout per call")
+		config.Int(fs, &s.MaxAttempts, name+"-max-attempts", env+"MAX_ATTEMPTS", provider.DefaultMaxAttempts, name+" provider attempts per recipient (timeouts, 5xx, 429)")
 	}
 }
 
@@ -63,10 +63,6 @@ func (pc ProvidersConfig) Build(logger *slog.Logger, maxConns int) (map[provider
 		if s == nil || s.URL == "" {
 			continue
 		}
-		burst := s.RateBurst
-		if s.RateLimit > 0 && burst == 0 {
-			burst = max(s.BatchSize, int(s.RateLimit/100), 1)
-		}
 		p, err := provider.NewHTTP(provider.HTTPConfig{
 			Name:            string(ch) + "-http",
 			Channel:         ch,
@@ -76,7 +72,7 @@ func (pc ProvidersConfig) Build(logger *slog.Logger, maxConns int) (map[provider
 			BatchSize:       s.BatchSize,
 			Timeout:         s.Timeout,
 			RateLimit:       s.RateLimit,
-			RateBurst:       burst,
+			RateBurst:       s.RateBurst,
 			MaxAttempts:     s.MaxAttempts,
 			MaxConnsPerHost: maxConns,
 			Logger:          logger,
