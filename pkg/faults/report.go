@@ -22,6 +22,9 @@ import (
 	"sync"
 	"text/tabwriter"
 	"time"
+
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
 )
 
 // Sample is the progress of a run at one moment: members done so far
@@ -221,17 +224,10 @@ func dur(d time.Duration) string {
 	return fmt.Sprintf("%.0fs", d.Seconds())
 }
 
-func num(n uint64) string {
-	s := fmt.Sprint(n)
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
-}
+// numbers writes integers with thousands separators, as mktctl watch does.
+var numbers = message.NewPrinter(language.English)
+
+func num(n uint64) string { return numbers.Sprint(n) }
 
 func recovered(r Recovery) string {
 	if r.Rate == 0 {

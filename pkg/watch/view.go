@@ -2,13 +2,14 @@ package watch
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/charmbracelet/bubbles/progress"
 	"github.com/charmbracelet/lipgloss"
 	"github.com/charmbracelet/x/ansi"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
 
 	"mkt/pkg/campaign"
 	"mkt/pkg/schedule"
@@ -509,23 +510,12 @@ func dur(d time.Duration) string {
 	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
 }
 
+// numbers writes integers with thousands separators (golang.org/x/text
+// rather than a hand-written grouping).
+var numbers = message.NewPrinter(language.English)
+
 // num prints n with thousands separators.
-func num(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
+func num(n int64) string { return numbers.Sprint(n) }
 
 // pad cuts or pads s to w cells.
 func pad(s string, w int) string {
