@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	crand "crypto/rand"
 	"encoding/hex"
@@ -105,9 +106,7 @@ func Coupons(ctx context.Context, o CouponsConfig) (rep CouponsReport, err error
 	if o.CouponsdBin == "" {
 		return rep, fmt.Errorf("%w: no couponsd executable", ErrRefused)
 	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
-	}
+	o.Logger = cmp.Or(o.Logger, slog.Default())
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	progress := progressTo(o.Progress)

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -169,9 +170,7 @@ func Push(ctx context.Context, cfg PushConfig) (rep PushReport, err error) {
 		return rep, fmt.Errorf("%w: no pushd executable", ErrRefused)
 	}
 	r := &pushRun{o: &cfg, progress: progressTo(cfg.Progress)}
-	if r.o.Logger == nil {
-		r.o.Logger = slog.Default()
-	}
+	r.o.Logger = cmp.Or(r.o.Logger, slog.Default())
 	defer func() { err = errors.Join(err, r.cleanup(err != nil)) }()
 	if err := r.openDatabase(ctx); err != nil {
 		return rep, err

@@ -3,6 +3,7 @@ package childproc
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -96,9 +97,7 @@ func Start(cfg Config) (*Proc, error) {
 		}
 		cfg.OpsAddr = addr
 	}
-	if cfg.LogLevel == "" {
-		cfg.LogLevel = "info"
-	}
+	cfg.LogLevel = cmp.Or(cfg.LogLevel, config.DefaultLogLevel)
 	args := []string{
 		"--instance", cfg.Instance,
 		"--ops-addr", cfg.OpsAddr,

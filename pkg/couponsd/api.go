@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	pathpkg "path"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -238,7 +239,7 @@ func (a *api) memberItems(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	opts := coupon.MemberItemsOptions{Status: coupon.ItemStatus(r.URL.Query().Get("status"))}
-	if opts.Status != "" && !validItemStatus(opts.Status) {
+	if opts.Status != "" && !slices.Contains(coupon.ItemStatuses(), opts.Status) {
 		a.fail(w, r, fmt.Errorf("%w: status %q", coupon.ErrInvalid, opts.Status))
 		return
 	}
@@ -257,15 +258,6 @@ func (a *api) memberItems(w http.ResponseWriter, r *http.Request) {
 		items = []coupon.MemberItem{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"member_id": id, "items": items})
-}
-
-func validItemStatus(s coupon.ItemStatus) bool {
-	for _, x := range coupon.ItemStatuses() {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func (a *api) item(w http.ResponseWriter, r *http.Request) {

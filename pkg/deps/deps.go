@@ -5,6 +5,7 @@
 package deps
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -51,9 +52,7 @@ type Deps struct {
 // New returns the component; ready receives the "mysql", "redis" and
 // "rocketmq" checks.
 func New(cfg Config, ready *daemon.Readiness) *Deps {
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
+	cfg.Logger = cmp.Or(cfg.Logger, slog.Default())
 	return &Deps{cfg: cfg, ready: ready, MQ: mq.Config{
 		NameServer: cfg.Common.RocketMQNameServer,
 		BrokerAddr: cfg.Common.RocketMQBroker,
