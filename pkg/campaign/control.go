@@ -117,6 +117,43 @@ func (c *Control) logger() *slog.Logger {
 
 func (c *Control) kind() Kind { return cmp.Or(c.Kind, KindPromotion) }
 
+// Action is an operator's control operation on a run, named as the mktctl
+// commands and the keys of mktctl watch name it.
+type Action string
+
+// The control actions.
+const (
+	ActionPause       Action = "pause"
+	ActionResume      Action = "resume"
+	ActionCancel      Action = "cancel"
+	ActionRetryFailed Action = "retry-failed"
+)
+
+// Actions lists the control actions in the order mktctl shows them.
+func Actions() []Action {
+	return []Action{ActionPause, ActionResume, ActionCancel, ActionRetryFailed}
+}
+
+// Publishes reports whether a sends shard tasks or created events (resume,
+// retry-failed), and so needs Control.Publisher.
+func (a Action) Publishes() bool { return a == ActionResume || a == ActionRetryFailed }
+
+// Do runs action a on run id: Pause, Resume, Cancel (with reason) or
+// RetryFailed. An unknown action is an error that names it.
+func (c *Control) Do(ctx context.Context, a Action, id uint64, reason string) (ControlResult, error) {
+	switch a {
+	case ActionPause:
+		return c.Pause(ctx, id)
+	case ActionResume:
+		return c.Resume(ctx, id)
+	case ActionCancel:
+		return c.Cancel(ctx, id, reason)
+	case ActionRetryFailed:
+		return c.RetryFailed(ctx, id)
+	}
+	return ControlResult{}, fmt.Errorf("campaign: unknown control action %q", a)
+}
+
 // ControlResult reports what a control operation did.
 type ControlResult struct {
 	// Campaign is the promotion after the operation (nil for other kinds).

@@ -91,12 +91,11 @@ func newCampaignCmd(app *App) *cobra.Command {
 		newCampaignCreateCmd(app, q, nil),
 		newCampaignListCmd(app, nil),
 		newCampaignShowCmd(app, nil),
-		newCampaignControlCmd(app, q, "pause", nil),
-		newCampaignControlCmd(app, q, "resume", nil),
-		newCampaignControlCmd(app, q, "cancel", nil),
-		newCampaignControlCmd(app, q, "retry-failed", nil),
 		newCampaignFailuresCmd(app, nil),
 	)
+	for _, action := range campaign.Actions() {
+		cmd.AddCommand(newCampaignControlCmd(app, q, action, nil))
+	}
 	return cmd
 }
 

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -13,22 +14,22 @@ import (
 )
 
 // controlHelp is the short and long help of each control command.
-var controlHelp = map[string][2]string{
-	"pause": {"Pause a campaign: every pushd parks its shards within seconds, keeping their checkpoint",
+var controlHelp = map[campaign.Action][2]string{
+	campaign.ActionPause: {"Pause a campaign: every pushd parks its shards within seconds, keeping their checkpoint",
 		`pause moves a created, planning or running campaign to paused and its pending
 shards to paused. Workers notice within seconds and park the shard they hold
 at its checkpoint. resume continues without re-sending anything sent.`},
-	"resume": {"Resume a paused campaign from its shards' checkpoints",
+	campaign.ActionResume: {"Resume a paused campaign from its shards' checkpoints",
 		`resume moves a paused campaign back to running, its paused shards to pending,
 and republishes a task for every pending shard; each shard continues from its
 checkpoint, so nothing already sent is sent again. A campaign paused before it
 was planned goes back to the planner. On a running campaign it republishes the
 pending shards (repairing an interrupted resume). Other statuses exit 1.`},
-	"cancel": {"Cancel a campaign: nothing more is sent",
+	campaign.ActionCancel: {"Cancel a campaign: nothing more is sent",
 		`cancel moves an unfinished campaign to cancelled, its pending and paused
 shards to cancelled and its scheduled launch to cancelled; workers stop the
 shards they hold within seconds. A finished campaign exits 1.`},
-	"retry-failed": {"Re-send to the members whose delivery failed",
+	campaign.ActionRetryFailed: {"Re-send to the members whose delivery failed",
 		`retry-failed republishes, for every finished shard holding failed deliveries,
 a task that re-sends only to those members (push_message rows with status
 failed, listed in push_failure). A completed campaign goes back to running. Shards still running are
@@ -62,33 +63,33 @@ var (
 	hotgoodsControl  = controlTarget{kind: campaign.KindHotGoods, noun: "hot-goods run", id: "run id"}
 )
 
-func newCampaignControlCmd(app *App, q *campaignQueues, action string, runF func(string, *controlOptions) error) *cobra.Command {
+func newCampaignControlCmd(app *App, q *campaignQueues, action campaign.Action, runF func(string, *controlOptions) error) *cobra.Command {
 	help := controlHelp[action]
 	return newControlCmd(app, q, promotionControl, action, "ID", help[0], help[1], runF)
 }
 
 // newControlCmd is the control command action of target's runs; the action
 // runs campaignControl, the code behind `mktctl watch`'s control keys too.
-func newControlCmd(app *App, q *campaignQueues, target controlTarget, action, arg, short, long string,
+func newControlCmd(app *App, q *campaignQueues, target controlTarget, action campaign.Action, arg, short, long string,
 	runF func(string, *controlOptions) error) *cobra.Command {
 	o := &controlOptions{}
 	cmd := &cobra.Command{
-		Use:   action + " " + arg,
+		Use:   string(action) + " " + arg,
 		Short: short,
 		Long:  long,
 		Args:  cobra.ExactArgs(1),
-		RunE: runArgE(app, o, &o.ID, idArg(target.id), o.check, forAction(action, runF),
+		RunE: runArgE(app, o, &o.ID, idArg(target.id), o.check, forAction(string(action), runF),
 			func(ctx context.Context, app *App, o *controlOptions) error {
 				return runControl(ctx, app, q, target, action, o)
 			}),
 	}
-	if action == "cancel" {
+	if action == campaign.ActionCancel {
 		cmd.Flags().StringVar(&o.Reason, "reason", "", "why, recorded with the "+target.noun+" (default \"cancelled by operator\")")
 	}
 	return cmd
 }
 
-func runControl(ctx context.Context, app *App, q *campaignQueues, target controlTarget, action string, o *controlOptions) error {
+func runControl(ctx context.Context, app *App, q *campaignQueues, target controlTarget, action campaign.Action, o *controlOptions) error {
 	res, err := campaignControl(ctx, app, q, target.kind, action, o.ID, o.Reason)
 	if err != nil {
 		return campaignError(err)
@@ -103,41 +104,35 @@ func runControl(ctx context.Context, app *App, q *campaignQueues, target control
 // campaignControl runs action (pause, resume, cancel, retry-failed) on run
 // id of kind (promotions, hot-goods runs): the code behind `mktctl campaign
 // ACTION`, `mktctl hotgoods ACTION` and the control keys of `mktctl watch`.
-func campaignControl(ctx context.Context, app *App, q *campaignQueues, kind campaign.Kind, action string, id uint64, reason string) (campaign.ControlResult, error) {
+func campaignControl(ctx context.Context, app *App, q *campaignQueues, kind campaign.Kind, action campaign.Action, id uint64, reason string) (campaign.ControlResult, error) {
 	var res campaign.ControlResult
 	db, err := app.DB(ctx)
 	if err != nil {
 		return res, err
 	}
-	if publishes(action) {
+	if action.Publishes() {
 		// Fail on a bad id or status before starting a producer.
 		r, err := kind.GetRun(ctx, db, id)
 		if err != nil {
 			return res, err
 		}
-		if action == "resume" && r.Status != campaign.StatusPaused && r.Status != campaign.StatusRunning {
+		if action == campaign.ActionResume && r.Status != campaign.StatusPaused && r.Status != campaign.StatusRunning {
 			return res, fmt.Errorf("%w: %s %d is %s, only a paused %s can be resumed", campaign.ErrConflict, kindLabel(kind), r.ID, r.Status, kindLabel(kind))
 		}
 	}
 	return q.control(ctx, app, db, kind, action, id, reason)
 }
 
-// publishes says whether a control action sends shard tasks again (resume,
-// retry-failed), and so needs a producer.
-func publishes(action string) bool { return action == "resume" || action == "retry-failed" }
-
-// control runs action (pause, resume, cancel, retry-failed) on run id of
-// kind through campaign.Control, with a producer when the action publishes.
-func (q *campaignQueues) control(ctx context.Context, app *App, db *store.DB, kind campaign.Kind, action string, id uint64,
+// control runs action on run id of kind through campaign.Control, with a
+// producer when the action publishes.
+func (q *campaignQueues) control(ctx context.Context, app *App, db *store.DB, kind campaign.Kind, action campaign.Action, id uint64,
 	reason string) (campaign.ControlResult, error) {
-	switch action {
-	case "pause", "resume", "cancel", "retry-failed":
-	default:
+	if !slices.Contains(campaign.Actions(), action) { // before a producer is started
 		return campaign.ControlResult{}, fmt.Errorf("unknown %s action %q", kindLabel(kind), action)
 	}
 	ctl := &campaign.Control{DB: db, Kind: kind, EventsTopic: q.EventsTopic, Logger: app.Logger,
 		Publish: campaign.PublishOptions{Topic: q.ShardTopic}}
-	if publishes(action) {
+	if action.Publishes() {
 		p, err := q.producer(app)
 		if err != nil {
 			return campaign.ControlResult{}, err
@@ -145,16 +140,7 @@ func (q *campaignQueues) control(ctx context.Context, app *App, db *store.DB, ki
 		defer shutdown(app, "producer", p.Shutdown)
 		ctl.Publisher = p
 	}
-	switch action {
-	case "pause":
-		return ctl.Pause(ctx, id)
-	case "resume":
-		return ctl.Resume(ctx, id)
-	case "cancel":
-		return ctl.Cancel(ctx, id, reason)
-	default: // retry-failed, as checked above
-		return ctl.RetryFailed(ctx, id)
-	}
+	return ctl.Do(ctx, action, id, reason)
 }
 
 // kindLabel names a kind of run for the operator.

@@ -148,7 +148,7 @@ func TestControlAndListFlags(t *testing.T) {
 	} {
 		for _, action := range []string{"pause", "resume", "cancel", "retry-failed"} {
 			var got *controlOptions
-			cmd := newCampaignControlCmd(&App{}, &campaignQueues{}, action, func(_ string, o *controlOptions) error { got = o; return nil })
+			cmd := newCampaignControlCmd(&App{}, &campaignQueues{}, campaign.Action(action), func(_ string, o *controlOptions) error { got = o; return nil })
 			err := runCmd(cmd, tc.args...)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {

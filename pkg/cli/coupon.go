@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"mkt/pkg/cache"
+	"mkt/pkg/campaign"
 	"mkt/pkg/coupon"
 )
 
@@ -37,9 +38,9 @@ func newCouponCmd(app *App) *cobra.Command {
 	app.afterResolve = append(app.afterResolve, func(a *App) { q.fill(&a.Common) })
 	cmd.AddCommand(
 		newCouponCreateCmd(app, q, nil),
-		newCouponPushControlCmd(app, q, "pause", nil),
-		newCouponPushControlCmd(app, q, "resume", nil),
-		newCouponPushControlCmd(app, q, "retry-failed", nil),
+		newCouponPushControlCmd(app, q, campaign.ActionPause, nil),
+		newCouponPushControlCmd(app, q, campaign.ActionResume, nil),
+		newCouponPushControlCmd(app, q, campaign.ActionRetryFailed, nil),
 		newCouponListCmd(app, nil),
 		newCouponShowCmd(app, nil),
 		newCouponDisableCmd(app, nil),

@@ -14,18 +14,18 @@ import (
 )
 
 // couponPushHelp is the short and long help of each push control command.
-var couponPushHelp = map[string][2]string{
-	"pause": {"Pause a push-mode coupon's push: pushd parks its shards at their checkpoint",
+var couponPushHelp = map[campaign.Action][2]string{
+	campaign.ActionPause: {"Pause a push-mode coupon's push: pushd parks its shards at their checkpoint",
 		`pause moves the push of a push-mode coupon (created, planning or running) to
 paused and its pending shards to paused; every pushd parks the shard it holds
 at its next page. Nothing more is issued or announced until resume: members
 of the pages done hold the coupon and were told, the others wait. The coupon
 itself stays active (an item already held can be used).`},
-	"resume": {"Resume a paused coupon push from its shards' checkpoints",
+	campaign.ActionResume: {"Resume a paused coupon push from its shards' checkpoints",
 		`resume moves a paused coupon push back to running and republishes a task per
 pending shard; each continues at its checkpoint, so nothing is issued or
 announced twice. A push paused before it was planned goes back to the planner.`},
-	"retry-failed": {"Re-send a coupon's announcement to the members whose delivery failed",
+	campaign.ActionRetryFailed: {"Re-send a coupon's announcement to the members whose delivery failed",
 		`retry-failed re-sends the "your coupon is waiting" message only to the
 member × channel deliveries recorded failed (push_message rows of kind
 coupon). Nothing is issued again.`},
@@ -33,22 +33,22 @@ coupon). Nothing is issued again.`},
 
 type couponPushControlOptions struct{ ID int64 }
 
-func newCouponPushControlCmd(app *App, q *campaignQueues, action string, runF func(string, *couponPushControlOptions) error) *cobra.Command {
+func newCouponPushControlCmd(app *App, q *campaignQueues, action campaign.Action, runF func(string, *couponPushControlOptions) error) *cobra.Command {
 	o := &couponPushControlOptions{}
 	help := couponPushHelp[action]
 	return &cobra.Command{
-		Use:   action + " COUPON_ID",
+		Use:   string(action) + " COUPON_ID",
 		Short: help[0],
 		Long:  help[1] + "\n\nTo stop a push for good, disable the coupon (coupon disable): its push is cancelled.",
 		Args:  cobra.ExactArgs(1),
-		RunE: runArgE(app, o, &o.ID, parseCouponID, nil, forAction(action, runF),
+		RunE: runArgE(app, o, &o.ID, parseCouponID, nil, forAction(string(action), runF),
 			func(ctx context.Context, app *App, o *couponPushControlOptions) error {
 				return runCouponPushControl(ctx, app, q, action, o)
 			}),
 	}
 }
 
-func runCouponPushControl(ctx context.Context, app *App, q *campaignQueues, action string, o *couponPushControlOptions) error {
+func runCouponPushControl(ctx context.Context, app *App, q *campaignQueues, action campaign.Action, o *couponPushControlOptions) error {
 	id := o.ID
 	res, err := couponPushControl(ctx, app, q, action, id)
 	if err != nil {
@@ -64,7 +64,7 @@ func runCouponPushControl(ctx context.Context, app *App, q *campaignQueues, acti
 // couponPushControl runs action (pause, resume, retry-failed) on the push
 // of coupon id: the code behind `mktctl coupon ACTION` and the control keys
 // of `mktctl watch` on a coupon push.
-func couponPushControl(ctx context.Context, app *App, q *campaignQueues, action string, id int64) (campaign.ControlResult, error) {
+func couponPushControl(ctx context.Context, app *App, q *campaignQueues, action campaign.Action, id int64) (campaign.ControlResult, error) {
 	var res campaign.ControlResult
 	db, err := app.DB(ctx)
 	if err != nil {
@@ -79,7 +79,7 @@ func couponPushControl(ctx context.Context, app *App, q *campaignQueues, action 
 		return res, fmt.Errorf("%w: coupon %d is a %s coupon: it has no push to %s", campaign.ErrConflict, id, c.Mode, action)
 	}
 	switch action {
-	case "pause", "resume", "retry-failed": // a push is cancelled by disabling its coupon
+	case campaign.ActionPause, campaign.ActionResume, campaign.ActionRetryFailed: // a push is cancelled by disabling its coupon
 		return q.control(ctx, app, db, campaign.KindCoupon, action, uint64(id), "")
 	}
 	return res, fmt.Errorf("unknown coupon push action %q", action)

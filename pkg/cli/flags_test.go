@@ -251,7 +251,7 @@ func TestCouponFlags(t *testing.T) {
 		t.Run(action, func(t *testing.T) {
 			t.Parallel()
 			testFlags(t, withAction(action, func(runF func(string, *couponPushControlOptions) error) *cobra.Command {
-				return newCouponPushControlCmd(&App{}, &campaignQueues{}, action, runF)
+				return newCouponPushControlCmd(&App{}, &campaignQueues{}, campaign.Action(action), runF)
 			}), cases([]flagCase[couponPushControlOptions]{
 				{name: "id", args: []string{"42"}, want: couponPushControlOptions{ID: 42}},
 				{name: "largest id", args: []string{"9223372036854775807"}, want: couponPushControlOptions{ID: 9223372036854775807}},
@@ -490,7 +490,7 @@ func TestHotgoodsFlags(t *testing.T) {
 					err: "unknown flag: --reason"})
 			}
 			testFlags(t, withAction(action, func(runF func(string, *controlOptions) error) *cobra.Command {
-				return newHotgoodsControlCmd(&App{}, &campaignQueues{}, action, runF)
+				return newHotgoodsControlCmd(&App{}, &campaignQueues{}, campaign.Action(action), runF)
 			}), cs)
 		})
 	}
@@ -838,7 +838,7 @@ func TestCampaignCommandFlags(t *testing.T) {
 					err: "unknown flag: --reason"})
 			}
 			testFlags(t, withAction(action, func(runF func(string, *controlOptions) error) *cobra.Command {
-				return newCampaignControlCmd(&App{}, &campaignQueues{}, action, runF)
+				return newCampaignControlCmd(&App{}, &campaignQueues{}, campaign.Action(action), runF)
 			}), cs)
 		})
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"mkt/pkg/campaign"
 	"mkt/pkg/hotgoods"
 	"mkt/pkg/provider"
 )
@@ -43,7 +44,7 @@ func newHotgoodsCmd(app *App) *cobra.Command {
 		newHotgoodsShowCmd(app, nil),
 		newHotgoodsRunCmd(app, q, nil),
 	)
-	for _, action := range []string{"pause", "resume", "cancel", "retry-failed"} {
+	for _, action := range campaign.Actions() {
 		cmd.AddCommand(newHotgoodsControlCmd(app, q, action, nil))
 	}
 	return cmd

@@ -163,20 +163,20 @@ func watchModel(app *App, o *watchOptions, src *watch.Source) watch.Model {
 
 // watchControl runs the view's control keys with the code of the campaign
 // and coupon commands.
-func watchControl(app *App, q *campaignQueues) func(context.Context, watch.Target, watch.Action) (string, error) {
-	return func(ctx context.Context, t watch.Target, a watch.Action) (string, error) {
+func watchControl(app *App, q *campaignQueues) func(context.Context, watch.Target, campaign.Action) (string, error) {
+	return func(ctx context.Context, t watch.Target, a campaign.Action) (string, error) {
 		switch t.Kind {
 		case campaign.KindPromotion, campaign.KindHotGoods:
-			res, err := campaignControl(ctx, app, q, t.Kind, string(a), t.ID, "")
+			res, err := campaignControl(ctx, app, q, t.Kind, a, t.ID, "")
 			if err != nil {
 				return "", campaignError(err)
 			}
 			return controlLine(fmt.Sprintf("%s %d", kindLabel(t.Kind), t.ID), res), nil
 		case campaign.KindCoupon:
-			if a == watch.ActionCancel {
+			if a == campaign.ActionCancel {
 				return "", fmt.Errorf("a coupon push stops for good when the coupon is disabled: mktctl coupon disable %d", t.ID)
 			}
-			res, err := couponPushControl(ctx, app, q, string(a), int64(t.ID))
+			res, err := couponPushControl(ctx, app, q, a, int64(t.ID))
 			if err != nil {
 				return "", campaignError(err)
 			}

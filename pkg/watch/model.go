@@ -6,21 +6,12 @@ import (
 	"strings"
 	"time"
 
+	"mkt/pkg/campaign"
+
 	"github.com/charmbracelet/bubbles/help"
 	"github.com/charmbracelet/bubbles/key"
 	"github.com/charmbracelet/bubbles/textinput"
 	tea "github.com/charmbracelet/bubbletea"
-)
-
-// Action is a control key's operation on a run.
-type Action string
-
-// The control actions, named as the `mktctl campaign` commands.
-const (
-	ActionPause       Action = "pause"
-	ActionResume      Action = "resume"
-	ActionCancel      Action = "cancel"
-	ActionRetryFailed Action = "retry-failed"
 )
 
 // Limits of the refresh period.
@@ -35,7 +26,7 @@ type Config struct {
 	Fetch func(ctx context.Context, req Request) Snapshot
 	// Control runs a control action on a run and returns the outcome for
 	// the status line; it is the code behind `mktctl campaign ACTION`.
-	Control func(ctx context.Context, run Target, a Action) (string, error)
+	Control func(ctx context.Context, run Target, a campaign.Action) (string, error)
 	// Target is the run watched (zero: every run).
 	Target Target
 	// Refresh is the refresh period (default DefaultRefresh).
@@ -50,7 +41,7 @@ type (
 	snapshotMsg Snapshot
 	controlMsg  struct {
 		run    Target
-		action Action
+		action campaign.Action
 		out    string
 		err    error
 	}
@@ -238,7 +229,7 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		run := *m.confirm
 		m.confirm = nil
 		if msg.String() == "y" || msg.String() == "Y" {
-			return m, m.controlCmd(run, ActionCancel)
+			return m, m.controlCmd(run, campaign.ActionCancel)
 		}
 		m.status, m.statusOK = "cancel of "+run.Key().String()+" abandoned", true
 		return m, nil
@@ -309,11 +300,11 @@ func (m Model) key(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		}
 		switch {
 		case key.Matches(msg, m.keys.Pause):
-			return m, m.controlCmd(run, ActionPause)
+			return m, m.controlCmd(run, campaign.ActionPause)
 		case key.Matches(msg, m.keys.Resume):
-			return m, m.controlCmd(run, ActionResume)
+			return m, m.controlCmd(run, campaign.ActionResume)
 		case key.Matches(msg, m.keys.Retry):
-			return m, m.controlCmd(run, ActionRetryFailed)
+			return m, m.controlCmd(run, campaign.ActionRetryFailed)
 		}
 		m.confirm = &run
 	}
@@ -328,7 +319,7 @@ func (m *Model) refreshNow() tea.Cmd {
 	return m.fetchCmd()
 }
 
-func (m *Model) controlCmd(run Run, a Action) tea.Cmd {
+func (m *Model) controlCmd(run Run, a campaign.Action) tea.Cmd {
 	if m.cfg.Control == nil {
 		return nil
 	}

@@ -288,9 +288,9 @@ func TestRecoversAfterOutage(t *testing.T) {
 // control records the actions the keys ran.
 type control struct{ got []string }
 
-func (c *control) run(_ context.Context, t Target, a Action) (string, error) {
+func (c *control) run(_ context.Context, t Target, a campaign.Action) (string, error) {
 	c.got = append(c.got, string(a)+" "+t.String())
-	if a == ActionRetryFailed {
+	if a == campaign.ActionRetryFailed {
 		return "", errors.New("campaign: status conflict: promotion 7 is paused")
 	}
 	return fmt.Sprintf("campaign %d: done %s", t.ID, a), nil
