@@ -76,7 +76,13 @@ const (
 	MaxNameLen     = 128
 	MaxTemplateLen = 2000
 	MaxGiftLen     = 255
-	MaxStartAhead  = 90 * 24 * time.Hour
+	// MaxCreatedByLen bounds who created a campaign, coupon or schedule,
+	// in bytes.
+	MaxCreatedByLen = 64
+	// MaxErrorLen bounds the errors and reasons stored with shards,
+	// scheduled launches and firings (VARCHAR(1000) columns), in bytes.
+	MaxErrorLen   = 1000
+	MaxStartAhead = 90 * 24 * time.Hour
 	// MaxMoneyCents bounds every amount of a campaign or coupon: 100
 	// million in currency units.
 	MaxMoneyCents = 100_000_000_00
@@ -193,8 +199,8 @@ func (s Spec) Validate(now time.Time) error {
 			bad("%s", p)
 		}
 	}
-	if len(s.CreatedBy) > 64 {
-		bad("created-by is longer than 64 characters")
+	if len(s.CreatedBy) > MaxCreatedByLen {
+		bad("created-by is longer than %d characters", MaxCreatedByLen)
 	}
 	return errors.Join(errs...)
 }

@@ -2,13 +2,17 @@ package campaign
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
 	"mkt/pkg/store"
+	"mkt/pkg/textlimit"
 )
 
 // Shard leases. A worker owns a shard while its lease runs: it claims the
@@ -21,6 +25,23 @@ import (
 // its lease expired and another worker took the shard, or an operator
 // paused or cancelled it.
 var ErrLeaseLost = errors.New("campaign: shard lease lost")
+
+// MaxOwnerLen bounds the name of a lease's owner, in bytes: the owner
+// columns of shards, scheduled launches and schedule firings.
+const MaxOwnerLen = 128
+
+// DefaultOwner returns "<host>-<pid>-<random>", a lease owner's name unique
+// to this call, at most 100 bytes (the host is cut to 80), so that a
+// component may add a suffix of its own.
+func DefaultOwner() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s-%d-%s", textlimit.Bytes(host, 80), os.Getpid(), hex.EncodeToString(b[:]))
+}
 
 // ClaimOptions says who claims a shard and which states it may take it from.
 type ClaimOptions struct {
@@ -184,11 +205,11 @@ func ParkShard(ctx context.Context, h store.Handler, kind Kind, campaignID uint6
 
 func setOwned(ctx context.Context, h store.Handler, kind Kind, campaignID uint64, no int, owner string, to ShardStatus, reason string) (bool, error) {
 	res, err := h.ExecContext(ctx, `UPDATE campaign_shard SET owner = '', lease_until = NULL,
-		last_error = IF(? = 'done', '', LEFT(?, 1000)),
+		last_error = IF(? = 'done', '', ?),
 		finished_at = IF(? IN ('done','cancelled','failed'), CURRENT_TIMESTAMP(3), finished_at),
 		status = ?
 		WHERE campaign_kind = ? AND campaign_id = ? AND shard_no = ? AND owner = ? AND status = 'running'`,
-		to, reason, to, to, kind, campaignID, no, owner)
+		to, textlimit.BytesMarked(reason, MaxErrorLen), to, to, kind, campaignID, no, owner)
 	if err != nil {
 		return false, fmt.Errorf("campaign %d: shard %d to %s: %w", campaignID, no, to, store.MapError(err))
 	}
@@ -202,9 +223,9 @@ func setOwned(ctx context.Context, h store.Handler, kind Kind, campaignID uint64
 // goes to last_error. It reports false if the owner no longer held it.
 func ReleaseShard(ctx context.Context, h store.Handler, kind Kind, campaignID uint64, no int, owner, reason string) (bool, error) {
 	res, err := h.ExecContext(ctx, `UPDATE campaign_shard SET owner = '', lease_until = CURRENT_TIMESTAMP(3),
-		last_error = LEFT(?, 1000)
+		last_error = ?
 		WHERE campaign_kind = ? AND campaign_id = ? AND shard_no = ? AND owner = ? AND status = 'running'`,
-		reason, kind, campaignID, no, owner)
+		textlimit.BytesMarked(reason, MaxErrorLen), kind, campaignID, no, owner)
 	if err != nil {
 		return false, fmt.Errorf("campaign %d: release shard %d: %w", campaignID, no, store.MapError(err))
 	}
@@ -303,9 +324,9 @@ func MarkRepublished(ctx context.Context, h store.Handler, s Shard, grace time.D
 // is still in status from, and reports whether it did.
 func FailShard(ctx context.Context, h store.Handler, kind Kind, campaignID uint64, no int, from ShardStatus, reason string) (bool, error) {
 	res, err := h.ExecContext(ctx, `UPDATE campaign_shard SET status = 'failed', owner = '', lease_until = NULL,
-		last_error = LEFT(?, 1000), finished_at = CURRENT_TIMESTAMP(3)
+		last_error = ?, finished_at = CURRENT_TIMESTAMP(3)
 		WHERE campaign_kind = ? AND campaign_id = ? AND shard_no = ? AND status = ?`,
-		reason, kind, campaignID, no, from)
+		textlimit.BytesMarked(reason, MaxErrorLen), kind, campaignID, no, from)
 	if err != nil {
 		return false, fmt.Errorf("campaign %d: fail shard %d: %w", campaignID, no, store.MapError(err))
 	}

@@ -77,16 +77,12 @@ func getWhere(ctx context.Context, h store.Handler, where string, arg any) (*Cam
 // ListOptions filters List.
 type ListOptions struct {
 	Status Status // empty = any
-	Limit  int    // default 50, at most 1000
+	Limit  int    // default store.DefaultListLimit, at most store.MaxListLimit
 }
 
 // List returns campaigns, newest first.
 func List(ctx context.Context, h store.Handler, o ListOptions) ([]Campaign, error) {
-	limit := o.Limit
-	if limit <= 0 {
-		limit = 50
-	}
-	limit = min(limit, 1000)
+	limit := store.ListLimit(o.Limit, store.DefaultListLimit)
 	q := `SELECT ` + campaignColumns + ` FROM sales_promotion`
 	var args []any
 	if o.Status != "" {

@@ -93,12 +93,12 @@ func FinishSchedule(ctx context.Context, h store.Handler, id uint64, owner strin
 	if to == ScheduleRunning {
 		q = `UPDATE push_message_crontab SET lease_until = CURRENT_TIMESTAMP(3) + INTERVAL ? MICROSECOND, last_error = ?
 			WHERE id = ? AND owner = ? AND status = 'running'`
-		args = append(args, retryIn.Microseconds(), textlimit.BytesMarked(note, 1000), id, owner)
+		args = append(args, retryIn.Microseconds(), textlimit.BytesMarked(note, MaxErrorLen), id, owner)
 	} else {
 		q = `UPDATE push_message_crontab SET status = ?, last_error = ?, lease_until = NULL,
 			triggered_at = IF(? = 'done', CURRENT_TIMESTAMP(3), triggered_at)
 			WHERE id = ? AND owner = ? AND status = 'running'`
-		args = append(args, to, textlimit.BytesMarked(note, 1000), to, id, owner)
+		args = append(args, to, textlimit.BytesMarked(note, MaxErrorLen), to, id, owner)
 	}
 	res, err := h.ExecContext(ctx, q, args...)
 	if err != nil {
@@ -112,7 +112,7 @@ func FinishSchedule(ctx context.Context, h store.Handler, id uint64, owner strin
 // returns how many.
 func CancelSchedules(ctx context.Context, h store.Handler, kind Kind, campaignID uint64, note string) (int64, error) {
 	res, err := h.ExecContext(ctx, `UPDATE push_message_crontab SET status = 'cancelled', last_error = ?, lease_until = NULL
-		WHERE campaign_kind = ? AND campaign_id = ? AND status = 'pending'`, textlimit.BytesMarked(note, 1000), kind, campaignID)
+		WHERE campaign_kind = ? AND campaign_id = ? AND status = 'pending'`, textlimit.BytesMarked(note, MaxErrorLen), kind, campaignID)
 	if err != nil {
 		return 0, fmt.Errorf("campaign %d: cancel schedules: %w", campaignID, store.MapError(err))
 	}

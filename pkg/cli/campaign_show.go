@@ -12,6 +12,7 @@ import (
 
 	"mkt/pkg/campaign"
 	"mkt/pkg/money"
+	"mkt/pkg/store"
 	"mkt/pkg/textlimit"
 )
 
@@ -31,7 +32,7 @@ func newCampaignListCmd(app *App, runF func(*campaignListOptions) error) *cobra.
 		RunE:  runE(app, o, o.validate, runF, runCampaignList),
 	}
 	cmd.Flags().StringVar(&o.Status, "status", "", "only campaigns in this status: "+joinStrings(campaignStatuses))
-	cmd.Flags().IntVar(&o.Limit, "limit", 50, "at most this many, 1..1000")
+	cmd.Flags().IntVar(&o.Limit, "limit", store.DefaultListLimit, limitUsage)
 	return cmd
 }
 
@@ -54,7 +55,7 @@ func (o *campaignListOptions) validate() error {
 	if o.Status != "" && !slices.Contains(campaignStatuses, campaign.Status(o.Status)) {
 		return usageErrorf("--status %q: want one of %s", o.Status, joinStrings(campaignStatuses))
 	}
-	return inRange("--limit", o.Limit, 1, 1000)
+	return inRange("--limit", o.Limit, 1, store.MaxListLimit)
 }
 
 func runCampaignList(ctx context.Context, app *App, o *campaignListOptions) error {

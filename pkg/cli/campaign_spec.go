@@ -54,7 +54,7 @@ func bindSpecFlags(fs *pflag.FlagSet, o *specOptions) {
 	fs.StringSliceVar(&o.TagsAll, "tags-all", nil, "audience: portrait tags a member must all have, e.g. digital,books")
 	fs.StringSliceVar(&o.TagsAny, "tags-any", nil, "audience: portrait tags a member must have one of")
 	fs.StringVar(&o.AudienceJSON, "audience-json", "", `audience as JSON instead of the audience flags, e.g. '{"levels":[3,4],"min_active_days":5}'; no audience = everyone`)
-	fs.IntVar(&o.ShardSize, "shard-size", audience.DefaultShardSize, fmt.Sprintf("members per shard, %d..%d", audience.MinShardSize, audience.MaxShardSize))
+	fs.IntVar(&o.ShardSize, "shard-size", audience.DefaultShardSize, shardSizeUsage("members per shard"))
 	fs.StringVar(&o.StartAt, "start-at", "", `earliest push time: RFC 3339 ("2030-05-01T09:00:00+08:00") or from now ("+2h", "+90m"); default at once`)
 }
 

@@ -165,7 +165,7 @@ func newCouponCreateCmd(app *App, q *campaignQueues, runF func(*couponCreateOpti
 	f.StringVar(&o.Mode, "mode", string(coupon.ModeLazy), "lazy (at next login) or push (issued and announced by push)")
 	f.StringVar(&o.Message, "message", "", "push mode: announcement text")
 	f.StringVar(&o.Channels, "channels", "", "push mode: channels, e.g. app,inbox")
-	f.IntVar(&o.ShardSize, "shard-size", coupon.DefaultShardSize, "push mode: members per shard")
+	f.IntVar(&o.ShardSize, "shard-size", audience.DefaultShardSize, shardSizeUsage("push mode: members per shard"))
 	f.StringVar(&o.RequestID, "request-id", "", "idempotency key (default random): re-running with it creates nothing twice")
 	f.StringVar(&o.CreatedBy, "created-by", operatorName(), "operator name")
 	_ = cmd.MarkFlagRequired("name")

@@ -12,6 +12,7 @@ import (
 
 	"mkt/pkg/coupon"
 	"mkt/pkg/money"
+	"mkt/pkg/store"
 )
 
 // A member's coupon items and their lifecycle: member-coupons lists them;
@@ -34,7 +35,7 @@ func (o *couponMemberCouponsOptions) validate() error {
 	if o.Status != "" && !slices.Contains(coupon.ItemStatuses(), coupon.ItemStatus(o.Status)) {
 		return usageErrorf("--status %q: want one of %s", o.Status, joinStrings(coupon.ItemStatuses()))
 	}
-	return inRange("--limit", o.Limit, 1, 1000)
+	return inRange("--limit", o.Limit, 1, store.MaxListLimit)
 }
 
 func newCouponMemberCouponsCmd(app *App, runF func(*couponMemberCouponsOptions) error) *cobra.Command {
@@ -48,7 +49,7 @@ func newCouponMemberCouponsCmd(app *App, runF func(*couponMemberCouponsOptions) 
 	f := cmd.Flags()
 	f.Int64Var(&o.Member, "member", 0, "member id (required)")
 	f.StringVar(&o.Status, "status", "", "only items in this status (issued, claimed, locked, redeemed, expired)")
-	f.IntVar(&o.Limit, "limit", 100, "at most this many (max 1000)")
+	f.IntVar(&o.Limit, "limit", coupon.DefaultMemberItemsLimit, limitUsage)
 	_ = cmd.MarkFlagRequired("member")
 	return cmd
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"mkt/pkg/coupon"
+	"mkt/pkg/store"
 )
 
 // --- list
@@ -31,7 +32,7 @@ func newCouponListCmd(app *App, runF func(*couponListOptions) error) *cobra.Comm
 	f := cmd.Flags()
 	f.StringVar(&o.Status, "status", "", "only active or disabled coupons")
 	f.StringVar(&o.Mode, "mode", "", "only lazy or push coupons")
-	f.IntVar(&o.Limit, "limit", 50, "at most this many (max 1000)")
+	f.IntVar(&o.Limit, "limit", store.DefaultListLimit, limitUsage)
 	f.Int64Var(&o.Before, "before", 0, "page: only ids below this one")
 	return cmd
 }
@@ -47,7 +48,7 @@ func (o *couponListOptions) validate() error {
 	default:
 		return usageErrorf("--mode %q: want %s or %s", o.Mode, coupon.ModeLazy, coupon.ModePush)
 	}
-	if err := inRange("--limit", o.Limit, 1, 1000); err != nil {
+	if err := inRange("--limit", o.Limit, 1, store.MaxListLimit); err != nil {
 		return err
 	}
 	if o.Before < 0 {

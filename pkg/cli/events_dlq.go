@@ -17,11 +17,9 @@ import (
 	"mkt/pkg/textlimit"
 )
 
-// Bounds of `events dlq list --limit`.
 const (
-	dlqDefaultLimit = 50
-	dlqMaxLimit     = 1000
-	dlqBodyPreview  = 120 // runes of body shown
+	dlqMaxIDs      = store.MaxListLimit // ids one `replay --id` takes: a full page of the list
+	dlqBodyPreview = 120                // runes of body shown
 )
 
 func newEventsDLQCmd(app *App) *cobra.Command {
@@ -118,13 +116,13 @@ it was replayed, and the start of its body with control characters escaped.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Group, "group", "", "consumer group whose dead letters to list (default couponsd's group)")
-	f.IntVar(&o.Limit, "limit", dlqDefaultLimit, "most dead letters shown (1.."+strconv.Itoa(dlqMaxLimit)+")")
+	f.IntVar(&o.Limit, "limit", store.DefaultListLimit, limitUsage)
 	f.BoolVar(&o.Pending, "pending", false, "only those not replayed yet")
 	return cmd
 }
 
 func (o *dlqListOptions) validate() error {
-	if err := inRange("--limit", o.Limit, 1, dlqMaxLimit); err != nil {
+	if err := inRange("--limit", o.Limit, 1, store.MaxListLimit); err != nil {
 		return err
 	}
 	return checkDLQGroup(o.Group)
@@ -255,8 +253,8 @@ func (o *dlqReplayOptions) validate() error {
 	if o.All == (len(o.IDs) > 0) {
 		return usageErrorf("give --id MSGID (one or more) or --all")
 	}
-	if len(o.IDs) > dlqMaxLimit {
-		return usageErrorf("--id: at most %d ids at once (or --all)", dlqMaxLimit)
+	if len(o.IDs) > dlqMaxIDs {
+		return usageErrorf("--id: at most %d ids at once (or --all)", dlqMaxIDs)
 	}
 	o.MsgIDs = make([]string, 0, len(o.IDs))
 	for _, s := range o.IDs {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"mkt/pkg/audience"
 	"mkt/pkg/bench"
 	"mkt/pkg/campaign"
 	"mkt/pkg/coupon"
@@ -22,6 +23,7 @@ import (
 	"mkt/pkg/providersim"
 	"mkt/pkg/push"
 	"mkt/pkg/schedule"
+	"mkt/pkg/store"
 )
 
 // The flag tables of every mktctl command that has no table of its own
@@ -170,7 +172,7 @@ func TestCouponFlags(t *testing.T) {
 	t.Run("create", func(t *testing.T) {
 		t.Parallel()
 		def := couponCreateOptions{Name: "x", Kind: "amount", PerMember: 1, Mode: "lazy",
-			ShardSize: coupon.DefaultShardSize, CreatedBy: operatorName()}
+			ShardSize: audience.DefaultShardSize, CreatedBy: operatorName()}
 		all := couponCreateOptions{Name: "Spring", Kind: "percent", Amount: "9.90", Threshold: "100", Cap: "30", Percent: 15,
 			From: "2026-12-01", Until: "2026-12-31", For: "30d", ValidDays: 3, Quota: 1000, PerMember: 2, Audience: `{"levels":[3]}`,
 			Levels: []int{3, 4}, MinActive: 5, MaxActive: 20, TagsAll: "digital", TagsAny: "books, pets", Mode: "push",
@@ -434,7 +436,7 @@ func TestHotgoodsFlags(t *testing.T) {
 		t.Parallel()
 		date := []string{"--date", "2026-12-02"}
 		with := func(extra ...string) []string { return append(append([]string(nil), date...), extra...) }
-		def := hotgoodsRunOptions{Date: utcDay(2026, 12, 2), ShardIndex: 0, ShardTotal: 1, ShardSize: hotgoods.DefaultShardSize,
+		def := hotgoodsRunOptions{Date: utcDay(2026, 12, 2), ShardIndex: 0, ShardTotal: 1, ShardSize: audience.DefaultShardSize,
 			CreatedBy: operatorName()}
 		testFlags(t, func(runF func(*hotgoodsRunOptions) error) *cobra.Command {
 			return newHotgoodsRunCmd(&App{}, &campaignQueues{}, runF)
@@ -444,7 +446,7 @@ func TestHotgoodsFlags(t *testing.T) {
 				"--created-by", "timer"),
 				want: hotgoodsRunOptions{Date: utcDay(2026, 12, 2), ShardIndex: 2, ShardTotal: 4, ShardSize: 500, RequestID: "cron:2026-12-02", CreatedBy: "timer"}},
 			{name: "last shard", args: with("--shard-index", "1023", "--shard-total", "1024"),
-				want: hotgoodsRunOptions{Date: utcDay(2026, 12, 2), ShardIndex: 1023, ShardTotal: 1024, ShardSize: hotgoods.DefaultShardSize, CreatedBy: operatorName()}},
+				want: hotgoodsRunOptions{Date: utcDay(2026, 12, 2), ShardIndex: 1023, ShardTotal: 1024, ShardSize: audience.DefaultShardSize, CreatedBy: operatorName()}},
 			{name: "today in a zone", args: []string{"--date", "today", "--tz", "UTC"}, check: func(t *testing.T, o *hotgoodsRunOptions) {
 				now := time.Now().UTC()
 				if today := utcDay(now.Date()); !o.Date.Equal(today) && !o.Date.Equal(today.Add(-24*time.Hour)) {
@@ -630,7 +632,7 @@ func TestEventsFlags(t *testing.T) {
 		t.Parallel()
 		testFlags(t, func(runF func(*dlqListOptions) error) *cobra.Command { return newEventsDLQListCmd(&App{}, runF) },
 			cases([]flagCase[dlqListOptions]{
-				{name: "defaults", want: dlqListOptions{Limit: dlqDefaultLimit}},
+				{name: "defaults", want: dlqListOptions{Limit: store.DefaultListLimit}},
 				{name: "every flag", args: []string{"--group", "mkt_couponsd", "--limit", "1000", "--pending"},
 					want: dlqListOptions{Group: "mkt_couponsd", Limit: 1000, Pending: true}},
 				{name: "limit one", args: []string{"--limit", "1"}, want: dlqListOptions{Limit: 1}},
@@ -643,7 +645,7 @@ func TestEventsFlags(t *testing.T) {
 	t.Run("dlq replay", func(t *testing.T) {
 		t.Parallel()
 		const a, b = "0A0B0C0D0E0F00112233445566778899", "0A000000000000000000000000000002"
-		many := make([]string, dlqMaxLimit+1)
+		many := make([]string, dlqMaxIDs+1)
 		for i := range many {
 			many[i] = fmt.Sprintf("%032X", i+1)
 		}
@@ -654,8 +656,8 @@ func TestEventsFlags(t *testing.T) {
 					want: dlqReplayOptions{IDs: []string{strings.ToLower(a), b, a}, MsgIDs: []string{a, b, a}, By: operatorName()}},
 				{name: "every flag", args: []string{"--group", "g1", "--all", "--dry-run", "--by", "carol"},
 					want: dlqReplayOptions{Group: "g1", All: true, DryRun: true, By: "carol", MsgIDs: []string{}}},
-				{name: "most ids", args: []string{"--id", strings.Join(many[:dlqMaxLimit], ",")}, check: func(t *testing.T, o *dlqReplayOptions) {
-					if len(o.MsgIDs) != dlqMaxLimit || o.MsgIDs[dlqMaxLimit-1] != many[dlqMaxLimit-1] {
+				{name: "most ids", args: []string{"--id", strings.Join(many[:dlqMaxIDs], ",")}, check: func(t *testing.T, o *dlqReplayOptions) {
+					if len(o.MsgIDs) != dlqMaxIDs || o.MsgIDs[dlqMaxIDs-1] != many[dlqMaxIDs-1] {
 						t.Errorf("%d ids", len(o.MsgIDs))
 					}
 				}},

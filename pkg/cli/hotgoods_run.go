@@ -83,7 +83,7 @@ launch failed, 2 for bad flags.`,
 	config.String(f, &tz, "tz", "MKT_HOTGOODS_TZ", "Local", "time zone of --date today, e.g. Asia/Shanghai")
 	f.IntVar(&o.ShardIndex, "shard-index", 0, "take the rows of this shard, 0..total-1 (with --shard-total)")
 	f.IntVar(&o.ShardTotal, "shard-total", 1, "number of shards the day's rows are split into")
-	f.IntVar(&o.ShardSize, "shard-size", hotgoods.DefaultShardSize, "members per shard of the run, 10..100000")
+	f.IntVar(&o.ShardSize, "shard-size", audience.DefaultShardSize, shardSizeUsage("members per shard of the run"))
 	f.StringVar(&o.RequestID, "request-id", "", "idempotency key of the launch (default: random)")
 	f.StringVar(&o.CreatedBy, "created-by", operatorName(), "who launched it")
 	cmd.RunE = runE(app, o, func() error { return o.check(f, date, tz, time.Now()) }, runF,

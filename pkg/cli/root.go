@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"mkt/pkg/audience"
 	"mkt/pkg/cache"
 	"mkt/pkg/config"
 	"mkt/pkg/mq"
@@ -317,6 +318,14 @@ func idArg(what string) func(string) (uint64, error) {
 
 // pathArg reads a file argument as given; opening it is the command's.
 func pathArg(arg string) (string, error) { return arg, nil }
+
+// shardSizeUsage is the help text of a --shard-size: what, and its bounds.
+func shardSizeUsage(what string) string {
+	return fmt.Sprintf("%s, %d..%d", what, audience.MinShardSize, audience.MaxShardSize)
+}
+
+// limitUsage is the help text of every list's --limit.
+var limitUsage = fmt.Sprintf("at most this many rows (1..%d)", store.MaxListLimit)
 
 // inRange is the check of an integer flag bounded to lo..hi.
 func inRange(flag string, v, lo, hi int) error {

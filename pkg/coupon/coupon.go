@@ -148,7 +148,7 @@ func ItemStatuses() []ItemStatus {
 const (
 	MaxNameLen        = 128
 	MaxTemplateLen    = 2000
-	MaxCreatedByLen   = 64
+	MaxCreatedByLen   = campaign.MaxCreatedByLen
 	MaxRequestIDLen   = campaign.MaxRequestIDLen
 	MaxOrderIDLen     = 64
 	MaxPerMemberLimit = 100 // Redis keeps a member's count in one byte
@@ -156,7 +156,6 @@ const (
 	MaxWindow         = 10 * 366 * 24 * time.Hour
 	MaxMoneyCents     = campaign.MaxMoneyCents // 100 million in currency units, as campaigns
 	MaxQuota          = 1_000_000_000
-	DefaultShardSize  = 1000
 )
 
 // Spec is what an operator asks for when creating a coupon.
@@ -189,7 +188,7 @@ type Spec struct {
 	// Mode is lazy (default) or push.
 	Mode IssueMode `json:"issue_mode"`
 	// Template and Channels announce a push-mode coupon; ShardSize is its
-	// shard size (default DefaultShardSize).
+	// shard size (default audience.DefaultShardSize).
 	Template  string             `json:"template,omitempty"`
 	Channels  []provider.Channel `json:"channels,omitempty"`
 	ShardSize int                `json:"shard_size,omitempty"`
@@ -209,7 +208,7 @@ func (s Spec) WithDefaults() Spec {
 		s.PerMemberLimit = 1
 	}
 	if s.ShardSize == 0 {
-		s.ShardSize = DefaultShardSize
+		s.ShardSize = audience.DefaultShardSize
 	}
 	s.Name = strings.TrimSpace(s.Name)
 	s.Template = strings.TrimSpace(s.Template)

@@ -40,10 +40,10 @@ func Insert(ctx context.Context, h store.Handler, s Spec, requestID string) (int
 	if requestID != "" {
 		rid = requestID
 	}
-	pushStatus := "none"
+	pushStatus := PushNone
 	if s.Mode == ModePush {
 		tmpl = s.Template
-		pushStatus = "created"
+		pushStatus = campaign.StatusCreated
 	}
 	channels := make([]string, len(s.Channels))
 	for i, c := range s.Channels {
@@ -100,17 +100,14 @@ type ListOptions struct {
 	Mode IssueMode
 	// BeforeID pages backwards: only ids below it (0 = from the newest).
 	BeforeID int64
-	// Limit bounds the result; default 50, at most 1000.
+	// Limit bounds the result; default store.DefaultListLimit, at most
+	// store.MaxListLimit.
 	Limit int
 }
 
 // List returns coupons, newest first.
 func List(ctx context.Context, h store.Handler, o ListOptions) ([]Coupon, error) {
-	limit := o.Limit
-	if limit <= 0 {
-		limit = 50
-	}
-	limit = min(limit, 1000)
+	limit := store.ListLimit(o.Limit, store.DefaultListLimit)
 	var conds []string
 	var args []any
 	if o.Status != "" {
@@ -256,21 +253,23 @@ type MemberItem struct {
 	CapCents       int64  `db:"cap_cents" json:"cap_cents"`
 }
 
+// DefaultMemberItemsLimit is how many of a member's items MemberItems
+// returns unless asked: more than a page of coupons, as a member holds
+// several of each.
+const DefaultMemberItemsLimit = 100
+
 // MemberItemsOptions filters MemberItems.
 type MemberItemsOptions struct {
 	// Status keeps items with this status; empty = all.
 	Status ItemStatus
-	// Limit bounds the result; default 100, at most 1000.
+	// Limit bounds the result; default DefaultMemberItemsLimit, at most
+	// store.MaxListLimit.
 	Limit int
 }
 
 // MemberItems lists a member's items, newest first.
 func MemberItems(ctx context.Context, h store.Handler, memberID int64, o MemberItemsOptions) ([]MemberItem, error) {
-	limit := o.Limit
-	if limit <= 0 {
-		limit = 100
-	}
-	limit = min(limit, 1000)
+	limit := store.ListLimit(o.Limit, DefaultMemberItemsLimit)
 	q := `SELECT i.id, i.coupon_id, i.member_id, i.seq, i.status, i.order_id, i.valid_from, i.valid_until,
 			i.issued_at, i.claimed_at, i.locked_at, i.redeemed_at, i.updated_at,
 			c.name AS coupon_name, c.kind, c.amount_cents, c.threshold_cents, c.percent_off, c.cap_cents

@@ -21,9 +21,6 @@ import (
 // MaxShardTotal bounds --shard-total.
 const MaxShardTotal = 1024
 
-// DefaultShardSize is a run's members per shard.
-const DefaultShardSize = 1000
-
 // ShardOf is the launch shard a row belongs to among total: CRC-32 (IEEE) of
 // the row id written in decimal, modulo total — MySQL's CRC32(id) % total —
 // so total launches with indexes 0..total-1 take every row exactly once.
@@ -98,8 +95,8 @@ func (o LaunchOptions) Validate() error {
 	if err := audience.CheckShardSize(o.ShardSize); o.ShardSize != 0 && err != nil {
 		problems = append(problems, err.Error())
 	}
-	if len(o.CreatedBy) > 64 {
-		problems = append(problems, "created-by is longer than 64 characters")
+	if len(o.CreatedBy) > campaign.MaxCreatedByLen {
+		problems = append(problems, fmt.Sprintf("created-by is longer than %d characters", campaign.MaxCreatedByLen))
 	}
 	if o.RequestID != "" {
 		if p := campaign.RequestIDProblem(o.RequestID); p != "" {
@@ -199,7 +196,7 @@ func Launch(ctx context.Context, db *store.DB, cr campaign.Creator, o LaunchOpti
 			ins, err := tx.ExecContext(ctx, `INSERT INTO hot_goods_run (request_id, name, run_date, shard_index, shard_total,
 				channels, audience, shard_size, created_by) VALUES (?, ?, ?, ?, ?, ?, '{}', ?, ?)`,
 				requestID, name, res.Date, o.ShardIndex, total, strings.Join(names, ","),
-				cmp.Or(o.ShardSize, DefaultShardSize), o.CreatedBy)
+				cmp.Or(o.ShardSize, audience.DefaultShardSize), o.CreatedBy)
 			if err != nil {
 				return fmt.Errorf("hotgoods: insert run: %w", store.MapError(err))
 			}

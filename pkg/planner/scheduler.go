@@ -3,12 +3,9 @@ package planner
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync/atomic"
 	"time"
 
@@ -79,12 +76,7 @@ func NewScheduler(cfg SchedulerConfig) (*Scheduler, error) {
 	if cfg.Planner == nil {
 		return nil, fmt.Errorf("%w: scheduler needs a Planner", ErrInvalidConfig)
 	}
-	if cfg.Owner == "" {
-		host, _ := os.Hostname()
-		var b [3]byte
-		_, _ = rand.Read(b[:])
-		cfg.Owner = fmt.Sprintf("%s-%d-%s", cmp.Or(host, "pushd"), os.Getpid(), hex.EncodeToString(b[:]))
-	}
+	cfg.Owner = cmp.Or(cfg.Owner, campaign.DefaultOwner())
 	cfg.PollInterval = cmp.Or(cfg.PollInterval, DefaultPollInterval)
 	cfg.Lease = cmp.Or(cfg.Lease, DefaultLaunchLease)
 	cfg.MaxAttempts = cmp.Or(cfg.MaxAttempts, DefaultMaxAttempts)
@@ -93,8 +85,8 @@ func NewScheduler(cfg SchedulerConfig) (*Scheduler, error) {
 	cfg.OrphanAge = cmp.Or(cfg.OrphanAge, DefaultOrphanAge)
 	cfg.SweepInterval = cmp.Or(cfg.SweepInterval, DefaultSweepInterval)
 	var errs []error
-	if len(cfg.Owner) > 100 {
-		errs = append(errs, fmt.Errorf("%w: owner %q is longer than 100 characters", ErrInvalidConfig, cfg.Owner))
+	if n := campaign.MaxOwnerLen - claimSuffixLen; len(cfg.Owner) > n {
+		errs = append(errs, fmt.Errorf("%w: owner %q is longer than %d bytes", ErrInvalidConfig, cfg.Owner, n))
 	}
 	if cfg.PollInterval < 10*time.Millisecond || cfg.Lease < time.Second || cfg.RetryDelay < 0 || cfg.SweepInterval < 10*time.Millisecond {
 		errs = append(errs, fmt.Errorf("%w: poll %v, lease %v, retry delay %v, sweep %v out of range",
@@ -137,6 +129,10 @@ func (s *Scheduler) Start(ctx context.Context) error {
 		return nil
 	})
 }
+
+// claimSuffixLen is the longest suffix RunDue adds to the owner for a
+// claim: "-" and a uint64.
+const claimSuffixLen = len("-18446744073709551615")
 
 // RunDue claims the due scheduled launches and launches them, returning how
 // many it claimed. A launch whose campaign was cancelled or paused first is

@@ -3,13 +3,10 @@ package push
 import (
 	"cmp"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
-	"os"
 	"time"
 
 	"mkt/pkg/campaign"
@@ -27,6 +24,9 @@ const (
 	DefaultStatusRefresh           = time.Second
 	// DefaultRampUp is pushd's --ramp-up (Config.RampUp has no default).
 	DefaultRampUp = 2 * time.Second
+	// DefaultShardConcurrency is pushd's --shard-concurrency: shard tasks
+	// one pushd works on at once (its consumer's concurrency).
+	DefaultShardConcurrency = 32
 	// DefaultJournalInterval is how often sends are group-committed while
 	// pages are in flight.
 	DefaultJournalInterval = 100 * time.Millisecond
@@ -151,9 +151,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Clock == nil {
 		c.Clock = systemClock{}
 	}
-	if c.Owner == "" {
-		c.Owner = DefaultOwner()
-	}
+	c.Owner = cmp.Or(c.Owner, campaign.DefaultOwner())
 	var errs []error
 	bad := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...)))
@@ -174,8 +172,8 @@ func (c Config) withDefaults() (Config, error) {
 			bad("provider %s: MaxBatch %d < 1", p.Name(), p.MaxBatch())
 		}
 	}
-	if len(c.Owner) > 128 {
-		bad("owner %q is longer than 128 bytes", c.Owner)
+	if len(c.Owner) > campaign.MaxOwnerLen {
+		bad("owner %q is longer than %d bytes", c.Owner, campaign.MaxOwnerLen)
 	}
 	if c.Lease < MinLease {
 		bad("lease %v is shorter than %v", c.Lease, MinLease)
@@ -205,16 +203,4 @@ func (c Config) withDefaults() (Config, error) {
 		bad("negative outcome hold")
 	}
 	return c, errors.Join(errs...)
-}
-
-// DefaultOwner returns "<host>:<pid>:<random>", a lease owner unique to
-// this call.
-func DefaultOwner() string {
-	host, err := os.Hostname()
-	if err != nil || host == "" {
-		host = "localhost"
-	}
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	return fmt.Sprintf("%.80s:%d:%s", host, os.Getpid(), hex.EncodeToString(b[:]))
 }

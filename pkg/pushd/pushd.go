@@ -76,7 +76,7 @@ type Options struct {
 func (o *Options) Bind(fs *pflag.FlagSet) {
 	host, _ := os.Hostname()
 	config.String(fs, &o.Instance, "instance", "MKT_INSTANCE", fmt.Sprintf("%s-%d", host, os.Getpid()), "name of this pushd in shard leases and consumer groups (unique per host)")
-	config.Int(fs, &o.ShardConcurrency, "shard-concurrency", "MKT_SHARD_CONCURRENCY", 32, "shards worked on at once")
+	config.Int(fs, &o.ShardConcurrency, "shard-concurrency", "MKT_SHARD_CONCURRENCY", push.DefaultShardConcurrency, "shards worked on at once")
 	config.Int(fs, &o.MaxInFlight, "max-in-flight", "MKT_MAX_IN_FLIGHT", push.DefaultMaxInFlight, "provider calls in flight at once, across all shards")
 	config.Duration(fs, &o.RampUp, "ramp-up", "MKT_RAMP_UP", push.DefaultRampUp, "slow start after 10 s idle: calls in flight rise from 1/20 of --max-in-flight to all of it over this long; 0 = none")
 	config.Int(fs, &o.PageSize, "page-size", "MKT_PAGE_SIZE", push.DefaultPageSize, "members read, sent and checkpointed at once")

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync/atomic"
 	"time"
 
@@ -87,6 +86,10 @@ type Runner struct {
 	passes atomic.Uint64
 }
 
+// runnerSuffix is the random part each Runner adds to its owner's name,
+// so that two runners of one process never share a claim.
+type runnerSuffix [3]byte
+
 type runnerMetrics struct {
 	firings *prometheus.CounterVec
 	errors  prometheus.Counter
@@ -111,8 +114,7 @@ func NewRunner(cfg RunnerConfig) (*Runner, error) {
 	if cfg.Creator.DB == nil {
 		cfg.Creator.DB = cfg.DB
 	}
-	host, _ := os.Hostname()
-	cfg.Owner = cmp.Or(cfg.Owner, fmt.Sprintf("%s-%d", cmp.Or(host, "pushd"), os.Getpid()))
+	cfg.Owner = cmp.Or(cfg.Owner, campaign.DefaultOwner())
 	cfg.PollInterval = cmp.Or(cfg.PollInterval, DefaultPollInterval)
 	cfg.Lease = cmp.Or(cfg.Lease, DefaultLease)
 	cfg.RetryDelay = cmp.Or(cfg.RetryDelay, DefaultRetryDelay)
@@ -124,8 +126,8 @@ func NewRunner(cfg RunnerConfig) (*Runner, error) {
 		cfg.Now = func(ctx context.Context) (time.Time, error) { return DBNow(ctx, db) }
 	}
 	var errs []error
-	if len(cfg.Owner) > 110 {
-		errs = append(errs, fmt.Errorf("schedule: owner %q is longer than 110 characters", cfg.Owner))
+	if n := campaign.MaxOwnerLen - len("-") - 2*len(runnerSuffix{}); len(cfg.Owner) > n {
+		errs = append(errs, fmt.Errorf("schedule: owner %q is longer than %d bytes", cfg.Owner, n))
 	}
 	if cfg.PollInterval < 10*time.Millisecond || cfg.Lease < time.Second || cfg.RetryDelay < 0 || cfg.MaxAttempts < 1 || cfg.Batch < 1 {
 		errs = append(errs, fmt.Errorf("schedule: runner poll %v, lease %v, retry delay %v, max attempts %d, batch %d out of range",
@@ -137,7 +139,7 @@ func NewRunner(cfg RunnerConfig) (*Runner, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	var b [3]byte
+	var b runnerSuffix
 	_, _ = rand.Read(b[:])
 	r := &Runner{cfg: cfg, db: cfg.DB, owner: cfg.Owner + "-" + hex.EncodeToString(b[:]),
 		log: cfg.Logger.With(slog.String("component", "schedules"))}
@@ -384,7 +386,7 @@ func (r *Runner) fire(ctx context.Context, s *Schedule, f *Firing, mayCreate boo
 		}
 		res, err := r.db.ExecContext(ctx, `UPDATE schedule_firing SET status = ?, campaign_kind = ?, campaign_id = ?,
 			reason = ?, lease_until = NULL, finished_at = ? WHERE id = ? AND owner = ? AND status = 'firing'`,
-			to, k, cid, textlimit.BytesMarked(reason, 1000), now, f.ID, r.owner)
+			to, k, cid, textlimit.BytesMarked(reason, campaign.MaxErrorLen), now, f.ID, r.owner)
 		if err != nil {
 			// The lease runs out and another runner settles it (the
 			// campaign, if created, is found by its request id).
@@ -434,7 +436,7 @@ func (r *Runner) fire(ctx context.Context, s *Schedule, f *Firing, mayCreate boo
 		p.Retrying++
 		log.Warn("schedule: firing failed, will retry", slog.String("error", err.Error()), slog.Duration("retry_in", r.cfg.RetryDelay))
 		if _, uerr := r.db.ExecContext(ctx, `UPDATE schedule_firing SET lease_until = ?, reason = ?
-			WHERE id = ? AND owner = ? AND status = 'firing'`, now.Add(r.cfg.RetryDelay), textlimit.BytesMarked(err.Error(), 1000), f.ID, r.owner); uerr != nil {
+			WHERE id = ? AND owner = ? AND status = 'firing'`, now.Add(r.cfg.RetryDelay), textlimit.BytesMarked(err.Error(), campaign.MaxErrorLen), f.ID, r.owner); uerr != nil {
 			log.Error("schedule: record failed attempt", slog.String("error", store.MapError(uerr).Error()))
 		}
 	}

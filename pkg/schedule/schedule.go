@@ -27,6 +27,7 @@ import (
 
 	"mkt/pkg/campaign"
 	"mkt/pkg/store"
+	"mkt/pkg/textlimit"
 )
 
 // ErrInvalid is wrapped by every validation error of a schedule.
@@ -106,8 +107,8 @@ func (s Spec) Validate() (*Cron, error) {
 			bad("%s %s", f.name, p)
 		}
 	}
-	if len(s.CreatedBy) > 64 {
-		bad("created-by is longer than 64 characters")
+	if len(s.CreatedBy) > campaign.MaxCreatedByLen {
+		bad("created-by is longer than %d characters", campaign.MaxCreatedByLen)
 	}
 	if s.MaxLateness < MinMaxLateness || s.MaxLateness > MaxMaxLateness {
 		bad("max lateness %v: want %v..%v", s.MaxLateness, MinMaxLateness, MaxMaxLateness)
@@ -248,9 +249,7 @@ func TemplateSpec(t *campaign.Campaign, scheduleID uint64, fireAt time.Time, loc
 		suffix = fmt.Sprintf(" · schedule %d, %s", scheduleID, fireAt.In(loc).Format("2006-01-02 15:04 MST"))
 	}
 	name := t.Name
-	if room := campaign.MaxNameLen - utf8.RuneCountInString(suffix); utf8.RuneCountInString(name) > room {
-		name = string([]rune(name)[:room-1]) + "…"
-	}
+	name = textlimit.RunesMarked(name, campaign.MaxNameLen-utf8.RuneCountInString(suffix))
 	s := campaign.Spec{
 		Name: name + suffix, Offer: t.Offer, ThresholdCents: t.ThresholdCents, DiscountCents: t.DiscountCents,
 		PercentOff: t.PercentOff, GiftText: t.GiftText, Template: t.Template, Channels: t.Channels,

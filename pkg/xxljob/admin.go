@@ -9,6 +9,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"mkt/pkg/textlimit"
 )
 
 // TokenHeader carries the access token, both ways.
@@ -84,9 +86,5 @@ func (a *adminClient) post(ctx context.Context, url string, body []byte) error {
 
 // snippet shortens an answer for an error message.
 func snippet(b []byte) string {
-	s := strings.TrimSpace(string(b))
-	if len(s) > 200 {
-		s = s[:200] + "…"
-	}
-	return fmt.Sprintf("%q", s)
+	return fmt.Sprintf("%q", textlimit.BytesMarked(strings.TrimSpace(string(b)), 200))
 }

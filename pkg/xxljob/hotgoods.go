@@ -11,6 +11,7 @@ import (
 	"mkt/pkg/campaign"
 	"mkt/pkg/hotgoods"
 	"mkt/pkg/store"
+	"mkt/pkg/textlimit"
 )
 
 // HotGoodsHandlerName is the JobHandler name of the hot-goods job.
@@ -52,10 +53,7 @@ func NewHotGoods(cfg HotGoodsConfig) (*HotGoods, error) {
 	if cfg.Zone == nil {
 		cfg.Zone = time.Local
 	}
-	cfg.CreatedBy = cmp.Or(cfg.CreatedBy, "xxl-job")
-	if len(cfg.CreatedBy) > 64 {
-		cfg.CreatedBy = cfg.CreatedBy[:64]
-	}
+	cfg.CreatedBy = textlimit.Bytes(cmp.Or(cfg.CreatedBy, "xxl-job"), campaign.MaxCreatedByLen)
 	return &HotGoods{cfg: cfg}, nil
 }
 

@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
+
+	"mkt/pkg/textlimit"
 )
 
 // Reasons a job thread is stopped, as the admin shows them.
@@ -285,9 +286,7 @@ func (e *Executor) answerLocked(tr *trigger, code int, msg string) {
 	}
 	tr.answered = true
 	tr.log.end()
-	if len(msg) > maxHandleMsg {
-		msg = strings.ToValidUTF8(msg[:maxHandleMsg], "") + "…"
-	}
+	msg = textlimit.BytesMarked(msg, maxHandleMsg)
 	e.metrics.runs.WithLabelValues(tr.p.ExecutorHandler, strconv.Itoa(code)).Inc()
 	level := e.log.Info
 	if code != CodeSuccess {

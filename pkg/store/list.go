@@ -1,0 +1,18 @@
+package store
+
+// How many rows one page of a list returns: DefaultListLimit unless the
+// caller asks, never more than MaxListLimit. Every list of mkt's (campaigns,
+// coupons, a member's items, dead letters) pages by these, and mktctl's
+// --limit flags take 1..MaxListLimit.
+const (
+	DefaultListLimit = 50
+	MaxListLimit     = 1000
+)
+
+// ListLimit returns n, or def when n ≤ 0, held to MaxListLimit.
+func ListLimit(n, def int) int {
+	if n <= 0 {
+		n = def
+	}
+	return min(n, MaxListLimit)
+}
