@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -136,37 +137,36 @@ func (d *Drain) Start(ctx context.Context) error {
 		if err := d.consumer.Start(ctx); err != nil {
 			return err
 		}
-		life.Go(func() { d.loop(life.Stopping()) })
+		var registered atomic.Bool
+		life.Every(registerRetry, true, func(ctx context.Context) {
+			if !registered.Load() {
+				registered.Store(d.register(ctx))
+			}
+		})
+		life.Every(d.cfg.RefreshInterval, true, d.refresh)
 		return nil
 	})
 }
 
-// loop registers the drain (retrying while MySQL is down) and refreshes
-// the gauges until ctx ends.
-func (d *Drain) loop(ctx context.Context) {
-	registered := false
-	t := time.NewTimer(0)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if !registered {
-			err := RegisterDrain(ctx, d.cfg.DB, d.cfg.Group, mq.DeadLetterTopic(d.cfg.Group), d.cfg.DrainGroup, d.cfg.Now())
-			if err != nil && ctx.Err() == nil {
-				d.log.Warn("deadletter: could not register the drain; retrying", "error", err.Error())
-				t.Reset(5 * time.Second)
-				continue
-			}
-			registered = err == nil
-		}
-		if c, err := Count(ctx, d.cfg.DB, d.cfg.Group); err == nil {
-			d.m.letters.WithLabelValues("pending").Set(float64(c.Pending))
-			d.m.letters.WithLabelValues("replayed").Set(float64(c.Replayed))
-		}
-		t.Reset(d.cfg.RefreshInterval)
+// registerRetry is how often registering the drain is tried until it
+// succeeds (MySQL may be down when the daemon starts).
+const registerRetry = 5 * time.Second
+
+// register records the drain in MySQL, for `mktctl events dlq`; false when
+// it could not (logged), to be tried again.
+func (d *Drain) register(ctx context.Context) bool {
+	err := RegisterDrain(ctx, d.cfg.DB, d.cfg.Group, mq.DeadLetterTopic(d.cfg.Group), d.cfg.DrainGroup, d.cfg.Now())
+	if err != nil && ctx.Err() == nil {
+		d.log.Warn("deadletter: could not register the drain; retrying", "error", err.Error())
+	}
+	return err == nil
+}
+
+// refresh reads the pending and replayed counts into the gauges.
+func (d *Drain) refresh(ctx context.Context) {
+	if c, err := Count(ctx, d.cfg.DB, d.cfg.Group); err == nil {
+		d.m.letters.WithLabelValues("pending").Set(float64(c.Pending))
+		d.m.letters.WithLabelValues("replayed").Set(float64(c.Replayed))
 	}
 }
 
