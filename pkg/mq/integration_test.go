@@ -29,8 +29,7 @@ func TestMain(m *testing.M) {
 func testConfig(t *testing.T) Config {
 	t.Helper()
 	ns, broker := mkttest.RocketMQ(t)
-	return Config{NameServer: ns, BrokerAddr: broker,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	return Config{NameServer: ns, BrokerAddr: broker, Logger: mkttest.Logger()}
 }
 
 // deadline returns a context ending after d, cancelled at test end.
