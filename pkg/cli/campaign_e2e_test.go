@@ -106,17 +106,7 @@ func (e *e2e) startPlanner(ctx context.Context, t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cons, err := mq.NewConsumer(pl.ConsumerConfig(e.mq))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cons.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		time.Sleep(3 * time.Second) // see pkg/planner's tests: keep shutdown away from the start's rebalance
-		_ = cons.Shutdown(context.Background())
-	})
+	mqtest.StartConsumer(t, pl.ConsumerConfig(e.mq))
 }
 
 // TestCampaignCommandsEndToEnd drives every campaign command against MariaDB

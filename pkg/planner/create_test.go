@@ -14,6 +14,7 @@ import (
 	"mkt/pkg/campaign"
 	"mkt/pkg/mkttest"
 	"mkt/pkg/mq"
+	"mkt/pkg/mq/mqtest"
 	"mkt/pkg/provider"
 	"mkt/pkg/store"
 )
@@ -43,7 +44,7 @@ func txStack(t *testing.T, s *stack) (*mq.TxProducer, *atomic.Int64) {
 		events.Add(1)
 		return handle(ctx, d)
 	}
-	s.startConsumer(t, cfg)
+	mqtest.StartConsumer(t, cfg)
 	return tx, &events
 }
 

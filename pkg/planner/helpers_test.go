@@ -23,11 +23,9 @@ import (
 // its own database and its own topics and groups.
 //
 // They do not run in parallel, and a consumer is shut down no sooner than
-// minConsumerLife after its start: rocketmq-client-go's client Shutdown
-// writes its "closed" flag unguarded while a rebalance (after a broker
-// notification of a group change, e.g. the consumer's own start, or another
-// test's) reads it (internal/client.go rmqClient.Shutdown vs InvokeSync), a
-// data race in the library that the race detector reports.
+// mqtest.MinConsumerLife after its start (mqtest.StartConsumer): a data race
+// inside rocketmq-client-go between Shutdown and a rebalance, which another
+// test's consumer leaving the broker can trigger too.
 
 func deadline(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
@@ -48,16 +46,12 @@ type stack struct {
 	tasks       *taskLog
 }
 
-// minConsumerLife keeps a consumer's shutdown away from the rebalances that
-// follow its start (see the comment at the top).
-const minConsumerLife = 3 * time.Second
-
 // newStack builds a test's world with a consumer recording shard tasks.
 func newStack(t testing.TB, members int64) *stack {
 	t.Helper()
 	s := newQuietStack(t, members)
 	s.tasks = &taskLog{byKey: map[string][]campaign.ShardTask{}}
-	s.startConsumer(t, mq.ConsumerConfig{Config: s.mq, Group: "plantest_w_" + s.sfx, Topic: s.shardTopic,
+	mqtest.StartConsumer(t, mq.ConsumerConfig{Config: s.mq, Group: "plantest_w_" + s.sfx, Topic: s.shardTopic,
 		Handler: func(_ context.Context, d *mq.Delivery) error {
 			task, err := campaign.DecodeShardTask(d.Body)
 			if err != nil {
@@ -95,25 +89,6 @@ func newQuietStack(t testing.TB, members int64) *stack {
 		t.Fatal(err)
 	}
 	return s
-}
-
-func (s *stack) startConsumer(t testing.TB, cfg mq.ConsumerConfig) *mq.Consumer {
-	t.Helper()
-	c, err := mq.NewConsumer(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Start(deadline(t, 30*time.Second)); err != nil {
-		t.Fatal(err)
-	}
-	started := time.Now()
-	t.Cleanup(func() {
-		time.Sleep(minConsumerLife - time.Since(started))
-		if err := c.Shutdown(deadline(t, 15*time.Second)); err != nil {
-			t.Error(err)
-		}
-	})
-	return c
 }
 
 // insert stores a campaign directly (no event).

@@ -10,6 +10,7 @@ import (
 	"mkt/pkg/campaign"
 	"mkt/pkg/mkttest"
 	"mkt/pkg/mq"
+	"mkt/pkg/mq/mqtest"
 	"mkt/pkg/planner"
 	"mkt/pkg/provider"
 )
@@ -176,7 +177,7 @@ func TestPausedOrCancelledBeforePlanning(t *testing.T) {
 	s := newStack(t, 2000)
 	ctx := deadline(t, 2*time.Minute)
 	// The planner's own consumer handles the created event resume sends.
-	s.startConsumer(t, s.planner.ConsumerConfig(s.mq))
+	mqtest.StartConsumer(t, s.planner.ConsumerConfig(s.mq))
 	ctl := &campaign.Control{DB: s.db, Publisher: s.producer, EventsTopic: s.eventsTopic,
 		Publish: campaign.PublishOptions{Topic: s.shardTopic}, Logger: mkttest.Logger()}
 

@@ -80,7 +80,7 @@ func TestCouponPushThroughRocketMQ(t *testing.T) {
 	}
 	started := time.Now()
 	t.Cleanup(func() {
-		time.Sleep(3*time.Second - time.Since(started)) // let the start's rebalances finish
+		time.Sleep(mqtest.MinConsumerLife - time.Since(started)) // let the start's rebalances finish
 		sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		_ = w.Stop(sctx)

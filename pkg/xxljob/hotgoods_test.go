@@ -18,11 +18,6 @@ import (
 	"mkt/pkg/xxljob"
 )
 
-// minConsumerLife keeps a consumer's shutdown away from the rebalance that
-// follows its start: rocketmq-client-go's Shutdown writes its closed flag
-// unguarded while that rebalance reads it (see pkg/planner's tests).
-const minConsumerLife = 3 * time.Second
-
 // importDay stores a generated day of hot goods through the import path
 // (JSON Lines parsed and imported as `mktctl hotgoods import` does).
 func importDay(t *testing.T, db *store.DB, date time.Time, segments int) []hotgoods.Row {
@@ -70,7 +65,7 @@ func TestHotGoodsTriggers(t *testing.T) {
 	// Every created event reaching the broker is counted by request id.
 	var mu sync.Mutex
 	events := map[string]int{}
-	cons, err := mq.NewConsumer(mq.ConsumerConfig{Config: mqc, Group: "xxljobtest_c_" + sfx, Topic: eventsTopic,
+	mqtest.StartConsumer(t, mq.ConsumerConfig{Config: mqc, Group: "xxljobtest_c_" + sfx, Topic: eventsTopic,
 		Tags: campaign.TagCreated, Handler: func(_ context.Context, d *mq.Delivery) error {
 			ev, err := campaign.DecodeCreatedEvent(d.Body)
 			if err != nil {
@@ -81,21 +76,6 @@ func TestHotGoodsTriggers(t *testing.T) {
 			mu.Unlock()
 			return nil
 		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cons.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	consStarted := time.Now()
-	t.Cleanup(func() {
-		time.Sleep(minConsumerLife - time.Since(consStarted))
-		sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		if err := cons.Shutdown(sctx); err != nil {
-			t.Error(err)
-		}
-	})
 	tx, err := mq.NewTxProducer(mq.TxProducerConfig{Config: mqc, Group: "xxljobtest_tx_" + sfx,
 		Check: campaign.TxCheck(db, mkttest.Logger(), nil)})
 	if err != nil {
