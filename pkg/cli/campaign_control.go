@@ -143,13 +143,13 @@ func (q *campaignQueues) control(ctx context.Context, app *App, db *store.DB, ki
 	return ctl.Do(ctx, action, id, reason)
 }
 
-// kindLabel names a kind of run for the operator.
+// kindLabel names a kind of run for the operator: its control target's
+// noun, else the kind.
 func kindLabel(k campaign.Kind) string {
-	switch k {
-	case campaign.KindPromotion:
-		return "campaign"
-	case campaign.KindHotGoods:
-		return "hot-goods run"
+	for _, t := range []controlTarget{promotionControl, hotgoodsControl} {
+		if t.kind == k {
+			return t.noun
+		}
 	}
 	return string(k)
 }

@@ -57,7 +57,7 @@ func newCampaignCreateCmd(app *App, q *campaignQueues, runF func(*campaignCreate
 		}),
 	}
 	f := cmd.Flags()
-	bindSpecFlags(f, &o.specOptions)
+	o.specOptions.Bind(f)
 	f.StringVar(&o.CreatedBy, "created-by", operatorName(), "operator name recorded with the campaign")
 	f.StringVar(&o.RequestID, "request-id", "", "idempotency key, up to 64 of A-Z a-z 0-9 _ . : - (default: random)")
 	return cmd

@@ -39,7 +39,9 @@ type specOptions struct {
 	CreatedBy string
 }
 
-func bindSpecFlags(fs *pflag.FlagSet, o *specOptions) {
+// Bind registers the flags of a campaign's spec on fs (campaign create and
+// plan).
+func (o *specOptions) Bind(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Name, "name", "", "campaign name (required)")
 	fs.StringVar(&o.Kind, "kind", "", "promotion kind: full_reduction, flat_discount, gift or percentage_off (required)")
 	fs.StringVar(&o.Threshold, "threshold", "", `full_reduction: order total that unlocks the discount, e.g. "100" or "99.90"`)
