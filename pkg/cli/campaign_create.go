@@ -57,7 +57,7 @@ func newCampaignCreateCmd(app *App, q *campaignQueues, runF func(*campaignCreate
 		}),
 	}
 	f := cmd.Flags()
-	o.specOptions.Bind(f)
+	o.Bind(f) // the spec's flags
 	f.StringVar(&o.CreatedBy, "created-by", operatorName(), "operator name recorded with the campaign")
 	f.StringVar(&o.RequestID, "request-id", "", "idempotency key, up to 64 of A-Z a-z 0-9 _ . : - (default: random)")
 	return cmd

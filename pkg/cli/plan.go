@@ -51,7 +51,7 @@ type planOptions struct {
 func newPlanCmd(app *App, runF func(*planOptions) error) *cobra.Command {
 	o := &planOptions{}
 	specFlags := pflag.NewFlagSet("spec", pflag.ContinueOnError)
-	o.specOptions.Bind(specFlags)
+	o.Bind(specFlags) // the spec's flags
 	specFlags.StringVar(&o.CreatedBy, "created-by", "", "accepted for create compatibility; ignored")
 	specFlags.StringVar(new(string), "request-id", "", "accepted for create compatibility; ignored")
 	cmd := &cobra.Command{

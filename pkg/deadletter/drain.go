@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -137,10 +136,10 @@ func (d *Drain) Start(ctx context.Context) error {
 		if err := d.consumer.Start(ctx); err != nil {
 			return err
 		}
-		var registered atomic.Bool
+		registered := false // only this round's goroutine reads and writes it
 		life.Every(registerRetry, true, func(ctx context.Context) {
-			if !registered.Load() {
-				registered.Store(d.register(ctx))
+			if !registered {
+				registered = d.register(ctx)
 			}
 		})
 		life.Every(d.cfg.RefreshInterval, true, d.refresh)

@@ -86,9 +86,10 @@ type Runner struct {
 	passes atomic.Uint64
 }
 
-// runnerSuffix is the random part each Runner adds to its owner's name,
-// so that two runners of one process never share a claim.
-type runnerSuffix [3]byte
+// runnerSuffixBytes is the random part, in bytes (written in hex), each
+// Runner adds to its owner's name, so that two runners of one process never
+// share a claim.
+const runnerSuffixBytes = 3
 
 type runnerMetrics struct {
 	firings *prometheus.CounterVec
@@ -126,7 +127,7 @@ func NewRunner(cfg RunnerConfig) (*Runner, error) {
 		cfg.Now = func(ctx context.Context) (time.Time, error) { return DBNow(ctx, db) }
 	}
 	var errs []error
-	if n := campaign.MaxOwnerLen - len("-") - 2*len(runnerSuffix{}); len(cfg.Owner) > n {
+	if n := campaign.MaxOwnerLen - len("-") - 2*runnerSuffixBytes; len(cfg.Owner) > n {
 		errs = append(errs, fmt.Errorf("schedule: owner %q is longer than %d bytes", cfg.Owner, n))
 	}
 	if cfg.PollInterval < 10*time.Millisecond || cfg.Lease < time.Second || cfg.RetryDelay < 0 || cfg.MaxAttempts < 1 || cfg.Batch < 1 {
@@ -139,7 +140,7 @@ func NewRunner(cfg RunnerConfig) (*Runner, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	var b runnerSuffix
+	var b [runnerSuffixBytes]byte
 	_, _ = rand.Read(b[:])
 	r := &Runner{cfg: cfg, db: cfg.DB, owner: cfg.Owner + "-" + hex.EncodeToString(b[:]),
 		log: cfg.Logger.With(slog.String("component", "schedules"))}

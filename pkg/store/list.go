@@ -1,9 +1,9 @@
 package store
 
 // How many rows one page of a list returns: DefaultListLimit unless the
-// caller asks, never more than MaxListLimit. Every list of mkt's (campaigns,
-// coupons, a member's items, dead letters) pages by these, and mktctl's
-// --limit flags take 1..MaxListLimit.
+// caller asks, never more than MaxListLimit. The lists of campaigns, coupons
+// and a member's items page by these, and every --limit of mktctl's list
+// commands (dead letters' too) takes 1..MaxListLimit.
 const (
 	DefaultListLimit = 50
 	MaxListLimit     = 1000
