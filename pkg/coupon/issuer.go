@@ -129,12 +129,11 @@ type Issuer struct {
 	refreshMu sync.Mutex
 	rebuilds  singleflight.Group
 
-	mu sync.Mutex
-	// admitting: logins are taken, from the end of Start until Stop.
-	admitting bool
-	reqs      chan *loginRequest
-	sem       chan struct{}
-	batches   sync.WaitGroup
+	// logins admits HandleLogin's logins from the end of Start until
+	// Stop, counting each until it is answered.
+	logins daemon.Admission
+	reqs   chan *loginRequest
+	sem    chan struct{}
 }
 
 type activeSnapshot struct {
@@ -190,9 +189,9 @@ func (is *Issuer) Start(ctx context.Context) error {
 		// (the lifetime's context), the maintenance loop until the stop.
 		life.Go(func() { is.batchLoop(ctx) })
 		life.Every(is.cfg.SyncInterval, false, func(context.Context) { is.maintainRound(life.Stopping()) })
-		is.mu.Lock()
-		is.admitting = life.Stopping().Err() == nil // not when a Stop came first
-		is.mu.Unlock()
+		if life.Stopping().Err() == nil { // not when a Stop came first
+			is.logins.Open()
+		}
 		return nil
 	})
 }
@@ -202,17 +201,10 @@ func (is *Issuer) Start(ctx context.Context) error {
 // while it waits, so every admitted login is settled.
 func (is *Issuer) Stop(ctx context.Context) error {
 	return is.StopWith(ctx, func(ctx context.Context, _ *daemon.Lifetime) error {
-		is.mu.Lock()
-		is.admitting = false
-		is.mu.Unlock()
-		done := make(chan struct{})
-		go func() { is.batches.Wait(); close(done) }()
-		select {
-		case <-done:
-			return nil
-		case <-ctx.Done():
-			return fmt.Errorf("coupon: issuer stop: logins still in flight: %w", ctx.Err())
+		if err := is.logins.CloseAndWait(ctx, "logins in flight"); err != nil {
+			return fmt.Errorf("coupon: issuer stop: %w", err)
 		}
+		return nil
 	})
 }
 
@@ -330,18 +322,14 @@ func (is *Issuer) HandleLogin(ctx context.Context, ev login.Event) error {
 		is.m.idle.Inc()
 		return nil
 	}
-	is.mu.Lock()
-	if !is.admitting {
-		is.mu.Unlock()
+	if !is.logins.Enter() { // the request counts as in flight until answered
 		return ErrStopped
 	}
-	is.batches.Add(1) // the request counts as in flight until answered
-	is.mu.Unlock()
 	req := &loginRequest{ev: ev, done: make(chan Result, 1)}
 	select {
 	case is.reqs <- req:
 	case <-ctx.Done():
-		is.batches.Done()
+		is.logins.Leave()
 		return ctx.Err()
 	}
 	select {
@@ -388,7 +376,7 @@ func (is *Issuer) batchLoop(ctx context.Context) {
 			res := is.Process(context.WithoutCancel(ctx), evs)
 			for i, r := range batch {
 				r.done <- res[i]
-				is.batches.Done()
+				is.logins.Leave()
 			}
 		}()
 	}
@@ -400,7 +388,7 @@ func (is *Issuer) drain() {
 		select {
 		case r := <-is.reqs:
 			r.done <- Result{Err: ErrStopped}
-			is.batches.Done()
+			is.logins.Leave()
 		default:
 			return
 		}

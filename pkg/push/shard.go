@@ -239,7 +239,7 @@ func (j *job) retryPhase(ctx context.Context) (end, error) {
 // control applies the campaign's status (cached for StatusRefresh) between
 // pages: paused or cancelled parks the shard, a draining worker stops.
 func (j *job) control(ctx context.Context) (end, error) {
-	if j.w.draining.Load() {
+	if j.w.tasks.Closed() {
 		return endDraining, nil
 	}
 	st, err := j.w.status.get(ctx, j.c.kind, j.c.id)

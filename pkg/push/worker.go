@@ -55,12 +55,10 @@ type Worker struct {
 	// commit everything at their end).
 	journal *journal
 
-	draining atomic.Bool
-	mu       sync.Mutex
-	active   int
-	// idle is made when the worker starts draining, and closed once active
-	// is 0 (no task is admitted while draining, so that happens once).
-	idle chan struct{}
+	// tasks admits shard tasks from the consumer's handlers until the
+	// worker drains; a drain waits for the admitted ones.
+	tasks daemon.Admission
+	mu    sync.Mutex
 	// running are the shards this worker is running now: a second copy of
 	// a task (the broker may deliver one again while its handler runs, e.g.
 	// after a rebalance) must not run the shard beside the first — the
@@ -92,6 +90,7 @@ func NewWorker(cfg Config) (*Worker, error) {
 	if cfg.JournalInterval > 0 {
 		w.journal = newJournal(cfg.DB, cfg.JournalInterval, w.log, cfg.Clock.Now, cfg.JournalFlushed)
 	}
+	w.tasks.Open() // a worker works before Start too
 	return w, nil
 }
 
@@ -118,37 +117,15 @@ func (w *Worker) Start(ctx context.Context) error {
 // page boundary, keeping their checkpoint, and are released for another
 // worker (Handle returns ErrDraining, so their tasks are redelivered); new
 // tasks are refused the same way.
-func (w *Worker) BeginStop() {
-	w.drain()
-}
-
-// drain makes the worker drain (see BeginStop) and returns a channel closed
-// once no task is being handled.
-func (w *Worker) drain() <-chan struct{} {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.draining.Store(true)
-	if w.idle == nil {
-		w.idle = make(chan struct{})
-		if w.active == 0 {
-			close(w.idle)
-		}
-	}
-	return w.idle
-}
+func (w *Worker) BeginStop() { w.tasks.Close() }
 
 // Stop drains (see BeginStop), waits until no task is being handled or ctx
 // is done, then stops the journal's flusher (pages still open commit their
 // own sends). It drains a worker never started too.
 func (w *Worker) Stop(ctx context.Context) error {
 	var err error
-	select {
-	case <-w.drain():
-	case <-ctx.Done():
-		w.mu.Lock()
-		n := w.active
-		w.mu.Unlock()
-		err = fmt.Errorf("push: worker stopped with %d shards in progress: %w", n, ctx.Err())
+	if werr := w.tasks.CloseAndWait(ctx, "shards in progress"); werr != nil {
+		err = fmt.Errorf("push: worker stopped with %w", werr)
 	}
 	// The flusher runs until the lifetime's Stopping: nothing more to drain.
 	stopErr := w.StopWith(ctx, func(context.Context, *daemon.Lifetime) error { return nil })
@@ -174,28 +151,21 @@ func (w *Worker) Handle(ctx context.Context, d *mq.Delivery) error {
 // them ErrShardHeld, ErrDraining, ErrNoProvider — when the task must come
 // back later.
 func (w *Worker) HandleTask(ctx context.Context, t campaign.ShardTask) error {
-	// Draining is checked and the task counted under one lock, so a task
-	// cannot slip in after Stop saw none in progress.
-	key := shardKey{t.Kind, t.CampaignID, t.ShardNo}
-	w.mu.Lock()
-	if w.draining.Load() {
-		w.mu.Unlock()
+	if !w.tasks.Enter() {
 		return ErrDraining
 	}
+	defer w.tasks.Leave()
+	key := shardKey{t.Kind, t.CampaignID, t.ShardNo}
+	w.mu.Lock()
 	if w.running[key] {
 		w.mu.Unlock()
 		return fmt.Errorf("%w: task %s is being run by this worker already", ErrShardHeld, t.Key())
 	}
 	w.running[key] = true
-	w.active++
 	w.mu.Unlock()
 	defer func() {
 		w.mu.Lock()
-		w.active--
 		delete(w.running, key)
-		if w.active == 0 && w.idle != nil {
-			close(w.idle)
-		}
 		w.mu.Unlock()
 	}()
 

@@ -131,12 +131,12 @@ type Executor struct {
 	metrics   *metrics
 	server    *daemon.HTTPServer
 
+	// triggers admits /run from the end of Start until BeginStop, counting
+	// each trigger taken until it is answered.
+	triggers  daemon.Admission
 	mu        sync.Mutex
-	stopping  bool
 	advertise string
 	jobs      map[int64]*thread
-	open      int             // triggers taken and not yet answered
-	settled   chan struct{}   // signalled when open drops to 0
 	life      context.Context // the triggers' runs; nil until Start
 	endLife   context.CancelCauseFunc
 	threads   sync.WaitGroup
@@ -200,7 +200,6 @@ func New(cfg Config) (*Executor, error) {
 		logs:    newJobLogs(cfg.LogRuns, cfg.LogLines),
 		metrics: newMetrics(cfg.Registerer),
 		jobs:    map[int64]*thread{},
-		settled: make(chan struct{}, 1),
 	}
 	e.callbacks = newCallbackQueue(e.admin, e.log, cfg.CallbackBackoff, cfg.MaxPendingCallbacks, 100, e.metrics)
 	srv, err := daemon.NewHTTPServer(daemon.HTTPServerConfig{Name: "xxl-job-executor", Addr: cfg.ListenAddr, Handler: e,
@@ -230,6 +229,7 @@ func (e *Executor) Start(ctx context.Context) error {
 			e.advertise = "http://" + e.server.Addr().String() + "/"
 		}
 		e.life, e.endLife = context.WithCancelCause(ctx)
+		e.triggers.Open()
 		_ = e.callbacks.Start(ctx)
 		// Registry calls use Stopping: a stop abandons the one in flight.
 		registered := false
@@ -287,11 +287,7 @@ func (e *Executor) register(ctx context.Context, registered bool) bool {
 
 // BeginStop refuses new triggers from now on: the admin's failover or
 // sharding goes to the executors still registered.
-func (e *Executor) BeginStop() {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.stopping = true
-}
+func (e *Executor) BeginStop() { e.triggers.Close() }
 
 // errStopping is the cause of the runs cancelled at shutdown.
 var errStopping = errors.New("executor stopping")
@@ -327,10 +323,10 @@ func (e *Executor) drain(ctx context.Context, life *daemon.Lifetime) error {
 		e.dropQueuedLocked(th, "executor stopping")
 	}
 	e.mu.Unlock()
-	if !e.waitSettled(ctx) {
+	if e.triggers.CloseAndWait(ctx, "triggers unanswered") != nil {
 		e.log.Warn("xxl-job runs still going at the end of the drain, cancelling them")
 		e.endLife(errStopping)
-		e.waitSettled(context.Background()) // the cancelled runs answer at once
+		<-e.triggers.Drained() // the cancelled runs answer at once
 	}
 
 	sctx, cancel := e.budget(ctx, 0)
@@ -368,22 +364,5 @@ func (e *Executor) budget(ctx context.Context, d time.Duration) (context.Context
 		return context.WithTimeout(ctx, d)
 	default:
 		return context.WithCancel(ctx)
-	}
-}
-
-// waitSettled waits until every trigger taken was answered, or ctx ends.
-func (e *Executor) waitSettled(ctx context.Context) bool {
-	for {
-		e.mu.Lock()
-		open := e.open
-		e.mu.Unlock()
-		if open == 0 {
-			return true
-		}
-		select {
-		case <-e.settled:
-		case <-ctx.Done():
-			return false
-		}
 	}
 }

@@ -64,7 +64,7 @@ var errTimeout = errors.New("job execute timeout")
 
 // run takes a trigger: it checks it, applies the block strategy and queues
 // it on its job's thread. An error is the 500 answer; no callback follows.
-func (e *Executor) run(p TriggerParam) error {
+func (e *Executor) run(p TriggerParam) (err error) {
 	if err := p.check(); err != nil {
 		return err
 	}
@@ -79,9 +79,14 @@ func (e *Executor) run(p TriggerParam) error {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.stopping || e.life == nil { // stopping, or not started
+	if !e.triggers.Enter() { // stopping, or not started
 		return errors.New("executor is stopping: trigger another executor")
 	}
+	defer func() {
+		if err != nil { // not taken
+			e.triggers.Leave()
+		}
+	}()
 	th := e.jobs[p.JobID]
 	if th != nil && th.has(p.LogID) {
 		return fmt.Errorf("repeate trigger job, logId:%d", p.LogID)
@@ -110,7 +115,6 @@ func (e *Executor) run(p TriggerParam) error {
 		p.JobID, p.ExecutorHandler, p.BroadcastIndex, max(p.BroadcastTotal, 1), blockStrategy(p.ExecutorBlockStrategy),
 		p.ExecutorTimeout, p.ExecutorParams)
 	th.queue = append(th.queue, tr)
-	e.open++
 	return nil
 }
 
@@ -295,11 +299,5 @@ func (e *Executor) answerLocked(tr *trigger, code int, msg string) {
 	level("xxl-job run ended", "job_id", tr.p.JobID, "log_id", tr.p.LogID, "handler", tr.p.ExecutorHandler,
 		"shard", tr.p.BroadcastIndex, "shard_total", max(tr.p.BroadcastTotal, 1), "handle_code", code, "handle_msg", msg)
 	e.callbacks.push(Callback{LogID: tr.p.LogID, LogDateTim: tr.p.LogDateTime, HandleCode: code, HandleMsg: msg})
-	e.open--
-	if e.open == 0 {
-		select {
-		case e.settled <- struct{}{}:
-		default:
-		}
-	}
+	e.triggers.Leave()
 }
