@@ -10,8 +10,8 @@
 //
 // Every background component (the push worker and reaper, the planner's
 // scheduler, the schedule runner, the coupon issuer, couponsd's loops, the
-// dead-letter drain, the XXL-Job executor, the ops and HTTP servers,
-// readiness) embeds StartStop, and so behaves the same way:
+// dead-letter drain, the XXL-Job executor, the mq consumers, the ops and
+// HTTP servers, readiness) embeds StartStop, and so behaves the same way:
 //
 //   - A component is new, then started, then stopped; a stop is final.
 //     Start on a started component does nothing and returns nil; Start
@@ -32,7 +32,11 @@
 //     started and when it has stopped, for tests (and anyone) to wait on.
 //   - The context given to Start is the parent of the run's contexts: when
 //     it ends they end, as at a hard stop (the component stays started until
-//     Stop).
+//     Stop). The mq consumer alone takes it as the start's bound only.
+//   - Work handed to a component from outside its goroutines (a consumer's
+//     deliveries, the worker's shard tasks, the issuer's logins, the
+//     executor's triggers) goes through an Admission: admitted and counted
+//     in one step, refused once the stop begins, waited for by the drain.
 //
 // A daemon's wiring typically reads:
 //

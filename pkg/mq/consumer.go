@@ -13,6 +13,8 @@ import (
 	rocketmq "github.com/apache/rocketmq-client-go/v2"
 	"github.com/apache/rocketmq-client-go/v2/consumer"
 	"github.com/apache/rocketmq-client-go/v2/primitive"
+
+	"mkt/pkg/daemon"
 )
 
 // Consumer defaults.
@@ -170,20 +172,23 @@ func (c ConsumerConfig) validate() error {
 // Consumer is a push consumer in a consumer group (clustering mode). A group
 // resumes from its committed offsets; a brand-new group starts with the
 // oldest message the topic still retains, so nothing published around its
-// first start is skipped (handlers are idempotent anyway).
+// first start is skipped (handlers are idempotent anyway). Its lifecycle is
+// daemon.StartStop's: Start, then Shutdown (Stop), which is final.
 type Consumer struct {
+	daemon.StartStop
+
 	cfg    ConsumerConfig
 	log    *slog.Logger
 	client rocketmq.PushConsumer
 
-	baseCtx context.Context // handlers' context, cancelled by a hard stop
-	cancel  context.CancelFunc
-
-	mu       sync.Mutex
-	started  bool
-	closing  bool
-	inflight sync.WaitGroup
-	stopped  chan struct{} // closed once the client is shut down
+	// handlers admits the client's deliveries until Shutdown begins and
+	// counts the handlers running, for Shutdown to wait for.
+	handlers daemon.Admission
+	// handlerCtx is the handlers' context, cancelled by cancelHandlers (a
+	// hard stop, or Shutdown with CancelOnShutdown); both are set by Start
+	// before the client runs a handler.
+	handlerCtx     context.Context
+	cancelHandlers context.CancelCauseFunc
 }
 
 // NewConsumer creates a consumer; Start begins consuming.
@@ -218,44 +223,46 @@ func NewConsumer(cfg ConsumerConfig) (*Consumer, error) {
 		return nil, fmt.Errorf("mq: create consumer of group %q: %w", cfg.Group, err)
 	}
 	c := &Consumer{
-		cfg:     cfg,
-		log:     cfg.Logger.With(slog.String("group", cfg.Group), slog.String("topic", cfg.Topic)),
-		client:  client,
-		stopped: make(chan struct{}),
+		cfg:    cfg,
+		log:    cfg.Logger.With(slog.String("group", cfg.Group), slog.String("topic", cfg.Topic)),
+		client: client,
 	}
-	c.baseCtx, c.cancel = context.WithCancel(context.Background())
 	sel := consumer.MessageSelector{Type: consumer.TAG, Expression: cfg.Tags}
 	if err := client.Subscribe(cfg.Topic, sel, c.consume); err != nil {
-		c.cancel()
 		return nil, fmt.Errorf("mq: subscribe group %q to topic %q: %w", cfg.Group, cfg.Topic, err)
 	}
 	return c, nil
 }
 
 // Start begins consuming. The topic must exist (see EnsureTopics). Start
-// first creates the group's retry topic on cfg.BrokerAddr (bounded by ctx):
-// the broker would create it on the first failure, but the client only
-// learns new routes every 30 s, which would hold back the first redeliveries
-// by up to a minute. A consumer is started at most once; after Shutdown
-// create a new one.
+// first creates the group's retry topic on cfg.BrokerAddr: the broker would
+// create it on the first failure, but the client only learns new routes
+// every 30 s, which would hold back the first redeliveries by up to a
+// minute. ctx bounds the start only: unlike other components' runs, the
+// consumer's goes on after ctx ends, until Shutdown, so that a caller may
+// start it with a deadline. After Shutdown, Start returns ErrClosed: create
+// a new consumer.
 func (c *Consumer) Start(ctx context.Context) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closing {
+	err := c.StartWith(context.WithoutCancel(ctx), func(run *daemon.Lifetime) error {
+		if err := EnsureTopics(ctx, c.cfg.Config, 1, RetryTopic(c.cfg.Group)); err != nil {
+			return fmt.Errorf("mq: start consumer of group %q: %w", c.cfg.Group, err)
+		}
+		base := run.Context()
+		if c.cfg.CancelOnShutdown {
+			base = run.Stopping()
+		}
+		c.handlerCtx, c.cancelHandlers = context.WithCancelCause(base)
+		c.handlers.Open()
+		if err := c.client.Start(); err != nil {
+			return fmt.Errorf("mq: start consumer of group %q on topic %q (does the topic exist? see EnsureTopics): %w",
+				c.cfg.Group, c.cfg.Topic, err)
+		}
+		return nil
+	})
+	if errors.Is(err, daemon.ErrStopped) {
 		return ErrClosed
 	}
-	if c.started {
-		return nil
-	}
-	if err := EnsureTopics(ctx, c.cfg.Config, 1, RetryTopic(c.cfg.Group)); err != nil {
-		return fmt.Errorf("mq: start consumer of group %q: %w", c.cfg.Group, err)
-	}
-	if err := c.client.Start(); err != nil {
-		return fmt.Errorf("mq: start consumer of group %q on topic %q (does the topic exist? see EnsureTopics): %w",
-			c.cfg.Group, c.cfg.Topic, err)
-	}
-	c.started = true
-	return nil
+	return err
 }
 
 // Shutdown stops fetching, waits for handlers in progress (until ctx ends,
@@ -263,43 +270,24 @@ func (c *Consumer) Start(ctx context.Context) error {
 // Messages fetched but not handled yet are not acknowledged and will be
 // delivered again, to this group's other consumers or after a restart; so
 // may a message whose handler finished at the very moment of shutdown.
-func (c *Consumer) Shutdown(ctx context.Context) error {
-	c.mu.Lock()
-	if c.closing {
-		c.mu.Unlock()
-		select {
-		case <-c.stopped:
-			return nil
-		case <-ctx.Done():
-			return fmt.Errorf("mq: wait for consumer shutdown of group %q: %w", c.cfg.Group, ctx.Err())
-		}
-	}
-	c.closing = true
-	started := c.started
-	c.mu.Unlock()
-	if c.cfg.CancelOnShutdown {
-		c.cancel()
-	}
+func (c *Consumer) Shutdown(ctx context.Context) error { return c.StopWith(ctx, c.drain) }
 
-	var waitErr error
-	if started {
-		c.client.Suspend() // no new pulls; fetched messages park in consume
-		done := make(chan struct{})
-		go func() { c.inflight.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-ctx.Done():
-			c.cancel()
-			waitErr = fmt.Errorf("mq: consumer of group %q stopped with handlers still running: %w", c.cfg.Group, ctx.Err())
-			c.log.Warn("mq: consumer shutdown deadline passed, handlers cancelled")
-		}
+// Stop is Shutdown, so a Consumer is a daemon component (Start/Stop).
+func (c *Consumer) Stop(ctx context.Context) error { return c.Shutdown(ctx) }
+
+// drain is Shutdown's work on a started consumer. A delivery refused or
+// failed from here on is held until the consumer is stopped (see consume),
+// which happens after the client is down.
+func (c *Consumer) drain(ctx context.Context, _ *daemon.Lifetime) error {
+	c.client.Suspend() // no new pulls; fetched messages park in consume
+	waitErr := c.handlers.CloseAndWait(ctx, "handlers still running")
+	if waitErr != nil {
+		c.cancelHandlers(daemon.ErrStopped)
+		waitErr = fmt.Errorf("mq: consumer of group %q stopped with %w", c.cfg.Group, waitErr)
+		c.log.Warn("mq: consumer shutdown deadline passed, handlers cancelled")
 	}
-	var err error
-	if started { // the client cannot shut down what it never started
-		err = c.client.Shutdown()
-	}
-	close(c.stopped)
-	c.cancel()
+	err := c.client.Shutdown()
+	c.cancelHandlers(daemon.ErrStopped)
 	if err != nil {
 		return errors.Join(waitErr, fmt.Errorf("mq: shut down consumer of group %q: %w", c.cfg.Group, err))
 	}
@@ -316,11 +304,11 @@ func (c *Consumer) Shutdown(ctx context.Context) error {
 // consumer per group, as pushd and couponsd are, does not need this.
 func ShutdownAll(ctx context.Context, cs ...*Consumer) error {
 	for _, c := range cs {
-		c.mu.Lock()
-		if c.started && !c.closing {
-			c.client.Suspend()
+		select {
+		case <-c.Started():
+			c.client.Suspend() // a flag: harmless on a consumer already stopping
+		default:
 		}
-		c.mu.Unlock()
 	}
 	var errs []error
 	for _, c := range cs {
@@ -329,34 +317,16 @@ func ShutdownAll(ctx context.Context, cs ...*Consumer) error {
 	return errors.Join(errs...)
 }
 
-// shuttingDown reports whether Shutdown has begun.
-func (c *Consumer) shuttingDown() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.closing
-}
-
-// enter registers a handler run unless the consumer is closing.
-func (c *Consumer) enter() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closing {
-		return false
-	}
-	c.inflight.Add(1)
-	return true
-}
-
 // consume is the client callback (one message per call).
 func (c *Consumer) consume(ctx context.Context, msgs ...*primitive.MessageExt) (consumer.ConsumeResult, error) {
-	if !c.enter() {
-		// Closing: hold the message until the client is down, so its
-		// queue is dropped and the result ignored; the offset stays
+	if !c.handlers.Enter() {
+		// Shutting down: hold the message until the client is down, so
+		// its queue is dropped and the result ignored; the offset stays
 		// uncommitted and the message is delivered again later.
-		<-c.stopped
+		<-c.Stopped()
 		return consumer.ConsumeRetryLater, nil
 	}
-	done := sync.OnceFunc(c.inflight.Done)
+	done := sync.OnceFunc(c.handlers.Leave)
 	defer done()
 
 	cctx, _ := primitive.GetConcurrentlyCtx(ctx)
@@ -366,7 +336,7 @@ func (c *Consumer) consume(ctx context.Context, msgs ...*primitive.MessageExt) (
 		if err == nil {
 			continue
 		}
-		if c.shuttingDown() {
+		if c.handlers.Closed() {
 			// Failed while shutting down (or cut short by a hard stop):
 			// not counted as an attempt. Hold the message until the
 			// client is down, so its queue is dropped and the result
@@ -375,7 +345,7 @@ func (c *Consumer) consume(ctx context.Context, msgs ...*primitive.MessageExt) (
 			c.log.Warn("mq: handler failed during shutdown, message left for redelivery",
 				slog.String("msg_id", d.MsgID), slog.String("error", err.Error()))
 			done()
-			<-c.stopped
+			<-c.Stopped()
 			return consumer.ConsumeRetryLater, nil
 		}
 		attrs := []any{
@@ -416,7 +386,7 @@ func (c *Consumer) handle(d *Delivery) (err error) {
 			err = fmt.Errorf("mq: handler panic: %v", r)
 		}
 	}()
-	return c.cfg.Handler(c.baseCtx, d)
+	return c.cfg.Handler(c.handlerCtx, d)
 }
 
 // deadLettered calls the OnDeadLetter hook, if any, shielding the
@@ -463,6 +433,3 @@ func toDelivery(m *primitive.MessageExt) *Delivery {
 
 // Name identifies the consumer by group and topic (for a daemon's logs).
 func (c *Consumer) Name() string { return "consumer " + c.cfg.Group + "@" + c.cfg.Topic }
-
-// Stop is Shutdown, so a Consumer is a daemon component (Start/Stop).
-func (c *Consumer) Stop(ctx context.Context) error { return c.Shutdown(ctx) }

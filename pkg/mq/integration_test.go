@@ -13,6 +13,7 @@ import (
 
 	"github.com/apache/rocketmq-client-go/v2/admin"
 
+	"mkt/pkg/daemon"
 	"mkt/pkg/mkttest"
 )
 
@@ -493,8 +494,9 @@ func TestIntegrationTransactions(t *testing.T) {
 // startHandlingOne creates and starts a consumer of a new two-queue topic
 // named after name, publishes one message keyed key and returns once handler
 // has begun handling it, with the test's context (60 s) and the consumer,
-// which the test shuts down itself.
-func startHandlingOne(t *testing.T, name, key string, handler Handler) (context.Context, *Consumer) {
+// which the test shuts down itself. cancelOnShutdown is the consumer's
+// CancelOnShutdown.
+func startHandlingOne(t *testing.T, name, key string, cancelOnShutdown bool, handler Handler) (context.Context, *Consumer) {
 	t.Helper()
 	cfg := testConfig(t)
 	sfx := mkttest.Namespace(t, "")
@@ -503,7 +505,7 @@ func startHandlingOne(t *testing.T, name, key string, handler Handler) (context.
 	testTopic(t, ctx, cfg, 2, topic, group)
 	started := make(chan struct{})
 	var once sync.Once
-	c, err := NewConsumer(ConsumerConfig{Config: cfg, Group: group, Topic: topic,
+	c, err := NewConsumer(ConsumerConfig{Config: cfg, Group: group, Topic: topic, CancelOnShutdown: cancelOnShutdown,
 		Handler: func(hctx context.Context, d *Delivery) error {
 			once.Do(func() { close(started) })
 			return handler(hctx, d)
@@ -533,7 +535,7 @@ func TestIntegrationShutdownWaitsForHandlers(t *testing.T) {
 	release := make(chan struct{})
 	var finished bool
 	var mu sync.Mutex
-	ctx, c := startHandlingOne(t, "stop", "slow", func(hctx context.Context, d *Delivery) error {
+	ctx, c := startHandlingOne(t, "stop", "slow", false, func(hctx context.Context, d *Delivery) error {
 		<-release
 		mu.Lock()
 		finished = hctx.Err() == nil
@@ -584,7 +586,7 @@ func TestIntegrationEnsureTopicsFailsClearly(t *testing.T) {
 func TestIntegrationShutdownDeadlineCancelsHandlers(t *testing.T) {
 	t.Parallel()
 	cancelled := make(chan struct{})
-	ctx, c := startHandlingOne(t, "hardstop", "stuck", func(hctx context.Context, d *Delivery) error {
+	ctx, c := startHandlingOne(t, "hardstop", "stuck", false, func(hctx context.Context, d *Delivery) error {
 		<-hctx.Done()
 		close(cancelled)
 		return hctx.Err()
@@ -598,5 +600,46 @@ func TestIntegrationShutdownDeadlineCancelsHandlers(t *testing.T) {
 	case <-cancelled:
 	case <-ctx.Done():
 		t.Fatal("the handler's context was not cancelled")
+	}
+}
+
+// TestIntegrationShutdownCancelsOnShutdown: with CancelOnShutdown a
+// handler's context ends as soon as Shutdown begins, two Shutdowns at once
+// both wait for the one stop, and a consumer is stopped for good.
+func TestIntegrationShutdownCancelsOnShutdown(t *testing.T) {
+	t.Parallel()
+	cause := make(chan error, 1)
+	ctx, c := startHandlingOne(t, "cancelstop", "blocked", true, func(hctx context.Context, d *Delivery) error {
+		<-hctx.Done()
+		cause <- context.Cause(hctx)
+		return hctx.Err()
+	})
+	errs := make(chan error, 2)
+	for range 2 {
+		go func() { errs <- c.Shutdown(ctx) }()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatalf("Shutdown = %v, want nil: the handler returns once cancelled", err)
+		}
+	}
+	if err := <-cause; !errors.Is(err, daemon.ErrStopped) {
+		t.Fatalf("handler's context ended with %v, want daemon.ErrStopped", err)
+	}
+	if err := c.Start(ctx); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Start after Shutdown: err = %v, want ErrClosed", err)
+	}
+
+	// A consumer shut down before it started never runs.
+	never, err := NewConsumer(ConsumerConfig{Config: testConfig(t), Group: "mqtest_never_g", Topic: "mqtest_never",
+		Handler: func(context.Context, *Delivery) error { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := never.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown before Start = %v", err)
+	}
+	if err := never.Start(ctx); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Start after an early Shutdown: err = %v, want ErrClosed", err)
 	}
 }
