@@ -137,7 +137,7 @@ type Executor struct {
 	mu        sync.Mutex
 	advertise string
 	jobs      map[int64]*thread
-	life      context.Context // the triggers' runs; nil until Start
+	life      context.Context // the triggers' runs, within the Lifetime's; nil until Start
 	endLife   context.CancelCauseFunc
 	threads   sync.WaitGroup
 }
@@ -228,7 +228,9 @@ func (e *Executor) Start(ctx context.Context) error {
 		if e.advertise == "" {
 			e.advertise = "http://" + e.server.Addr().String() + "/"
 		}
-		e.life, e.endLife = context.WithCancelCause(ctx)
+		// The triggers' runs are a part of the lifetime that the drain
+		// cancels itself when its budget ends (their callbacks still go).
+		e.life, e.endLife = context.WithCancelCause(life.Context())
 		e.triggers.Open()
 		_ = e.callbacks.Start(ctx)
 		// Registry calls use Stopping: a stop abandons the one in flight.
