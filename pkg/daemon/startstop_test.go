@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"mkt/pkg/mkttest"
 )
 
 // testService is a component whose one goroutine runs until the run is
@@ -49,11 +51,8 @@ func (s *testService) Start(ctx context.Context) error {
 	})
 }
 
-func quick(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
+// quick bounds a call of these tests: nothing here takes long.
+func quick(t *testing.T) context.Context { return mkttest.Deadline(t, 5*time.Second) }
 
 func isClosed(c <-chan struct{}) bool {
 	select {

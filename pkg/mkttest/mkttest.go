@@ -12,7 +12,8 @@
 //     unreachable service fails the test;
 //   - Namespace, a fresh name for a test's topics, groups and key prefixes;
 //   - Logger, silent unless MKT_TEST_LOG names a level;
-//   - WaitFor, the one way a test waits for a condition.
+//   - WaitFor, the one way a test waits for a condition, and Deadline, the
+//     bounded context a test's calls run under;
 //   - MetricValue, what a test reads of a component's Prometheus metrics.
 //
 // Databases come from pkg/store/storetest, Redis clients from
@@ -24,6 +25,7 @@ package mkttest
 
 import (
 	"cmp"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"io"
@@ -197,6 +199,15 @@ const (
 	firstPoll = time.Millisecond
 	maxPoll   = 50 * time.Millisecond
 )
+
+// Deadline is a context that ends after d, or when t ends (at its cleanup):
+// the bound of a test's calls to a server, longer than t.Context, which
+// ends before the cleanups that shut components down still use it.
+func Deadline(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
 
 // WaitFor returns once cond holds, checking it at once and then at short,
 // growing intervals. When within passes first it fails t, naming what was

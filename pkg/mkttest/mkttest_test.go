@@ -182,6 +182,20 @@ func TestWaitFor(t *testing.T) {
 	}
 }
 
+func TestDeadline(t *testing.T) {
+	t.Parallel()
+	var ctx context.Context
+	t.Run("inner", func(t *testing.T) {
+		ctx = Deadline(t, time.Hour)
+		if dl, ok := ctx.Deadline(); !ok || time.Until(dl) < 59*time.Minute || ctx.Err() != nil {
+			t.Errorf("Deadline(1h) = deadline %v (set %v), err %v", dl, ok, ctx.Err())
+		}
+	})
+	if !errors.Is(ctx.Err(), context.Canceled) {
+		t.Errorf("after its test ended the context's err is %v, want Canceled", ctx.Err())
+	}
+}
+
 func TestMetricValue(t *testing.T) {
 	t.Parallel()
 	reg := prometheus.NewRegistry()

@@ -33,13 +33,6 @@ func testConfig(t *testing.T) Config {
 	return Config{NameServer: ns, BrokerAddr: broker, Logger: mkttest.Logger()}
 }
 
-// deadline returns a context ending after d, cancelled at test end.
-func deadline(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 func newTestProducer(t *testing.T, cfg ProducerConfig) *Producer {
 	t.Helper()
 	p, err := NewProducer(cfg)
@@ -61,11 +54,11 @@ func startConsumer(t *testing.T, cfg ConsumerConfig) *Consumer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Start(deadline(t, 15*time.Second)); err != nil {
+	if err := c.Start(mkttest.Deadline(t, 15*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if err := c.Shutdown(deadline(t, 15*time.Second)); err != nil {
+		if err := c.Shutdown(mkttest.Deadline(t, 15*time.Second)); err != nil {
 			t.Error(err)
 		}
 	})
@@ -183,7 +176,7 @@ func TestIntegrationBatchPublishTwoConsumers(t *testing.T) {
 	cfg := testConfig(t)
 	sfx := mkttest.Namespace(t, "")
 	topic, group := "mqtest_batch_"+sfx, "mqtest_batch_g_"+sfx
-	ctx := deadline(t, 90*time.Second)
+	ctx := mkttest.Deadline(t, 90*time.Second)
 	testTopic(t, ctx, cfg, 8, topic, group)
 
 	const n = 1000
@@ -237,7 +230,7 @@ func TestIntegrationBatchPublishTwoConsumers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := c.Start(deadline(t, 15*time.Second)); err != nil {
+		if err := c.Start(mkttest.Deadline(t, 15*time.Second)); err != nil {
 			t.Fatal(err)
 		}
 		group2 = append(group2, c)
@@ -348,7 +341,7 @@ func TestIntegrationFailingHandlerDeadLetters(t *testing.T) {
 	cfg := testConfig(t)
 	sfx := mkttest.Namespace(t, "")
 	topic, group := "mqtest_fail_"+sfx, "mqtest_fail_g_"+sfx
-	ctx := deadline(t, 60*time.Second)
+	ctx := mkttest.Deadline(t, 60*time.Second)
 	testTopic(t, ctx, cfg, 4, topic, group, group+"_dlqreader")
 	const maxReconsume = 2
 	attempts := newDeliveries()
@@ -392,7 +385,7 @@ func TestIntegrationPermanentErrorDeadLettersAtOnce(t *testing.T) {
 	cfg := testConfig(t)
 	sfx := mkttest.Namespace(t, "")
 	topic, group := "mqtest_poison_"+sfx, "mqtest_poison_g_"+sfx
-	ctx := deadline(t, 60*time.Second)
+	ctx := mkttest.Deadline(t, 60*time.Second)
 	testTopic(t, ctx, cfg, 4, topic, group, group+"_dlqreader")
 	attempts := newDeliveries()
 	startConsumer(t, ConsumerConfig{Config: cfg, Group: group, Topic: topic,
@@ -432,7 +425,7 @@ func TestIntegrationTransactions(t *testing.T) {
 	cfg := testConfig(t)
 	sfx := mkttest.Namespace(t, "")
 	topic, group := "mqtest_tx_"+sfx, "mqtest_tx_g_"+sfx
-	ctx := deadline(t, 90*time.Second)
+	ctx := mkttest.Deadline(t, 90*time.Second)
 	testTopic(t, ctx, cfg, 4, topic, group)
 	got := newDeliveries()
 	startConsumer(t, ConsumerConfig{Config: cfg, Group: group, Topic: topic,
@@ -501,7 +494,7 @@ func startHandlingOne(t *testing.T, name, key string, cancelOnShutdown bool, han
 	cfg := testConfig(t)
 	sfx := mkttest.Namespace(t, "")
 	topic, group := "mqtest_"+name+"_"+sfx, "mqtest_"+name+"_g_"+sfx
-	ctx := deadline(t, 60*time.Second)
+	ctx := mkttest.Deadline(t, 60*time.Second)
 	testTopic(t, ctx, cfg, 2, topic, group)
 	started := make(chan struct{})
 	var once sync.Once
@@ -572,7 +565,7 @@ func TestIntegrationEnsureTopicsFailsClearly(t *testing.T) {
 	t.Parallel()
 	cfg := testConfig(t)
 	cfg.BrokerAddr = "127.0.0.1:1" // nothing listens there
-	err := EnsureTopics(deadline(t, 10*time.Second), cfg, 1, "mqtest_nowhere_"+mkttest.Namespace(t, ""))
+	err := EnsureTopics(mkttest.Deadline(t, 10*time.Second), cfg, 1, "mqtest_nowhere_"+mkttest.Namespace(t, ""))
 	if err == nil {
 		t.Fatal("EnsureTopics against a dead broker address succeeded")
 	}

@@ -28,7 +28,7 @@ func pushCoupon(seg audience.Segment, shardSize int, from time.Time) coupon.Spec
 // insertCoupon stores a push-mode coupon directly (no event).
 func (s *stack) insertCoupon(t testing.TB, spec coupon.Spec) *coupon.Coupon {
 	t.Helper()
-	ctx := deadline(t, 30*time.Second)
+	ctx := mkttest.Deadline(t, 30*time.Second)
 	id, err := coupon.Insert(ctx, s.db, spec, coupon.NewRequestID("t"))
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +69,7 @@ func checkCouponTasks(t *testing.T, s *stack, id int64, want int, perShard map[i
 // redelivered event or a second planner creates no shard twice.
 func TestCouponCreateIsAnnouncedAndPlanned(t *testing.T) {
 	s := newStack(t, 4000)
-	ctx := deadline(t, 2*time.Minute)
+	ctx := mkttest.Deadline(t, 2*time.Minute)
 	tx, events := txStack(t, s)
 	cr := coupon.Creator{DB: s.db, Tx: tx, Topic: s.eventsTopic}
 	seg := audience.Segment{Levels: []int{1, 2}, MinActiveDays: 1}
@@ -152,7 +152,7 @@ func TestCouponCreateIsAnnouncedAndPlanned(t *testing.T) {
 
 func TestConcurrentCouponPlannersStoreShardsOnce(t *testing.T) {
 	s := newQuietStack(t, 3000)
-	ctx := deadline(t, 2*time.Minute)
+	ctx := mkttest.Deadline(t, 2*time.Minute)
 	c := s.insertCoupon(t, pushCoupon(audience.Segment{MinActiveDays: 1}, 50, time.Now().Add(-time.Minute)))
 	r, err := campaign.KindCoupon.GetRun(ctx, s.db, uint64(c.ID))
 	if err != nil {
@@ -174,7 +174,7 @@ func TestConcurrentCouponPlannersStoreShardsOnce(t *testing.T) {
 // not planned; a lazy one is dead-lettered.
 func TestCouponPushStartsWithItsWindow(t *testing.T) {
 	s := newQuietStack(t, 500)
-	ctx := deadline(t, 2*time.Minute)
+	ctx := mkttest.Deadline(t, 2*time.Minute)
 	from := time.Now().Add(time.Hour).Truncate(time.Millisecond)
 	later := s.insertCoupon(t, pushCoupon(audience.Segment{}, 100, from))
 	for range 2 { // redelivered: still one scheduled launch

@@ -50,7 +50,7 @@ func txStack(t *testing.T, s *stack) (*mq.TxProducer, *atomic.Int64) {
 
 func TestCreateStoresAndPublishesAtomically(t *testing.T) {
 	s := newStack(t, 1000)
-	ctx := deadline(t, 2*time.Minute)
+	ctx := mkttest.Deadline(t, 2*time.Minute)
 	tx, events := txStack(t, s)
 	cr := campaign.Creator{DB: s.db, Tx: tx, Topic: s.eventsTopic}
 
@@ -100,7 +100,7 @@ func (failingInsert) ExecContext(context.Context, string, ...any) (sql.Result, e
 
 func TestCreateRolledBackStoresAndSendsNothing(t *testing.T) {
 	s := newStack(t, 0)
-	ctx := deadline(t, time.Minute)
+	ctx := mkttest.Deadline(t, time.Minute)
 	tx, events := txStack(t, s)
 	cr := campaign.Creator{DB: failingInsert{s.db}, Tx: tx, Topic: s.eventsTopic}
 	reqID := campaign.NewRequestID("test")

@@ -27,12 +27,6 @@ import (
 // inside rocketmq-client-go between Shutdown and a rebalance, which another
 // test's consumer leaving the broker can trigger too.
 
-func deadline(t testing.TB, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
-}
-
 // stack is one test's isolated world: database, topics, producer, planner
 // and a consumer recording every shard task.
 type stack struct {
@@ -69,7 +63,7 @@ func newQuietStack(t testing.TB, members int64) *stack {
 	s := &stack{mq: mqtest.Config(t), db: storetest.NewDB(t), sfx: mkttest.Namespace(t, "")}
 	s.eventsTopic, s.shardTopic = "plantest_ev_"+s.sfx, "plantest_sh_"+s.sfx
 	mqtest.Topics(t, s.mq, 4, s.eventsTopic, s.shardTopic)
-	ctx := deadline(t, 2*time.Minute)
+	ctx := mkttest.Deadline(t, 2*time.Minute)
 	if members > 0 {
 		if _, err := membership.Seed(ctx, s.db, membership.SeedOptions{Target: members}); err != nil {
 			t.Fatalf("seed: %v", err)
@@ -99,7 +93,7 @@ func (s *stack) insert(t testing.TB, seg audience.Segment, shardSize int, startA
 		Template: "{discount} off for you, member {member_id}", Channels: []provider.Channel{provider.ChannelSMS, provider.ChannelInbox},
 		Audience: seg, ShardSize: shardSize, StartAt: startAt, CreatedBy: "test",
 	}
-	ctx := deadline(t, 30*time.Second)
+	ctx := mkttest.Deadline(t, 30*time.Second)
 	id, err := campaign.Insert(ctx, s.db, spec, campaign.NewRequestID("t"))
 	if err != nil {
 		t.Fatal(err)

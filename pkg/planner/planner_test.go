@@ -32,7 +32,7 @@ func checkTasks(t *testing.T, s *stack, id uint64, want int, perShard map[int]in
 
 func TestPlanEveryoneAndSegment(t *testing.T) {
 	s := newStack(t, 5000)
-	ctx := deadline(t, 2*time.Minute)
+	ctx := mkttest.Deadline(t, 2*time.Minute)
 	for _, tc := range []struct {
 		name string
 		seg  audience.Segment
@@ -84,7 +84,7 @@ func TestPlanEveryoneAndSegment(t *testing.T) {
 
 func TestRedeliveredEventCreatesNothingTwice(t *testing.T) {
 	s := newStack(t, 5000)
-	ctx := deadline(t, 2*time.Minute)
+	ctx := mkttest.Deadline(t, 2*time.Minute)
 	c := s.insert(t, audience.Segment{}, 100, nil) // 50 shards
 	d := createdDelivery(campaign.KindPromotion, *c.RequestID)
 	if err := s.planner.Handle(ctx, d); err != nil {
@@ -126,7 +126,7 @@ func TestRedeliveredEventCreatesNothingTwice(t *testing.T) {
 
 func TestConcurrentPlannersStoreShardsOnce(t *testing.T) {
 	s := newQuietStack(t, 3000)
-	ctx := deadline(t, 2*time.Minute)
+	ctx := mkttest.Deadline(t, 2*time.Minute)
 	c := s.insert(t, audience.Segment{MinActiveDays: 1}, 20, nil)
 	_, rows := planConcurrently(t, s, campaign.KindPromotion, c.ID, func() (planner.PlanResult, error) { return s.planner.Plan(ctx, c) })
 	if got := s.get(t, c.ID); got.Status != campaign.StatusRunning || got.PlannedShards != len(rows) {
@@ -136,7 +136,7 @@ func TestConcurrentPlannersStoreShardsOnce(t *testing.T) {
 
 func TestHandleRejectsBadEvents(t *testing.T) {
 	s := newQuietStack(t, 0)
-	ctx := deadline(t, time.Minute)
+	ctx := mkttest.Deadline(t, time.Minute)
 	for _, tc := range []struct {
 		name      string
 		body      string
@@ -160,7 +160,7 @@ func TestHandleRejectsBadEvents(t *testing.T) {
 
 func TestEmptyAudienceCompletes(t *testing.T) {
 	s := newQuietStack(t, 0)
-	ctx := deadline(t, time.Minute)
+	ctx := mkttest.Deadline(t, time.Minute)
 	c := s.insert(t, audience.Segment{}, 1000, nil)
 	res, err := s.planner.Plan(ctx, c)
 	if err != nil {
@@ -175,7 +175,7 @@ func TestEmptyAudienceCompletes(t *testing.T) {
 
 func TestPausedOrCancelledBeforePlanning(t *testing.T) {
 	s := newStack(t, 2000)
-	ctx := deadline(t, 2*time.Minute)
+	ctx := mkttest.Deadline(t, 2*time.Minute)
 	// The planner's own consumer handles the created event resume sends.
 	mqtest.StartConsumer(t, s.planner.ConsumerConfig(s.mq))
 	ctl := &campaign.Control{DB: s.db, Publisher: s.producer, EventsTopic: s.eventsTopic,
@@ -214,7 +214,7 @@ func TestPausedOrCancelledBeforePlanning(t *testing.T) {
 
 func TestPauseResumeCancelRetryFailed(t *testing.T) {
 	s := newStack(t, 1000)
-	ctx := deadline(t, 2*time.Minute)
+	ctx := mkttest.Deadline(t, 2*time.Minute)
 	ctl := &campaign.Control{DB: s.db, Publisher: s.producer, EventsTopic: s.eventsTopic,
 		Publish: campaign.PublishOptions{Topic: s.shardTopic}, Logger: mkttest.Logger()}
 	c := s.insert(t, audience.Segment{}, 100, nil) // 10 shards
@@ -286,7 +286,7 @@ func TestPauseResumeCancelRetryFailed(t *testing.T) {
 
 func TestSchedulerLaunchesWhenDue(t *testing.T) {
 	s := newStack(t, 1000)
-	ctx := deadline(t, 2*time.Minute)
+	ctx := mkttest.Deadline(t, 2*time.Minute)
 	start := time.Now().Add(2 * time.Second).Truncate(time.Millisecond)
 	c := s.insert(t, audience.Segment{}, 100, &start)
 	d := createdDelivery(campaign.KindPromotion, *c.RequestID)
@@ -311,7 +311,7 @@ func TestSchedulerLaunchesWhenDue(t *testing.T) {
 		if err := sch.Start(ctx); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { _ = sch.Stop(deadline(t, 10*time.Second)) })
+		t.Cleanup(func() { _ = sch.Stop(mkttest.Deadline(t, 10*time.Second)) })
 	}
 	mkttest.WaitFor(t, 2*time.Minute, "the scheduled launch", func() bool { return s.get(t, c.ID).Status == campaign.StatusRunning })
 	got := s.get(t, c.ID)
@@ -327,7 +327,7 @@ func TestSchedulerLaunchesWhenDue(t *testing.T) {
 
 func TestSweepPlansOrphans(t *testing.T) {
 	s := newStack(t, 500)
-	ctx := deadline(t, time.Minute)
+	ctx := mkttest.Deadline(t, time.Minute)
 	orphan := s.insert(t, audience.Segment{}, 100, nil)
 	fresh := s.insert(t, audience.Segment{}, 100, nil)
 	mustExec(t, s, `UPDATE sales_promotion SET created_at = CURRENT_TIMESTAMP(3) - INTERVAL 1 HOUR WHERE id = ?`, orphan.ID)
