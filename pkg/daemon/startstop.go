@@ -266,7 +266,9 @@ func (r *Lifetime) Every(interval time.Duration, now bool, round func(ctx contex
 
 // tick calls round every interval until stop is closed: with now set the
 // first round runs at once, else after the first interval. A round longer
-// than interval delays the next one rather than piling them up.
+// than interval delays the next one rather than piling them up. No round
+// starts once stop is closed: when a tick and the stop are both ready,
+// select picks either, so the stop is looked at again before each round.
 func tick(stop <-chan struct{}, interval time.Duration, now bool, round func()) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -278,6 +280,11 @@ func tick(stop <-chan struct{}, interval time.Duration, now bool, round func()) 
 		}
 	}
 	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
 		round()
 		select {
 		case <-stop:

@@ -389,3 +389,23 @@ func TestEvery(t *testing.T) {
 		}
 	})
 }
+
+// TestTickStartsNoRoundAfterStop: a round that returns once stop is closed
+// is the last, even when a tick is waiting too (a 1 ns ticker always has
+// one), where select alone would pick either at random.
+func TestTickStartsNoRoundAfterStop(t *testing.T) {
+	t.Parallel()
+	for range 200 {
+		stop := make(chan struct{})
+		rounds := 0
+		tick(stop, time.Nanosecond, true, func() {
+			rounds++
+			if rounds == 1 {
+				close(stop)
+			}
+		})
+		if rounds != 1 {
+			t.Fatalf("rounds = %d after the first closed stop, want 1", rounds)
+		}
+	}
+}
