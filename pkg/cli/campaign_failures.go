@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -90,7 +89,7 @@ func writeFailures(w io.Writer, fs []campaign.Failure) error {
 	rows := [][]string{{"MEMBER", "CHANNEL", "SHARD", "ATTEMPTS", "REASON", "AT"}}
 	for _, f := range fs {
 		rows = append(rows, []string{strconv.FormatUint(f.MemberID, 10), f.Channel, strconv.Itoa(f.ShardNo),
-			strconv.Itoa(f.Attempts), f.Reason, f.UpdatedAt.UTC().Format(time.RFC3339)})
+			strconv.Itoa(f.Attempts), f.Reason, utcTime(f.UpdatedAt)})
 	}
 	return table(w, rows)
 }

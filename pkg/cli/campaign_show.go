@@ -77,7 +77,7 @@ func writeCampaignList(w io.Writer, list []campaign.Campaign) error {
 		rows = append(rows, []string{
 			fmt.Sprint(c.ID), string(c.Status), string(c.Offer), textlimit.RunesMarked(c.Name, 32), channelList(c),
 			textlimit.RunesMarked(c.Audience.String(), 40), plannedOr(c, fmt.Sprint(c.PlannedMembers)), plannedOr(c, fmt.Sprint(c.PlannedShards)),
-			startText(c.StartAt), c.CreatedAt.UTC().Format(time.DateTime),
+			startText(c.StartAt), utcTime(c.CreatedAt),
 		})
 	}
 	return table(w, rows)
@@ -92,12 +92,7 @@ func plannedOr(c campaign.Campaign, v string) string {
 	return v
 }
 
-func startText(t *time.Time) string {
-	if t == nil {
-		return "at once"
-	}
-	return t.UTC().Format(time.DateTime)
-}
+func startText(t *time.Time) string { return utcTimeOr(t, "at once") }
 
 // --- show
 
@@ -185,17 +180,17 @@ func writeCampaignReport(w io.Writer, rep campaignReport) error {
 		{"template", textlimit.RunesMarked(c.Template, 80)},
 		{"shard size", fmt.Sprint(c.ShardSize)},
 		{"start", startText(c.StartAt)},
-		{"created", c.CreatedAt.UTC().Format(time.DateTime) + " by " + c.CreatedBy},
+		{"created", utcTime(c.CreatedAt) + " by " + c.CreatedBy},
 	}
 	if c.RequestID != nil {
 		rows = append(rows, []string{"request id", *c.RequestID})
 	}
 	if c.PlannedAt != nil {
 		rows = append(rows, []string{"planned", fmt.Sprintf("%d members in %d shards at %s",
-			c.PlannedMembers, c.PlannedShards, c.PlannedAt.UTC().Format(time.DateTime))})
+			c.PlannedMembers, c.PlannedShards, utcTime(*c.PlannedAt))})
 	}
 	if c.FinishedAt != nil {
-		rows = append(rows, []string{"finished", c.FinishedAt.UTC().Format(time.DateTime)})
+		rows = append(rows, []string{"finished", utcTime(*c.FinishedAt)})
 	}
 	if p.Shards > 0 {
 		rows = append(rows,
@@ -214,7 +209,7 @@ func writeCampaignReport(w io.Writer, rep campaignReport) error {
 		rows = append(rows, []string{"eta", time.Duration(*rep.ETA * float64(time.Second)).Round(time.Second).String()})
 	}
 	for _, s := range rep.Schedules {
-		line := fmt.Sprintf("%s at %s (attempts %d)", s.Status, s.RunAt.UTC().Format(time.DateTime), s.Attempts)
+		line := fmt.Sprintf("%s at %s (attempts %d)", s.Status, utcTime(s.RunAt), s.Attempts)
 		if s.LastError != "" {
 			line += ": " + s.LastError
 		}

@@ -157,5 +157,3 @@ func couponQuotaText(c *coupon.Coupon) string {
 	}
 	return fmt.Sprintf("%d (%d issued)", *c.TotalQuota, c.IssuedCount)
 }
-
-func couponTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05Z") }

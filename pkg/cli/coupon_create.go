@@ -228,8 +228,8 @@ func runCouponCreate(ctx context.Context, app *App, q *campaignQueues, o *coupon
 	if !res.New {
 		verb = "already existed (same request id)"
 	}
-	fmt.Fprintf(app.Out, "coupon %d %s: %s — %s, %s mode, %s → %s, quota %s, %d per member, audience %s\n",
-		c.ID, verb, c.Name, c.Describe(), c.Mode, couponTime(c.ValidFrom), couponTime(c.ValidUntil),
+	fmt.Fprintf(app.Out, "coupon %d %s: %s — %s, %s mode, %s → %s UTC, quota %s, %d per member, audience %s\n",
+		c.ID, verb, c.Name, c.Describe(), c.Mode, utcTime(c.ValidFrom), utcTime(c.ValidUntil),
 		couponQuotaText(c), c.PerMemberLimit, c.Audience.String())
 	if c.Mode == coupon.ModePush && res.New {
 		fmt.Fprintf(app.Out, "push announced to pushd (status %s): follow it with `mktctl coupon show %d`\n", c.PushStatus, c.ID)

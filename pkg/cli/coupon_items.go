@@ -76,8 +76,8 @@ func writeMemberItems(w io.Writer, items []coupon.MemberItem) error {
 		}
 		rows = append(rows, []string{strconv.FormatInt(it.ID, 10), strconv.FormatInt(it.CouponID, 10), it.CouponName,
 			strconv.Itoa(it.Seq), string(it.Status), order,
-			it.ValidFrom.UTC().Format("2006-01-02 15:04") + " → " + it.ValidUntil.UTC().Format("2006-01-02 15:04"),
-			couponTime(it.IssuedAt)})
+			utcMinute(it.ValidFrom) + " → " + utcMinute(it.ValidUntil),
+			utcTime(it.IssuedAt)})
 	}
 	return table(w, rows)
 }

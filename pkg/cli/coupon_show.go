@@ -83,7 +83,7 @@ func writeCouponList(w io.Writer, list []coupon.Coupon) error {
 			mode += " (" + string(c.PushStatus) + ")"
 		}
 		rows = append(rows, []string{strconv.FormatInt(c.ID, 10), c.Name, c.Describe(), mode, string(c.Status),
-			c.ValidFrom.UTC().Format("2006-01-02 15:04") + " → " + c.ValidUntil.UTC().Format("2006-01-02 15:04"),
+			utcMinute(c.ValidFrom) + " → " + utcMinute(c.ValidUntil),
 			strconv.FormatInt(c.IssuedCount, 10), q, strconv.Itoa(c.PerMemberLimit), c.Audience.String()})
 	}
 	return table(w, rows)
@@ -161,12 +161,12 @@ func writeCouponShow(w io.Writer, out couponShow) error {
 		{"offer", c.Describe()},
 		{"status", string(c.Status)},
 		{"mode", string(c.Mode)},
-		{"window (UTC)", couponTime(c.ValidFrom) + " → " + couponTime(c.ValidUntil)},
+		{"window (UTC)", utcTime(c.ValidFrom) + " → " + utcTime(c.ValidUntil)},
 		{"validity", couponValidityText(c)},
 		{"quota", couponQuotaText(c)},
 		{"per member", strconv.Itoa(c.PerMemberLimit)},
 		{"audience", c.Audience.String()},
-		{"created", couponTime(c.CreatedAt) + " by " + c.CreatedBy},
+		{"created", utcTime(c.CreatedAt) + " by " + c.CreatedBy},
 	}
 	for _, s := range coupon.ItemStatuses() {
 		rows = append(rows, []string{"items " + string(s), strconv.FormatInt(out.Items[s], 10)})

@@ -161,7 +161,7 @@ func writeDLQList(w io.Writer, rep dlqListReport) error {
 			reason = "unknown"
 		}
 		rows = append(rows, []string{v.MsgID, v.Topic, dlqKeys(v.Keys), textlimit.RunesMarked(reason, 60), strconv.Itoa(v.ReconsumeTimes),
-			fmtTime(v.BornAt), fmtTime(v.StoredAt), fmtTime(v.ReplayedAt), textlimit.RunesMarked(v.BodyPreview, 60)})
+			utcTimeOr(v.BornAt, "-"), utcTimeOr(v.StoredAt, "-"), utcTimeOr(v.ReplayedAt, "-"), textlimit.RunesMarked(v.BodyPreview, 60)})
 	}
 	return table(w, rows)
 }
@@ -196,13 +196,6 @@ func dlqKeys(keys []string) string {
 		return keys[0]
 	}
 	return fmt.Sprintf("%s (+%d)", keys[0], len(keys)-1)
-}
-
-func fmtTime(t *time.Time) string {
-	if t == nil {
-		return "-"
-	}
-	return t.UTC().Format(time.DateTime)
 }
 
 type dlqReplayOptions struct {

@@ -113,7 +113,7 @@ func writeHotgoodsDay(w io.Writer, day hotgoodsDay) error {
 		runs := [][]string{{"RUN", "STATUS", "SHARD", "MEMBERS", "SHARDS", "CREATED"}}
 		for _, r := range day.Runs {
 			runs = append(runs, []string{strconv.FormatUint(r.ID, 10), r.Status, fmt.Sprintf("%d/%d", r.ShardIndex, r.ShardTotal),
-				strconv.FormatInt(r.PlannedMembers, 10), strconv.Itoa(r.PlannedShards), r.CreatedAt.UTC().Format(time.DateTime)})
+				strconv.FormatInt(r.PlannedMembers, 10), strconv.Itoa(r.PlannedShards), utcTime(r.CreatedAt)})
 		}
 		return table(w, runs)
 	}

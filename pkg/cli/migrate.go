@@ -97,7 +97,7 @@ func writeMigrationStatus(w io.Writer, ms []store.Migration) error {
 	for _, m := range ms {
 		state, at := "pending", "-"
 		if m.Applied {
-			state, at = "applied", m.AppliedAt.UTC().Format(time.RFC3339)
+			state, at = "applied", utcTime(m.AppliedAt)
 		}
 		rows = append(rows, []string{strconv.FormatInt(m.Version, 10), m.Name, state, at})
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/user"
 	"text/tabwriter"
+	"time"
 
 	"mkt/pkg/campaign"
 )
@@ -67,3 +68,24 @@ func operatorName() string {
 	}
 	return ""
 }
+
+// Text output gives every time in UTC, in one of two layouts: an instant to
+// the second (2026-03-14 09:20:00), or, where people set the time to the
+// minute (a coupon's window in a list, a schedule's firing), to the minute
+// (2026-03-14 09:20). A firing is also given in its schedule's zone, named.
+// --json gives RFC 3339.
+const minuteLayout = "2006-01-02 15:04"
+
+// utcTime is the instant t as text output gives it.
+func utcTime(t time.Time) string { return t.UTC().Format(time.DateTime) }
+
+// utcTimeOr is utcTime(*t), or none where t is nil.
+func utcTimeOr(t *time.Time, none string) string {
+	if t == nil {
+		return none
+	}
+	return utcTime(*t)
+}
+
+// utcMinute is t, set to the minute, as text output gives it.
+func utcMinute(t time.Time) string { return t.UTC().Format(minuteLayout) }

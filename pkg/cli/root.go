@@ -135,6 +135,10 @@ Every setting is a flag whose default comes from an MKT_* environment variable.
 Secrets (the MySQL DSN, the Redis password) are read from the environment or a
 file (--mysql-dsn-file, MKT_MYSQL_DSN_FILE), never from the command line.
 
+Tables and reports give times in UTC (2026-03-14 09:20:00), a schedule's
+firings in its own zone as well, named; --json gives JSON with RFC 3339 times
+for scripts.
+
 Exit codes: 0 ok, 1 the operation failed, 2 bad flags, arguments or input
 (nothing was done), 3 a dependency could not be reached.`
 

@@ -76,7 +76,7 @@ type firingTime struct {
 func firingTimes(ts []time.Time) []firingTime {
 	out := make([]firingTime, len(ts))
 	for i, t := range ts {
-		out[i] = firingTime{Local: t.Format("2006-01-02 15:04 MST (-07:00)"), UTC: t.UTC()}
+		out[i] = firingTime{Local: t.Format(minuteLayout + " MST (-07:00)"), UTC: t.UTC()}
 	}
 	return out
 }
@@ -87,7 +87,7 @@ func localTime(t *time.Time, zone string) string {
 	}
 	loc, err := schedule.LoadZone(zone)
 	if err != nil {
-		return t.UTC().Format("2006-01-02 15:04 UTC")
+		return utcMinute(*t) + " UTC"
 	}
-	return t.In(loc).Format("2006-01-02 15:04 MST")
+	return t.In(loc).Format(minuteLayout + " MST")
 }

@@ -49,7 +49,7 @@ func writeScheduleList(w io.Writer, list []schedule.Schedule) error {
 	for _, s := range list {
 		utcNext := "-"
 		if s.NextFireAt != nil {
-			utcNext = s.NextFireAt.UTC().Format("2006-01-02 15:04")
+			utcNext = utcMinute(*s.NextFireAt)
 		}
 		rows = append(rows, []string{fmt.Sprint(s.ID), textlimit.RunesMarked(s.Name, 32), s.Cron, s.Zone, s.Describe(), string(s.Status),
 			localTime(s.NextFireAt, s.Zone), utcNext, s.MaxLateness().String()})
@@ -119,7 +119,7 @@ func writeScheduleShow(w io.Writer, rep scheduleReport) error {
 	fmt.Fprintf(w, "when:          %q in %s\n", s.Cron, s.Zone)
 	fmt.Fprintf(w, "status:        %s\n", s.Status)
 	fmt.Fprintf(w, "max lateness:  %s\n", s.MaxLateness())
-	fmt.Fprintf(w, "created:       %s by %s\n", s.CreatedAt.UTC().Format("2006-01-02 15:04:05 UTC"), campaign.Printable(s.CreatedBy))
+	fmt.Fprintf(w, "created:       %s by %s\n", utcTime(s.CreatedAt)+" UTC", campaign.Printable(s.CreatedBy))
 	if len(rep.NextFirings) == 0 {
 		fmt.Fprintf(w, "next firings:  none (%s)\n", s.Status)
 	}
@@ -128,7 +128,7 @@ func writeScheduleShow(w io.Writer, rep scheduleReport) error {
 		if i > 0 {
 			label = ""
 		}
-		fmt.Fprintf(w, "%-14s %s = %s\n", label, n.Local, n.UTC.Format("2006-01-02 15:04 UTC"))
+		fmt.Fprintf(w, "%-14s %s = %s\n", label, n.Local, utcMinute(n.UTC)+" UTC")
 	}
 	fmt.Fprintf(w, "\nrecent firings (%d):\n", len(rep.Firings))
 	if len(rep.Firings) == 0 {
@@ -136,7 +136,7 @@ func writeScheduleShow(w io.Writer, rep scheduleReport) error {
 	}
 	rows := [][]string{{"FIRE AT", "UTC", "STATUS", "CAMPAIGN", "ATTEMPTS", "REASON"}}
 	for _, f := range rep.Firings {
-		rows = append(rows, []string{localTime(&f.FireAt, s.Zone), f.FireAt.UTC().Format("2006-01-02 15:04"), string(f.Status),
+		rows = append(rows, []string{localTime(&f.FireAt, s.Zone), utcMinute(f.FireAt), string(f.Status),
 			cmp.Or(f.Campaign(), "-"), fmt.Sprint(f.Attempts), cmp.Or(f.Reason, "-")})
 	}
 	return table(w, rows)
@@ -203,7 +203,7 @@ func runScheduleNext(ctx context.Context, app *App, o *scheduleNextOptions) erro
 func writeScheduleNext(w io.Writer, out scheduleNext) error {
 	rows := [][]string{{"LOCAL (" + out.Zone + ")", "UTC"}}
 	for _, f := range out.Firings {
-		rows = append(rows, []string{f.Local, f.UTC.Format("2006-01-02 15:04 UTC")})
+		rows = append(rows, []string{f.Local, utcMinute(f.UTC) + " UTC"})
 	}
 	return table(w, rows)
 }
