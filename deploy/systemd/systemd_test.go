@@ -207,3 +207,55 @@ func TestSystemdAnalyze(t *testing.T) {
 		}
 	}
 }
+
+// envReaders names the binaries whose units load each example env file.
+var envReaders = map[string][]string{
+	"mkt.env.example":      {"pushd", "couponsd", "mktctl"},
+	"pushd.env.example":    {"pushd"},
+	"couponsd.env.example": {"couponsd"},
+}
+
+// TestEnvExamplesNameRealSettings: every MKT_* variable an example env file
+// sets, or shows commented out, is one that each binary reading the file
+// takes, as its --help lists it. A misspelt or renamed variable would be
+// ignored in silence.
+func TestEnvExamplesNameRealSettings(t *testing.T) {
+	t.Parallel()
+	name := regexp.MustCompile(`MKT_[A-Z0-9_]*[A-Z0-9]`)
+	assignment := regexp.MustCompile(`(?m)^#?\s*(MKT_[A-Z0-9_]+)=`)
+	known := map[string]map[string]bool{}
+	for _, bin := range []string{"pushd", "couponsd", "mktctl"} {
+		out, err := exec.Command(filepath.Join(binDir, bin), "--help").CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s --help: %v\n%s", bin, err, out)
+		}
+		known[bin] = map[string]bool{}
+		for _, v := range name.FindAllString(string(out), -1) {
+			known[bin][v] = true
+		}
+	}
+	examples, err := filepath.Glob(filepath.Join(repoRoot(t), "deploy", "systemd", "*.env.example"))
+	if err != nil || len(examples) == 0 {
+		t.Fatalf("no example env files: %v", err)
+	}
+	for _, path := range examples {
+		file := filepath.Base(path)
+		readers, ok := envReaders[file]
+		if !ok {
+			t.Errorf("%s: no unit's readers listed in envReaders", file)
+			continue
+		}
+		vars := assignment.FindAllStringSubmatch(readFile(t, path), -1)
+		if len(vars) == 0 {
+			t.Errorf("%s sets no MKT_* variable", file)
+		}
+		for _, m := range vars {
+			v := m[1]
+			for _, bin := range readers {
+				if !known[bin][v] {
+					t.Errorf("%s sets %s, which %s --help does not list", file, v, bin)
+				}
+			}
+		}
+	}
+}

@@ -72,19 +72,20 @@ type Options struct {
 	XXLJob           xxljob.Options
 }
 
-// Bind registers pushd's own flags on fs, with MKT_* environment defaults.
+// Bind registers pushd's own flags on fs, with MKT_PUSHD_* environment
+// defaults (the providers, schedules and XXL-Job executor bind their own).
 func (o *Options) Bind(fs *pflag.FlagSet) {
 	host, _ := os.Hostname()
-	config.String(fs, &o.Instance, "instance", "MKT_INSTANCE", fmt.Sprintf("%s-%d", host, os.Getpid()), "name of this pushd in shard leases and consumer groups (unique per host)")
-	config.Int(fs, &o.ShardConcurrency, "shard-concurrency", "MKT_SHARD_CONCURRENCY", push.DefaultShardConcurrency, "shards worked on at once")
-	config.Int(fs, &o.MaxInFlight, "max-in-flight", "MKT_MAX_IN_FLIGHT", push.DefaultMaxInFlight, "provider calls in flight at once, across all shards")
-	config.Duration(fs, &o.RampUp, "ramp-up", "MKT_RAMP_UP", push.DefaultRampUp, "slow start after 10 s idle: calls in flight rise from 1/20 of --max-in-flight to all of it over this long; 0 = none")
-	config.Int(fs, &o.PageSize, "page-size", "MKT_PAGE_SIZE", push.DefaultPageSize, "members read, sent and checkpointed at once")
-	config.Duration(fs, &o.Lease, "lease", "MKT_SHARD_LEASE", push.DefaultLease, "how long a shard stays with a silent pushd before another may take it")
-	config.Float64(fs, &o.FailureThreshold, "failure-threshold", "MKT_FAILURE_THRESHOLD", push.DefaultFailureThreshold, "provider failure rate (0..1) that pauses a campaign; 1 = never")
-	config.Int(fs, &o.AutoPauseWindow, "auto-pause-window", "MKT_AUTO_PAUSE_WINDOW", push.DefaultMinAttemptsForAutoPause, "sends over which the failure rate is judged")
-	config.Duration(fs, &o.JournalInterval, "journal-interval", "MKT_JOURNAL_INTERVAL", push.DefaultJournalInterval, "how often sends are recorded while their page is in flight (a kill -9 repeats the calls on the wire plus the answers of the longer of this and a flush, plus a flush: mkt_push_journal_flush_seconds); 0 = at each page's end")
-	config.Duration(fs, &o.OutcomeHold, "outcome-hold", "MKT_OUTCOME_HOLD", push.DefaultOutcomeHold, "how long a page's outcomes are kept, and their commit and inbox writes retried, while MySQL is unreachable")
+	config.String(fs, &o.Instance, "instance", "MKT_PUSHD_INSTANCE", fmt.Sprintf("%s-%d", host, os.Getpid()), "name of this pushd in shard leases and consumer groups (unique per host)")
+	config.Int(fs, &o.ShardConcurrency, "shard-concurrency", "MKT_PUSHD_SHARD_CONCURRENCY", push.DefaultShardConcurrency, "shards worked on at once")
+	config.Int(fs, &o.MaxInFlight, "max-in-flight", "MKT_PUSHD_MAX_IN_FLIGHT", push.DefaultMaxInFlight, "provider calls in flight at once, across all shards")
+	config.Duration(fs, &o.RampUp, "ramp-up", "MKT_PUSHD_RAMP_UP", push.DefaultRampUp, "slow start after 10 s idle: calls in flight rise from 1/20 of --max-in-flight to all of it over this long; 0 = none")
+	config.Int(fs, &o.PageSize, "page-size", "MKT_PUSHD_PAGE_SIZE", push.DefaultPageSize, "members read, sent and checkpointed at once")
+	config.Duration(fs, &o.Lease, "lease", "MKT_PUSHD_SHARD_LEASE", push.DefaultLease, "how long a shard stays with a silent pushd before another may take it")
+	config.Float64(fs, &o.FailureThreshold, "failure-threshold", "MKT_PUSHD_FAILURE_THRESHOLD", push.DefaultFailureThreshold, "provider failure rate (0..1) that pauses a campaign; 1 = never")
+	config.Int(fs, &o.AutoPauseWindow, "auto-pause-window", "MKT_PUSHD_AUTO_PAUSE_WINDOW", push.DefaultMinAttemptsForAutoPause, "sends over which the failure rate is judged")
+	config.Duration(fs, &o.JournalInterval, "journal-interval", "MKT_PUSHD_JOURNAL_INTERVAL", push.DefaultJournalInterval, "how often sends are recorded while their page is in flight (a kill -9 repeats the calls on the wire plus the answers of the longer of this and a flush, plus a flush: mkt_push_journal_flush_seconds); 0 = at each page's end")
+	config.Duration(fs, &o.OutcomeHold, "outcome-hold", "MKT_PUSHD_OUTCOME_HOLD", push.DefaultOutcomeHold, "how long a page's outcomes are kept, and their commit and inbox writes retried, while MySQL is unreachable")
 	o.Providers.Bind(fs)
 	o.Schedules.Bind(fs)
 	o.XXLJob.Bind(fs)
