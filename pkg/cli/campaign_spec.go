@@ -27,12 +27,7 @@ type specOptions struct {
 	Template  string
 	Channels  string
 
-	Levels        []int
-	MinActiveDays int
-	MaxActiveDays int
-	TagsAll       []string
-	TagsAny       []string
-	AudienceJSON  string
+	audienceOptions
 
 	ShardSize int
 	StartAt   string
@@ -50,38 +45,9 @@ func (o *specOptions) Bind(fs *pflag.FlagSet) {
 	fs.StringVar(&o.Gift, "gift", "", "gift: what the member gets")
 	fs.StringVar(&o.Template, "template", "", "message text (required); placeholders {name}, {member_id} and the kind's own: {threshold} {discount} (full_reduction), {discount} (flat_discount), {percent} (percentage_off), {gift} (gift); braces only write placeholders")
 	fs.StringVar(&o.Channels, "channels", "", "comma-separated channels: sms, email, app, inbox (required)")
-	fs.IntSliceVar(&o.Levels, "levels", nil, "audience: member levels, e.g. 3,4")
-	fs.IntVar(&o.MinActiveDays, "min-active-days", 0, "audience: active on at least this many of the last 30 days")
-	fs.IntVar(&o.MaxActiveDays, "max-active-days", 0, "audience: active on at most this many of the last 30 days")
-	fs.StringSliceVar(&o.TagsAll, "tags-all", nil, "audience: portrait tags a member must all have, e.g. digital,books")
-	fs.StringSliceVar(&o.TagsAny, "tags-any", nil, "audience: portrait tags a member must have one of")
-	fs.StringVar(&o.AudienceJSON, "audience-json", "", `audience as JSON instead of the audience flags, e.g. '{"levels":[3,4],"min_active_days":5}'; no audience = everyone`)
+	o.bindAudience(fs)
 	fs.IntVar(&o.ShardSize, "shard-size", audience.DefaultShardSize, shardSizeUsage("members per shard"))
 	fs.StringVar(&o.StartAt, "start-at", "", `earliest push time: RFC 3339 ("2030-05-01T09:00:00+08:00") or from now ("+2h", "+90m"); default at once`)
-}
-
-// segment builds the audience from either the audience flags or
-// --audience-json.
-func (o *specOptions) segment() (audience.Segment, error) {
-	flags := len(o.Levels) > 0 || o.MinActiveDays != 0 || o.MaxActiveDays != 0 || len(o.TagsAll) > 0 || len(o.TagsAny) > 0
-	if strings.TrimSpace(o.AudienceJSON) != "" {
-		if flags {
-			return audience.Segment{}, usageErrorf("--audience-json cannot be combined with --levels, --min-active-days, --max-active-days, --tags-all or --tags-any")
-		}
-		seg, err := audience.Parse([]byte(o.AudienceJSON))
-		if err != nil {
-			return audience.Segment{}, usageErrorf("--audience-json: %v", err)
-		}
-		return seg, nil
-	}
-	seg := audience.Segment{
-		Levels: o.Levels, MinActiveDays: o.MinActiveDays, MaxActiveDays: o.MaxActiveDays,
-		TagsAll: trimAll(o.TagsAll), TagsAny: trimAll(o.TagsAny),
-	}
-	if err := seg.Validate(); err != nil {
-		return audience.Segment{}, usageErrorf("audience: %v", err)
-	}
-	return seg.Normalize(), nil
 }
 
 // spec parses the flags into a Spec (money, start time, channels, audience)
@@ -219,16 +185,6 @@ func parseStartAt(s string, now time.Time) (*time.Time, error) {
 	}
 	t = t.UTC()
 	return &t, nil
-}
-
-func trimAll(in []string) []string {
-	var out []string
-	for _, s := range in {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 // parseID parses a campaign id argument.

@@ -202,7 +202,7 @@ func TestPlanFlagsAndEstimate(t *testing.T) {
 		}
 	}
 	// Preview parsing checks only what the preview uses.
-	o := &specOptions{Channels: "sms,inbox", Levels: []int{3}, ShardSize: 9}
+	o := &specOptions{Channels: "sms,inbox", audienceOptions: audienceOptions{Levels: []int{3}}, ShardSize: 9}
 	if _, err := o.parsePreview(testNow); err == nil || !strings.Contains(err.Error(), "--shard-size") {
 		t.Errorf("parsePreview with shard size 9: %v", err)
 	}

@@ -33,22 +33,19 @@ off, at most --cap, orders of at least --threshold). Money is decimal (12.50).
 Window: --from (default now) to --until, or --for 30d. Items are usable in that
 window, or for --valid-days days from their issue (relative validity).
 Audience: everyone, or a segment by --levels, --min-active-days,
---max-active-days, --tags-all, --tags-any, or --audience '{"levels":[3,4]}'.
+--max-active-days, --tags-all, --tags-any, or --audience-json '{"levels":[3,4]}'.
 Mode: lazy (issued at the member's next login, by couponsd) or push (issued
 and announced by the push pipeline; needs --message and --channels).`
 
 type couponCreateOptions struct {
-	Name, Kind              string
-	Amount, Threshold, Cap  string
-	Percent                 int
-	From, Until, For        string
-	ValidDays               int
-	Quota                   int64
-	PerMember               int
-	Audience                string
-	Levels                  []int
-	MinActive, MaxActive    int
-	TagsAll, TagsAny        string
+	Name, Kind             string
+	Amount, Threshold, Cap string
+	Percent                int
+	From, Until, For       string
+	ValidDays              int
+	Quota                  int64
+	PerMember              int
+	audienceOptions
 	Mode, Message, Channels string
 	ShardSize               int
 	RequestID, CreatedBy    string
@@ -111,16 +108,8 @@ func (o *couponCreateOptions) spec(now time.Time) (coupon.Spec, error) {
 		q := o.Quota
 		s.TotalQuota = &q
 	}
-	if o.Audience != "" {
-		if len(o.Levels) > 0 || o.MinActive > 0 || o.MaxActive > 0 || o.TagsAll != "" || o.TagsAny != "" {
-			return s, usageErrorf("give --audience or the segment flags (--levels, --min-active-days, ...), not both")
-		}
-		if s.Audience, err = audience.Parse([]byte(o.Audience)); err != nil {
-			return s, usageErrorf("--audience: %v", err)
-		}
-	} else {
-		s.Audience = audience.Segment{Levels: o.Levels, MinActiveDays: o.MinActive, MaxActiveDays: o.MaxActive,
-			TagsAll: couponSplitList(o.TagsAll), TagsAny: couponSplitList(o.TagsAny)}
+	if s.Audience, err = o.segment(); err != nil {
+		return s, err
 	}
 	if o.Channels != "" {
 		chs, err := provider.ParseChannels(o.Channels)
@@ -156,12 +145,8 @@ func newCouponCreateCmd(app *App, q *campaignQueues, runF func(*couponCreateOpti
 	f.IntVar(&o.ValidDays, "valid-days", 0, "items are usable this many days from their issue (relative validity)")
 	f.Int64Var(&o.Quota, "quota", 0, "items that may ever be issued (0 = unlimited)")
 	f.IntVar(&o.PerMember, "per-member", 1, "items each member gets (1..100)")
-	f.StringVar(&o.Audience, "audience", "", `segment as JSON, e.g. '{"levels":[3,4],"min_active_days":10}'`)
-	f.IntSliceVar(&o.Levels, "levels", nil, "segment: member levels, e.g. 3,4")
-	f.IntVar(&o.MinActive, "min-active-days", 0, "segment: active on at least N of the last 30 days")
-	f.IntVar(&o.MaxActive, "max-active-days", 0, "segment: active on at most N of the last 30 days")
-	f.StringVar(&o.TagsAll, "tags-all", "", "segment: portrait tags the member has all of")
-	f.StringVar(&o.TagsAny, "tags-any", "", "segment: portrait tags the member has any of")
+	o.bindAudience(f)
+	o.bindAudienceOldName(f)
 	f.StringVar(&o.Mode, "mode", string(coupon.ModeLazy), "lazy (at next login) or push (issued and announced by push)")
 	f.StringVar(&o.Message, "message", "", "push mode: announcement text")
 	f.StringVar(&o.Channels, "channels", "", "push mode: channels, e.g. app,inbox")

@@ -23,7 +23,7 @@ func TestCouponCreateFlags(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 	o := couponCreateOptions{Name: "x", Kind: "percent", Percent: 15, Cap: "30", Threshold: "100.5",
-		From: "2026-12-01", For: "7d", Quota: 1000, PerMember: 2, Levels: []int{3, 4}, TagsAny: "digital, books",
+		From: "2026-12-01", For: "7d", Quota: 1000, PerMember: 2, audienceOptions: audienceOptions{Levels: []int{3, 4}, TagsAny: []string{"digital", " books", ""}},
 		Mode: "lazy", ValidDays: 3}
 	s, err := o.spec(now)
 	if err != nil {
@@ -44,8 +44,11 @@ func TestCouponCreateFlags(t *testing.T) {
 		{Name: "x", Amount: "1"},
 		{Name: "x", Amount: "1", For: "soon"},
 		{Name: "x", Amount: "1", For: "1d", Quota: -1},
-		{Name: "x", Amount: "1", For: "1d", Audience: `{"levels":[1]}`, MinActive: 3},
-		{Name: "x", Amount: "1", For: "1d", Audience: `{"bogus":1}`},
+		{Name: "x", Amount: "1", For: "1d", audienceOptions: audienceOptions{JSON: `{"levels":[1]}`, MinActiveDays: 3}},
+		{Name: "x", Amount: "1", For: "1d", audienceOptions: audienceOptions{JSON: `{"bogus":1}`}},
+		{Name: "x", Amount: "1", For: "1d", audienceOptions: audienceOptions{JSON: `{"levels":[1]}`, oldJSON: `{"levels":[2]}`}},
+		{Name: "x", Amount: "1", For: "1d", audienceOptions: audienceOptions{oldJSON: `{"bogus":1}`}},
+		{Name: "x", Amount: "1", For: "1d", audienceOptions: audienceOptions{Levels: []int{9}}},
 		{Name: "x", Amount: "1", For: "1d", Channels: "fax"},
 	} {
 		if _, err := bad.spec(now); err == nil {

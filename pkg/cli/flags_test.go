@@ -174,8 +174,9 @@ func TestCouponFlags(t *testing.T) {
 		def := couponCreateOptions{Name: "x", Kind: "amount", PerMember: 1, Mode: "lazy",
 			ShardSize: audience.DefaultShardSize, CreatedBy: operatorName()}
 		all := couponCreateOptions{Name: "Spring", Kind: "percent", Amount: "9.90", Threshold: "100", Cap: "30", Percent: 15,
-			From: "2026-12-01", Until: "2026-12-31", For: "30d", ValidDays: 3, Quota: 1000, PerMember: 2, Audience: `{"levels":[3]}`,
-			Levels: []int{3, 4}, MinActive: 5, MaxActive: 20, TagsAll: "digital", TagsAny: "books, pets", Mode: "push",
+			From: "2026-12-01", Until: "2026-12-31", For: "30d", ValidDays: 3, Quota: 1000, PerMember: 2,
+			audienceOptions: audienceOptions{JSON: `{"levels":[3]}`, Levels: []int{3, 4}, MinActiveDays: 5, MaxActiveDays: 20,
+				TagsAll: []string{"digital"}, TagsAny: []string{"books", " pets"}}, Mode: "push",
 			Message: "{name}", Channels: "app,inbox", ShardSize: 500, RequestID: "ops-1", CreatedBy: "alice"}
 		testFlags(t, func(runF func(*couponCreateOptions) error) *cobra.Command {
 			return newCouponCreateCmd(&App{}, &campaignQueues{}, runF)
@@ -183,9 +184,11 @@ func TestCouponFlags(t *testing.T) {
 			{name: "defaults", args: []string{"--name", "x"}, want: def},
 			{name: "every flag", args: []string{"--name", "Spring", "--kind", "percent", "--amount", "9.90", "--threshold", "100",
 				"--cap", "30", "--percent", "15", "--from", "2026-12-01", "--until", "2026-12-31", "--for", "30d", "--valid-days", "3",
-				"--quota", "1000", "--per-member", "2", "--audience", `{"levels":[3]}`, "--levels", "3,4", "--min-active-days", "5",
+				"--quota", "1000", "--per-member", "2", "--audience-json", `{"levels":[3]}`, "--levels", "3,4", "--min-active-days", "5",
 				"--max-active-days", "20", "--tags-all", "digital", "--tags-any", "books, pets", "--mode", "push", "--message", "{name}",
 				"--channels", "app,inbox", "--shard-size", "500", "--request-id", "ops-1", "--created-by", "alice"}, want: all},
+			{name: "audience by its former name", args: []string{"--name", "x", "--audience", `{"levels":[3]}`},
+				want: func() couponCreateOptions { o := def; o.oldJSON = `{"levels":[3]}`; return o }()},
 			{name: "no name", args: []string{"--amount", "1", "--for", "1d"}, err: `required flag(s) "name" not set`},
 			{name: "percent not a number", args: []string{"--name", "x", "--percent", "ten"}, err: `invalid argument "ten" for "--percent"`},
 			{name: "level not a number", args: []string{"--name", "x", "--levels", "high"}, err: `invalid argument "high" for "--levels"`},
@@ -210,8 +213,11 @@ func TestCouponFlags(t *testing.T) {
 					return s.ValidFrom.Equal(time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)) && s.ValidUntil.Equal(utcDay(2026, 12, 2)) &&
 						*s.TotalQuota == 5 && s.Validity == coupon.ValidityRelative && slices.Equal(s.Audience.TagsAny, []string{"books", "pets"})
 				}},
-			{args: append(base, "--for", "72h", "--audience", `{"levels":[3,4]}`), check: func(s coupon.Spec) bool {
+			{args: append(base, "--for", "72h", "--audience-json", `{"levels":[3,4]}`), check: func(s coupon.Spec) bool {
 				return s.ValidUntil.Sub(s.ValidFrom) == 72*time.Hour && slices.Equal(s.Audience.Levels, []int{3, 4})
+			}},
+			{args: append(base, "--for", "1d", "--audience", `{"levels":[2]}`), check: func(s coupon.Spec) bool {
+				return slices.Equal(s.Audience.Levels, []int{2}) // the former name still works
 			}},
 			{args: append(base, "--until", "2026-12-01", "--for", "1d"), err: "give --until or --for, not both"},
 			{args: base, err: "the window needs an end: --until or --for"},
@@ -225,8 +231,11 @@ func TestCouponFlags(t *testing.T) {
 			{args: append(base, "--for", "1d", "--per-member", "0"), err: "--per-member 0: want 1..100"},
 			{args: append(base, "--for", "1d", "--per-member", "101"), err: "--per-member 101"},
 			{args: append(base, "--for", "1d", "--quota", "-1"), err: "--quota -1: want a positive number, or 0 for unlimited"},
-			{args: append(base, "--for", "1d", "--audience", `{"levels":[3]}`, "--min-active-days", "2"), err: "give --audience or the segment flags"},
-			{args: append(base, "--for", "1d", "--audience", `{"sql":"1=1"}`), err: "--audience: "},
+			{args: append(base, "--for", "1d", "--audience-json", `{"levels":[3]}`, "--min-active-days", "2"), err: "--audience-json cannot be combined with --levels"},
+			{args: append(base, "--for", "1d", "--audience", `{"levels":[3]}`, "--min-active-days", "2"), err: "--audience-json cannot be combined with --levels"},
+			{args: append(base, "--for", "1d", "--audience-json", `{"sql":"1=1"}`), err: "--audience-json: "},
+			{args: append(base, "--for", "1d", "--audience", `{"levels":[3]}`, "--audience-json", `{"levels":[4]}`), err: "give --audience-json only"},
+			{args: append(base, "--for", "1d", "--levels", "9"), err: "audience: "},
 			{args: append(base, "--for", "1d", "--channels", "sms,fax"), err: "--channels: "},
 			{args: append(base, "--for", "1d", "--mode", "push", "--shard-size", "5"), err: "--shard-size: "},
 		} {

@@ -121,7 +121,7 @@ func TestNoSilentCoercion(t *testing.T) {
 	}{
 		{append(coupon, "--per-member", "0"), "--per-member 0: want 1..100"},
 		{append(coupon, "--mode", "push", "--message", "{name}", "--channels", "sms", "--shard-size", "0"), "--shard-size"},
-		{append(coupon, "--audience", `{"levels":[1]} garbage`), "text after the JSON value"},
+		{append(coupon, "--audience-json", `{"levels":[1]} garbage`), "text after the JSON value"},
 		{[]string{"campaign", "create", "--name", "x", "--kind", "flat_discount", "--discount", "5", "--template", "{discount} off",
 			"--channels", "sms", "--audience-json", `{"levels":[1]}{"levels":[2]}`}, "text after the JSON value"},
 	} {
