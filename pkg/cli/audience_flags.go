@@ -44,18 +44,19 @@ func (o *audienceOptions) bindAudienceOldName(fs *pflag.FlagSet) {
 // segment builds the audience from either the audience flags or
 // --audience-json.
 func (o *audienceOptions) segment() (audience.Segment, error) {
+	js := o.JSON
 	if strings.TrimSpace(o.oldJSON) != "" {
-		if strings.TrimSpace(o.JSON) != "" {
+		if strings.TrimSpace(js) != "" {
 			return audience.Segment{}, usageErrorf("give --audience-json only (--audience is its former name)")
 		}
-		o.JSON = o.oldJSON
+		js = o.oldJSON
 	}
 	flags := len(o.Levels) > 0 || o.MinActiveDays != 0 || o.MaxActiveDays != 0 || len(o.TagsAll) > 0 || len(o.TagsAny) > 0
-	if strings.TrimSpace(o.JSON) != "" {
+	if strings.TrimSpace(js) != "" {
 		if flags {
 			return audience.Segment{}, usageErrorf("--audience-json cannot be combined with --levels, --min-active-days, --max-active-days, --tags-all or --tags-any")
 		}
-		seg, err := audience.Parse([]byte(o.JSON))
+		seg, err := audience.Parse([]byte(js))
 		if err != nil {
 			return audience.Segment{}, usageErrorf("--audience-json: %v", err)
 		}
