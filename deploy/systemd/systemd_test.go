@@ -208,11 +208,36 @@ func TestSystemdAnalyze(t *testing.T) {
 	}
 }
 
-// envReaders names the binaries whose units load each example env file.
-var envReaders = map[string][]string{
-	"mkt.env.example":      {"pushd", "couponsd", "mktctl"},
-	"pushd.env.example":    {"pushd"},
-	"couponsd.env.example": {"couponsd"},
+// envReaders reads, from the units, which binaries load each env file: an
+// env file's name ("pushd.env") to the binaries of the units whose
+// EnvironmentFile= names it.
+func envReaders(t *testing.T) map[string][]string {
+	t.Helper()
+	readers := map[string][]string{}
+	for _, unit := range units {
+		if !strings.HasSuffix(unit, ".service") {
+			continue
+		}
+		var bin string
+		var files []string
+		for line := range strings.Lines(readFile(t, filepath.Join(repoRoot(t), "deploy", "systemd", unit))) {
+			key, value, ok := strings.Cut(strings.TrimSpace(line), "=")
+			switch {
+			case !ok:
+			case key == "ExecStart":
+				bin = filepath.Base(strings.Fields(value)[0])
+			case key == "EnvironmentFile":
+				files = append(files, filepath.Base(strings.TrimPrefix(value, "-")))
+			}
+		}
+		if bin == "" {
+			t.Fatalf("%s has no ExecStart", unit)
+		}
+		for _, f := range files {
+			readers[f] = append(readers[f], bin)
+		}
+	}
+	return readers
 }
 
 // TestEnvExamplesNameRealSettings: every MKT_* variable an example env file
@@ -223,6 +248,7 @@ func TestEnvExamplesNameRealSettings(t *testing.T) {
 	t.Parallel()
 	name := regexp.MustCompile(`MKT_[A-Z0-9_]*[A-Z0-9]`)
 	assignment := regexp.MustCompile(`(?m)^#?\s*(MKT_[A-Z0-9_]+)=`)
+	readers := envReaders(t)
 	known := map[string]map[string]bool{}
 	for _, bin := range []string{"pushd", "couponsd", "mktctl"} {
 		out, err := exec.Command(filepath.Join(binDir, bin), "--help").CombinedOutput()
@@ -240,9 +266,9 @@ func TestEnvExamplesNameRealSettings(t *testing.T) {
 	}
 	for _, path := range examples {
 		file := filepath.Base(path)
-		readers, ok := envReaders[file]
-		if !ok {
-			t.Errorf("%s: no unit's readers listed in envReaders", file)
+		bins := readers[strings.TrimSuffix(file, ".example")]
+		if len(bins) == 0 {
+			t.Errorf("%s: no unit loads %s", file, strings.TrimSuffix(file, ".example"))
 			continue
 		}
 		vars := assignment.FindAllStringSubmatch(readFile(t, path), -1)
@@ -251,7 +277,7 @@ func TestEnvExamplesNameRealSettings(t *testing.T) {
 		}
 		for _, m := range vars {
 			v := m[1]
-			for _, bin := range readers {
+			for _, bin := range bins {
 				if !known[bin][v] {
 					t.Errorf("%s sets %s, which %s --help does not list", file, v, bin)
 				}
