@@ -297,11 +297,10 @@ func (c *Consumer) drain(ctx context.Context, _ *daemon.Lifetime) error {
 // ShutdownAll shuts down consumers of one group together: every one is
 // suspended first (no new pulls, and no rebalance), then each is shut down
 // as Shutdown does. Shutting them down one after another instead makes the
-// broker tell the ones still running that a member left, and the rebalance
-// that starts races with their own shutdown inside rocketmq-client-go (its
-// client's closed flag is a plain bool, written by Shutdown and read by
-// every request: apache/rocketmq-client-go PR 1115). A process with one
-// consumer per group, as pushd and couponsd are, does not need this.
+// broker tell the ones still running that a member left, and each of them
+// rebalances, taking over queues only to drop them a moment later. A
+// process with one consumer per group, as pushd and couponsd are, does not
+// need this.
 func ShutdownAll(ctx context.Context, cs ...*Consumer) error {
 	for _, c := range cs {
 		select {

@@ -21,11 +21,6 @@ import (
 
 // Integration tests run against MariaDB and RocketMQ (pkg/mkttest), each on
 // its own database and its own topics and groups.
-//
-// They do not run in parallel, and a consumer is shut down no sooner than
-// mqtest.MinConsumerLife after its start (mqtest.StartConsumer): a data race
-// inside rocketmq-client-go between Shutdown and a rebalance, which another
-// test's consumer leaving the broker can trigger too.
 
 // stack is one test's isolated world: database, topics, producer, planner
 // and a consumer recording every shard task.

@@ -43,19 +43,9 @@ func Config(t testing.TB) mq.Config {
 	return mq.Config{NameServer: nameServer, BrokerAddr: broker, Logger: mkttest.Logger()}
 }
 
-// MinConsumerLife is how long StartConsumer keeps a consumer before its
-// shutdown: rocketmq-client-go's Shutdown writes the client's "closed"
-// flag unguarded while a rebalance reads it (rmqClient.Shutdown against
-// InvokeSync), and the broker triggers rebalances after a consumer starts,
-// so a consumer shut down at once is a data race inside the library that
-// the race detector reports. Three seconds keep the shutdown after the
-// start's rebalances.
-const MinConsumerLife = 3 * time.Second
-
 // StartConsumer creates and starts a consumer with cfg, and shuts it down
-// when t ends, no sooner than MinConsumerLife after its start; a failed
-// shutdown fails t. Call it after Topics, so that the consumer stops
-// before its topics go.
+// when t ends; a failed shutdown fails t. Call it after Topics, so that the
+// consumer stops before its topics go.
 func StartConsumer(t testing.TB, cfg mq.ConsumerConfig) *mq.Consumer {
 	t.Helper()
 	c, err := mq.NewConsumer(cfg)
@@ -67,9 +57,7 @@ func StartConsumer(t testing.TB, cfg mq.ConsumerConfig) *mq.Consumer {
 	if err := c.Start(ctx); err != nil {
 		t.Fatalf("mqtest: start the consumer of %s: %v", cfg.Group, err)
 	}
-	started := time.Now()
 	t.Cleanup(func() {
-		time.Sleep(MinConsumerLife - time.Since(started))
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
 		if err := c.Shutdown(ctx); err != nil {
